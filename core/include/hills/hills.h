@@ -1,0 +1,12 @@
+// Everything an application needs to use hills.
+#pragma once
+
+#include "hills/database.h"
+#include "hills/error.h"
+#include "hills/generic.h"
+#include "hills/key.h"
+#include "hills/options.h"
+#include "hills/record_traits.h"
+#include "hills/tree.h"
+#include "hills/tree_type.h"
+#include "hills/txn.h"

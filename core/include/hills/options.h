@@ -1,0 +1,66 @@
+// How a database is opened.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "hills/tree_type.h"
+
+namespace hills {
+
+class WriteTxn;
+
+// A user migration: runs inside one write transaction when the database's
+// stored schema version is below `toVersion`. Migrations run in ascending
+// order of `toVersion`; after each, the stored version becomes `toVersion`.
+// If one throws, the whole open fails and the database is left as it was.
+struct Migration {
+  std::uint32_t toVersion = 0;
+  std::function<void(WriteTxn&)> run;
+};
+
+struct Options {
+  // The record types this program uses: hills::treeTypes<Part, Bom, ...>().
+  // Their trees are created when absent, and their compiled schemas are
+  // checked against the stored ones at open. Generic tools pass none and
+  // use the schemas stored in the database.
+  std::vector<TreeType> trees;
+
+  // Size of the memory map when the database is created. The map grows by
+  // itself (doubling, at most 1 GiB a step) when a write finds it full.
+  std::size_t initialMapSize = std::size_t{64} << 20;
+
+  // Upper bound for map growth; 0 means no bound. A write that needs more
+  // fails with ErrorCode::kMapFull and changes nothing.
+  std::size_t maxMapSize = 0;
+
+  // Read transactions that may be open at once across all processes.
+  unsigned maxReaders = 126;
+
+  // Trees (plus hills' internal tables and user index tables) the database
+  // can hold.
+  unsigned maxTables = 256;
+
+  // true: every committed write is on disk when write() returns (fsync).
+  // false: a crash of the machine (not of the process) may lose the last
+  // commits, never corrupt the database. Keep true unless the data can be
+  // rebuilt.
+  bool durable = true;
+
+  // Open for reading only, alongside a process that writes (the viewer).
+  bool readOnly = false;
+
+  // Recorded as the author of the records this process creates and changes.
+  std::string author;
+
+  // The application's own schema version and the migrations that lead to it.
+  // Opening a database whose stored version is greater fails with
+  // ErrorCode::kSchemaVersion: an older program must not rewrite newer data.
+  std::uint32_t schemaVersion = 0;
+  std::vector<Migration> migrations;
+};
+
+}  // namespace hills

@@ -1,0 +1,247 @@
+// Transactions and untyped access to trees.
+//
+// Database::read and Database::write hand a ReadTxn or WriteTxn to a function
+// and end the transaction when it returns. Typed code then works through
+// txn.tree<T>() (hills/tree.h); generic code (the viewer, tools, sync) works
+// through txn.tree("name"), which this header declares.
+#pragma once
+
+#include <capnp/any.h>
+#include <capnp/message.h>
+#include <capnp/schema.h>
+#include <kj/function.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "hills/error.h"
+#include "hills/key.h"
+#include "hills/record.capnp.h"
+#include "hills/record_traits.h"
+
+namespace hills {
+
+namespace detail {
+struct TxnState;
+struct TreeState;
+}  // namespace detail
+
+template <TreeRecord T>
+class TreeView;
+template <TreeRecord T>
+class Tree;
+class GenericTreeView;
+class GenericTree;
+
+enum class State : std::uint8_t {
+  kDraft,     // may be updated and removed
+  kReleased,  // frozen: data never changes, cannot be removed
+};
+
+std::string_view toString(State state);
+
+// The bookkeeping hills keeps beside every record's data.
+struct RecordMeta {
+  State state = State::kDraft;
+  std::uint32_t lifecycle = 0;  // the application's own state of the record
+  std::chrono::system_clock::time_point created;
+  std::chrono::system_clock::time_point modified;
+  std::string author;
+  std::uint32_t dataIteration = 0;  // bumped on every change of the data
+  std::uint32_t metaIteration = 0;  // bumped on every change of state or lifecycle
+};
+
+namespace detail {
+
+// Reads one stored value in place: a single-segment message whose words are
+// the LMDB value. Cap'n Proto checks bounds as fields are read.
+class ValueReader final : public capnp::MessageReader {
+ public:
+  explicit ValueReader(kj::ArrayPtr<const capnp::word> words = nullptr)
+      : capnp::MessageReader(capnp::ReaderOptions()), words_(words) {}
+
+  kj::ArrayPtr<const capnp::word> getSegment(uint id) override {
+    return id == 0 ? words_ : nullptr;
+  }
+
+ private:
+  kj::ArrayPtr<const capnp::word> words_;
+};
+
+}  // namespace detail
+
+// One record as stored, read in place from the memory map: nothing is
+// copied. It holds the reader state Cap'n Proto needs, so Readers obtained
+// from it are valid while it lives and its transaction is open (in a write
+// transaction: until the next change made through it, which may move the
+// bytes). It cannot be copied or moved. False when the key had no record.
+// Accessors throw Error(kCorrupt) naming the key when the stored bytes do not
+// decode.
+class StoredRecord {
+ public:
+  StoredRecord(const StoredRecord&) = delete;
+  StoredRecord& operator=(const StoredRecord&) = delete;
+
+  explicit operator bool() const { return tree_ != nullptr; }
+  std::uint64_t id() const { return id_; }
+  std::uint32_t revision() const { return revision_; }
+  RecordMeta meta() const;
+  State state() const;
+  wire::Envelope::Reader envelope() const { return envelope_; }
+  capnp::AnyPointer::Reader body() const { return envelope_.getBody(); }
+
+ private:
+  friend class GenericTreeView;
+  friend class GenericTree;
+  StoredRecord() = default;  // no record
+  StoredRecord(const detail::TreeState* tree, std::uint64_t id, std::uint32_t revision,
+               kj::ArrayPtr<const capnp::word> words);
+
+  const detail::TreeState* tree_ = nullptr;
+  std::uint64_t id_ = 0;
+  std::uint32_t revision_ = 0;
+  detail::ValueReader reader_;
+  wire::Envelope::Reader envelope_;
+};
+
+// Read access to one tree without compiled types. Obtained from
+// ReadTxn::tree(name); valid until the transaction ends.
+class GenericTreeView {
+ public:
+  const std::string& name() const;
+  bool versioned() const;
+  std::uint64_t typeId() const;
+
+  // The schema of the tree's records as stored in the database (the newest
+  // any program has declared), for Cap'n Proto's dynamic API:
+  //   rec.body().getAs<capnp::DynamicStruct>(tree.schema())
+  capnp::StructSchema schema() const;
+
+  // The record at (id, revision), read in place; false when there is none.
+  //   if (auto rec = tree.find(id, 0)) use(rec.body());
+  StoredRecord find(std::uint64_t id, std::uint32_t revision) const;
+
+  // Same, for a key that names its tree. Throws Error(kWrongTree) when the
+  // key names another tree.
+  StoredRecord find(const OpaqueKey& key) const;
+
+  // Like find(), but a missing record throws Error(kNotFound) naming the key.
+  StoredRecord require(std::uint64_t id, std::uint32_t revision) const;
+
+  bool contains(std::uint64_t id, std::uint32_t revision) const;
+
+  // The newest revision of `id`, or empty when the id has no record.
+  std::optional<std::uint32_t> latestRevision(std::uint64_t id) const;
+
+  // Calls fn for every record whose id lies in [firstId, lastId], in order of
+  // (id, revision), until fn returns false. The record passed to fn is valid
+  // during that call only; nothing is allocated per record.
+  void scan(std::uint64_t firstId, std::uint64_t lastId,
+            kj::FunctionParam<bool(const StoredRecord&)> fn) const;
+
+  // Number of records, all revisions counted.
+  std::uint64_t size() const;
+
+ protected:
+  friend class ReadTxn;
+  friend class WriteTxn;
+  template <TreeRecord T>
+  friend class TreeView;
+  GenericTreeView(detail::TxnState* txn, detail::TreeState* tree) : txn_(txn), tree_(tree) {}
+
+  detail::TxnState* txn_;
+  detail::TreeState* tree_;
+};
+
+// Write access to one tree without compiled types. Obtained from
+// WriteTxn::tree(name); valid until the transaction ends. Every call either
+// does all it says or throws and leaves the transaction as it was before the
+// call, so a caller that catches may go on and commit.
+class GenericTree : public GenericTreeView {
+ public:
+  // Writes the record body into `body`. `previous` is the stored body being
+  // replaced (a null pointer on create). Returns true when it copied
+  // `previous` into `body` before changing it (to keep fields its schema does
+  // not know), so hills stores a compacted copy.
+  using BodyWriter =
+      kj::FunctionParam<bool(capnp::AnyPointer::Builder body, capnp::AnyPointer::Reader previous)>;
+
+  // Takes the next id of this database's range for the tree and stores a new
+  // draft (id, 0). Throws Error(kNoIds) when the ranges are used up.
+  std::uint64_t create(BodyWriter write);
+
+  // Replaces the data of a draft (or of any record of an unversioned tree).
+  // Throws kNotFound, or kReleased for a released record.
+  void update(std::uint64_t id, std::uint32_t revision, BodyWriter write);
+
+  // Removes a draft (or any record of an unversioned tree). Throws kNotFound,
+  // or kReleased for a released record.
+  void remove(std::uint64_t id, std::uint32_t revision);
+
+  // Freezes a draft. Throws kNotFound, kUnversioned, or kReleased when it is
+  // released already.
+  void release(std::uint64_t id, std::uint32_t revision);
+
+  // Makes the draft (id, revision + 1) as a copy of the released (id,
+  // revision), which must be the id's newest revision, and returns the new
+  // revision. Throws kNotFound, kUnversioned, kNotReleased, or kNotLatest.
+  std::uint32_t newRevision(std::uint64_t id, std::uint32_t revision);
+
+  // Sets the lifecycle number, the one thing that may change on a released
+  // record. Throws kNotFound.
+  void setLifecycle(std::uint64_t id, std::uint32_t revision, std::uint32_t lifecycle);
+
+ private:
+  friend class WriteTxn;
+  using GenericTreeView::GenericTreeView;
+};
+
+// A read transaction: a consistent snapshot of the whole database. Not
+// copyable or movable; lives for the duration of the function passed to
+// Database::read(). May be used by one thread at a time.
+class ReadTxn {
+ public:
+  ReadTxn(const ReadTxn&) = delete;
+  ReadTxn& operator=(const ReadTxn&) = delete;
+
+  // The typed view of T's tree (hills/tree.h). Throws kUnknownTree when T was
+  // not among Options::trees.
+  template <TreeRecord T>
+  TreeView<T> tree() const;
+
+  // The tree named `name`, declared by this program or only stored. Throws
+  // kUnknownTree when the database has no such tree.
+  GenericTreeView tree(std::string_view name) const;
+
+ protected:
+  friend class Database;
+  explicit ReadTxn(detail::TxnState* state) : state_(state) {}
+  ~ReadTxn() = default;
+
+  detail::TreeState* treeState(std::string_view name) const;
+
+  detail::TxnState* state_;
+};
+
+// A write transaction: everything done through it commits when the function
+// passed to Database::write() returns, or none of it does when that function
+// throws. Only one write transaction runs at a time per database (across
+// processes); it belongs to the thread that runs that function and must not
+// be handed to another thread.
+class WriteTxn : public ReadTxn {
+ public:
+  template <TreeRecord T>
+  Tree<T> tree();
+
+  GenericTree tree(std::string_view name);
+
+ private:
+  friend class Database;
+  explicit WriteTxn(detail::TxnState* state) : ReadTxn(state) {}
+  ~WriteTxn() = default;
+};
+
+}  // namespace hills

@@ -1,0 +1,439 @@
+#include "hills/database.h"
+
+#include <capnp/serialize.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <set>
+
+#include "ids.h"
+#include "schema_registry.h"
+#include "state.h"
+#include "storage.h"
+
+namespace hills {
+
+namespace detail {
+
+namespace {
+
+constexpr std::uint32_t kFormatVersion = 1;
+constexpr std::size_t kMaxGrowthStep = std::size_t{1} << 30;
+
+// Databases this process has open, by (device, inode) of their directory.
+std::mutex openMutex;
+std::set<std::pair<std::uint64_t, std::uint64_t>> openDatabases;
+
+// Databases whose transactions the current thread is inside of.
+thread_local std::vector<const DatabaseImpl*> activeTxns;
+
+struct ActiveTxn {
+  explicit ActiveTxn(const DatabaseImpl* db) { activeTxns.push_back(db); }
+  ~ActiveTxn() { activeTxns.pop_back(); }
+};
+
+std::string newUuid() {
+  std::random_device rd;
+  std::string out;
+  static const char* hex = "0123456789abcdef";
+  for (int i = 0; i < 16; ++i) {
+    auto b = static_cast<unsigned>(rd()) & 0xff;
+    if (i == 6) b = (b & 0x0f) | 0x40;  // version 4
+    if (i == 8) b = (b & 0x3f) | 0x80;  // variant 1
+    out += hex[b >> 4];
+    out += hex[b & 15];
+  }
+  return out;
+}
+
+std::int64_t nowNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+DatabaseImpl::~DatabaseImpl() {
+  if (env != nullptr) mdb_env_close(env);
+  std::lock_guard lock(openMutex);
+  openDatabases.erase(fileId);
+}
+
+std::unique_ptr<TxnState> DatabaseImpl::takeTxnState(bool writable) {
+  std::unique_ptr<TxnState> state;
+  {
+    std::lock_guard lock(spareMutex);
+    if (!spare.empty()) {
+      state = std::move(spare.back());
+      spare.pop_back();
+    }
+  }
+  if (!state) state = std::make_unique<TxnState>();
+  state->db = this;
+  state->writable = writable;
+  state->mapFull = false;
+  state->now = writable ? nowNanos() : 0;
+  if (writable) {
+    state->writes.assign(trees.size(), TreeWrite{});
+    if (state->scratch.size() == 0) {
+      // Cap'n Proto requires a zeroed first segment, and zeroes what it used
+      // when the builder goes away, so this is done once.
+      state->scratch = kj::heapArray<capnp::word>(kScratchWords);
+      std::memset(state->scratch.begin(), 0, state->scratch.size() * sizeof(capnp::word));
+    }
+  }
+  return state;
+}
+
+void DatabaseImpl::returnTxnState(std::unique_ptr<TxnState> state) {
+  state->reset();
+  std::lock_guard lock(spareMutex);
+  if (spare.size() < 8) spare.push_back(std::move(state));
+}
+
+std::size_t DatabaseImpl::mapSize() const {
+  MDB_envinfo info;
+  mdb_env_info(env, &info);
+  return info.me_mapsize;
+}
+
+void DatabaseImpl::growMap(std::size_t sizeAtFailure) {
+  std::unique_lock lock(mapLock);
+  std::size_t current = mapSize();
+  if (current > sizeAtFailure) return;  // another writer of this process grew it already
+  std::size_t limit = options.maxMapSize;
+  if (limit != 0 && current >= limit) {
+    throw Error(ErrorCode::kMapFull, "the database map is full at " + std::to_string(current) +
+                                         " bytes, the configured maximum (database " + path + ")");
+  }
+  std::size_t next = current + std::min(current, kMaxGrowthStep);
+  if (limit != 0) next = std::min(next, limit);
+  checkLmdb(mdb_env_set_mapsize(env, next), "growing the map", path);
+  mapGrowths.fetch_add(1, std::memory_order_relaxed);
+}
+
+void DatabaseImpl::adoptMapSize() {
+  std::unique_lock lock(mapLock);
+  checkLmdb(mdb_env_set_mapsize(env, 0), "adopting the map size of another process", path);
+}
+
+}  // namespace detail
+
+using detail::checkLmdb;
+using detail::DatabaseImpl;
+using detail::TreeState;
+using detail::TxnState;
+
+namespace {
+
+// Begins an LMDB transaction, adopting a map another process grew. `lock`
+// is this thread's shared hold on the map, released while adopting.
+MDB_txn* beginTxn(DatabaseImpl& db, unsigned flags, std::shared_lock<std::shared_mutex>* lock) {
+  for (int attempt = 0;; ++attempt) {
+    MDB_txn* txn = nullptr;
+    int rc = mdb_txn_begin(db.env, nullptr, flags, &txn);
+    if (rc == MDB_MAP_RESIZED && attempt < 3) {
+      if (lock) lock->unlock();
+      db.adoptMapSize();
+      if (lock) lock->lock();
+      continue;
+    }
+    checkLmdb(rc,
+              flags & MDB_RDONLY ? "beginning a read transaction" : "beginning a write transaction",
+              db.path);
+    return txn;
+  }
+}
+
+struct TxnGuard {
+  MDB_txn* txn;
+  ~TxnGuard() {
+    if (txn != nullptr) mdb_txn_abort(txn);
+  }
+};
+
+void openTree(DatabaseImpl& db, MDB_txn* txn, const std::string& name, bool versioned,
+              std::uint64_t typeId, bool compiled) {
+  auto tree = std::make_unique<TreeState>();
+  tree->name = name;
+  tree->versioned = versioned;
+  tree->typeId = typeId;
+  tree->compiled = compiled;
+  tree->ordinal = db.trees.size();
+  unsigned flags = db.options.readOnly ? 0 : MDB_CREATE;
+  int rc = mdb_dbi_open(txn, name.c_str(), flags, &tree->dbi);
+  if (rc == MDB_NOTFOUND) return;  // read-only and never written: nothing to read
+  checkLmdb(rc, "opening tree '" + name + "'", db.path);
+  db.byName.emplace(name, tree.get());
+  db.trees.push_back(std::move(tree));
+}
+
+void openDatabase(DatabaseImpl& db) {
+  std::error_code ec;
+  if (!db.options.readOnly) std::filesystem::create_directories(db.path, ec);
+  struct stat st {};
+  if (ec || ::stat(db.path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    throw Error(ErrorCode::kIo, "cannot create or open the database directory " + db.path + ": " +
+                                    (ec ? ec.message() : std::string(std::strerror(errno))));
+  }
+  db.fileId = {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
+  {
+    std::lock_guard lock(detail::openMutex);
+    if (!detail::openDatabases.insert(db.fileId).second) {
+      db.fileId = {};  // not ours to unregister
+      throw Error(ErrorCode::kAlreadyOpen,
+                  "the database " + db.path +
+                      " is open in this process already; share that Database object instead");
+    }
+  }
+
+  const auto& o = db.options;
+  checkLmdb(mdb_env_create(&db.env), "creating the environment", db.path);
+  checkLmdb(mdb_env_set_maxreaders(db.env, o.maxReaders), "setting max readers", db.path);
+  checkLmdb(mdb_env_set_maxdbs(db.env, o.maxTables), "setting max tables", db.path);
+  bool fresh = !std::filesystem::exists(std::filesystem::path(db.path) / "data.mdb");
+  if (fresh)
+    checkLmdb(mdb_env_set_mapsize(db.env, o.initialMapSize), "setting the map size", db.path);
+  unsigned flags = MDB_NOTLS | (o.durable ? 0 : MDB_NOSYNC) | (o.readOnly ? MDB_RDONLY : 0);
+  checkLmdb(mdb_env_open(db.env, db.path.c_str(), flags, 0664), "opening the database", db.path);
+  int dead = 0;
+  checkLmdb(mdb_reader_check(db.env, &dead), "clearing stale readers", db.path);
+
+  MDB_txn* txn = beginTxn(db, o.readOnly ? MDB_RDONLY : 0, nullptr);
+  TxnGuard guard{txn};
+
+  int rc = mdb_dbi_open(txn, "_meta", o.readOnly ? 0 : MDB_CREATE, &db.meta);
+  if (rc == MDB_NOTFOUND) {
+    throw Error(ErrorCode::kCorrupt, "the directory " + db.path + " holds no hills database");
+  }
+  checkLmdb(rc, "opening _meta", db.path);
+
+  detail::MetaStore meta(txn, db.meta, db.path);
+  auto format = meta.getU32("format");
+  if (!format) {
+    MDB_stat stat;
+    checkLmdb(mdb_stat(txn, MDB_dbi(1), &stat), "reading the main table", db.path);
+    if (!fresh && stat.ms_entries > 1) {
+      throw Error(ErrorCode::kCorrupt, "the directory " + db.path +
+                                           " holds an LMDB database that is not a hills database");
+    }
+    if (o.readOnly) throw Error(ErrorCode::kCorrupt, "the database " + db.path + " is empty");
+    meta.putU32("format", detail::kFormatVersion);
+    db.uuid = detail::newUuid();
+    meta.putText("uuid", db.uuid);
+  } else {
+    if (*format != detail::kFormatVersion) {
+      throw Error(ErrorCode::kCorrupt, "the database " + db.path + " has format version " +
+                                           std::to_string(*format) + "; this build reads version " +
+                                           std::to_string(detail::kFormatVersion));
+    }
+    db.uuid = meta.getText("uuid").value_or("");
+  }
+
+  // Declared trees: check against the stored schema, store the newer one.
+  std::set<std::string> declared;
+  for (const auto& type : o.trees) {
+    if (type.tree.empty() || type.tree[0] == '_') {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "tree name '" + type.tree + "' is reserved or empty");
+    }
+    if (!declared.insert(type.tree).second) {
+      throw Error(ErrorCode::kInvalidArgument, "tree '" + type.tree + "' is declared twice");
+    }
+    std::string key = "schema:" + type.tree;
+    bool store = true;
+    if (auto stored = meta.getMessage(key)) {
+      auto reader = stored->getRoot<wire::TreeSchema>();
+      store = detail::checkTreeSchema(reader, type);
+      if (!store) detail::loadTreeSchema(db.schemas, reader);
+    }
+    if (store) {
+      capnp::MallocMessageBuilder msg;
+      detail::buildTreeSchema(type, msg.initRoot<wire::TreeSchema>());
+      detail::loadTreeSchema(db.schemas, msg.getRoot<wire::TreeSchema>().asReader());
+      if (!o.readOnly) meta.putMessage(key, msg);
+    }
+    openTree(db, txn, type.tree, type.versioned, type.schema.getProto().getId(), true);
+  }
+
+  // Trees only stored: generic access through their stored schemas.
+  meta.forEachPrefix("schema:", [&](std::string_view key, capnp::MessageReader& msg) {
+    std::string name(key.substr(7));
+    if (declared.count(name)) return;
+    auto reader = msg.getRoot<wire::TreeSchema>();
+    detail::loadTreeSchema(db.schemas, reader);
+    openTree(db, txn, name, reader.getVersioned(), reader.getTypeId(), false);
+  });
+
+  // Committing (a read-only transaction too) keeps the DBI handles opened in it.
+  guard.txn = nullptr;
+  checkLmdb(mdb_txn_commit(txn), "committing the opening transaction", db.path);
+}
+
+}  // namespace
+
+Database::Database(const std::string& path, Options options)
+    : impl_(std::make_unique<DatabaseImpl>()) {
+  impl_->path = path;
+  impl_->options = std::move(options);
+  openDatabase(*impl_);
+  migrate();
+}
+
+void Database::migrate() {
+  const Options& o = impl_->options;
+  // A program that declares no schema version does not take part.
+  if (o.schemaVersion == 0 && o.migrations.empty()) return;
+  auto tooNew = [&](std::uint32_t stored) {
+    return Error(ErrorCode::kSchemaVersion,
+                 "the database " + impl_->path + " has schema version " + std::to_string(stored) +
+                     ", newer than this program's " + std::to_string(o.schemaVersion) +
+                     "; an older program must not rewrite newer data");
+  };
+  auto storedVersion = [&](MDB_txn* txn) {
+    return detail::MetaStore(txn, impl_->meta, impl_->path).getU32("schemaVersion").value_or(0);
+  };
+  std::uint32_t stored = read([&](const ReadTxn& txn) { return storedVersion(txn.state_->txn); });
+  if (stored > o.schemaVersion) throw tooNew(stored);
+  if (stored == o.schemaVersion) return;
+  if (o.readOnly) {
+    throw Error(ErrorCode::kSchemaVersion, "the database " + impl_->path + " has schema version " +
+                                               std::to_string(stored) + " and needs migrating to " +
+                                               std::to_string(o.schemaVersion) +
+                                               ", which a read-only open cannot do");
+  }
+  auto migrations = o.migrations;
+  std::sort(migrations.begin(), migrations.end(),
+            [](const Migration& a, const Migration& b) { return a.toVersion < b.toVersion; });
+  write([&](WriteTxn& txn) {
+    std::uint32_t current = storedVersion(txn.state_->txn);  // another process may have migrated
+    if (current > o.schemaVersion) throw tooNew(current);
+    for (const auto& m : migrations) {
+      if (m.toVersion <= current || m.toVersion > o.schemaVersion) continue;
+      if (m.run) m.run(txn);
+    }
+    detail::MetaStore(txn.state_->txn, impl_->meta, impl_->path)
+        .putU32("schemaVersion", o.schemaVersion);
+  });
+}
+
+Database::~Database() = default;
+Database::Database(Database&&) noexcept = default;
+Database& Database::operator=(Database&&) noexcept = default;
+
+void Database::runRead(kj::FunctionParam<void(const ReadTxn&)> fn) const {
+  DatabaseImpl& db = *impl_;
+  std::shared_lock lock(db.mapLock);
+  detail::ActiveTxn active(&db);
+  auto state = db.takeTxnState(false);
+  state->txn = beginTxn(db, MDB_RDONLY, &lock);
+  struct End {
+    DatabaseImpl& db;
+    std::unique_ptr<TxnState>& state;
+    ~End() {
+      mdb_txn_abort(state->txn);
+      state->txn = nullptr;
+      db.returnTxnState(std::move(state));
+    }
+  } end{db, state};
+  ReadTxn txn(state.get());
+  fn(txn);
+}
+
+void Database::runWrite(kj::FunctionParam<void(WriteTxn&)> fn) {
+  DatabaseImpl& db = *impl_;
+  if (db.options.readOnly) {
+    throw Error(ErrorCode::kInvalidArgument, "the database " + db.path + " is open read-only");
+  }
+  if (std::find(detail::activeTxns.begin(), detail::activeTxns.end(), &db) !=
+      detail::activeTxns.end()) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "write() called inside a read() or write() of the same database on the same "
+                "thread (database " +
+                    db.path + ")");
+  }
+  for (;;) {
+    std::size_t sizeAtStart = 0;
+    bool full = false;
+    {
+      std::shared_lock lock(db.mapLock);
+      detail::ActiveTxn active(&db);
+      sizeAtStart = db.mapSize();
+      auto state = db.takeTxnState(true);
+      state->txn = beginTxn(db, 0, &lock);
+      struct End {
+        DatabaseImpl& db;
+        std::unique_ptr<TxnState>& state;
+        ~End() {
+          if (state->txn != nullptr) mdb_txn_abort(state->txn);
+          state->txn = nullptr;
+          db.returnTxnState(std::move(state));
+        }
+      } end{db, state};
+      WriteTxn txn(state.get());
+      try {
+        fn(txn);
+        if (!state->mapFull) detail::flushIds(*state);
+      } catch (...) {
+        if (!state->mapFull) throw;
+      }
+      if (state->mapFull) {
+        full = true;
+      } else {
+        int rc = mdb_txn_commit(state->txn);
+        state->txn = nullptr;
+        if (rc == MDB_MAP_FULL) {
+          full = true;
+        } else {
+          checkLmdb(rc, "committing a write transaction", db.path);
+          return;
+        }
+      }
+    }
+    if (full) db.growMap(sizeAtStart);  // with no transaction of ours active
+  }
+}
+
+std::vector<TreeInfo> Database::trees() const {
+  std::vector<TreeInfo> out;
+  read([&](const ReadTxn& txn) {
+    for (const auto& [name, tree] : impl_->byName) {
+      out.push_back(
+          TreeInfo{name, tree->versioned, tree->typeId, tree->compiled, txn.tree(name).size()});
+    }
+  });
+  return out;
+}
+
+capnp::StructSchema Database::storedSchema(std::string_view tree) const {
+  auto it = impl_->byName.find(tree);
+  if (it == impl_->byName.end()) {
+    throw Error(ErrorCode::kUnknownTree,
+                "the database " + impl_->path + " has no tree '" + std::string(tree) + "'");
+  }
+  return impl_->schemas.get(it->second->typeId).asStruct();
+}
+
+std::string Database::uuid() const { return impl_->uuid; }
+
+const std::string& Database::path() const { return impl_->path; }
+
+DatabaseStats Database::stats() const {
+  DatabaseStats s;
+  MDB_envinfo info;
+  MDB_stat stat;
+  mdb_env_info(impl_->env, &info);
+  mdb_env_stat(impl_->env, &stat);
+  s.mapSize = info.me_mapsize;
+  s.mapUsed = (info.me_last_pgno + 1) * static_cast<std::size_t>(stat.ms_psize);
+  s.mapGrowths = impl_->mapGrowths.load(std::memory_order_relaxed);
+  s.unalignedReads = impl_->unalignedReads.load(std::memory_order_relaxed);
+  return s;
+}
+
+}  // namespace hills

@@ -1,0 +1,21 @@
+// Id ranges: where new record ids come from.
+//
+// Each tree has a list of id ranges in _meta ("ids:<tree>"). A database that
+// is its own id authority (no sync server) extends its range by itself; a
+// client of a server uses the ranges the server granted.
+#pragma once
+
+#include <cstdint>
+
+namespace hills::detail {
+
+struct TxnState;
+struct TreeState;
+
+// The next free id of the tree. Throws Error(kNoIds) when the ranges are used up.
+std::uint64_t allocateId(TxnState& txn, const TreeState& tree);
+
+// Writes the ranges this transaction used back to _meta, before commit.
+void flushIds(TxnState& txn);
+
+}  // namespace hills::detail

@@ -1,0 +1,230 @@
+#include "schema_registry.h"
+
+#include <map>
+#include <set>
+#include <string>
+
+#include "hills/error.h"
+
+namespace hills::detail {
+
+namespace {
+
+using Node = capnp::schema::Node;
+using Field = capnp::schema::Field;
+using SchemaType = capnp::schema::Type;
+using NodeMap = std::map<std::uint64_t, Node::Reader>;
+
+void collect(capnp::Type type, std::map<std::uint64_t, capnp::Schema>& out);
+
+void collect(capnp::StructSchema s, std::map<std::uint64_t, capnp::Schema>& out) {
+  if (!out.emplace(s.getProto().getId(), s).second) return;
+  for (auto field : s.getFields()) collect(field.getType(), out);
+}
+
+void collect(capnp::Type type, std::map<std::uint64_t, capnp::Schema>& out) {
+  if (type.isStruct()) {
+    collect(type.asStruct(), out);
+  } else if (type.isEnum()) {
+    auto e = type.asEnum();
+    out.emplace(e.getProto().getId(), e);
+  } else if (type.isList()) {
+    collect(type.asList().getElementType(), out);
+  }
+}
+
+std::string typeName(SchemaType::Reader t, const NodeMap& nodes) {
+  switch (t.which()) {
+    case SchemaType::VOID:
+      return "Void";
+    case SchemaType::BOOL:
+      return "Bool";
+    case SchemaType::INT8:
+      return "Int8";
+    case SchemaType::INT16:
+      return "Int16";
+    case SchemaType::INT32:
+      return "Int32";
+    case SchemaType::INT64:
+      return "Int64";
+    case SchemaType::UINT8:
+      return "UInt8";
+    case SchemaType::UINT16:
+      return "UInt16";
+    case SchemaType::UINT32:
+      return "UInt32";
+    case SchemaType::UINT64:
+      return "UInt64";
+    case SchemaType::FLOAT32:
+      return "Float32";
+    case SchemaType::FLOAT64:
+      return "Float64";
+    case SchemaType::TEXT:
+      return "Text";
+    case SchemaType::DATA:
+      return "Data";
+    case SchemaType::LIST:
+      return "List(" + typeName(t.getList().getElementType(), nodes) + ")";
+    case SchemaType::ENUM:
+    case SchemaType::STRUCT:
+    case SchemaType::INTERFACE: {
+      std::uint64_t id = t.isEnum()     ? t.getEnum().getTypeId()
+                         : t.isStruct() ? t.getStruct().getTypeId()
+                                        : t.getInterface().getTypeId();
+      auto it = nodes.find(id);
+      if (it != nodes.end()) {
+        auto name = it->second.getDisplayName();
+        auto prefix = it->second.getDisplayNamePrefixLength();
+        return std::string(name.begin() + prefix, name.end());
+      }
+      char buf[32];
+      std::snprintf(buf, sizeof(buf), "@0x%016llx", static_cast<unsigned long long>(id));
+      return buf;
+    }
+    case SchemaType::ANY_POINTER:
+      return "AnyPointer";
+  }
+  return "?";
+}
+
+std::string shortName(Node::Reader node) {
+  auto name = node.getDisplayName();
+  return std::string(name.begin() + node.getDisplayNamePrefixLength(), name.end());
+}
+
+class Checker {
+ public:
+  Checker(const NodeMap& stored, const NodeMap& compiled, std::string tree)
+      : stored_(stored), compiled_(compiled), tree_(std::move(tree)) {}
+
+  // Returns true when compiled knows every field stored knows.
+  bool structs(std::uint64_t id, const std::string& path) {
+    if (!visited_.insert(id).second) return true;
+    auto s = stored_.find(id);
+    auto c = compiled_.find(id);
+    if (s == stored_.end() || c == compiled_.end()) return true;  // nothing to compare
+    auto sn = s->second;
+    auto cn = c->second;
+    if (!sn.isStruct() || !cn.isStruct()) {
+      if (sn.which() != cn.which()) fail(path, "changed kind of node");
+      return true;
+    }
+    std::map<std::uint16_t, Field::Reader> compiledFields;
+    for (auto f : cn.getStruct().getFields()) {
+      if (f.getOrdinal().isExplicit()) compiledFields.emplace(f.getOrdinal().getExplicit(), f);
+    }
+    bool superset = cn.getStruct().getDataWordCount() >= sn.getStruct().getDataWordCount() &&
+                    cn.getStruct().getPointerCount() >= sn.getStruct().getPointerCount();
+    for (auto sf : sn.getStruct().getFields()) {
+      std::string fieldPath = path + "." + std::string(sf.getName().cStr());
+      if (!sf.getOrdinal().isExplicit()) {
+        superset = false;  // groups have no ordinal; compared by their struct
+        continue;
+      }
+      auto ordinal = sf.getOrdinal().getExplicit();
+      auto it = compiledFields.find(ordinal);
+      if (it == compiledFields.end()) {
+        superset = false;
+        continue;
+      }
+      auto cf = it->second;
+      if (sf.isSlot() != cf.isSlot()) {
+        fail(fieldPath + " (@" + std::to_string(ordinal) + ")",
+             "changed between a field and a group");
+      }
+      if (!sf.isSlot()) continue;
+      auto st = sf.getSlot().getType();
+      auto ct = cf.getSlot().getType();
+      if (!sameType(st, ct, fieldPath) || sf.getSlot().getOffset() != cf.getSlot().getOffset()) {
+        fail(fieldPath + " (@" + std::to_string(ordinal) + ")",
+             "is stored as " + typeName(st, stored_) + " but compiled as " +
+                 typeName(ct, compiled_));
+      }
+      superset = nested(st, fieldPath) && superset;
+    }
+    return superset;
+  }
+
+ private:
+  bool sameType(SchemaType::Reader a, SchemaType::Reader b, const std::string& path) {
+    if (a.which() != b.which()) return false;
+    switch (a.which()) {
+      case SchemaType::LIST:
+        return sameType(a.getList().getElementType(), b.getList().getElementType(), path);
+      case SchemaType::STRUCT:
+        return a.getStruct().getTypeId() == b.getStruct().getTypeId();
+      case SchemaType::ENUM:
+        return a.getEnum().getTypeId() == b.getEnum().getTypeId();
+      case SchemaType::INTERFACE:
+        return a.getInterface().getTypeId() == b.getInterface().getTypeId();
+      default:
+        return true;
+    }
+  }
+
+  bool nested(SchemaType::Reader t, const std::string& path) {
+    if (t.isList()) return nested(t.getList().getElementType(), path);
+    if (t.isStruct()) return structs(t.getStruct().getTypeId(), path);
+    return true;
+  }
+
+  [[noreturn]] void fail(const std::string& field, const std::string& what) {
+    throw Error(ErrorCode::kSchemaMismatch,
+                "tree '" + tree_ + "': field " + field + " " + what +
+                    "; Cap'n Proto schemas may only add fields, never change a field's type");
+  }
+
+  const NodeMap& stored_;
+  const NodeMap& compiled_;
+  std::string tree_;
+  std::set<std::uint64_t> visited_;
+};
+
+}  // namespace
+
+void buildTreeSchema(const TreeType& type, wire::TreeSchema::Builder out) {
+  std::map<std::uint64_t, capnp::Schema> nodes;
+  collect(type.schema, nodes);
+  out.setTree(type.tree);
+  out.setTypeId(type.schema.getProto().getId());
+  out.setVersioned(type.versioned);
+  auto list = out.initNodes(static_cast<unsigned>(nodes.size()));
+  unsigned i = 0;
+  for (auto& [id, schema] : nodes) list.setWithCaveats(i++, schema.getProto());
+}
+
+bool checkTreeSchema(wire::TreeSchema::Reader stored, const TreeType& compiled) {
+  std::uint64_t compiledId = compiled.schema.getProto().getId();
+  if (stored.getTypeId() != compiledId) {
+    std::string storedName = "other";
+    for (auto n : stored.getNodes()) {
+      if (n.getId() == stored.getTypeId()) storedName = shortName(n);
+    }
+    throw Error(ErrorCode::kSchemaMismatch,
+                "tree '" + compiled.tree + "' stores " + storedName + " records (type id " +
+                    std::to_string(stored.getTypeId()) + ") but this program declares it for " +
+                    shortName(compiled.schema.getProto()) + " (type id " +
+                    std::to_string(compiledId) + ")");
+  }
+  if (stored.getVersioned() != compiled.versioned) {
+    throw Error(ErrorCode::kSchemaMismatch,
+                "tree '" + compiled.tree + "' is stored as " +
+                    (stored.getVersioned() ? "versioned" : "unversioned") +
+                    " but this program declares it " +
+                    (compiled.versioned ? "versioned" : "unversioned"));
+  }
+  NodeMap storedNodes;
+  for (auto n : stored.getNodes()) storedNodes.emplace(n.getId(), n);
+  std::map<std::uint64_t, capnp::Schema> schemas;
+  collect(compiled.schema, schemas);
+  NodeMap compiledNodes;
+  for (auto& [id, s] : schemas) compiledNodes.emplace(id, s.getProto());
+  Checker checker(storedNodes, compiledNodes, compiled.tree);
+  return checker.structs(compiledId, shortName(compiled.schema.getProto()));
+}
+
+void loadTreeSchema(capnp::SchemaLoader& loader, wire::TreeSchema::Reader stored) {
+  for (auto node : stored.getNodes()) loader.load(node);
+}
+
+}  // namespace hills::detail

@@ -1,0 +1,103 @@
+// The internal state behind Database, its transactions and its trees.
+#pragma once
+
+#include <capnp/message.h>
+#include <capnp/schema-loader.h>
+#include <kj/array.h>
+#include <lmdb.h>
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "hills/meta.capnp.h"
+#include "hills/options.h"
+#include "lmdb_util.h"
+
+namespace hills::detail {
+
+struct TreeState {
+  std::string name;
+  MDB_dbi dbi = 0;
+  std::size_t ordinal = 0;  // index in DatabaseImpl::trees
+  bool versioned = true;
+  std::uint64_t typeId = 0;
+  bool compiled = false;  // declared in Options::trees
+};
+
+// Per write transaction and tree: the id range being used and the greatest
+// key the tree may hold (so creates can append).
+struct TreeWrite {
+  bool idsLoaded = false;
+  bool idsDirty = false;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;  // [next, end)
+  bool lastKnown = false;
+  KeyBytes last{};  // >= every key in the tree
+};
+
+struct DatabaseImpl;
+
+struct TxnState {
+  DatabaseImpl* db = nullptr;
+  MDB_txn* txn = nullptr;
+  bool writable = false;
+  bool mapFull = false;  // a put hit MDB_MAP_FULL: retry after growing
+  std::int64_t now = 0;  // nanoseconds, stamped on this transaction's changes
+  std::vector<kj::Array<capnp::word>> copies;  // values that were not aligned
+  std::vector<TreeWrite> writes;               // by TreeState::ordinal
+  kj::Array<capnp::word> scratch;              // first segment of built values, zeroed
+
+  // Words of a stored value, in place when aligned (always, by the layout),
+  // else copied and counted. Throws kCorrupt when the size is not whole words.
+  kj::ArrayPtr<const capnp::word> words(const MDB_val& v, const TreeState& tree, std::uint64_t id,
+                                        std::uint32_t revision);
+  void reset();
+};
+
+struct DatabaseImpl {
+  std::string path;
+  Options options;
+  MDB_env* env = nullptr;
+  MDB_dbi meta = 0;
+  std::string uuid;
+  std::pair<std::uint64_t, std::uint64_t> fileId{};  // (device, inode) of the directory
+
+  std::vector<std::unique_ptr<TreeState>> trees;
+  std::map<std::string, TreeState*, std::less<>> byName;
+
+  // Stored schemas of every tree, loaded for the dynamic API.
+  capnp::SchemaLoader schemas;
+
+  // Held shared by every transaction of this process and exclusively to
+  // resize the map, which LMDB allows only with no transaction active.
+  mutable std::shared_mutex mapLock;
+  std::atomic<std::uint64_t> unalignedReads{0};
+  std::atomic<std::uint64_t> mapGrowths{0};
+
+  std::mutex spareMutex;
+  std::vector<std::unique_ptr<TxnState>> spare;  // recycled transaction states
+
+  ~DatabaseImpl();
+
+  std::unique_ptr<TxnState> takeTxnState(bool writable);
+  void returnTxnState(std::unique_ptr<TxnState> state);
+
+  // Grows the map after a write found it full at `sizeAtFailure` bytes.
+  // Throws kMapFull at Options::maxMapSize.
+  void growMap(std::size_t sizeAtFailure);
+  // Adopts the size another process gave the map.
+  void adoptMapSize();
+  std::size_t mapSize() const;
+};
+
+// Whether the address lies inside the pages of this value.
+constexpr bool isAligned(const void* p) { return (reinterpret_cast<std::uintptr_t>(p) & 7) == 0; }
+
+}  // namespace hills::detail

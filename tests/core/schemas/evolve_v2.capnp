@@ -1,0 +1,13 @@
+# Version 2 of the record type of evolve_v1.capnp: two fields added at the end.
+@0xcf10b9fbeb21909b;
+using Cxx = import "/capnp/c++.capnp";
+using Hills = import "/hills/hills.capnp";
+$Cxx.namespace("evolve::capnp");
+$Hills.namespace("evolve");
+
+struct Item $Hills.tree("items") {
+  name @0 :Text;
+  count @1 :UInt32;
+  note @2 :Text;
+  weight @3 :Float64;
+}
