@@ -169,6 +169,8 @@ void openTree(DatabaseImpl& db, MDB_txn* txn, const std::string& name, bool vers
   int rc = mdb_dbi_open(txn, name.c_str(), flags, &tree->dbi);
   if (rc == MDB_NOTFOUND) return;  // read-only and never written: nothing to read
   checkLmdb(rc, "opening tree '" + name + "'", db.path);
+  checkLmdb(mdb_set_compare(txn, tree->dbi, &detail::compareRecordKeys),
+            "setting the key order of tree '" + name + "'", db.path);
   db.byName.emplace(name, tree.get());
   db.trees.push_back(std::move(tree));
 }

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "hills/error.h"
 
@@ -17,8 +18,17 @@ namespace hills::detail {
 // what was being done ("reading parts(4, 0)"), `where` the database path.
 [[noreturn]] void raiseLmdb(int rc, std::string_view what, std::string_view where);
 
-inline void checkLmdb(int rc, std::string_view what, std::string_view where) {
-  if (rc != MDB_SUCCESS) raiseLmdb(rc, what, where);
+// `what` is a string, or a function that makes one: messages that name a
+// key are only built when something failed.
+template <class What>
+void checkLmdb(int rc, What&& what, std::string_view where) {
+  if (rc != MDB_SUCCESS) [[unlikely]] {
+    if constexpr (std::is_invocable_v<What>) {
+      raiseLmdb(rc, what(), where);
+    } else {
+      raiseLmdb(rc, what, where);
+    }
+  }
 }
 
 // Record keys: id u64 big-endian, revision u32 big-endian, 4 zero bytes, so
@@ -33,6 +43,17 @@ inline KeyBytes encodeKey(std::uint64_t id, std::uint32_t revision) {
   return k;
 }
 
+inline std::uint64_t loadBigEndian64(const void* p) {
+  std::uint64_t v;
+  std::memcpy(&v, p, sizeof(v));
+  return __builtin_bswap64(v);
+}
+
+// LMDB's key order for record trees: the same order as memcmp (so tools
+// without it read the tables correctly), computed with two 64-bit loads
+// instead of a memcmp call, which shows in every lookup.
+int compareRecordKeys(const MDB_val* a, const MDB_val* b);
+
 struct DecodedKey {
   std::uint64_t id;
   std::uint32_t revision;
@@ -42,12 +63,9 @@ struct DecodedKey {
 inline bool decodeKey(const MDB_val& v, DecodedKey& out) {
   if (v.mv_size != kKeySize) return false;
   auto* p = static_cast<const unsigned char*>(v.mv_data);
-  std::uint64_t id = 0;
-  std::uint32_t rev = 0;
-  for (int i = 0; i < 8; ++i) id = (id << 8) | p[i];
-  for (int i = 0; i < 4; ++i) rev = (rev << 8) | p[8 + i];
-  out = {id, rev};
-  return p[12] == 0 && p[13] == 0 && p[14] == 0 && p[15] == 0;
+  std::uint64_t low = loadBigEndian64(p + 8);
+  out = {loadBigEndian64(p), static_cast<std::uint32_t>(low >> 32)};
+  return static_cast<std::uint32_t>(low) == 0;
 }
 
 inline MDB_val toVal(const KeyBytes& k) {

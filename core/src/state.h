@@ -44,12 +44,15 @@ struct TreeWrite {
 
 struct DatabaseImpl;
 
+// Whether a value's address is 8-byte aligned, as Cap'n Proto needs.
+inline bool isAligned(const void* p) { return (reinterpret_cast<std::uintptr_t>(p) & 7) == 0; }
+
 struct TxnState {
   DatabaseImpl* db = nullptr;
   MDB_txn* txn = nullptr;
   bool writable = false;
-  bool mapFull = false;  // a put hit MDB_MAP_FULL: retry after growing
-  std::int64_t now = 0;  // nanoseconds, stamped on this transaction's changes
+  bool mapFull = false;                        // a put hit MDB_MAP_FULL: retry after growing
+  std::int64_t now = 0;                        // nanoseconds, stamped on this transaction's changes
   std::vector<kj::Array<capnp::word>> copies;  // values that were not aligned
   std::vector<TreeWrite> writes;               // by TreeState::ordinal
   kj::Array<capnp::word> scratch;              // first segment of built values, zeroed
@@ -57,7 +60,15 @@ struct TxnState {
   // Words of a stored value, in place when aligned (always, by the layout),
   // else copied and counted. Throws kCorrupt when the size is not whole words.
   kj::ArrayPtr<const capnp::word> words(const MDB_val& v, const TreeState& tree, std::uint64_t id,
-                                        std::uint32_t revision);
+                                        std::uint32_t revision) {
+    if (v.mv_size != 0 && v.mv_size % sizeof(capnp::word) == 0 && isAligned(v.mv_data)) [[likely]] {
+      return {static_cast<const capnp::word*>(v.mv_data), v.mv_size / sizeof(capnp::word)};
+    }
+    return unusualWords(v, tree, id, revision);
+  }
+  // words() for values that are empty, not whole words, or not aligned.
+  kj::ArrayPtr<const capnp::word> unusualWords(const MDB_val& v, const TreeState& tree,
+                                               std::uint64_t id, std::uint32_t revision);
   void reset();
 };
 
@@ -96,8 +107,5 @@ struct DatabaseImpl {
   void adoptMapSize();
   std::size_t mapSize() const;
 };
-
-// Whether the address lies inside the pages of this value.
-constexpr bool isAligned(const void* p) { return (reinterpret_cast<std::uintptr_t>(p) & 7) == 0; }
 
 }  // namespace hills::detail

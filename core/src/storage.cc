@@ -23,8 +23,8 @@ kj::ArrayPtr<const capnp::word> singleSegment(capnp::MessageBuilder& msg, bool c
   return spill.asPtr();
 }
 
-kj::ArrayPtr<const capnp::word> TxnState::words(const MDB_val& v, const TreeState& tree,
-                                                std::uint64_t id, std::uint32_t revision) {
+kj::ArrayPtr<const capnp::word> TxnState::unusualWords(const MDB_val& v, const TreeState& tree,
+                                                       std::uint64_t id, std::uint32_t revision) {
   if (v.mv_size == 0 || v.mv_size % sizeof(capnp::word) != 0) {
     throw Error(ErrorCode::kCorrupt, "the stored value of " + describe(tree.name, id, revision) +
                                          " is " + std::to_string(v.mv_size) +
@@ -32,9 +32,6 @@ kj::ArrayPtr<const capnp::word> TxnState::words(const MDB_val& v, const TreeStat
                                          db->path + ")");
   }
   auto count = v.mv_size / sizeof(capnp::word);
-  if (isAligned(v.mv_data)) {
-    return {static_cast<const capnp::word*>(v.mv_data), count};
-  }
   // The storage layout keeps every value 8-byte aligned; reaching this means
   // that invariant broke. Debug builds stop here; release builds copy, so
   // reading stays defined, and count it.
@@ -57,7 +54,8 @@ std::optional<MDB_val> MetaStore::get(std::string_view key) const {
   MDB_val k = toVal(key), v;
   int rc = mdb_get(txn_, dbi_, &k, &v);
   if (rc == MDB_NOTFOUND) return std::nullopt;
-  checkLmdb(rc, "reading _meta key " + std::string(key), where_);
+  checkLmdb(
+      rc, [&] { return "reading _meta key " + std::string(key); }, where_);
   return v;
 }
 
@@ -65,7 +63,8 @@ void MetaStore::put(std::string_view key, const void* data, std::size_t size) {
   MDB_val k = toVal(key), v{size, const_cast<void*>(data)};
   int rc = mdb_put(txn_, dbi_, &k, &v, 0);
   if (rc == MDB_MAP_FULL) throw Error(ErrorCode::kMapFull, "writing _meta: map full");
-  checkLmdb(rc, "writing _meta key " + std::string(key), where_);
+  checkLmdb(
+      rc, [&] { return "writing _meta key " + std::string(key); }, where_);
 }
 
 std::optional<std::uint32_t> MetaStore::getU32(std::string_view key) const {

@@ -55,7 +55,8 @@ std::optional<MDB_val> getValue(TxnState& t, const TreeState& tree, std::uint64_
   MDB_val k = toVal(key), v;
   int rc = mdb_get(t.txn, tree.dbi, &k, &v);
   if (rc == MDB_NOTFOUND) return std::nullopt;
-  checkLmdb(rc, "reading " + describe(tree.name, id, revision), t.db->path);
+  checkLmdb(
+      rc, [&] { return "reading " + describe(tree.name, id, revision); }, t.db->path);
   return v;
 }
 
@@ -108,7 +109,8 @@ void putValue(TxnState& t, const TreeState& tree, std::uint64_t id, std::uint32_
   if (rc == MDB_KEYEXIST) {
     throw Error(ErrorCode::kAlreadyExists, describe(tree.name, id, revision) + " exists already");
   }
-  checkLmdb(rc, "writing " + describe(tree.name, id, revision), t.db->path);
+  checkLmdb(
+      rc, [&] { return "writing " + describe(tree.name, id, revision); }, t.db->path);
   if (fresh && std::memcmp(key.data(), w.last.data(), kKeySize) > 0) w.last = key;
 }
 
@@ -147,7 +149,6 @@ RecordMeta StoredRecord::meta() const {
 State StoredRecord::state() const {
   return envelope_.getState() == wire::State::RELEASED ? State::kReleased : State::kDraft;
 }
-
 
 // --- GenericTreeView ----------------------------------------------------
 
@@ -199,12 +200,27 @@ std::optional<std::uint32_t> GenericTreeView::latestRevision(std::uint64_t id) c
                            : mdb_cursor_get(cursor.get(), &k, &v, MDB_LAST);
   }
   if (rc == MDB_NOTFOUND) return std::nullopt;
-  checkLmdb(rc, "finding the latest revision of " + tree_->name + " id " + std::to_string(id),
-            txn_->db->path);
+  checkLmdb(
+      rc,
+      [&] { return "finding the latest revision of " + tree_->name + " id " + std::to_string(id); },
+      txn_->db->path);
   detail::DecodedKey key;
   if (!detail::decodeKey(k, key) || key.id != id) return std::nullopt;
   return key.revision;
 }
+
+namespace {
+
+// Asks the CPU to fetch a value's first cache lines: a scan touches each
+// value once, so its time is memory latency unless the next value is on its
+// way while this one is read.
+void prefetchValue(const MDB_val& v) {
+  const char* p = static_cast<const char*>(v.mv_data);
+  std::size_t n = std::min<std::size_t>(v.mv_size, 512);
+  for (std::size_t off = 0; off < n; off += 64) __builtin_prefetch(p + off);
+}
+
+}  // namespace
 
 void GenericTreeView::scan(std::uint64_t firstId, std::uint64_t lastId,
                            kj::FunctionParam<bool(const StoredRecord&)> fn) const {
@@ -220,17 +236,22 @@ void GenericTreeView::scan(std::uint64_t firstId, std::uint64_t lastId,
                                            txn_->db->path + ")");
     }
     if (key.id > lastId) return;
-    StoredRecord rec(tree_, key.id, key.revision, txn_->words(v, *tree_, key.id, key.revision));
-    if (!fn(rec)) return;
+    // Step the cursor first, so the next value loads while fn reads this one.
+    MDB_val current = v;
     rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT);
+    if (rc == MDB_SUCCESS) prefetchValue(v);
+    StoredRecord rec(tree_, key.id, key.revision,
+                     txn_->words(current, *tree_, key.id, key.revision));
+    if (!fn(rec)) return;
   }
   if (rc != MDB_NOTFOUND) checkLmdb(rc, "scanning tree '" + tree_->name + "'", txn_->db->path);
 }
 
 std::uint64_t GenericTreeView::size() const {
   MDB_stat stat;
-  checkLmdb(mdb_stat(txn_->txn, tree_->dbi, &stat), "counting tree '" + tree_->name + "'",
-            txn_->db->path);
+  checkLmdb(
+      mdb_stat(txn_->txn, tree_->dbi, &stat), [&] { return "counting tree '" + tree_->name + "'"; },
+      txn_->db->path);
   return stat.ms_entries;
 }
 
@@ -247,7 +268,6 @@ decltype(auto) withRecord(const GenericTreeView& tree, std::uint64_t id, std::ui
 }
 
 }  // namespace
-
 
 std::uint64_t GenericTree::create(BodyWriter write) {
   TxnState& t = *txn_;
@@ -308,8 +328,9 @@ void GenericTree::remove(std::uint64_t id, std::uint32_t revision) {
   });
   KeyBytes key = detail::encodeKey(id, revision);
   MDB_val k = detail::toVal(key);
-  checkLmdb(mdb_del(t.txn, tree_->dbi, &k, nullptr),
-            "removing " + describe(tree_->name, id, revision), t.db->path);
+  checkLmdb(
+      mdb_del(t.txn, tree_->dbi, &k, nullptr),
+      [&] { return "removing " + describe(tree_->name, id, revision); }, t.db->path);
 }
 
 namespace {

@@ -155,11 +155,13 @@ TEST_CASE("an unaligned value is copied before it is read, and counted",
   capnp::MallocMessageBuilder msg;
   msg.initRoot<hills::wire::Envelope>().setAuthor("someone");
   auto segment = msg.getSegmentsForOutput()[0].asBytes();
-  std::vector<unsigned char> buffer(segment.size() + 8);
-  unsigned char* misaligned =
-      buffer.data() + (8 - reinterpret_cast<std::uintptr_t>(buffer.data()) % 8) % 8 + 1;
-  std::memcpy(misaligned, segment.begin(), segment.size());
-  MDB_val v{segment.size(), misaligned};
+  const std::size_t size = segment.size();
+  REQUIRE(size < 4096);
+  // Storage with room to place the value one byte past an 8-byte boundary.
+  std::vector<capnp::word> storage(size / sizeof(capnp::word) + 2);
+  unsigned char* misaligned = reinterpret_cast<unsigned char*>(storage.data()) + 1;
+  std::copy(segment.begin(), segment.begin() + size, misaligned);
+  MDB_val v{size, misaligned};
 
   auto words = txn.words(v, tree, 1, 0);
   CHECK(hills::detail::isAligned(words.begin()));
