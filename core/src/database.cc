@@ -138,6 +138,14 @@ MDB_txn* beginTxn(DatabaseImpl& db, unsigned flags, std::shared_lock<std::shared
     MDB_txn* txn = nullptr;
     int rc = mdb_txn_begin(db.env, nullptr, flags, &txn);
     if (rc == MDB_MAP_RESIZED && attempt < 3) {
+      // Adopting the new size needs every transaction of this process ended;
+      // a thread already inside one of this database's transactions would
+      // wait for itself.
+      if (std::count(detail::activeTxns.begin(), detail::activeTxns.end(), &db) > 1) {
+        throw Error(ErrorCode::kStorage,
+                    "another process grew the map of the database " + db.path +
+                        "; this thread must end its open transaction before it starts another");
+      }
       if (lock) lock->unlock();
       db.adoptMapSize();
       if (lock) lock->lock();
@@ -198,7 +206,8 @@ void openDatabase(DatabaseImpl& db) {
   checkLmdb(mdb_env_create(&db.env), "creating the environment", db.path);
   checkLmdb(mdb_env_set_maxreaders(db.env, o.maxReaders), "setting max readers", db.path);
   checkLmdb(mdb_env_set_maxdbs(db.env, o.maxTables), "setting max tables", db.path);
-  bool fresh = !std::filesystem::exists(std::filesystem::path(db.path) / "data.mdb");
+  std::error_code existsError;
+  bool fresh = !std::filesystem::exists(std::filesystem::path(db.path) / "data.mdb", existsError);
   if (fresh)
     checkLmdb(mdb_env_set_mapsize(db.env, o.initialMapSize), "setting the map size", db.path);
   unsigned flags = MDB_NOTLS | (o.durable ? 0 : MDB_NOSYNC) | (o.readOnly ? MDB_RDONLY : 0);
@@ -237,40 +246,49 @@ void openDatabase(DatabaseImpl& db) {
     db.uuid = meta.getText("uuid").value_or("");
   }
 
-  // Declared trees: check against the stored schema, store the newer one.
-  std::set<std::string> declared;
-  for (const auto& type : o.trees) {
-    if (type.tree.empty() || type.tree[0] == '_') {
-      throw Error(ErrorCode::kInvalidArgument,
-                  "tree name '" + type.tree + "' is reserved or empty");
+  // Stored schemas are decoded here: a damaged one is a clear error, not a
+  // Cap'n Proto exception from deep inside.
+  try {
+    // Declared trees: check against the stored schema, store the newer one.
+    std::set<std::string> declared;
+    for (const auto& type : o.trees) {
+      if (type.tree.empty() || type.tree[0] == '_') {
+        throw Error(ErrorCode::kInvalidArgument,
+                    "tree name '" + type.tree + "' is reserved or empty");
+      }
+      if (!declared.insert(type.tree).second) {
+        throw Error(ErrorCode::kInvalidArgument, "tree '" + type.tree + "' is declared twice");
+      }
+      std::string key = "schema:" + type.tree;
+      bool store = true;
+      if (auto stored = meta.getMessage(key)) {
+        auto reader = stored->getRoot<wire::TreeSchema>();
+        store = detail::checkTreeSchema(reader, type);
+        if (!store) detail::loadTreeSchema(db.schemas, reader);
+      }
+      if (store) {
+        capnp::MallocMessageBuilder msg;
+        detail::buildTreeSchema(type, msg.initRoot<wire::TreeSchema>());
+        detail::loadTreeSchema(db.schemas, msg.getRoot<wire::TreeSchema>().asReader());
+        if (!o.readOnly && !meta.holds(key, msg)) meta.putMessage(key, msg);
+      }
+      openTree(db, txn, type.tree, type.versioned, type.schema.getProto().getId(), true);
     }
-    if (!declared.insert(type.tree).second) {
-      throw Error(ErrorCode::kInvalidArgument, "tree '" + type.tree + "' is declared twice");
-    }
-    std::string key = "schema:" + type.tree;
-    bool store = true;
-    if (auto stored = meta.getMessage(key)) {
-      auto reader = stored->getRoot<wire::TreeSchema>();
-      store = detail::checkTreeSchema(reader, type);
-      if (!store) detail::loadTreeSchema(db.schemas, reader);
-    }
-    if (store) {
-      capnp::MallocMessageBuilder msg;
-      detail::buildTreeSchema(type, msg.initRoot<wire::TreeSchema>());
-      detail::loadTreeSchema(db.schemas, msg.getRoot<wire::TreeSchema>().asReader());
-      if (!o.readOnly) meta.putMessage(key, msg);
-    }
-    openTree(db, txn, type.tree, type.versioned, type.schema.getProto().getId(), true);
-  }
 
-  // Trees only stored: generic access through their stored schemas.
-  meta.forEachPrefix("schema:", [&](std::string_view key, capnp::MessageReader& msg) {
-    std::string name(key.substr(7));
-    if (declared.count(name)) return;
-    auto reader = msg.getRoot<wire::TreeSchema>();
-    detail::loadTreeSchema(db.schemas, reader);
-    openTree(db, txn, name, reader.getVersioned(), reader.getTypeId(), false);
-  });
+    // Trees only stored: generic access through their stored schemas.
+    meta.forEachPrefix("schema:", [&](std::string_view key, capnp::MessageReader& msg) {
+      std::string name(key.substr(7));
+      if (declared.count(name)) return;
+      auto reader = msg.getRoot<wire::TreeSchema>();
+      detail::loadTreeSchema(db.schemas, reader);
+      openTree(db, txn, name, reader.getVersioned(), reader.getTypeId(), false);
+    });
+
+    for (auto& tree : db.trees) tree->schema = db.schemas.get(tree->typeId).asStruct();
+  } catch (const kj::Exception& e) {
+    throw Error(ErrorCode::kCorrupt, "the stored schemas of the database " + db.path +
+                                         " do not decode: " + e.getDescription().cStr());
+  }
 
   // Committing (a read-only transaction too) keeps the DBI handles opened in it.
   guard.txn = nullptr;
@@ -319,7 +337,7 @@ void Database::migrate() {
       if (m.toVersion <= current || m.toVersion > o.schemaVersion) continue;
       if (m.run) m.run(txn);
     }
-    detail::MetaStore(txn.state_->txn, impl_->meta, impl_->path)
+    detail::MetaStore(txn.state_->txn, impl_->meta, impl_->path, &txn.state_->mapFull)
         .putU32("schemaVersion", o.schemaVersion);
   });
 }
@@ -361,7 +379,10 @@ void Database::runWrite(kj::FunctionParam<void(WriteTxn&)> fn) {
   }
   for (;;) {
     std::size_t sizeAtStart = 0;
-    bool full = false;
+    int rc = MDB_SUCCESS;
+    bool notify = false;
+    std::uint64_t ticket = 0;
+    std::vector<Event> events;
     {
       std::shared_lock lock(db.mapLock);
       detail::ActiveTxn active(&db);
@@ -385,19 +406,23 @@ void Database::runWrite(kj::FunctionParam<void(WriteTxn&)> fn) {
         if (!state->mapFull) throw;
       }
       if (state->mapFull) {
-        full = true;
+        rc = MDB_MAP_FULL;
       } else {
-        int rc = mdb_txn_commit(state->txn);
+        // The ticket is taken under LMDB's writer lock, so tickets follow
+        // commit order.
+        notify = !state->events.empty();
+        if (notify) ticket = db.hub->takeTicket();
+        rc = mdb_txn_commit(state->txn);
         state->txn = nullptr;
-        if (rc == MDB_MAP_FULL) {
-          full = true;
-        } else {
-          checkLmdb(rc, "committing a write transaction", db.path);
-          return;
-        }
+        if (rc == MDB_SUCCESS) events = std::move(state->events);
       }
     }
-    if (full) db.growMap(sizeAtStart);  // with no transaction of ours active
+    // Delivered with no transaction of ours active, so subscribers may read
+    // and write; a failed commit passes its turn on with no events.
+    if (notify) db.hub->deliver(ticket, std::move(events));
+    if (rc == MDB_SUCCESS) return;
+    if (rc != MDB_MAP_FULL) checkLmdb(rc, "committing a write transaction", db.path);
+    db.growMap(sizeAtStart);
   }
 }
 
@@ -410,6 +435,16 @@ std::vector<TreeInfo> Database::trees() const {
     }
   });
   return out;
+}
+
+Subscription Database::subscribe(EventFilter filter, std::function<void(const Event&)> fn) {
+  return Subscription(impl_->hub, impl_->hub->add(std::move(filter), std::move(fn)));
+}
+
+EventQueue Database::queue(EventFilter filter) {
+  auto state = std::make_shared<detail::QueueState>();
+  auto sub = subscribe(std::move(filter), [state](const Event& e) { state->push(e); });
+  return EventQueue(std::move(state), std::move(sub));
 }
 
 capnp::StructSchema Database::storedSchema(std::string_view tree) const {
@@ -435,6 +470,7 @@ DatabaseStats Database::stats() const {
   s.mapUsed = (info.me_last_pgno + 1) * static_cast<std::size_t>(stat.ms_psize);
   s.mapGrowths = impl_->mapGrowths.load(std::memory_order_relaxed);
   s.unalignedReads = impl_->unalignedReads.load(std::memory_order_relaxed);
+  s.subscriberErrors = impl_->hub->subscriberErrors();
   return s;
 }
 

@@ -1,5 +1,7 @@
 #include "ids.h"
 
+#include <algorithm>
+
 #include "hills/database.h"
 #include "hills/meta.capnp.h"
 #include "state.h"
@@ -13,6 +15,17 @@ namespace {
 constexpr std::uint64_t kSelfGrant = 1 << 16;
 
 std::string idsKey(const TreeState& tree) { return "ids:" + tree.name; }
+
+std::uint64_t lastStoredId(TxnState& txn, const TreeState& tree) {
+  Cursor cursor(txn.txn, tree.dbi, txn.db->path);
+  MDB_val k, v;
+  int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_LAST);
+  if (rc == MDB_NOTFOUND) return 0;
+  checkLmdb(
+      rc, [&] { return "finding the last id of tree '" + tree.name + "'"; }, txn.db->path);
+  DecodedKey key;
+  return decodeKey(k, key) ? key.id : 0;
+}
 }  // namespace
 
 std::uint64_t allocateId(TxnState& txn, const TreeState& tree) {
@@ -20,19 +33,29 @@ std::uint64_t allocateId(TxnState& txn, const TreeState& tree) {
   if (!w.idsLoaded) {
     MetaStore meta(txn.txn, txn.db->meta, txn.db->path);
     if (auto msg = meta.getMessage(idsKey(tree))) {
-      for (auto r : msg->getRoot<wire::IdRanges>().getRanges()) {
-        if (r.getNext() < r.getEnd()) w.ranges.emplace_back(r.getNext(), r.getEnd());
+      try {
+        // Exhausted ranges are kept too: the last one's end is the
+        // high-water mark of every id ever handed out.
+        for (auto r : msg->getRoot<wire::IdRanges>().getRanges()) {
+          w.ranges.emplace_back(r.getNext(), r.getEnd());
+        }
+      } catch (const kj::Exception& e) {
+        throw Error(ErrorCode::kCorrupt, "the id ranges of tree '" + tree.name +
+                                             "' do not decode (database " + txn.db->path +
+                                             "): " + e.getDescription().cStr());
       }
     }
     w.idsLoaded = true;
   }
-  while (!w.ranges.empty() && w.ranges.front().first >= w.ranges.front().second) {
-    if (w.ranges.size() == 1) break;  // keep the last one: its end is the high-water mark
+  // Drop used-up ranges, but keep the last: its end is the high-water mark.
+  while (w.ranges.size() > 1 && w.ranges.front().first >= w.ranges.front().second) {
     w.ranges.erase(w.ranges.begin());
   }
   if (w.ranges.empty() || w.ranges.front().first >= w.ranges.front().second) {
-    // This database is its own id authority: extend past the high-water mark.
+    // This database is its own id authority: extend past the high-water
+    // mark, and past every id the tree holds, whatever put it there.
     std::uint64_t from = w.ranges.empty() ? 1 : w.ranges.front().second;
+    from = std::max(from, lastStoredId(txn, tree) + 1);
     w.ranges.assign(1, {from, from + kSelfGrant});
   }
   w.idsDirty = true;
@@ -49,13 +72,8 @@ void flushIds(TxnState& txn) {
       list[j].setNext(w.ranges[j].first);
       list[j].setEnd(w.ranges[j].second);
     }
-    MetaStore meta(txn.txn, txn.db->meta, txn.db->path);
-    try {
-      meta.putMessage(idsKey(*txn.db->trees[i]), msg);
-    } catch (const Error& e) {
-      if (e.code() == ErrorCode::kMapFull) txn.mapFull = true;
-      throw;
-    }
+    MetaStore meta(txn.txn, txn.db->meta, txn.db->path, &txn.mapFull);
+    meta.putMessage(idsKey(*txn.db->trees[i]), msg);
     w.idsDirty = false;
   }
 }

@@ -110,15 +110,30 @@ class Checker {
       return true;
     }
     std::map<std::uint16_t, Field::Reader> compiledFields;
+    std::map<std::string, Field::Reader> compiledGroups;  // groups have no ordinal: by name
     for (auto f : cn.getStruct().getFields()) {
       if (f.getOrdinal().isExplicit()) compiledFields.emplace(f.getOrdinal().getExplicit(), f);
+      if (f.isGroup()) compiledGroups.emplace(f.getName().cStr(), f);
+    }
+    if (sn.getStruct().getDiscriminantCount() > 0 && cn.getStruct().getDiscriminantCount() > 0 &&
+        sn.getStruct().getDiscriminantOffset() != cn.getStruct().getDiscriminantOffset()) {
+      fail(path, "moved its union's discriminant");
     }
     bool superset = cn.getStruct().getDataWordCount() >= sn.getStruct().getDataWordCount() &&
                     cn.getStruct().getPointerCount() >= sn.getStruct().getPointerCount();
     for (auto sf : sn.getStruct().getFields()) {
       std::string fieldPath = path + "." + std::string(sf.getName().cStr());
+      if (sf.isGroup()) {
+        auto it = compiledGroups.find(sf.getName().cStr());
+        if (it == compiledGroups.end()) {
+          superset = false;
+          continue;
+        }
+        superset = structs(sf.getGroup().getTypeId(), fieldPath) && superset;
+        continue;
+      }
       if (!sf.getOrdinal().isExplicit()) {
-        superset = false;  // groups have no ordinal; compared by their struct
+        superset = false;
         continue;
       }
       auto ordinal = sf.getOrdinal().getExplicit();

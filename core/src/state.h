@@ -15,8 +15,10 @@
 #include <shared_mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
+#include "event_hub.h"
 #include "hills/meta.capnp.h"
 #include "hills/options.h"
 #include "lmdb_util.h"
@@ -29,7 +31,8 @@ struct TreeState {
   std::size_t ordinal = 0;  // index in DatabaseImpl::trees
   bool versioned = true;
   std::uint64_t typeId = 0;
-  bool compiled = false;  // declared in Options::trees
+  bool compiled = false;       // declared in Options::trees
+  capnp::StructSchema schema;  // the stored schema (the newest declared), for the dynamic API
 };
 
 // Per write transaction and tree: the id range being used and the greatest
@@ -51,10 +54,12 @@ struct TxnState {
   DatabaseImpl* db = nullptr;
   MDB_txn* txn = nullptr;
   bool writable = false;
-  bool mapFull = false;                        // a put hit MDB_MAP_FULL: retry after growing
+  bool mapFull = false;       // a write hit MDB_MAP_FULL: Database::write grows the map, retries
+  bool scratchInUse = false;  // a ValueBuilder holds `scratch`
   std::int64_t now = 0;                        // nanoseconds, stamped on this transaction's changes
   std::vector<kj::Array<capnp::word>> copies;  // values that were not aligned
   std::vector<TreeWrite> writes;               // by TreeState::ordinal
+  std::vector<Event> events;                   // delivered after commit, when anyone listens
   kj::Array<capnp::word> scratch;              // first segment of built values, zeroed
 
   // Words of a stored value, in place when aligned (always, by the layout),
@@ -70,6 +75,12 @@ struct TxnState {
   kj::ArrayPtr<const capnp::word> unusualWords(const MDB_val& v, const TreeState& tree,
                                                std::uint64_t id, std::uint32_t revision);
   void reset();
+
+  // Checks the result of an LMDB write call: MDB_MAP_FULL marks the
+  // transaction for a retry after growing (LMDB has failed it; the mark
+  // survives a caller's catch), and every failure throws.
+  template <class What>
+  void checkWrite(int rc, What&& what);
 };
 
 struct DatabaseImpl {
@@ -85,6 +96,9 @@ struct DatabaseImpl {
 
   // Stored schemas of every tree, loaded for the dynamic API.
   capnp::SchemaLoader schemas;
+
+  // Subscribers; shared with Subscription handles, which may outlive this.
+  std::shared_ptr<EventHub> hub = std::make_shared<EventHub>();
 
   // Held shared by every transaction of this process and exclusively to
   // resize the map, which LMDB allows only with no transaction active.
@@ -106,6 +120,45 @@ struct DatabaseImpl {
   // Adopts the size another process gave the map.
   void adoptMapSize();
   std::size_t mapSize() const;
+};
+
+}  // namespace hills::detail
+
+namespace hills::detail {
+
+template <class What>
+void TxnState::checkWrite(int rc, What&& what) {
+  if (rc == MDB_MAP_FULL) mapFull = true;
+  checkLmdb(rc, std::forward<What>(what), db->path);
+}
+
+// The message builder for one value: the transaction's zeroed scratch
+// segment, or the heap when a body writer builds another value while the
+// scratch is taken (it called back into the transaction).
+class ValueBuilder {
+ public:
+  explicit ValueBuilder(TxnState& t) : t_(t) {
+    if (!t.scratchInUse) {
+      t.scratchInUse = true;
+      owner_ = true;
+      msg_.emplace(t.scratch.asPtr());
+    } else {
+      msg_.emplace();
+    }
+  }
+  ~ValueBuilder() {
+    msg_.reset();  // zeroes what it used of the scratch
+    if (owner_) t_.scratchInUse = false;
+  }
+  ValueBuilder(const ValueBuilder&) = delete;
+  ValueBuilder& operator=(const ValueBuilder&) = delete;
+
+  capnp::MallocMessageBuilder& get() { return *msg_; }
+
+ private:
+  TxnState& t_;
+  bool owner_ = false;
+  std::optional<capnp::MallocMessageBuilder> msg_;
 };
 
 }  // namespace hills::detail

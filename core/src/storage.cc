@@ -46,8 +46,11 @@ kj::ArrayPtr<const capnp::word> TxnState::unusualWords(const MDB_val& v, const T
 void TxnState::reset() {
   copies.clear();
   writes.clear();
+  events.clear();
   txn = nullptr;
   mapFull = false;
+  scratchInUse = false;
+  scratchInUse = false;
 }
 
 std::optional<MDB_val> MetaStore::get(std::string_view key) const {
@@ -62,7 +65,7 @@ std::optional<MDB_val> MetaStore::get(std::string_view key) const {
 void MetaStore::put(std::string_view key, const void* data, std::size_t size) {
   MDB_val k = toVal(key), v{size, const_cast<void*>(data)};
   int rc = mdb_put(txn_, dbi_, &k, &v, 0);
-  if (rc == MDB_MAP_FULL) throw Error(ErrorCode::kMapFull, "writing _meta: map full");
+  if (rc == MDB_MAP_FULL && mapFull_ != nullptr) *mapFull_ = true;
   checkLmdb(
       rc, [&] { return "writing _meta key " + std::string(key); }, where_);
 }
@@ -113,6 +116,15 @@ void MetaStore::putMessage(std::string_view key, capnp::MessageBuilder& msg) {
   kj::Array<capnp::word> spill;
   auto words = singleSegment(msg, false, spill);
   put(key, words.begin(), words.size() * sizeof(capnp::word));
+}
+
+bool MetaStore::holds(std::string_view key, capnp::MessageBuilder& msg) const {
+  auto v = get(key);
+  if (!v) return false;
+  kj::Array<capnp::word> spill;
+  auto words = singleSegment(msg, false, spill);
+  return v->mv_size == words.size() * sizeof(capnp::word) &&
+         std::memcmp(v->mv_data, words.begin(), v->mv_size) == 0;
 }
 
 void MetaStore::forEachPrefix(

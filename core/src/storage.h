@@ -41,8 +41,10 @@ kj::ArrayPtr<const capnp::word> singleSegment(capnp::MessageBuilder& msg, bool c
 // Typed access to the _meta table inside one LMDB transaction.
 class MetaStore {
  public:
-  MetaStore(MDB_txn* txn, MDB_dbi dbi, std::string_view where)
-      : txn_(txn), dbi_(dbi), where_(where) {}
+  // `mapFull`, when given, is set when a write finds the map full (see
+  // TxnState::checkWrite).
+  MetaStore(MDB_txn* txn, MDB_dbi dbi, std::string_view where, bool* mapFull = nullptr)
+      : txn_(txn), dbi_(dbi), where_(where), mapFull_(mapFull) {}
 
   std::optional<std::uint32_t> getU32(std::string_view key) const;
   void putU32(std::string_view key, std::uint32_t value);
@@ -50,6 +52,8 @@ class MetaStore {
   void putText(std::string_view key, std::string_view value);
   std::unique_ptr<OwnedMessage> getMessage(std::string_view key) const;
   void putMessage(std::string_view key, capnp::MessageBuilder& msg);
+  // Whether `key` holds exactly the words of `msg` (so writing it is moot).
+  bool holds(std::string_view key, capnp::MessageBuilder& msg) const;
   void forEachPrefix(
       std::string_view prefix,
       kj::FunctionParam<void(std::string_view key, capnp::MessageReader& msg)> fn) const;
@@ -61,6 +65,7 @@ class MetaStore {
   MDB_txn* txn_;
   MDB_dbi dbi_;
   std::string_view where_;
+  bool* mapFull_;
 };
 
 }  // namespace hills::detail

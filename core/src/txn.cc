@@ -19,13 +19,6 @@ std::string_view toString(State state) { return state == State::kReleased ? "rel
 
 namespace detail {
 
-bool hasUnknownFields(capnp::AnyPointer::Reader stored, capnp::StructSchema compiled) {
-  auto s = stored.getAs<capnp::AnyStruct>();
-  auto proto = compiled.getProto().getStruct();
-  return s.getDataSection().size() > proto.getDataWordCount() * sizeof(capnp::word) ||
-         s.getPointerSection().size() > proto.getPointerCount();
-}
-
 void throwCorrupt(std::string_view tree, std::uint64_t id, std::uint32_t revision,
                   const kj::Exception& e) {
   throw Error(ErrorCode::kCorrupt,
@@ -34,6 +27,13 @@ void throwCorrupt(std::string_view tree, std::uint64_t id, std::uint32_t revisio
 }
 
 void checkTreeType(const TreeState* tree, std::string_view name, std::uint64_t typeId) {
+  if (!tree->compiled) {
+    // Its schema was never checked against the stored one: reading through
+    // it could misread, writing could store an incompatible layout.
+    throw Error(ErrorCode::kUnknownTree,
+                "tree '" + std::string(name) +
+                    "' was not declared in Options::trees when the database was opened");
+  }
   if (tree->typeId != typeId) {
     throw Error(ErrorCode::kWrongTree,
                 "tree '" + std::string(name) + "' holds records of type id " +
@@ -70,7 +70,10 @@ wire::Envelope::Reader envelopeOf(capnp::MessageReader& reader, const TreeState&
 }
 
 void requireWritable(const TxnState& t) {
-  KJ_REQUIRE(t.writable, "a write through a read transaction");
+  if (!t.writable) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "a write through a read transaction (database " + t.db->path + ")");
+  }
 }
 
 // Puts a built record value. `fresh` marks a key that must not exist yet:
@@ -102,15 +105,10 @@ void putValue(TxnState& t, const TreeState& tree, std::uint64_t id, std::uint32_
     flags = std::memcmp(key.data(), w.last.data(), kKeySize) > 0 ? MDB_APPEND : MDB_NOOVERWRITE;
   }
   int rc = mdb_put(t.txn, tree.dbi, &k, &v, flags);
-  if (rc == MDB_MAP_FULL) {
-    t.mapFull = true;  // Database::write grows the map and runs the transaction again
-    throw Error(ErrorCode::kMapFull, "writing " + describe(tree.name, id, revision) + ": map full");
-  }
   if (rc == MDB_KEYEXIST) {
     throw Error(ErrorCode::kAlreadyExists, describe(tree.name, id, revision) + " exists already");
   }
-  checkLmdb(
-      rc, [&] { return "writing " + describe(tree.name, id, revision); }, t.db->path);
+  t.checkWrite(rc, [&] { return "writing " + describe(tree.name, id, revision); });
   if (fresh && std::memcmp(key.data(), w.last.data(), kKeySize) > 0) w.last = key;
 }
 
@@ -170,9 +168,7 @@ StoredRecord GenericTreeView::find(const OpaqueKey& key) const {
   return find(key.id, key.revision);
 }
 
-capnp::StructSchema GenericTreeView::schema() const {
-  return txn_->db->schemas.get(tree_->typeId).asStruct();
-}
+capnp::StructSchema GenericTreeView::schema() const { return tree_->schema; }
 
 StoredRecord GenericTreeView::require(std::uint64_t id, std::uint32_t revision) const {
   auto v = getValue(*txn_, *tree_, id, revision);
@@ -259,6 +255,14 @@ std::uint64_t GenericTreeView::size() const {
 
 namespace {
 
+// Records an event for delivery after commit; nothing when nobody listens.
+void emit(TxnState& t, const TreeState& tree, EventKind kind, std::uint64_t id,
+          std::uint32_t revision, std::uint32_t dataIteration, std::uint32_t metaIteration,
+          std::vector<std::string> changed = {}) {
+  t.events.push_back(Event{kind, OpaqueKey{tree.name, id, revision}, std::string(), dataIteration,
+                           metaIteration, std::move(changed), 0});
+}
+
 // Calls fn with the stored record (require()'s error when there is none).
 template <class F>
 decltype(auto) withRecord(const GenericTreeView& tree, std::uint64_t id, std::uint32_t revision,
@@ -273,7 +277,8 @@ std::uint64_t GenericTree::create(BodyWriter write) {
   TxnState& t = *txn_;
   requireWritable(t);
   std::uint64_t id = detail::allocateId(t, *tree_);
-  capnp::MallocMessageBuilder msg(t.scratch.asPtr());
+  detail::ValueBuilder builder(t);
+  auto& msg = builder.get();
   auto env = msg.initRoot<wire::Envelope>();
   env.setState(wire::State::DRAFT);
   env.setTypeId(tree_->typeId);
@@ -284,6 +289,7 @@ std::uint64_t GenericTree::create(BodyWriter write) {
   env.setMetaIteration(1);
   bool compact = write(env.getBody(), capnp::AnyPointer::Reader());
   detail::putValue(t, *tree_, id, 0, msg, compact, true);
+  if (t.db->hub->active()) emit(t, *tree_, EventKind::kCreated, id, 0, 1, 1);
   return id;
 }
 
@@ -298,7 +304,8 @@ void GenericTree::update(std::uint64_t id, std::uint32_t revision, BodyWriter wr
     }
     try {
       auto o = old.envelope();
-      capnp::MallocMessageBuilder msg(t.scratch.asPtr());
+      detail::ValueBuilder builder(t);
+      auto& msg = builder.get();
       auto env = msg.initRoot<wire::Envelope>();
       env.setState(o.getState());
       env.setLifecycle(o.getLifecycle());
@@ -309,7 +316,18 @@ void GenericTree::update(std::uint64_t id, std::uint32_t revision, BodyWriter wr
       env.setDataIteration(o.getDataIteration() + 1);
       env.setMetaIteration(o.getMetaIteration());
       bool compact = write(env.getBody(), o.getBody());
+      bool notify = t.db->hub->active();
+      std::vector<std::string> changed;
+      if (notify) {
+        // Compared before the put: afterwards LMDB may have moved the old bytes.
+        changed = detail::changedFields(tree_->schema, o.getBody().getAs<capnp::AnyStruct>(),
+                                        env.getBody().asReader().getAs<capnp::AnyStruct>());
+      }
       detail::putValue(t, *tree_, id, revision, msg, compact, false);
+      if (notify) {
+        emit(t, *tree_, EventKind::kUpdated, id, revision, o.getDataIteration() + 1,
+             o.getMetaIteration(), std::move(changed));
+      }
     } catch (const kj::Exception& e) {
       detail::throwCorrupt(tree_->name, id, revision, e);
     }
@@ -319,34 +337,42 @@ void GenericTree::update(std::uint64_t id, std::uint32_t revision, BodyWriter wr
 void GenericTree::remove(std::uint64_t id, std::uint32_t revision) {
   TxnState& t = *txn_;
   requireWritable(t);
-  withRecord(*this, id, revision, [&](const StoredRecord& old) {
+  auto [dataIteration,
+        metaIteration] = withRecord(*this, id, revision, [&](const StoredRecord& old) {
     if (old.state() == State::kReleased) {
       throw Error(ErrorCode::kReleased, describe(tree_->name, id, revision) +
                                             " is released: it cannot be removed, so that records "
                                             "that point to it keep what they pointed to");
     }
+    return std::pair(old.envelope().getDataIteration(), old.envelope().getMetaIteration());
   });
   KeyBytes key = detail::encodeKey(id, revision);
   MDB_val k = detail::toVal(key);
-  checkLmdb(
-      mdb_del(t.txn, tree_->dbi, &k, nullptr),
-      [&] { return "removing " + describe(tree_->name, id, revision); }, t.db->path);
+  t.checkWrite(mdb_del(t.txn, tree_->dbi, &k, nullptr),
+               [&] { return "removing " + describe(tree_->name, id, revision); });
+  if (t.db->hub->active()) {
+    emit(t, *tree_, EventKind::kRemoved, id, revision, dataIteration, metaIteration);
+  }
 }
 
 namespace {
 
-// Stores a copy of `old` changed by `change`, under (id, revision).
+// Stores a copy of `old` changed by `change` under (id, revision), and
+// records the event `kind`.
 template <class F>
 void rewrite(TxnState& t, const TreeState& tree, const StoredRecord& old, std::uint64_t id,
-             std::uint32_t revision, bool fresh, F&& change) {
+             std::uint32_t revision, bool fresh, EventKind kind, F&& change) {
   try {
-    capnp::MallocMessageBuilder msg(t.scratch.asPtr());
+    detail::ValueBuilder builder(t);
+    auto& msg = builder.get();
     msg.setRoot(old.envelope());
     auto env = msg.getRoot<wire::Envelope>();
     env.setModified(t.now);
     env.setAuthor(t.db->options.author);
     change(env);
+    std::uint32_t dataIteration = env.getDataIteration(), metaIteration = env.getMetaIteration();
     detail::putValue(t, tree, id, revision, msg, false, fresh);
+    if (t.db->hub->active()) emit(t, tree, kind, id, revision, dataIteration, metaIteration);
   } catch (const kj::Exception& e) {
     detail::throwCorrupt(tree.name, old.id(), old.revision(), e);
   }
@@ -372,10 +398,11 @@ void GenericTree::release(std::uint64_t id, std::uint32_t revision) {
       throw Error(ErrorCode::kReleased,
                   describe(tree_->name, id, revision) + " is released already");
     }
-    rewrite(t, *tree_, old, id, revision, false, [&](wire::Envelope::Builder env) {
-      env.setState(wire::State::RELEASED);
-      env.setMetaIteration(env.getMetaIteration() + 1);
-    });
+    rewrite(t, *tree_, old, id, revision, false, EventKind::kReleased,
+            [&](wire::Envelope::Builder env) {
+              env.setState(wire::State::RELEASED);
+              env.setMetaIteration(env.getMetaIteration() + 1);
+            });
   });
 }
 
@@ -391,6 +418,10 @@ std::uint32_t GenericTree::newRevision(std::uint64_t id, std::uint32_t revision)
                       " is a draft: edit it, or release it before making a "
                       "new revision");
     }
+    if (!latest) {
+      throw Error(ErrorCode::kCorrupt, "tree '" + tree_->name + "' holds a malformed key near id " +
+                                           std::to_string(id) + " (database " + t.db->path + ")");
+    }
     if (latest != revision) {
       throw Error(ErrorCode::kNotLatest, describe(tree_->name, id, revision) +
                                              " is not the newest "
@@ -401,13 +432,14 @@ std::uint32_t GenericTree::newRevision(std::uint64_t id, std::uint32_t revision)
       throw Error(ErrorCode::kInvalidArgument,
                   describe(tree_->name, id, revision) + " has no next revision");
     }
-    rewrite(t, *tree_, old, id, revision + 1, true, [&](wire::Envelope::Builder env) {
-      env.setState(wire::State::DRAFT);
-      env.setLifecycle(0);
-      env.setCreated(t.now);
-      env.setDataIteration(1);
-      env.setMetaIteration(1);
-    });
+    rewrite(t, *tree_, old, id, revision + 1, true, EventKind::kNewRevision,
+            [&](wire::Envelope::Builder env) {
+              env.setState(wire::State::DRAFT);
+              env.setLifecycle(0);
+              env.setCreated(t.now);
+              env.setDataIteration(1);
+              env.setMetaIteration(1);
+            });
     return revision + 1;
   });
 }
@@ -416,10 +448,11 @@ void GenericTree::setLifecycle(std::uint64_t id, std::uint32_t revision, std::ui
   TxnState& t = *txn_;
   requireWritable(t);
   withRecord(*this, id, revision, [&](const StoredRecord& old) {
-    rewrite(t, *tree_, old, id, revision, false, [&](wire::Envelope::Builder env) {
-      env.setLifecycle(lifecycle);
-      env.setMetaIteration(env.getMetaIteration() + 1);
-    });
+    rewrite(t, *tree_, old, id, revision, false, EventKind::kLifecycleChanged,
+            [&](wire::Envelope::Builder env) {
+              env.setLifecycle(lifecycle);
+              env.setMetaIteration(env.getMetaIteration() + 1);
+            });
   });
 }
 

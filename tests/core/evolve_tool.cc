@@ -18,7 +18,7 @@ int fail(const std::string& why) {
 
 hills::Options options() {
   hills::Options o;
-  o.trees = hills::treeTypes<evolve::Item>();
+  o.trees = hills::treeTypes<evolve::Item, evolve::Tag>();
   o.durable = false;
   return o;
 }
@@ -60,7 +60,10 @@ int main(int argc, char** argv) {
       });
       if (!a || a->name != "a" || a->count != 1 || !a->note.empty())
         return fail("v1 record misread");
-      db.write([](hills::WriteTxn& txn) { txn.tree<evolve::Item>().create({"b", 2, "new", 1.5}); });
+      db.write([](hills::WriteTxn& txn) {
+        txn.tree<evolve::Item>().create({"b", 2, "new", 1.5, 9});
+        txn.tree<evolve::Tag>().create({"t", 1, 77});
+      });
       return 0;
     }
     if (step == "v2-verify-kept") {
@@ -81,6 +84,11 @@ int main(int argc, char** argv) {
         if (!b || b->name != "b" || b->count != 2) throw std::runtime_error("v2 record misread");
         b->count = 3;
         items.update(Key{2, 0}, *b);
+        auto tags = txn.tree<evolve::Tag>();
+        auto t = tags.get(hills::Key<evolve::Tag>{1, 0});
+        if (!t || t->label != "t") throw std::runtime_error("v2 tag misread");
+        t->level = 2;
+        tags.update(hills::Key<evolve::Tag>{1, 0}, *t);
       });
       // The stored schema is v2's: a generic reader shows the new fields.
       auto json = db.read([](const hills::ReadTxn& txn) {

@@ -296,6 +296,7 @@ TEST_CASE("iteration visits every record in key order and can stop early", "[cor
 
 TEST_CASE("an undeclared tree is refused with its name", "[core][txn]") {
   TempDir dir;
+  { hills::Database all(dir.path(), plmOptions()); }  // the boms tree is stored
   hills::Options o = plmOptions();
   o.trees = hills::treeTypes<plm::Part>();
   hills::Database db(dir.path(), o);
@@ -337,4 +338,29 @@ TEST_CASE("a write inside a read of the same database is refused", "[core][txn]"
   db.read([&](const hills::ReadTxn&) {
     CHECK(codeOf([&] { db.write([](hills::WriteTxn&) {}); }) == ErrorCode::kInvalidArgument);
   });
+}
+
+TEST_CASE("ids stay unique past the end of a self-granted id range", "[core][ids][regression]") {
+  TempDir dir;
+  Key<plm::StockItem> last;
+  {
+    hills::Database db(dir.path(), plmOptions());
+    // 65,536 ids use up the first range exactly; the next id must come after it.
+    last = db.write([](hills::WriteTxn& txn) {
+      auto stock = txn.tree<plm::StockItem>();
+      Key<plm::StockItem> k;
+      for (int i = 0; i < 65536; ++i) k = stock.create(plm::StockItem{});
+      return k;
+    });
+    db.write([](hills::WriteTxn& txn) {
+      txn.tree<plm::StockItem>().remove(Key<plm::StockItem>{1, 0});
+    });
+    auto next = db.write(
+        [](hills::WriteTxn& txn) { return txn.tree<plm::StockItem>().create(plm::StockItem{}); });
+    CHECK(next.id == last.id + 1);
+  }
+  hills::Database db(dir.path(), plmOptions());
+  auto again = db.write(
+      [](hills::WriteTxn& txn) { return txn.tree<plm::StockItem>().create(plm::StockItem{}); });
+  CHECK(again.id == last.id + 2);
 }

@@ -71,7 +71,9 @@ template <class T>
 inline constexpr bool isKey<Key<T>> = true;
 
 // Views for Cap'n Proto setters; valid while the argument lives unchanged.
-inline ::capnp::Text::Reader text(const std::string& s) { return ::capnp::Text::Reader(s.data(), s.size()); }
+inline ::capnp::Text::Reader text(const std::string& s) {
+  return ::capnp::Text::Reader(s.data(), s.size());
+}
 inline ::capnp::Data::Reader data(const std::vector<std::uint8_t>& v) {
   return ::capnp::Data::Reader(v.data(), v.size());
 }
@@ -82,9 +84,9 @@ template <class E, class A>
 unsigned listSize(const std::vector<E, A>& v) {
   constexpr std::size_t kMax = (std::size_t{1} << 29) - 1;
   if (v.size() > kMax) {
-    throw Error(ErrorCode::kInvalidArgument,
-                "a list of " + std::to_string(v.size()) + " elements is longer than Cap'n Proto allows (" +
-                    std::to_string(kMax) + ")");
+    throw Error(ErrorCode::kInvalidArgument, "a list of " + std::to_string(v.size()) +
+                                                 " elements is longer than Cap'n Proto allows (" +
+                                                 std::to_string(kMax) + ")");
   }
   return static_cast<unsigned>(v.size());
 }
@@ -112,21 +114,21 @@ bool isDefault(const T& v) {
 // Every overload replaces `out` entirely.
 
 template <class V>
-  requires std::is_arithmetic_v<V> || std::is_enum_v<V>
-void read(V in, V& out) {
-  out = in;
-}
+requires std::is_arithmetic_v<V> || std::is_enum_v<V>
+void read(V in, V& out) { out = in; }
 
 inline void read(::capnp::Text::Reader in, std::string& out) { out.assign(in.cStr(), in.size()); }
 
-inline void read(::capnp::Data::Reader in, std::vector<std::uint8_t>& out) { out.assign(in.begin(), in.end()); }
+inline void read(::capnp::Data::Reader in, std::vector<std::uint8_t>& out) {
+  out.assign(in.begin(), in.end());
+}
 
 // A Hills.Ref struct (id, revision) read as a typed key.
 template <class T, class R>
-  requires requires(R r) {
-    { r.getId() } -> std::convertible_to<std::uint64_t>;
-    { r.getRevision() } -> std::convertible_to<std::uint32_t>;
-  }
+requires requires(R r) {
+  { r.getId() } -> std::convertible_to<std::uint64_t>;
+  { r.getRevision() } -> std::convertible_to<std::uint32_t>;
+}
 void read(R in, Key<T>& out) {
   out.id = in.getId();
   out.revision = in.getRevision();
@@ -140,10 +142,10 @@ void read(typename T::Reader in, T& out) {
 // Any Cap'n Proto list; elements go through the overloads above (or this one,
 // for lists of lists). Declared last so that it sees all of them.
 template <class R, class E, class A>
-  requires requires(R r) {
-    r.size();
-    r[0u];
-  }
+requires requires(R r) {
+  r.size();
+  r[0u];
+}
 void read(R in, std::vector<E, A>& out) {
   const unsigned n = in.size();
   out.resize(n);
@@ -168,10 +170,10 @@ void write(const T& in, typename T::Builder out) {
 
 // A typed key into a Hills.Ref struct builder.
 template <class T, class B>
-  requires requires(B b) {
-    b.setId(std::uint64_t{});
-    b.setRevision(std::uint32_t{});
-  }
+requires requires(B b) {
+  b.setId(std::uint64_t{});
+  b.setRevision(std::uint32_t{});
+}
 void write(const Key<T>& in, B out) {
   out.setId(in.id);
   out.setRevision(in.revision);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "hills/error.h"
+#include "hills/events.h"
 #include "hills/options.h"
 #include "hills/tree.h"
 #include "hills/txn.h"
@@ -21,14 +22,22 @@ namespace hills {
 namespace detail {
 struct DatabaseImpl;
 
-// Cap'n Proto readers point into the transaction's memory map: returning one
-// from read()/write() would leave it dangling.
+// What a read() or write() function must not return: Cap'n Proto readers
+// and the handles that point into the transaction (records, tree views).
 template <class R>
-    struct IsCapnpReader : std::bool_constant < requires {
+    struct IsTxnBound : std::bool_constant < requires {
   typename R::Reads;
 } > {};
 template <class R>
-struct IsCapnpReader<std::optional<R>> : IsCapnpReader<R> {};
+struct IsTxnBound<std::optional<R>> : IsTxnBound<R> {};
+template <TreeRecord T>
+struct IsTxnBound<TreeView<T>> : std::true_type {};
+template <TreeRecord T>
+struct IsTxnBound<Tree<T>> : std::true_type {};
+template <>
+struct IsTxnBound<GenericTreeView> : std::true_type {};
+template <>
+struct IsTxnBound<GenericTree> : std::true_type {};
 }  // namespace detail
 
 // A tree as the database stores it.
@@ -41,10 +50,11 @@ struct TreeInfo {
 };
 
 struct DatabaseStats {
-  std::size_t mapSize = 0;           // bytes currently mapped
-  std::size_t mapUsed = 0;           // bytes of the map in use
-  std::uint64_t mapGrowths = 0;      // times this process grew the map
-  std::uint64_t unalignedReads = 0;  // values that had to be copied to be read (expected: 0)
+  std::size_t mapSize = 0;             // bytes currently mapped
+  std::size_t mapUsed = 0;             // bytes of the map in use
+  std::uint64_t mapGrowths = 0;        // times this process grew the map
+  std::uint64_t unalignedReads = 0;    // values that had to be copied to be read (expected: 0)
+  std::uint64_t subscriberErrors = 0;  // exceptions event callbacks threw (hills caught them)
 };
 
 // An open database. Thread-safe: any number of threads may run read() at
@@ -59,25 +69,33 @@ class Database {
   // Throws Error with:
   //   kAlreadyOpen     this process has that database open already;
   //   kIo              the directory cannot be created, read or written;
+  //   kInvalidArgument a tree name in options.trees is empty, starts with
+  //                    '_' or is declared twice;
   //   kSchemaMismatch  a compiled type changed a stored field's type (the
   //                    message names the type and the field);
   //   kSchemaVersion   the stored schema version is newer than
-  //                    options.schemaVersion, or a migration is missing;
+  //                    options.schemaVersion;
   //   kCorrupt         the directory holds something that is not a hills
-  //                    database, or a damaged one.
+  //                    database, or a damaged one;
+  //   kMapFull, kStorage  as write() does, for the opening writes;
+  // and passes on what a migration throws.
   explicit Database(const std::string& path, Options options = {});
   ~Database();
   Database(Database&&) noexcept;
   Database& operator=(Database&&) noexcept;
 
   // Runs fn(const ReadTxn&) in a read transaction (a consistent snapshot)
-  // and returns what fn returns. Readers obtained inside are valid only
-  // there; returning one does not compile. Errors thrown by fn pass through.
+  // and returns what fn returns. Readers and tree handles obtained inside
+  // are valid only there; returning one does not compile. Errors thrown by
+  // fn pass through. A read inside a write() on the same thread sees the
+  // database as it was before that write. While any read runs, this
+  // process cannot grow the map: a write that needs more room waits for
+  // the reads of other threads to end, so keep reads short.
   template <class F>
   auto read(F&& fn) const {
     using R = std::invoke_result_t<F&, const ReadTxn&>;
-    static_assert(!detail::IsCapnpReader<std::decay_t<R>>::value,
-                  "a Reader must not escape its transaction: return an owned copy");
+    static_assert(!detail::IsTxnBound<std::decay_t<R>>::value,
+                  "a Reader or tree handle must not escape its transaction: return owned data");
     if constexpr (std::is_void_v<R>) {
       runRead([&](const ReadTxn& txn) { fn(txn); });
     } else {
@@ -92,13 +110,20 @@ class Database {
   // through. When the map is full, hills aborts, grows the map and runs fn
   // again from the start, so fn must not have effects outside the
   // transaction that cannot be repeated. Returns what fn returns. Blocks
-  // while another write transaction runs. Must not be called from inside
-  // read() or write() on the same thread.
+  // while another write transaction runs (in this or another process).
+  // Events of the commit are delivered before it returns (see subscribe).
+  //
+  // Throws what fn throws, and Error with:
+  //   kInvalidArgument the database is open read-only, or this thread is
+  //                    inside a read() or write() of the same database;
+  //   kMapFull         the map reached Options::maxMapSize;
+  //   kIo              the disk refused the commit (full, read-only...);
+  //   kStorage         any other LMDB failure.
   template <class F>
   auto write(F&& fn) {
     using R = std::invoke_result_t<F&, WriteTxn&>;
-    static_assert(!detail::IsCapnpReader<std::decay_t<R>>::value,
-                  "a Reader must not escape its transaction: return an owned copy");
+    static_assert(!detail::IsTxnBound<std::decay_t<R>>::value,
+                  "a Reader or tree handle must not escape its transaction: return owned data");
     if constexpr (std::is_void_v<R>) {
       runWrite([&](WriteTxn& txn) { fn(txn); });
     } else {
@@ -107,6 +132,29 @@ class Database {
       return std::move(*out);
     }
   }
+
+  // Calls fn(event) for every committed change that `filter` matches, on the
+  // committing thread, after the commit, in commit order; never for a
+  // transaction that did not commit. An exception fn throws is caught and
+  // counted (DatabaseStats::subscriberErrors): other subscribers still get
+  // the event and the commit stands. fn may read and write the database;
+  // the events of a write it makes are delivered after the current event's
+  // delivery is over. Thread-safe.
+  Subscription subscribe(EventFilter filter, std::function<void(const Event&)> fn);
+
+  // The same for the changes of T's tree, with typed keys. `kinds` empty: all.
+  template <TreeRecord T>
+  Subscription subscribe(std::function<void(const Event&, Key<T>)> fn,
+                         std::vector<EventKind> kinds = {}) {
+    EventFilter filter{{std::string(RecordTraits<T>::tree)}, std::move(kinds)};
+    return subscribe(std::move(filter), [fn = std::move(fn)](const Event& e) {
+      fn(e, Key<T>{e.key.id, e.key.revision});
+    });
+  }
+
+  // A queue that receives every matching event, for another thread to take
+  // (see EventQueue).
+  EventQueue queue(EventFilter filter = {});
 
   // The trees the database holds, by name.
   std::vector<TreeInfo> trees() const;

@@ -15,8 +15,9 @@ namespace hills {
 // Error(kCorrupt) naming the key when the value does not decode.
 std::string toJson(const GenericTreeView& tree, const StoredRecord& record);
 
-// Replaces the data of a draft (id, revision) with the record the JSON
-// describes; fields the JSON leaves out take their defaults. Throws
+// Sets the fields the JSON names on the draft (id, revision); fields it
+// leaves out keep their values (nested structs and lists the JSON names are
+// replaced whole). Throws
 // Error(kInvalidArgument) naming the key and what is wrong with the JSON,
 // and whatever GenericTree::update throws.
 void updateFromJson(GenericTree& tree, std::uint64_t id, std::uint32_t revision,

@@ -14,9 +14,12 @@ namespace hills {
 class WriteTxn;
 
 // A user migration: runs inside one write transaction when the database's
-// stored schema version is below `toVersion`. Migrations run in ascending
-// order of `toVersion`; after each, the stored version becomes `toVersion`.
-// If one throws, the whole open fails and the database is left as it was.
+// stored schema version is below `toVersion`. Every migration with
+// `toVersion` in (stored version, Options::schemaVersion] runs, in ascending
+// order, all in one transaction with the version bump; if one throws, none
+// of their changes is kept (the trees and schemas the open itself created
+// stay). Like any write() function, `run` may run again from the start when
+// the map has to grow, so it must not have effects outside the transaction.
 struct Migration {
   std::uint32_t toVersion = 0;
   std::function<void(WriteTxn&)> run;
@@ -45,9 +48,10 @@ struct Options {
   unsigned maxTables = 256;
 
   // true: every committed write is on disk when write() returns (fsync).
-  // false: a crash of the machine (not of the process) may lose the last
-  // commits, never corrupt the database. Keep true unless the data can be
-  // rebuilt.
+  // false: commits are not flushed. A crash of the process loses nothing;
+  // a crash of the operating system or a power loss may lose the last
+  // commits and, on a file system that reorders writes, damage the
+  // database. Keep true unless the data can be rebuilt.
   bool durable = true;
 
   // Open for reading only, alongside a process that writes (the viewer).

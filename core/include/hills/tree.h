@@ -23,10 +23,6 @@ namespace hills {
 
 namespace detail {
 
-// Whether the stored struct has data or pointers that the compiled schema
-// does not know (it was written by a newer program).
-bool hasUnknownFields(capnp::AnyPointer::Reader stored, capnp::StructSchema compiled);
-
 // Turns a Cap'n Proto decoding failure into Error(kCorrupt) naming the key.
 [[noreturn]] void throwCorrupt(std::string_view tree, std::uint64_t id, std::uint32_t revision,
                                const kj::Exception& e);
@@ -35,14 +31,16 @@ template <TreeRecord T>
 bool writeBody(const T& value, capnp::AnyPointer::Builder body,
                capnp::AnyPointer::Reader previous) {
   using Capnp = typename RecordTraits<T>::Capnp;
-  bool copied = false;
-  if (!previous.isNull() && hasUnknownFields(previous, capnp::Schema::from<Capnp>())) {
-    // Keep what a newer schema added: start from the stored struct.
-    body.setAs<Capnp>(previous.getAs<Capnp>());
-    copied = true;
+  if (previous.isNull()) {
+    RecordTraits<T>::write(value, body.initAs<Capnp>());
+    return false;
   }
-  RecordTraits<T>::write(value, copied ? body.getAs<Capnp>() : body.initAs<Capnp>());
-  return copied;
+  // Start from the stored struct, so that fields a newer schema added (in new
+  // words or in padding this schema leaves unused) are kept; hills then
+  // compacts away what the rewrite orphaned.
+  body.setAs<Capnp>(previous.getAs<Capnp>());
+  RecordTraits<T>::write(value, body.getAs<Capnp>());
+  return true;
 }
 
 // The typed body of a stored record; Error(kCorrupt) naming the key when
@@ -211,8 +209,10 @@ class Tree : public TreeView<T> {
   }
 
   // Replaces the data of a draft (any record of an unversioned tree). Fields
-  // that a newer schema added and T does not know are kept. Throws kNotFound,
-  // or kReleased for a released record.
+  // that a newer schema added and T does not know are kept, at the top level
+  // and in nested structs; lists are written afresh, so unknown fields of
+  // list elements are not. Throws kNotFound, or kReleased for a released
+  // record.
   void update(Key<T> key, const T& value) {
     mutableGeneric().update(key.id, key.revision,
                             [&](capnp::AnyPointer::Builder body, capnp::AnyPointer::Reader prev) {

@@ -157,9 +157,11 @@ class GenericTreeView {
 };
 
 // Write access to one tree without compiled types. Obtained from
-// WriteTxn::tree(name); valid until the transaction ends. Every call either
-// does all it says or throws and leaves the transaction as it was before the
-// call, so a caller that catches may go on and commit.
+// WriteTxn::tree(name); valid until the transaction ends. A call refused by
+// hills (kNotFound, kReleased, kAlreadyExists, kUnversioned, kNotReleased,
+// kNotLatest, kNoIds) changes nothing, so a caller that catches may go on
+// and commit. A storage failure (kMapFull, kIo, kStorage) fails the whole
+// transaction: write() then grows the map and runs it again, or throws.
 class GenericTree : public GenericTreeView {
  public:
   // Writes the record body into `body`. `previous` is the stored body being

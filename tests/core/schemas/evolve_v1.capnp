@@ -9,3 +9,8 @@ struct Item $Hills.tree("items") {
   name @0 :Text;
   count @1 :UInt32;
 }
+
+struct Tag $Hills.tree("tags") {
+  label @0 :Text;
+  level @1 :UInt8;
+}

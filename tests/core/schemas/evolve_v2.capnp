@@ -1,4 +1,4 @@
-# Version 2 of the record type of evolve_v1.capnp: two fields added at the end.
+# Version 2 of the record type of evolve_v1.capnp: fields added at the end.
 @0xcf10b9fbeb21909b;
 using Cxx = import "/capnp/c++.capnp";
 using Hills = import "/hills/hills.capnp";
@@ -10,4 +10,11 @@ struct Item $Hills.tree("items") {
   count @1 :UInt32;
   note @2 :Text;
   weight @3 :Float64;
+  priority @4 :UInt16;   # fits in the padding of v1's data word: the struct does not grow
+}
+
+struct Tag $Hills.tree("tags") {
+  label @0 :Text;
+  level @1 :UInt8;
+  code @2 :UInt16;   # only padding of v1's data word: the struct keeps its size
 }
