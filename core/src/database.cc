@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -11,6 +12,7 @@
 #include <set>
 
 #include "ids.h"
+#include "index_ops.h"
 #include "schema_registry.h"
 #include "state.h"
 #include "storage.h"
@@ -183,6 +185,51 @@ void openTree(DatabaseImpl& db, MDB_txn* txn, const std::string& name, bool vers
   db.trees.push_back(std::move(tree));
 }
 
+void openIndexes(DatabaseImpl& db, MDB_txn* txn, detail::MetaStore& meta) {
+  const bool readOnly = db.options.readOnly;
+  for (const auto& indexer : db.options.indexers) {
+    if (!indexer)
+      throw Error(ErrorCode::kInvalidArgument, "Options::indexers holds a null indexer");
+    std::string name = indexer->name(), tree = indexer->tree();
+    bool valid = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+    });
+    if (!valid) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "indexer name '" + name +
+                      "' is empty or has characters other than letters, "
+                      "digits, '-', '_' and '.'");
+    }
+    if (db.indexByName.count(name)) {
+      throw Error(ErrorCode::kInvalidArgument, "two indexers are named '" + name + "'");
+    }
+    auto treeIt = db.byName.find(tree);
+    if (treeIt == db.byName.end()) {
+      throw Error(ErrorCode::kInvalidArgument, "indexer '" + name + "' indexes tree '" + tree +
+                                                   "', which the database " + db.path +
+                                                   " does not have");
+    }
+    auto ix = std::make_unique<detail::IndexState>();
+    ix->name = name;
+    ix->indexer = indexer;
+    ix->tree = treeIt->second;
+    unsigned flags = MDB_DUPSORT | MDB_DUPFIXED | (readOnly ? 0 : MDB_CREATE);
+    int rc = mdb_dbi_open(txn, ("_index:" + name).c_str(), flags, &ix->dbi);
+    auto stamp = detail::IndexOps::stamp(*ix);
+    if (rc == MDB_SUCCESS) ix->stale = meta.getText("index:" + name) != stamp;
+    if (readOnly && (rc == MDB_NOTFOUND || ix->stale)) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "index '" + name + "' of the database " + db.path +
+                      " is missing or was built by another version; a read-write open rebuilds it");
+    }
+    checkLmdb(
+        rc, [&] { return "opening index '" + name + "'"; }, db.path);
+    treeIt->second->indexes.push_back(ix.get());
+    db.indexByName.emplace(name, ix.get());
+    db.indexes.push_back(std::move(ix));
+  }
+}
+
 void openDatabase(DatabaseImpl& db) {
   std::error_code ec;
   if (!db.options.readOnly) std::filesystem::create_directories(db.path, ec);
@@ -290,6 +337,8 @@ void openDatabase(DatabaseImpl& db) {
                                          " do not decode: " + e.getDescription().cStr());
   }
 
+  openIndexes(db, txn, meta);
+
   // Committing (a read-only transaction too) keeps the DBI handles opened in it.
   guard.txn = nullptr;
   checkLmdb(mdb_txn_commit(txn), "committing the opening transaction", db.path);
@@ -302,6 +351,13 @@ Database::Database(const std::string& path, Options options)
   impl_->path = path;
   impl_->options = std::move(options);
   openDatabase(*impl_);
+  for (auto& ix : impl_->indexes) {
+    if (!ix->stale) continue;
+    write([&](WriteTxn& txn) {
+      detail::IndexOps::rebuild(*txn.state_, *ix, impl_->options.indexProgress);
+    });
+    ix->stale = false;
+  }
   migrate();
 }
 
@@ -401,6 +457,8 @@ void Database::runWrite(kj::FunctionParam<void(WriteTxn&)> fn) {
       WriteTxn txn(state.get());
       try {
         fn(txn);
+        // An indexer's failure aborts the transaction even when fn caught it.
+        if (state->failure && !state->mapFull) std::rethrow_exception(state->failure);
         if (!state->mapFull) detail::flushIds(*state);
       } catch (...) {
         if (!state->mapFull) throw;

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <exception>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -19,11 +20,14 @@
 #include <vector>
 
 #include "event_hub.h"
+#include "hills/index.h"
 #include "hills/meta.capnp.h"
 #include "hills/options.h"
 #include "lmdb_util.h"
 
 namespace hills::detail {
+
+struct IndexState;
 
 struct TreeState {
   std::string name;
@@ -31,8 +35,17 @@ struct TreeState {
   std::size_t ordinal = 0;  // index in DatabaseImpl::trees
   bool versioned = true;
   std::uint64_t typeId = 0;
-  bool compiled = false;       // declared in Options::trees
-  capnp::StructSchema schema;  // the stored schema (the newest declared), for the dynamic API
+  bool compiled = false;             // declared in Options::trees
+  capnp::StructSchema schema;        // the stored schema (the newest declared), for the dynamic API
+  std::vector<IndexState*> indexes;  // indexers of this tree
+};
+
+struct IndexState {
+  std::string name;
+  std::shared_ptr<Indexer> indexer;
+  TreeState* tree = nullptr;
+  MDB_dbi dbi = 0;
+  bool stale = false;  // to be rebuilt at open
 };
 
 // Per write transaction and tree: the id range being used and the greatest
@@ -56,10 +69,11 @@ struct TxnState {
   bool writable = false;
   bool mapFull = false;       // a write hit MDB_MAP_FULL: Database::write grows the map, retries
   bool scratchInUse = false;  // a ValueBuilder holds `scratch`
-  std::int64_t now = 0;                        // nanoseconds, stamped on this transaction's changes
+  std::int64_t now = 0;       // nanoseconds, stamped on this transaction's changes
   std::vector<kj::Array<capnp::word>> copies;  // values that were not aligned
   std::vector<TreeWrite> writes;               // by TreeState::ordinal
   std::vector<Event> events;                   // delivered after commit, when anyone listens
+  std::exception_ptr failure;                  // an indexer failed: the transaction must not commit
   kj::Array<capnp::word> scratch;              // first segment of built values, zeroed
 
   // Words of a stored value, in place when aligned (always, by the layout),
@@ -93,6 +107,8 @@ struct DatabaseImpl {
 
   std::vector<std::unique_ptr<TreeState>> trees;
   std::map<std::string, TreeState*, std::less<>> byName;
+  std::vector<std::unique_ptr<IndexState>> indexes;
+  std::map<std::string, IndexState*, std::less<>> indexByName;
 
   // Stored schemas of every tree, loaded for the dynamic API.
   capnp::SchemaLoader schemas;

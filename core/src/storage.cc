@@ -47,6 +47,7 @@ void TxnState::reset() {
   copies.clear();
   writes.clear();
   events.clear();
+  failure = nullptr;
   txn = nullptr;
   mapFull = false;
   scratchInUse = false;

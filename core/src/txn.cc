@@ -4,6 +4,7 @@
 
 #include "hills/tree.h"
 #include "ids.h"
+#include "index_ops.h"
 #include "state.h"
 #include "storage.h"
 
@@ -255,6 +256,30 @@ std::uint64_t GenericTreeView::size() const {
 
 namespace {
 
+// A copy of a stored record for indexers: they write to other tables while
+// they read it, and LMDB may reuse the pages of the original meanwhile.
+struct Snapshot {
+  capnp::MallocMessageBuilder copy;
+  IndexedRecord record;
+  explicit Snapshot(const StoredRecord& rec) {
+    copy.setRoot(rec.envelope());
+    record = detail::IndexOps::record(rec.id(), rec.revision(),
+                                      copy.getRoot<wire::Envelope>().asReader());
+  }
+};
+
+// Runs the tree's indexers for a mutation whose new value `msg` holds (none
+// for a remove), before it is stored.
+void index(TxnState& t, const TreeState& tree, const StoredRecord* before, std::uint64_t id,
+           std::uint32_t revision, capnp::MessageBuilder* msg) {
+  if (tree.indexes.empty()) return;
+  std::optional<Snapshot> old;
+  if (before) old.emplace(*before);
+  std::optional<IndexedRecord> now;
+  if (msg) now = detail::IndexOps::record(id, revision, msg->getRoot<wire::Envelope>().asReader());
+  detail::IndexOps::apply(t, tree, old ? &old->record : nullptr, now ? &*now : nullptr);
+}
+
 // Records an event for delivery after commit; nothing when nobody listens.
 void emit(TxnState& t, const TreeState& tree, EventKind kind, std::uint64_t id,
           std::uint32_t revision, std::uint32_t dataIteration, std::uint32_t metaIteration,
@@ -288,6 +313,7 @@ std::uint64_t GenericTree::create(BodyWriter write) {
   env.setDataIteration(1);
   env.setMetaIteration(1);
   bool compact = write(env.getBody(), capnp::AnyPointer::Reader());
+  index(t, *tree_, nullptr, id, 0, &msg);
   detail::putValue(t, *tree_, id, 0, msg, compact, true);
   if (t.db->hub->active()) emit(t, *tree_, EventKind::kCreated, id, 0, 1, 1);
   return id;
@@ -323,6 +349,7 @@ void GenericTree::update(std::uint64_t id, std::uint32_t revision, BodyWriter wr
         changed = detail::changedFields(tree_->schema, o.getBody().getAs<capnp::AnyStruct>(),
                                         env.getBody().asReader().getAs<capnp::AnyStruct>());
       }
+      index(t, *tree_, &old, id, revision, &msg);
       detail::putValue(t, *tree_, id, revision, msg, compact, false);
       if (notify) {
         emit(t, *tree_, EventKind::kUpdated, id, revision, o.getDataIteration() + 1,
@@ -344,6 +371,7 @@ void GenericTree::remove(std::uint64_t id, std::uint32_t revision) {
                                             " is released: it cannot be removed, so that records "
                                             "that point to it keep what they pointed to");
     }
+    index(t, *tree_, &old, id, revision, nullptr);
     return std::pair(old.envelope().getDataIteration(), old.envelope().getMetaIteration());
   });
   KeyBytes key = detail::encodeKey(id, revision);
@@ -371,6 +399,8 @@ void rewrite(TxnState& t, const TreeState& tree, const StoredRecord& old, std::u
     env.setAuthor(t.db->options.author);
     change(env);
     std::uint32_t dataIteration = env.getDataIteration(), metaIteration = env.getMetaIteration();
+    // A new revision is a new record: indexers see no `before` for it.
+    index(t, tree, fresh ? nullptr : &old, id, revision, &msg);
     detail::putValue(t, tree, id, revision, msg, false, fresh);
     if (t.db->hub->active()) emit(t, tree, kind, id, revision, dataIteration, metaIteration);
   } catch (const kj::Exception& e) {

@@ -4,6 +4,8 @@
 #include "hills/database.h"
 #include "hills/error.h"
 #include "hills/generic.h"
+#include "hills/index.h"
+#include "hills/indexes.h"
 #include "hills/key.h"
 #include "hills/options.h"
 #include "hills/record_traits.h"

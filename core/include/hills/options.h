@@ -4,10 +4,16 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "hills/tree_type.h"
+
+namespace hills {
+class Indexer;
+}
 
 namespace hills {
 
@@ -59,6 +65,16 @@ struct Options {
 
   // Recorded as the author of the records this process creates and changes.
   std::string author;
+
+  // Secondary indexes kept with the records (hills/index.h). Each runs in
+  // every write transaction that changes its tree; a missing or stale one
+  // (another version()) is rebuilt at open.
+  std::vector<std::shared_ptr<Indexer>> indexers;
+
+  // Called while an index is rebuilt at open: index name, records done,
+  // records in all.
+  std::function<void(std::string_view index, std::uint64_t done, std::uint64_t total)>
+      indexProgress;
 
   // The application's own schema version and the migrations that lead to it.
   // Opening a database whose stored version is greater fails with

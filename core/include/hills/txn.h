@@ -27,6 +27,7 @@ namespace hills {
 namespace detail {
 struct TxnState;
 struct TreeState;
+struct IndexOps;
 }  // namespace detail
 
 template <TreeRecord T>
@@ -35,6 +36,7 @@ template <TreeRecord T>
 class Tree;
 class GenericTreeView;
 class GenericTree;
+class IndexView;
 
 enum class State : std::uint8_t {
   kDraft,     // may be updated and removed
@@ -148,6 +150,7 @@ class GenericTreeView {
  protected:
   friend class ReadTxn;
   friend class WriteTxn;
+  friend struct detail::IndexOps;
   template <TreeRecord T>
   friend class TreeView;
   GenericTreeView(detail::TxnState* txn, detail::TreeState* tree) : txn_(txn), tree_(tree) {}
@@ -217,6 +220,10 @@ class ReadTxn {
   // The tree named `name`, declared by this program or only stored. Throws
   // kUnknownTree when the database has no such tree.
   GenericTreeView tree(std::string_view name) const;
+
+  // The index registered as `name` (hills/index.h). Throws
+  // Error(kInvalidArgument) when no indexer of that name is registered.
+  IndexView index(std::string_view name) const;
 
  protected:
   friend class Database;

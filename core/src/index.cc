@@ -1,0 +1,257 @@
+// Index tables, the indexer hook of the write path, and rebuilds at open.
+#include "hills/index.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "index_ops.h"
+#include "state.h"
+#include "storage.h"
+
+namespace hills {
+
+using detail::checkLmdb;
+using detail::Cursor;
+using detail::IndexState;
+using detail::TxnState;
+
+namespace {
+
+constexpr std::size_t kMaxIndexKey = 500;  // LMDB's limit is 511 bytes
+
+RecordId decodeRecord(const MDB_val& v) {
+  detail::DecodedKey k{};
+  detail::decodeKey(v, k);
+  return RecordId{k.id, k.revision};
+}
+
+std::string_view asView(const MDB_val& v) {
+  return {static_cast<const char*>(v.mv_data), v.mv_size};
+}
+
+}  // namespace
+
+// --- IndexView -------------------------------------------------------------
+
+const std::string& IndexView::name() const { return index_->name; }
+const std::string& IndexView::tree() const { return index_->tree->name; }
+
+void IndexView::scan(std::string_view from, std::string_view to,
+                     kj::FunctionParam<bool(std::string_view key, RecordId record)> fn) const {
+  Cursor cursor(txn_->txn, index_->dbi, txn_->db->path);
+  MDB_val k = detail::toVal(from), v;
+  int rc = from.empty() ? mdb_cursor_get(cursor.get(), &k, &v, MDB_FIRST)
+                        : mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_RANGE);
+  while (rc == MDB_SUCCESS) {
+    std::string_view key = asView(k);
+    if (!to.empty() && key >= to) return;
+    if (!fn(key, decodeRecord(v))) return;
+    rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT);
+  }
+  if (rc != MDB_NOTFOUND) {
+    checkLmdb(
+        rc, [&] { return "reading index '" + index_->name + "'"; }, txn_->db->path);
+  }
+}
+
+std::vector<RecordId> IndexView::exact(std::string_view key) const {
+  std::vector<RecordId> out;
+  if (key.empty()) return out;
+  Cursor cursor(txn_->txn, index_->dbi, txn_->db->path);
+  MDB_val k = detail::toVal(key), v;
+  int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_KEY);
+  while (rc == MDB_SUCCESS) {
+    out.push_back(decodeRecord(v));
+    rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT_DUP);
+  }
+  if (rc != MDB_NOTFOUND) {
+    checkLmdb(
+        rc, [&] { return "reading index '" + index_->name + "'"; }, txn_->db->path);
+  }
+  return out;
+}
+
+std::vector<RecordId> IndexView::prefix(std::string_view p, std::size_t limit) const {
+  std::vector<RecordId> out;
+  scan(p, {}, [&](std::string_view key, RecordId r) {
+    if (key.substr(0, p.size()) != p || out.size() >= limit) return false;
+    out.push_back(r);
+    return true;
+  });
+  return out;
+}
+
+std::vector<RecordId> IndexView::range(std::string_view from, std::string_view to,
+                                       std::size_t limit) const {
+  std::vector<RecordId> out;
+  scan(from, to, [&](std::string_view, RecordId r) {
+    if (out.size() >= limit) return false;
+    out.push_back(r);
+    return true;
+  });
+  return out;
+}
+
+std::size_t IndexView::count(std::string_view key) const {
+  if (key.empty()) return 0;
+  Cursor cursor(txn_->txn, index_->dbi, txn_->db->path);
+  MDB_val k = detail::toVal(key), v;
+  int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_KEY);
+  if (rc == MDB_NOTFOUND) return 0;
+  checkLmdb(
+      rc, [&] { return "counting in index '" + index_->name + "'"; }, txn_->db->path);
+  std::size_t n = 0;
+  checkLmdb(
+      mdb_cursor_count(cursor.get(), &n),
+      [&] { return "counting in index '" + index_->name + "'"; }, txn_->db->path);
+  return static_cast<std::size_t>(n);
+}
+
+std::uint64_t IndexView::size() const {
+  MDB_stat stat;
+  checkLmdb(
+      mdb_stat(txn_->txn, index_->dbi, &stat),
+      [&] { return "counting index '" + index_->name + "'"; }, txn_->db->path);
+  return stat.ms_entries;
+}
+
+// --- IndexWriter -----------------------------------------------------------
+
+void IndexWriter::put(std::string_view key, RecordId record) {
+  if (key.empty() || key.size() > kMaxIndexKey) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "index '" + index_->name + "': a key of " + std::to_string(key.size()) +
+                    " bytes (keys are 1 to " + std::to_string(kMaxIndexKey) + " bytes)");
+  }
+  auto rk = detail::encodeKey(record.id, record.revision);
+  MDB_val k = detail::toVal(key), v = detail::toVal(rk);
+  int rc = mdb_put(txn_->txn, index_->dbi, &k, &v, MDB_NODUPDATA);
+  if (rc == MDB_KEYEXIST) return;
+  txn_->checkWrite(rc, [&] { return "writing index '" + index_->name + "'"; });
+}
+
+void IndexWriter::remove(std::string_view key, RecordId record) {
+  if (key.empty() || key.size() > kMaxIndexKey) return;
+  auto rk = detail::encodeKey(record.id, record.revision);
+  MDB_val k = detail::toVal(key), v = detail::toVal(rk);
+  int rc = mdb_del(txn_->txn, index_->dbi, &k, &v);
+  if (rc == MDB_NOTFOUND) return;
+  txn_->checkWrite(rc, [&] { return "writing index '" + index_->name + "'"; });
+}
+
+GenericTreeView IndexWriter::records() const {
+  return detail::IndexOps::treeView(txn_, index_->tree);
+}
+
+// --- KeyedIndexer ----------------------------------------------------------
+
+void KeyedIndexer::apply(IndexWriter& out, const IndexedRecord* before,
+                         const IndexedRecord* after) {
+  std::vector<std::string> old, now;
+  if (before) keys(*before, old);
+  if (after) keys(*after, now);
+  std::sort(old.begin(), old.end());
+  old.erase(std::unique(old.begin(), old.end()), old.end());
+  std::sort(now.begin(), now.end());
+  now.erase(std::unique(now.begin(), now.end()), now.end());
+  if (before) {
+    RecordId r{before->id, before->revision};
+    for (const auto& k : old) {
+      if (!after || !std::binary_search(now.begin(), now.end(), k)) out.remove(k, r);
+    }
+  }
+  if (after) {
+    RecordId r{after->id, after->revision};
+    // Keys the record had before (same id and revision) are in place already.
+    bool same = before && before->id == after->id && before->revision == after->revision;
+    for (const auto& k : now) {
+      if (same && std::binary_search(old.begin(), old.end(), k)) continue;
+      check(out, k, r);
+      out.put(k, r);
+    }
+  }
+}
+
+// --- the write path and rebuilds -------------------------------------------
+
+namespace detail {
+
+GenericTreeView IndexOps::treeView(TxnState* t, TreeState* tree) {
+  return GenericTreeView(t, tree);
+}
+
+IndexView IndexOps::view(TxnState* t, std::string_view name) {
+  auto it = t->db->indexByName.find(name);
+  if (it == t->db->indexByName.end()) {
+    throw Error(ErrorCode::kInvalidArgument, "no indexer named '" + std::string(name) +
+                                                 "' is registered (database " + t->db->path + ")");
+  }
+  return IndexView(t, it->second);
+}
+
+void IndexOps::apply(TxnState& t, const TreeState& tree, const IndexedRecord* before,
+                     const IndexedRecord* after) {
+  for (IndexState* ix : tree.indexes) {
+    IndexWriter w(&t, ix);
+    const IndexedRecord* which = after ? after : before;
+    auto fail = [&](ErrorCode code, const std::string& what) {
+      Error e(code, "indexer '" + ix->name + "' refused " +
+                        describe(tree.name, which->id, which->revision) + ": " + what);
+      t.failure = std::make_exception_ptr(e);
+      throw e;
+    };
+    try {
+      ix->indexer->apply(w, before, after);
+    } catch (const Error& e) {
+      if (t.mapFull) throw;  // not the indexer's fault: write() grows the map and retries
+      fail(e.code(), e.what());
+    } catch (const kj::Exception& e) {
+      fail(ErrorCode::kCorrupt, e.getDescription().cStr());
+    } catch (const std::exception& e) {
+      fail(ErrorCode::kInvalidArgument, e.what());
+    }
+  }
+}
+
+IndexedRecord IndexOps::record(std::uint64_t id, std::uint32_t revision,
+                               wire::Envelope::Reader envelope) {
+  return IndexedRecord{id, revision, envelope};
+}
+
+void IndexOps::rebuild(
+    TxnState& t, IndexState& ix,
+    const std::function<void(std::string_view, std::uint64_t, std::uint64_t)>& progress) {
+  checkLmdb(
+      mdb_drop(t.txn, ix.dbi, 0), [&] { return "emptying index '" + ix.name + "'"; }, t.db->path);
+  GenericTreeView tree(&t, ix.tree);
+  std::uint64_t total = tree.size(), done = 0;
+  IndexWriter w(&t, &ix);
+  if (progress) progress(ix.name, 0, total);
+  tree.scan(0, UINT64_MAX, [&](const StoredRecord& rec) {
+    IndexedRecord r{rec.id(), rec.revision(), rec.envelope()};
+    try {
+      ix.indexer->apply(w, nullptr, &r);
+    } catch (const Error& e) {
+      if (t.mapFull) throw;
+      throw Error(e.code(), "rebuilding index '" + ix.name + "' at " +
+                                describe(ix.tree->name, r.id, r.revision) + ": " + e.what());
+    }
+    if (++done % 4096 == 0 && progress) progress(ix.name, done, total);
+    return true;
+  });
+  if (progress) progress(ix.name, done, total);
+  MetaStore meta(t.txn, t.db->meta, t.db->path, &t.mapFull);
+  meta.putText("index:" + ix.name, stamp(ix));
+}
+
+std::string IndexOps::stamp(const IndexState& ix) {
+  return std::to_string(ix.indexer->version()) + " " + ix.tree->name;
+}
+
+}  // namespace detail
+
+IndexView ReadTxn::index(std::string_view name) const {
+  return detail::IndexOps::view(state_, name);
+}
+
+}  // namespace hills

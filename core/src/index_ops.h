@@ -1,0 +1,37 @@
+// What the core does with indexes: open-time rebuilds and the indexer hook
+// that every mutation runs.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "hills/index.h"
+
+namespace hills::detail {
+
+struct IndexState;
+struct TxnState;
+struct TreeState;
+
+struct IndexOps {
+  static GenericTreeView treeView(TxnState* t, TreeState* tree);
+  static IndexView view(TxnState* t, std::string_view name);
+
+  // Runs the tree's indexers for one mutation, before it is stored. An
+  // indexer's failure marks the transaction so it cannot commit, and throws
+  // Error naming the indexer and the record.
+  static void apply(TxnState& t, const TreeState& tree, const IndexedRecord* before,
+                    const IndexedRecord* after);
+  static IndexedRecord record(std::uint64_t id, std::uint32_t revision,
+                              wire::Envelope::Reader envelope);
+
+  // Empties the index and feeds it every record of its tree; stores its stamp.
+  static void rebuild(
+      TxnState& t, IndexState& ix,
+      const std::function<void(std::string_view, std::uint64_t, std::uint64_t)>& progress);
+  // "<version> <tree>": what an index was built for, kept in _meta.
+  static std::string stamp(const IndexState& ix);
+};
+
+}  // namespace hills::detail
