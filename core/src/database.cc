@@ -82,6 +82,7 @@ std::unique_ptr<TxnState> DatabaseImpl::takeTxnState(bool writable) {
   state->now = writable ? nowNanos() : 0;
   if (writable) {
     state->writes.assign(trees.size(), TreeWrite{});
+    state->indexWrites.assign(indexes.size(), IndexWrite{});
     if (state->scratch.size() == 0) {
       // Cap'n Proto requires a zeroed first segment, and zeroes what it used
       // when the builder goes away, so this is done once.
@@ -213,6 +214,7 @@ void openIndexes(DatabaseImpl& db, MDB_txn* txn, detail::MetaStore& meta) {
     ix->name = name;
     ix->indexer = indexer;
     ix->tree = treeIt->second;
+    ix->ordinal = db.indexes.size();
     unsigned flags = MDB_DUPSORT | MDB_DUPFIXED | (readOnly ? 0 : MDB_CREATE);
     int rc = mdb_dbi_open(txn, ("_index:" + name).c_str(), flags, &ix->dbi);
     auto stamp = detail::IndexOps::stamp(*ix);

@@ -13,6 +13,7 @@ namespace hills {
 using detail::checkLmdb;
 using detail::Cursor;
 using detail::IndexState;
+using detail::IndexWrite;
 using detail::TxnState;
 
 namespace {
@@ -117,23 +118,86 @@ std::uint64_t IndexView::size() const {
 
 // --- IndexWriter -----------------------------------------------------------
 
-void IndexWriter::put(std::string_view key, RecordId record) {
+namespace {
+
+void checkIndexKey(const IndexState& ix, std::string_view key) {
   if (key.empty() || key.size() > kMaxIndexKey) {
     throw Error(ErrorCode::kInvalidArgument,
-                "index '" + index_->name + "': a key of " + std::to_string(key.size()) +
+                "index '" + ix.name + "': a key of " + std::to_string(key.size()) +
                     " bytes (keys are 1 to " + std::to_string(kMaxIndexKey) + " bytes)");
   }
+}
+
+// Whether `key` sorts after every key of the index, so it can be appended
+// without a search (keys that arrive in order: generated numbers, ids).
+bool afterLast(TxnState& t, const IndexState& ix, std::string_view key) {
+  auto& w = t.indexWrites[ix.ordinal];
+  if (!w.lastKnown) {
+    Cursor cursor(t.txn, ix.dbi, t.db->path);
+    MDB_val k, v;
+    int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_LAST);
+    if (rc == MDB_SUCCESS) {
+      w.last.assign(static_cast<const char*>(k.mv_data), k.mv_size);
+      w.empty = false;
+    } else if (rc == MDB_NOTFOUND) {
+      w.empty = true;
+    } else {
+      checkLmdb(
+          rc, [&] { return "reading index '" + ix.name + "'"; }, t.db->path);
+    }
+    w.lastKnown = true;
+  }
+  return w.empty || key > w.last;
+}
+
+// Puts an entry: appended when its key sorts after every key, else with
+// `flags` (the append cannot find the key present, so it needs no check).
+int write(TxnState& t, const IndexState& ix, MDB_val* k, MDB_val* v, unsigned flags) {
+  auto& w = t.indexWrites[ix.ordinal];
+  if (afterLast(t, ix, asView(*k))) return w.appender.append(t.txn, ix.dbi, k, v);
+  w.appender.invalidate();
+  return mdb_put(t.txn, ix.dbi, k, v, flags);
+}
+
+void noteLast(TxnState& t, const IndexState& ix, std::string_view key) {
+  auto& w = t.indexWrites[ix.ordinal];
+  if (w.lastKnown && (w.empty || key > w.last)) {
+    w.last.assign(key);
+    w.empty = false;
+  }
+}
+
+}  // namespace
+
+void IndexWriter::put(std::string_view key, RecordId record) {
+  checkIndexKey(*index_, key);
   auto rk = detail::encodeKey(record.id, record.revision);
   MDB_val k = detail::toVal(key), v = detail::toVal(rk);
-  int rc = mdb_put(txn_->txn, index_->dbi, &k, &v, MDB_NODUPDATA);
+  int rc = write(*txn_, *index_, &k, &v, MDB_NODUPDATA);
   if (rc == MDB_KEYEXIST) return;
   txn_->checkWrite(rc, [&] { return "writing index '" + index_->name + "'"; });
+  noteLast(*txn_, *index_, key);
+}
+
+std::optional<RecordId> IndexWriter::putIfAbsent(std::string_view key, RecordId record) {
+  checkIndexKey(*index_, key);
+  auto rk = detail::encodeKey(record.id, record.revision);
+  MDB_val k = detail::toVal(key), v = detail::toVal(rk);
+  // One descent for the check and the insert: LMDB hands back the first
+  // record under an existing key.
+  int rc = write(*txn_, *index_, &k, &v, MDB_NOOVERWRITE);
+  if (rc == MDB_KEYEXIST) return decodeRecord(v);
+  txn_->checkWrite(rc, [&] { return "writing index '" + index_->name + "'"; });
+  noteLast(*txn_, *index_, key);
+  return std::nullopt;
 }
 
 void IndexWriter::remove(std::string_view key, RecordId record) {
+  // The remembered last key stays an upper bound: appends stay correct.
   if (key.empty() || key.size() > kMaxIndexKey) return;
   auto rk = detail::encodeKey(record.id, record.revision);
   MDB_val k = detail::toVal(key), v = detail::toVal(rk);
+  txn_->indexWrites[index_->ordinal].appender.invalidate();
   int rc = mdb_del(txn_->txn, index_->dbi, &k, &v);
   if (rc == MDB_NOTFOUND) return;
   txn_->checkWrite(rc, [&] { return "writing index '" + index_->name + "'"; });
@@ -166,8 +230,19 @@ void KeyedIndexer::apply(IndexWriter& out, const IndexedRecord* before,
     bool same = before && before->id == after->id && before->revision == after->revision;
     for (const auto& k : now) {
       if (same && std::binary_search(old.begin(), old.end(), k)) continue;
-      check(out, k, r);
-      out.put(k, r);
+      if (!unique()) {
+        out.put(k, r);
+        continue;
+      }
+      auto holder = out.putIfAbsent(k, r);
+      if (!holder) continue;
+      if (holder->id != r.id) {
+        throw Error(ErrorCode::kAlreadyExists,
+                    "the name '" + k + "' of " + describe(out.tree(), r.id, r.revision) +
+                        " is taken by " + describe(out.tree(), holder->id, holder->revision) +
+                        " (index '" + out.name() + "')");
+      }
+      out.put(k, r);  // another revision of the id that holds the key
     }
   }
 }

@@ -25,6 +25,10 @@ struct IndexOps {
                     const IndexedRecord* after);
   static IndexedRecord record(std::uint64_t id, std::uint32_t revision,
                               wire::Envelope::Reader envelope);
+  // The stored words of a record.
+  static kj::ArrayPtr<const capnp::word> words(const StoredRecord& rec) {
+    return rec.reader_.words();
+  }
 
   // Empties the index and feeds it every record of its tree; stores its stamp.
   static void rebuild(

@@ -28,18 +28,6 @@ std::string normalizeName(std::string_view name, const NameOptions& options) {
 
 namespace detail {
 
-void checkUnique(IndexWriter& out, std::string_view key, RecordId record) {
-  for (auto other : out.exact(key)) {
-    if (other.id != record.id) {
-      throw Error(ErrorCode::kAlreadyExists, "the name '" + std::string(key) + "' of " +
-                                                 describe(out.tree(), record.id, record.revision) +
-                                                 " is taken by " +
-                                                 describe(out.tree(), other.id, other.revision) +
-                                                 " (index '" + out.name() + "')");
-    }
-  }
-}
-
 std::vector<std::string> trigrams(std::string_view normalized) {
   std::vector<std::string> out;
   if (normalized.empty()) return out;

@@ -91,4 +91,35 @@ class Cursor {
   MDB_cursor* cursor_ = nullptr;
 };
 
+// Appends keys in order through one cursor that stays at the end of the
+// table, so LMDB does not search the tree from its root for every append
+// (what mdb_put does). It lives in one write transaction; LMDB frees its
+// cursor when the transaction ends. Every other write to the table must
+// call invalidate() first, so the next append finds the end again.
+class Appender {
+ public:
+  // mdb_cursor_put(MDB_APPEND): MDB_KEYEXIST when the key does not sort
+  // after the table's last key.
+  int append(MDB_txn* txn, MDB_dbi dbi, MDB_val* key, MDB_val* value) {
+    if (cursor_ == nullptr) {
+      int rc = mdb_cursor_open(txn, dbi, &cursor_);
+      if (rc != MDB_SUCCESS) return rc;
+    }
+    if (!atEnd_) {
+      MDB_val k, v;
+      int rc = mdb_cursor_get(cursor_, &k, &v, MDB_LAST);
+      if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) return rc;
+      atEnd_ = true;
+    }
+    int rc = mdb_cursor_put(cursor_, key, value, MDB_APPEND);
+    if (rc != MDB_SUCCESS) atEnd_ = false;
+    return rc;
+  }
+  void invalidate() { atEnd_ = false; }
+
+ private:
+  MDB_cursor* cursor_ = nullptr;
+  bool atEnd_ = false;
+};
+
 }  // namespace hills::detail

@@ -45,7 +45,17 @@ struct IndexState {
   std::shared_ptr<Indexer> indexer;
   TreeState* tree = nullptr;
   MDB_dbi dbi = 0;
-  bool stale = false;  // to be rebuilt at open
+  std::size_t ordinal = 0;  // index in DatabaseImpl::indexes
+  bool stale = false;       // to be rebuilt at open
+};
+
+// Per write transaction and index: a key at least as large as every key of
+// the index, so keys that arrive in order are appended.
+struct IndexWrite {
+  bool lastKnown = false;
+  bool empty = false;
+  std::string last;
+  Appender appender;
 };
 
 // Per write transaction and tree: the id range being used and the greatest
@@ -56,6 +66,7 @@ struct TreeWrite {
   std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;  // [next, end)
   bool lastKnown = false;
   KeyBytes last{};  // >= every key in the tree
+  Appender appender;
 };
 
 struct DatabaseImpl;
@@ -74,6 +85,8 @@ struct TxnState {
   std::vector<TreeWrite> writes;               // by TreeState::ordinal
   std::vector<Event> events;                   // delivered after commit, when anyone listens
   std::exception_ptr failure;                  // an indexer failed: the transaction must not commit
+  std::vector<IndexWrite> indexWrites;         // by IndexState::ordinal
+  std::vector<capnp::word> snapshot;           // a copy of a record for indexers
   kj::Array<capnp::word> scratch;              // first segment of built values, zeroed
 
   // Words of a stored value, in place when aligned (always, by the layout),

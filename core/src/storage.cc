@@ -46,6 +46,7 @@ kj::ArrayPtr<const capnp::word> TxnState::unusualWords(const MDB_val& v, const T
 void TxnState::reset() {
   copies.clear();
   writes.clear();
+  indexWrites.clear();
   events.clear();
   failure = nullptr;
   txn = nullptr;

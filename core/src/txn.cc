@@ -105,7 +105,13 @@ void putValue(TxnState& t, const TreeState& tree, std::uint64_t id, std::uint32_
     }
     flags = std::memcmp(key.data(), w.last.data(), kKeySize) > 0 ? MDB_APPEND : MDB_NOOVERWRITE;
   }
-  int rc = mdb_put(t.txn, tree.dbi, &k, &v, flags);
+  int rc;
+  if (flags == MDB_APPEND) {
+    rc = w.appender.append(t.txn, tree.dbi, &k, &v);
+  } else {
+    w.appender.invalidate();
+    rc = mdb_put(t.txn, tree.dbi, &k, &v, flags);
+  }
   if (rc == MDB_KEYEXIST) {
     throw Error(ErrorCode::kAlreadyExists, describe(tree.name, id, revision) + " exists already");
   }
@@ -259,12 +265,16 @@ namespace {
 // A copy of a stored record for indexers: they write to other tables while
 // they read it, and LMDB may reuse the pages of the original meanwhile.
 struct Snapshot {
-  capnp::MallocMessageBuilder copy;
+  detail::ValueReader reader;
   IndexedRecord record;
-  explicit Snapshot(const StoredRecord& rec) {
-    copy.setRoot(rec.envelope());
-    record = detail::IndexOps::record(rec.id(), rec.revision(),
-                                      copy.getRoot<wire::Envelope>().asReader());
+  Snapshot(TxnState& t, const StoredRecord& rec)
+      : reader(copyWords(t, detail::IndexOps::words(rec))) {
+    record = detail::IndexOps::record(rec.id(), rec.revision(), reader.getRoot<wire::Envelope>());
+  }
+  static kj::ArrayPtr<const capnp::word> copyWords(TxnState& t,
+                                                   kj::ArrayPtr<const capnp::word> words) {
+    t.snapshot.assign(words.begin(), words.end());
+    return {t.snapshot.data(), t.snapshot.size()};
   }
 };
 
@@ -274,7 +284,7 @@ void index(TxnState& t, const TreeState& tree, const StoredRecord* before, std::
            std::uint32_t revision, capnp::MessageBuilder* msg) {
   if (tree.indexes.empty()) return;
   std::optional<Snapshot> old;
-  if (before) old.emplace(*before);
+  if (before) old.emplace(t, *before);
   std::optional<IndexedRecord> now;
   if (msg) now = detail::IndexOps::record(id, revision, msg->getRoot<wire::Envelope>().asReader());
   detail::IndexOps::apply(t, tree, old ? &old->record : nullptr, now ? &*now : nullptr);
@@ -376,6 +386,7 @@ void GenericTree::remove(std::uint64_t id, std::uint32_t revision) {
   });
   KeyBytes key = detail::encodeKey(id, revision);
   MDB_val k = detail::toVal(key);
+  t.writes[tree_->ordinal].appender.invalidate();
   t.checkWrite(mdb_del(t.txn, tree_->dbi, &k, nullptr),
                [&] { return "removing " + describe(tree_->name, id, revision); });
   if (t.db->hub->active()) {

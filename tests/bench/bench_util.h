@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,28 @@ double medianNsPerOp(int rounds, std::size_t ops, F&& fn) {
   }
   std::sort(samples.begin(), samples.end());
   return samples[samples.size() / 2];
+}
+
+// Runs the functions in turns, `rounds` times each, so that none of them
+// always runs first (on a cold kernel) or after the same neighbour; returns
+// each one's median nanoseconds per operation.
+inline std::vector<double> interleavedMedians(int rounds, std::size_t ops,
+                                              const std::vector<std::function<void()>>& fns) {
+  std::vector<std::vector<double>> samples(fns.size());
+  for (int r = 0; r < rounds; ++r) {
+    for (std::size_t i = 0; i < fns.size(); ++i) {
+      auto start = Clock::now();
+      fns[i]();
+      samples[i].push_back(std::chrono::duration<double, std::nano>(Clock::now() - start).count() /
+                           static_cast<double>(ops));
+    }
+  }
+  std::vector<double> out;
+  for (auto& s : samples) {
+    std::sort(s.begin(), s.end());
+    out.push_back(s[s.size() / 2]);
+  }
+  return out;
 }
 
 struct Row {

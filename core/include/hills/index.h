@@ -81,6 +81,9 @@ class IndexWriter : public IndexView {
   // Adds the entry (key -> record); adding it twice keeps one. Throws
   // Error(kInvalidArgument) for an empty key or one over 500 bytes.
   void put(std::string_view key, RecordId record);
+  // Adds the entry only when no entry has this key, and then returns empty;
+  // otherwise returns the first record under the key and adds nothing.
+  std::optional<RecordId> putIfAbsent(std::string_view key, RecordId record);
   // Removes the entry; nothing when it is absent.
   void remove(std::string_view key, RecordId record);
 
@@ -122,8 +125,10 @@ class KeyedIndexer : public Indexer {
  protected:
   // The index keys of `record` (duplicates are fine).
   virtual void keys(const IndexedRecord& record, std::vector<std::string>& out) const = 0;
-  // Called before an entry is added, to refuse it (unique indexes).
-  virtual void check(IndexWriter& out, std::string_view key, RecordId record) const {}
+  // true: a key may belong to one id only (its revisions share it); a
+  // record whose key another id holds is refused with Error(kAlreadyExists)
+  // naming both records.
+  virtual bool unique() const { return false; }
 };
 
 // Typed lookups in any index of T's tree. Copyable; holds only the name.

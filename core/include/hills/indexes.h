@@ -30,9 +30,6 @@ struct NameOptions {
 std::string normalizeName(std::string_view name, const NameOptions& options);
 
 namespace detail {
-// Throws Error(kAlreadyExists) naming both records when `key` belongs to
-// another id than `record`'s.
-void checkUnique(IndexWriter& out, std::string_view key, RecordId record);
 // The trigrams of a normalized name, for similarity search.
 std::vector<std::string> trigrams(std::string_view normalized);
 // The keys of every record that `body` references ($Hills.ref fields, in
@@ -84,9 +81,7 @@ class NameIndex : public KeyedIndexer {
       if (!key.empty()) out.push_back(std::move(key));
     }
   }
-  void check(IndexWriter& out, std::string_view key, RecordId record) const override {
-    if (options_.unique) detail::checkUnique(out, key, record);
-  }
+  bool unique() const override { return options_.unique; }
 
  private:
   std::string name_;

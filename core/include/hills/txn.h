@@ -68,6 +68,7 @@ class ValueReader final : public capnp::MessageReader {
   kj::ArrayPtr<const capnp::word> getSegment(uint id) override {
     return id == 0 ? words_ : nullptr;
   }
+  kj::ArrayPtr<const capnp::word> words() const { return words_; }
 
  private:
   kj::ArrayPtr<const capnp::word> words_;
@@ -98,6 +99,7 @@ class StoredRecord {
  private:
   friend class GenericTreeView;
   friend class GenericTree;
+  friend struct detail::IndexOps;
   StoredRecord() = default;  // no record
   StoredRecord(const detail::TreeState* tree, std::uint64_t id, std::uint32_t revision,
                kj::ArrayPtr<const capnp::word> words);
