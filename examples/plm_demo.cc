@@ -32,6 +32,14 @@ int main(int argc, char** argv) {
     hills::Database db(argv[1], options);
     std::printf("opened %s (database %s)\n", db.path().c_str(), db.uuid().c_str());
 
+    // Every committed change arrives as an event, after the commit.
+    auto events = db.subscribe({}, [](const hills::Event& e) {
+      std::string fields;
+      for (const auto& f : e.changedFields) fields += (fields.empty() ? " fields: " : ", ") + f;
+      std::printf("  event %-16s %s%s\n", std::string(hills::toString(e.kind)).c_str(),
+                  hills::describe(e.key).c_str(), fields.c_str());
+    });
+
     // 1. Parts and a bill of materials in one transaction: all or nothing.
     auto [board, resistor, bom] = db.write([](hills::WriteTxn& txn) {
       auto parts = txn.tree<plm::Part>();
