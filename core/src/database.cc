@@ -263,6 +263,7 @@ void openDatabase(DatabaseImpl& db) {
   checkLmdb(mdb_env_open(db.env, db.path.c_str(), flags, 0664), "opening the database", db.path);
   int dead = 0;
   checkLmdb(mdb_reader_check(db.env, &dead), "clearing stale readers", db.path);
+  db.staleReadersCleared = static_cast<std::uint64_t>(dead);
 
   MDB_txn* txn = beginTxn(db, o.readOnly ? MDB_RDONLY : 0, nullptr);
   TxnGuard guard{txn};
@@ -531,6 +532,7 @@ DatabaseStats Database::stats() const {
   s.mapGrowths = impl_->mapGrowths.load(std::memory_order_relaxed);
   s.unalignedReads = impl_->unalignedReads.load(std::memory_order_relaxed);
   s.subscriberErrors = impl_->hub->subscriberErrors();
+  s.staleReadersCleared = impl_->staleReadersCleared;
   return s;
 }
 

@@ -134,6 +134,7 @@ struct DatabaseImpl {
   mutable std::shared_mutex mapLock;
   std::atomic<std::uint64_t> unalignedReads{0};
   std::atomic<std::uint64_t> mapGrowths{0};
+  std::uint64_t staleReadersCleared = 0;  // at open
 
   std::mutex spareMutex;
   std::vector<std::unique_ptr<TxnState>> spare;  // recycled transaction states

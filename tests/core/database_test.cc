@@ -1,3 +1,7 @@
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <fstream>
 
@@ -189,4 +193,63 @@ TEST_CASE("a migration that throws leaves the database as it was", "[core][datab
   CHECK_THROWS_AS(hills::Database(dir.path(), o), std::runtime_error);
   hills::Database db(dir.path(), plmOptions());
   db.read([](const hills::ReadTxn& txn) { CHECK(txn.tree<plm::Part>().size() == 0); });
+}
+
+namespace {
+
+// Forks a process that opens the database (and, with `reading`, starts a
+// read transaction), reports on a pipe, and waits to be killed.
+pid_t holdDatabase(const std::string& dir, bool reading) {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::close(fds[0]);
+    try {
+      hills::Database db(dir, plmOptions());
+      auto report = [&] {
+        char ready = 1;
+        if (::write(fds[1], &ready, 1) != 1) ::_exit(3);
+        for (;;) ::pause();
+      };
+      if (reading) {
+        db.read([&](const hills::ReadTxn&) { report(); });
+      } else {
+        report();
+      }
+    } catch (...) {
+      ::_exit(2);
+    }
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  char ready = 0;
+  REQUIRE(::read(fds[0], &ready, 1) == 1);
+  ::close(fds[0]);
+  return pid;
+}
+
+void killAndWait(pid_t pid) {
+  REQUIRE(::kill(pid, SIGKILL) == 0);
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+}
+
+}  // namespace
+
+TEST_CASE("the reader slot of a killed reader is cleared at open", "[core][database][crash]") {
+  TempDir dir;
+  { hills::Database db(dir.path(), plmOptions()); }
+  // While another process keeps the environment open, LMDB keeps its reader
+  // table, so the dead reader's slot is there for the next open to clear.
+  pid_t keeper = holdDatabase(dir.path(), false);
+  pid_t reader = holdDatabase(dir.path(), true);
+  killAndWait(reader);
+  {
+    hills::Database db(dir.path(), plmOptions());
+    CHECK(db.stats().staleReadersCleared == 1);
+    db.write([](hills::WriteTxn& txn) { txn.tree<plm::Part>().create(makePart(1)); });
+  }
+  killAndWait(keeper);
 }

@@ -50,11 +50,12 @@ struct TreeInfo {
 };
 
 struct DatabaseStats {
-  std::size_t mapSize = 0;             // bytes currently mapped
-  std::size_t mapUsed = 0;             // bytes of the map in use
-  std::uint64_t mapGrowths = 0;        // times this process grew the map
-  std::uint64_t unalignedReads = 0;    // values that had to be copied to be read (expected: 0)
-  std::uint64_t subscriberErrors = 0;  // exceptions event callbacks threw (hills caught them)
+  std::size_t mapSize = 0;                // bytes currently mapped
+  std::size_t mapUsed = 0;                // bytes of the map in use
+  std::uint64_t mapGrowths = 0;           // times this process grew the map
+  std::uint64_t unalignedReads = 0;       // values that had to be copied to be read (expected: 0)
+  std::uint64_t staleReadersCleared = 0;  // reader slots of dead processes cleared at open
+  std::uint64_t subscriberErrors = 0;     // exceptions event callbacks threw (hills caught them)
 };
 
 // An open database. Thread-safe: any number of threads may run read() at
