@@ -38,6 +38,12 @@ struct ActiveTxn {
   ~ActiveTxn() { activeTxns.pop_back(); }
 };
 
+// At the end of a transaction: events held back while this thread was in
+// one (a write to another database from inside it) are delivered now.
+struct FlushHeldEvents {
+  ~FlushHeldEvents() { EventHub::flushDeferred(); }
+};
+
 std::string newUuid() {
   std::random_device rd;
   std::string out;
@@ -59,6 +65,8 @@ std::int64_t nowNanos() {
 }
 
 }  // namespace
+
+bool insideTransaction() { return !activeTxns.empty(); }
 
 DatabaseImpl::~DatabaseImpl() {
   if (env != nullptr) mdb_env_close(env);
@@ -407,6 +415,7 @@ Database& Database::operator=(Database&&) noexcept = default;
 
 void Database::runRead(kj::FunctionParam<void(const ReadTxn&)> fn) const {
   DatabaseImpl& db = *impl_;
+  detail::FlushHeldEvents flush;
   std::shared_lock lock(db.mapLock);
   detail::ActiveTxn active(&db);
   auto state = db.takeTxnState(false);
@@ -436,6 +445,7 @@ void Database::runWrite(kj::FunctionParam<void(WriteTxn&)> fn) {
                 "thread (database " +
                     db.path + ")");
   }
+  detail::FlushHeldEvents flush;
   for (;;) {
     std::size_t sizeAtStart = 0;
     int rc = MDB_SUCCESS;

@@ -42,13 +42,20 @@ class EventHub : public std::enable_shared_from_this<EventHub> {
 
   std::uint64_t subscriberErrors() const { return errors_.load(std::memory_order_relaxed); }
 
+  // Delivers what this thread had to hold back (events of writes made inside
+  // a delivery, or inside a transaction of another database), once it is in
+  // neither. Cheap when there is nothing.
+  static void flushDeferred();
+
  private:
   struct Subscriber {
     std::uint64_t id;
     EventFilter filter;
     std::function<void(const Event&)> fn;
+    // Cleared by remove(): a delivery in progress skips it from then on.
+    mutable std::atomic<bool> live{true};
   };
-  using List = std::vector<std::shared_ptr<const Subscriber>>;
+  using List = std::vector<std::shared_ptr<Subscriber>>;
 
   void deliverInTurn(std::uint64_t ticket, std::vector<Event>& events);
 
@@ -65,6 +72,9 @@ class EventHub : public std::enable_shared_from_this<EventHub> {
 
   std::atomic<std::uint64_t> errors_{0};
 };
+
+// Whether this thread is inside a read() or write() of any database.
+bool insideTransaction();
 
 // The names of the fields whose stored value differs between two versions
 // of a struct, in schema order. Compares the encoded data and pointers, so it

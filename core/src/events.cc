@@ -120,8 +120,11 @@ std::uint64_t EventHub::add(EventFilter filter, std::function<void(const Event&)
   std::lock_guard lock(mutex_);
   auto list = std::make_shared<List>(*list_);
   std::uint64_t id = nextId_++;
-  list->push_back(
-      std::make_shared<const Subscriber>(Subscriber{id, std::move(filter), std::move(fn)}));
+  auto subscriber = std::make_shared<Subscriber>();
+  subscriber->id = id;
+  subscriber->filter = std::move(filter);
+  subscriber->fn = std::move(fn);
+  list->push_back(std::move(subscriber));
   list_ = std::move(list);
   subscribers_.fetch_add(1, std::memory_order_release);
   return id;
@@ -132,6 +135,7 @@ void EventHub::remove(std::uint64_t id) {
   auto list = std::make_shared<List>(*list_);
   auto it = std::find_if(list->begin(), list->end(), [&](const auto& s) { return s->id == id; });
   if (it == list->end()) return;
+  (*it)->live.store(false, std::memory_order_release);
   list->erase(it);
   list_ = std::move(list);
   subscribers_.fetch_sub(1, std::memory_order_release);
@@ -139,27 +143,35 @@ void EventHub::remove(std::uint64_t id) {
 
 namespace {
 
-// Deliveries of commits made by a subscriber's callback while this thread
-// delivers: they wait until the delivery that runs the callback is done.
+// Deliveries this thread holds back: of commits made by a subscriber's
+// callback while this thread delivers, or inside a transaction of another
+// database. They wait until the thread is in neither, so a subscriber never
+// runs inside a transaction and never waits for a turn the thread holds.
 struct Deferred {
-  EventHub* hub;
+  std::shared_ptr<EventHub> hub;
   std::uint64_t ticket;
   std::vector<Event> events;
 };
 thread_local int deliveringDepth = 0;
-thread_local std::vector<Deferred> deferred;
+thread_local std::deque<Deferred> deferred;
+
+bool mustDefer() { return deliveringDepth > 0 || insideTransaction(); }
 
 }  // namespace
 
 void EventHub::deliver(std::uint64_t ticket, std::vector<Event> events) {
-  if (deliveringDepth > 0) {
-    deferred.push_back({this, ticket, std::move(events)});
+  if (mustDefer()) {
+    deferred.push_back({shared_from_this(), ticket, std::move(events)});
     return;
   }
   deliverInTurn(ticket, events);
-  while (!deferred.empty()) {
+  flushDeferred();
+}
+
+void EventHub::flushDeferred() {
+  while (!deferred.empty() && !mustDefer()) {
     Deferred next = std::move(deferred.front());
-    deferred.erase(deferred.begin());
+    deferred.pop_front();
     next.hub->deliverInTurn(next.ticket, next.events);
   }
 }
@@ -178,7 +190,7 @@ void EventHub::deliverInTurn(std::uint64_t ticket, std::vector<Event>& events) {
   for (auto& e : events) {
     e.sequence = nextSequence_++;
     for (const auto& s : *list) {
-      if (!s->filter.matches(e)) continue;
+      if (!s->live.load(std::memory_order_acquire) || !s->filter.matches(e)) continue;
       try {
         s->fn(e);
       } catch (...) {

@@ -154,7 +154,12 @@ bool afterLast(TxnState& t, const IndexState& ix, std::string_view key) {
 // `flags` (the append cannot find the key present, so it needs no check).
 int write(TxnState& t, const IndexState& ix, MDB_val* k, MDB_val* v, unsigned flags) {
   auto& w = t.indexWrites[ix.ordinal];
-  if (afterLast(t, ix, asView(*k))) return w.appender.append(t.txn, ix.dbi, k, v);
+  if (afterLast(t, ix, asView(*k))) {
+    int rc = w.appender.append(t.txn, ix.dbi, k, v);
+    if (rc != MDB_KEYEXIST) return rc;
+    // LMDB refuses an append that does not sort last; should the remembered
+    // bound ever be wrong, an ordinary insert decides.
+  }
   w.appender.invalidate();
   return mdb_put(t.txn, ix.dbi, k, v, flags);
 }
@@ -304,12 +309,19 @@ void IndexOps::rebuild(
   if (progress) progress(ix.name, 0, total);
   tree.scan(0, UINT64_MAX, [&](const StoredRecord& rec) {
     IndexedRecord r{rec.id(), rec.revision(), rec.envelope()};
+    auto fail = [&](ErrorCode code, const std::string& what) {
+      throw Error(code, "rebuilding index '" + ix.name + "' at " +
+                            describe(ix.tree->name, r.id, r.revision) + ": " + what);
+    };
     try {
       ix.indexer->apply(w, nullptr, &r);
     } catch (const Error& e) {
       if (t.mapFull) throw;
-      throw Error(e.code(), "rebuilding index '" + ix.name + "' at " +
-                                describe(ix.tree->name, r.id, r.revision) + ": " + e.what());
+      fail(e.code(), e.what());
+    } catch (const kj::Exception& e) {
+      fail(ErrorCode::kCorrupt, e.getDescription().cStr());
+    } catch (const std::exception& e) {
+      fail(ErrorCode::kInvalidArgument, e.what());
     }
     if (++done % 4096 == 0 && progress) progress(ix.name, done, total);
     return true;

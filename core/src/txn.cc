@@ -108,6 +108,9 @@ void putValue(TxnState& t, const TreeState& tree, std::uint64_t id, std::uint32_
   int rc;
   if (flags == MDB_APPEND) {
     rc = w.appender.append(t.txn, tree.dbi, &k, &v);
+    // LMDB refuses an append that does not sort last; should the remembered
+    // bound ever be wrong, an ordinary insert decides.
+    if (rc == MDB_KEYEXIST) rc = mdb_put(t.txn, tree.dbi, &k, &v, MDB_NOOVERWRITE);
   } else {
     w.appender.invalidate();
     rc = mdb_put(t.txn, tree.dbi, &k, &v, flags);
@@ -290,6 +293,20 @@ void index(TxnState& t, const TreeState& tree, const StoredRecord* before, std::
   detail::IndexOps::apply(t, tree, old ? &old->record : nullptr, now ? &*now : nullptr);
 }
 
+// Stores a change whose index entries are written already: if storing it
+// fails, the transaction must not commit (its indexes would disagree with
+// its records), even if the caller catches the error.
+template <class F>
+void storeIndexed(TxnState& t, const TreeState& tree, F&& store) {
+  if (tree.indexes.empty()) return store();
+  try {
+    store();
+  } catch (...) {
+    if (!t.mapFull) t.failure = std::current_exception();
+    throw;
+  }
+}
+
 // Records an event for delivery after commit; nothing when nobody listens.
 void emit(TxnState& t, const TreeState& tree, EventKind kind, std::uint64_t id,
           std::uint32_t revision, std::uint32_t dataIteration, std::uint32_t metaIteration,
@@ -324,7 +341,7 @@ std::uint64_t GenericTree::create(BodyWriter write) {
   env.setMetaIteration(1);
   bool compact = write(env.getBody(), capnp::AnyPointer::Reader());
   index(t, *tree_, nullptr, id, 0, &msg);
-  detail::putValue(t, *tree_, id, 0, msg, compact, true);
+  storeIndexed(t, *tree_, [&] { detail::putValue(t, *tree_, id, 0, msg, compact, true); });
   if (t.db->hub->active()) emit(t, *tree_, EventKind::kCreated, id, 0, 1, 1);
   return id;
 }
@@ -349,8 +366,11 @@ void GenericTree::update(std::uint64_t id, std::uint32_t revision, BodyWriter wr
       env.setCreated(o.getCreated());
       env.setModified(t.now);
       env.setAuthor(t.db->options.author);
-      env.setDataIteration(o.getDataIteration() + 1);
-      env.setMetaIteration(o.getMetaIteration());
+      // Read before anything is written: the old bytes may move or change.
+      const std::uint32_t dataIteration = o.getDataIteration() + 1;
+      const std::uint32_t metaIteration = o.getMetaIteration();
+      env.setDataIteration(dataIteration);
+      env.setMetaIteration(metaIteration);
       bool compact = write(env.getBody(), o.getBody());
       bool notify = t.db->hub->active();
       std::vector<std::string> changed;
@@ -360,10 +380,11 @@ void GenericTree::update(std::uint64_t id, std::uint32_t revision, BodyWriter wr
                                         env.getBody().asReader().getAs<capnp::AnyStruct>());
       }
       index(t, *tree_, &old, id, revision, &msg);
-      detail::putValue(t, *tree_, id, revision, msg, compact, false);
+      storeIndexed(t, *tree_,
+                   [&] { detail::putValue(t, *tree_, id, revision, msg, compact, false); });
       if (notify) {
-        emit(t, *tree_, EventKind::kUpdated, id, revision, o.getDataIteration() + 1,
-             o.getMetaIteration(), std::move(changed));
+        emit(t, *tree_, EventKind::kUpdated, id, revision, dataIteration, metaIteration,
+             std::move(changed));
       }
     } catch (const kj::Exception& e) {
       detail::throwCorrupt(tree_->name, id, revision, e);
@@ -381,14 +402,18 @@ void GenericTree::remove(std::uint64_t id, std::uint32_t revision) {
                                             " is released: it cannot be removed, so that records "
                                             "that point to it keep what they pointed to");
     }
+    auto iterations =
+        std::pair(old.envelope().getDataIteration(), old.envelope().getMetaIteration());
     index(t, *tree_, &old, id, revision, nullptr);
-    return std::pair(old.envelope().getDataIteration(), old.envelope().getMetaIteration());
+    return iterations;
   });
   KeyBytes key = detail::encodeKey(id, revision);
   MDB_val k = detail::toVal(key);
   t.writes[tree_->ordinal].appender.invalidate();
-  t.checkWrite(mdb_del(t.txn, tree_->dbi, &k, nullptr),
-               [&] { return "removing " + describe(tree_->name, id, revision); });
+  storeIndexed(t, *tree_, [&] {
+    t.checkWrite(mdb_del(t.txn, tree_->dbi, &k, nullptr),
+                 [&] { return "removing " + describe(tree_->name, id, revision); });
+  });
   if (t.db->hub->active()) {
     emit(t, *tree_, EventKind::kRemoved, id, revision, dataIteration, metaIteration);
   }
@@ -412,7 +437,7 @@ void rewrite(TxnState& t, const TreeState& tree, const StoredRecord& old, std::u
     std::uint32_t dataIteration = env.getDataIteration(), metaIteration = env.getMetaIteration();
     // A new revision is a new record: indexers see no `before` for it.
     index(t, tree, fresh ? nullptr : &old, id, revision, &msg);
-    detail::putValue(t, tree, id, revision, msg, false, fresh);
+    storeIndexed(t, tree, [&] { detail::putValue(t, tree, id, revision, msg, false, fresh); });
     if (t.db->hub->active()) emit(t, tree, kind, id, revision, dataIteration, metaIteration);
   } catch (const kj::Exception& e) {
     detail::throwCorrupt(tree.name, old.id(), old.revision(), e);

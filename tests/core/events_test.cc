@@ -215,3 +215,78 @@ TEST_CASE("a queue hands events to another thread in commit order", "[core][even
   CHECK(wakeups >= 1);
   CHECK(queue.size() == 0);
 }
+
+TEST_CASE("events of several changes to one record in one transaction carry each change's counters",
+          "[core][events][regression]") {
+  TempDir dir;
+  hills::Database db(dir.path(), plmOptions());
+  Recorder rec(db);
+  auto key = db.write([](hills::WriteTxn& txn) {
+    auto parts = txn.tree<plm::Part>();
+    auto k = parts.create(makePart(1));
+    parts.update(k, makePart(2));
+    parts.update(k, makePart(3));
+    return k;
+  });
+  REQUIRE(rec.events.size() == 3);
+  CHECK(rec.events[0].dataIteration == 1);
+  CHECK(rec.events[1].dataIteration == 2);
+  CHECK(rec.events[2].dataIteration == 3);
+  db.read([&](const hills::ReadTxn& txn) {
+    CHECK(txn.tree<plm::Part>().meta(key)->dataIteration == 3);
+  });
+}
+
+TEST_CASE("a subscriber that cancels itself is not called again in the same delivery",
+          "[core][events][regression]") {
+  TempDir dir;
+  hills::Database db(dir.path(), plmOptions());
+  int calls = 0;
+  hills::Subscription sub;
+  sub = db.subscribe({}, [&](const Event&) {
+    ++calls;
+    sub.cancel();
+  });
+  db.write([](hills::WriteTxn& txn) {
+    txn.tree<plm::Part>().create(makePart(1));
+    txn.tree<plm::Part>().create(makePart(2));
+  });
+  CHECK(calls == 1);
+}
+
+TEST_CASE("events of a write made inside another database's transaction wait for it to end",
+          "[core][events][regression]") {
+  TempDir dirA, dirB;
+  hills::Database a(dirA.path(), plmOptions());
+  bool insideA = false;
+  std::vector<bool> deliveredInside;
+  {
+    hills::Database b(dirB.path(), plmOptions());
+    auto sub = b.subscribe({}, [&](const Event&) { deliveredInside.push_back(insideA); });
+    a.write([&](hills::WriteTxn& txn) {
+      insideA = true;
+      txn.tree<plm::Part>().create(makePart(1));
+      b.write([](hills::WriteTxn& tb) { tb.tree<plm::Part>().create(makePart(2)); });
+      CHECK(deliveredInside.empty());
+      insideA = false;
+    });
+  }
+  CHECK(deliveredInside == std::vector<bool>{false});
+}
+
+TEST_CASE("a subscriber may open, write to and close another database",
+          "[core][events][regression]") {
+  TempDir dirA, dirB;
+  hills::Database a(dirA.path(), plmOptions());
+  int seenInB = 0;
+  auto sub = a.subscribe({}, [&](const Event&) {
+    hills::Database b(dirB.path(), plmOptions());
+    auto subB = b.subscribe({}, [&](const Event&) { ++seenInB; });
+    b.write([](hills::WriteTxn& txn) { txn.tree<plm::Part>().create(makePart(9)); });
+  });
+  a.write([](hills::WriteTxn& txn) { txn.tree<plm::Part>().create(makePart(1)); });
+  // B's events were held back during A's delivery and B was closed before
+  // they could be delivered: they go nowhere, and nothing breaks.
+  CHECK(seenInB == 0);
+  a.write([](hills::WriteTxn& txn) { txn.tree<plm::Part>().create(makePart(2)); });
+}

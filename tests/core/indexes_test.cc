@@ -260,3 +260,24 @@ TEST_CASE("after 10000 random mutations every built-in index equals a rebuilt on
     CHECK(dump(db, name) == entries);
   }
 }
+
+TEST_CASE("similarity search finds the best match beyond the candidates that share the most",
+          "[core][indexes][regression]") {
+  TempDir dir;
+  Indexes ix;
+  hills::Database db(dir.path(), ix.options());
+  Key<plm::Part> shortName;
+  db.write([&](hills::WriteTxn& txn) {
+    for (int i = 0; i < 30; ++i) {
+      txn.tree<plm::Part>().create(
+          named("L-" + std::to_string(i), "abcd long tail number " + std::to_string(i)));
+    }
+    shortName = txn.tree<plm::Part>().create(named("S-1", "abc"));
+  });
+  db.read([&](const hills::ReadTxn& txn) {
+    auto top = ix.similar->search(txn, "abcd", 1);
+    REQUIRE(top.size() == 1);
+    CHECK(top[0].key == shortName);
+    CHECK(ix.similar->search(txn, "abcd", SIZE_MAX).size() == 31);
+  });
+}

@@ -140,7 +140,9 @@ class Database {
   // counted (DatabaseStats::subscriberErrors): other subscribers still get
   // the event and the commit stands. fn may read and write the database;
   // the events of a write it makes are delivered after the current event's
-  // delivery is over. Thread-safe.
+  // delivery is over. A subscriber never runs inside a transaction: the
+  // events of a write made inside another database's read() or write() are
+  // delivered when that transaction ends. Thread-safe.
   Subscription subscribe(EventFilter filter, std::function<void(const Event&)> fn);
 
   // The same for the changes of T's tree, with typed keys. `kinds` empty: all.

@@ -73,8 +73,9 @@ struct QueueState;
 }  // namespace detail
 
 // Keeps a subscription alive; dropping it (or cancel()) unsubscribes. After
-// cancel() returns, the callback is not called again, except by a dispatch
-// already running on another thread. Move-only. May outlive the Database.
+// cancel() returns, the callback is not called again, except by a delivery
+// running on another thread that is inside the callback at that moment.
+// Move-only. May outlive the Database.
 class Subscription {
  public:
   Subscription() = default;
@@ -97,7 +98,8 @@ class Subscription {
 
 // Events waiting for a thread to take them: a GUI's, or a worker's. Filled in
 // commit order by the committing threads; all member functions are
-// thread-safe. Dropping the queue unsubscribes. Move-only.
+// thread-safe. Dropping the queue unsubscribes. Move-only; a moved-from queue
+// may only be assigned to or destroyed.
 class EventQueue {
  public:
   EventQueue(EventQueue&&) noexcept = default;

@@ -105,8 +105,11 @@ class IndexWriter : public IndexView {
 // write() caught the first error. When version() differs from the version
 // the index was built with, or the index is missing, hills rebuilds it at
 // open by calling apply(out, nullptr, record) for every record.
-// apply may be called from any thread that writes; it must not call into
-// the Database.
+// apply may be called from any thread that writes, and more than once for
+// the same change (write() runs its function again after growing a full
+// map), so it must keep no state outside the IndexWriter; a kMapFull error
+// escaping it is such a retry, not the indexer's failure. It must not call
+// into the Database.
 class Indexer {
  public:
   virtual ~Indexer() = default;

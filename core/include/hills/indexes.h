@@ -109,31 +109,39 @@ class SimilarityIndex : public KeyedIndexer {
   std::uint32_t version() const override { return version_; }
   std::string tree() const override { return std::string(RecordTraits<T>::tree); }
 
-  // Up to `limit` records whose name is most like `query`, best first; ties
-  // in key order. Records sharing no trigram with the query are not listed.
+  // Up to `limit` records whose name is most like `query`, best first (ties
+  // in key order). Records sharing no trigram with the query are not listed.
   std::vector<Match> search(const ReadTxn& txn, std::string_view query, std::size_t limit) const {
+    std::vector<Match> best;
     auto grams = detail::trigrams(normalizeName(query, kOptions));
-    std::map<Key<T>, int> common;
+    if (limit == 0 || grams.empty()) return best;
+    std::map<Key<T>, std::size_t> common;
     IndexHandle<T> handle(name_);
     for (const auto& g : grams) {
       for (auto k : handle.exact(txn, g)) ++common[k];
     }
-    std::vector<std::pair<Key<T>, int>> candidates(common.begin(), common.end());
+    // Most shared trigrams first: a record sharing s of the query's n
+    // trigrams scores at most 2s / (n + s), so once that bound falls below
+    // the limit-th best exact score, no later candidate can enter.
+    std::vector<std::pair<Key<T>, std::size_t>> candidates(common.begin(), common.end());
     std::stable_sort(candidates.begin(), candidates.end(),
                      [](const auto& a, const auto& b) { return a.second > b.second; });
-    if (candidates.size() > limit * 8 + 16) candidates.resize(limit * 8 + 16);
-    std::vector<Match> out;
+    const double n = static_cast<double>(grams.size());
+    auto better = [](const Match& a, const Match& b) {
+      return a.score != b.score ? a.score > b.score : a.key < b.key;
+    };
     auto records = txn.tree<T>();
     for (auto& [key, shared] : candidates) {
+      double s = static_cast<double>(shared);
+      if (best.size() == limit && 2.0 * s / (n + s) < best.back().score) break;
       auto rec = records.read(key);
       if (!rec) continue;
       auto own = detail::trigrams(normalizeName(nameOf_(*rec), kOptions)).size();
-      out.push_back(Match{key, 2.0 * shared / static_cast<double>(grams.size() + own)});
+      Match m{key, 2.0 * s / (n + static_cast<double>(own))};
+      best.insert(std::upper_bound(best.begin(), best.end(), m, better), m);
+      if (best.size() > limit) best.pop_back();
     }
-    std::stable_sort(out.begin(), out.end(),
-                     [](const Match& a, const Match& b) { return a.score > b.score; });
-    if (out.size() > limit) out.resize(limit);
-    return out;
+    return best;
   }
 
  protected:
