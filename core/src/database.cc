@@ -13,6 +13,7 @@
 
 #include "ids.h"
 #include "index_ops.h"
+#include "log.h"
 #include "schema_registry.h"
 #include "state.h"
 #include "storage.h"
@@ -349,6 +350,7 @@ void openDatabase(DatabaseImpl& db) {
   }
 
   openIndexes(db, txn, meta);
+  detail::openChangeLog(db, txn);
 
   // Committing (a read-only transaction too) keeps the DBI handles opened in it.
   guard.txn = nullptr;

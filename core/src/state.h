@@ -24,6 +24,7 @@
 #include "hills/meta.capnp.h"
 #include "hills/options.h"
 #include "lmdb_util.h"
+#include "log.h"
 
 namespace hills::detail {
 
@@ -87,7 +88,9 @@ struct TxnState {
   std::exception_ptr failure;                  // an indexer failed: the transaction must not commit
   std::vector<IndexWrite> indexWrites;         // by IndexState::ordinal
   std::vector<capnp::word> snapshot;           // a copy of a record for indexers
-  kj::Array<capnp::word> scratch;              // first segment of built values, zeroed
+  std::uint64_t nextSequence = 0;              // of the change log; 0: not read yet
+  Appender logAppender;
+  kj::Array<capnp::word> scratch;  // first segment of built values, zeroed
 
   // Words of a stored value, in place when aligned (always, by the layout),
   // else copied and counted. Throws kCorrupt when the size is not whole words.
@@ -121,6 +124,7 @@ struct DatabaseImpl {
   std::vector<std::unique_ptr<TreeState>> trees;
   std::map<std::string, TreeState*, std::less<>> byName;
   std::vector<std::unique_ptr<IndexState>> indexes;
+  ChangeLogState log;
   std::map<std::string, IndexState*, std::less<>> indexByName;
 
   // Stored schemas of every tree, loaded for the dynamic API.

@@ -47,6 +47,8 @@ void TxnState::reset() {
   copies.clear();
   writes.clear();
   indexWrites.clear();
+  nextSequence = 0;
+  logAppender = Appender();
   events.clear();
   failure = nullptr;
   txn = nullptr;

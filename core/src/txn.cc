@@ -5,6 +5,7 @@
 #include "hills/tree.h"
 #include "ids.h"
 #include "index_ops.h"
+#include "log.h"
 #include "state.h"
 #include "storage.h"
 
@@ -81,9 +82,7 @@ void requireWritable(const TxnState& t) {
 // appended when it sorts after every key of the tree (bulk creates), else
 // inserted with a check.
 void putValue(TxnState& t, const TreeState& tree, std::uint64_t id, std::uint32_t revision,
-              capnp::MessageBuilder& msg, bool compact, bool fresh) {
-  kj::Array<capnp::word> spill;
-  auto words = detail::singleSegment(msg, compact, spill);
+              kj::ArrayPtr<const capnp::word> words, bool fresh) {
   KeyBytes key = encodeKey(id, revision);
   MDB_val k = toVal(key);
   MDB_val v{words.size() * sizeof(capnp::word), const_cast<capnp::word*>(words.begin())};
@@ -307,12 +306,17 @@ void storeIndexed(TxnState& t, const TreeState& tree, F&& store) {
   }
 }
 
-// Records an event for delivery after commit; nothing when nobody listens.
-void emit(TxnState& t, const TreeState& tree, EventKind kind, std::uint64_t id,
-          std::uint32_t revision, std::uint32_t dataIteration, std::uint32_t metaIteration,
-          std::vector<std::string> changed = {}) {
-  t.events.push_back(Event{kind, OpaqueKey{tree.name, id, revision}, std::string(), dataIteration,
-                           metaIteration, std::move(changed), 0});
+// Records a stored change: in the change log when the database keeps one,
+// and as an event for delivery after commit when anyone listens. `value` is
+// what was stored (empty for a removal).
+void recordChange(TxnState& t, const TreeState& tree, EventKind kind, std::uint64_t id,
+                  std::uint32_t revision, std::uint32_t dataIteration, std::uint32_t metaIteration,
+                  kj::ArrayPtr<const capnp::word> value, std::vector<std::string> changed = {}) {
+  if (t.db->log.open) detail::appendChange(t, tree, kind, id, revision, value);
+  if (t.db->hub->active()) {
+    t.events.push_back(Event{kind, OpaqueKey{tree.name, id, revision}, std::string(), dataIteration,
+                             metaIteration, std::move(changed), 0});
+  }
 }
 
 // Calls fn with the stored record (require()'s error when there is none).
@@ -341,8 +345,10 @@ std::uint64_t GenericTree::create(BodyWriter write) {
   env.setMetaIteration(1);
   bool compact = write(env.getBody(), capnp::AnyPointer::Reader());
   index(t, *tree_, nullptr, id, 0, &msg);
-  storeIndexed(t, *tree_, [&] { detail::putValue(t, *tree_, id, 0, msg, compact, true); });
-  if (t.db->hub->active()) emit(t, *tree_, EventKind::kCreated, id, 0, 1, 1);
+  kj::Array<capnp::word> spill;
+  auto words = detail::singleSegment(msg, compact, spill);
+  storeIndexed(t, *tree_, [&] { detail::putValue(t, *tree_, id, 0, words, true); });
+  recordChange(t, *tree_, EventKind::kCreated, id, 0, 1, 1, words);
   return id;
 }
 
@@ -380,12 +386,11 @@ void GenericTree::update(std::uint64_t id, std::uint32_t revision, BodyWriter wr
                                         env.getBody().asReader().getAs<capnp::AnyStruct>());
       }
       index(t, *tree_, &old, id, revision, &msg);
-      storeIndexed(t, *tree_,
-                   [&] { detail::putValue(t, *tree_, id, revision, msg, compact, false); });
-      if (notify) {
-        emit(t, *tree_, EventKind::kUpdated, id, revision, dataIteration, metaIteration,
-             std::move(changed));
-      }
+      kj::Array<capnp::word> spill;
+      auto words = detail::singleSegment(msg, compact, spill);
+      storeIndexed(t, *tree_, [&] { detail::putValue(t, *tree_, id, revision, words, false); });
+      recordChange(t, *tree_, EventKind::kUpdated, id, revision, dataIteration, metaIteration,
+                   words, std::move(changed));
     } catch (const kj::Exception& e) {
       detail::throwCorrupt(tree_->name, id, revision, e);
     }
@@ -414,9 +419,7 @@ void GenericTree::remove(std::uint64_t id, std::uint32_t revision) {
     t.checkWrite(mdb_del(t.txn, tree_->dbi, &k, nullptr),
                  [&] { return "removing " + describe(tree_->name, id, revision); });
   });
-  if (t.db->hub->active()) {
-    emit(t, *tree_, EventKind::kRemoved, id, revision, dataIteration, metaIteration);
-  }
+  recordChange(t, *tree_, EventKind::kRemoved, id, revision, dataIteration, metaIteration, {});
 }
 
 namespace {
@@ -437,8 +440,10 @@ void rewrite(TxnState& t, const TreeState& tree, const StoredRecord& old, std::u
     std::uint32_t dataIteration = env.getDataIteration(), metaIteration = env.getMetaIteration();
     // A new revision is a new record: indexers see no `before` for it.
     index(t, tree, fresh ? nullptr : &old, id, revision, &msg);
-    storeIndexed(t, tree, [&] { detail::putValue(t, tree, id, revision, msg, false, fresh); });
-    if (t.db->hub->active()) emit(t, tree, kind, id, revision, dataIteration, metaIteration);
+    kj::Array<capnp::word> spill;
+    auto words = detail::singleSegment(msg, false, spill);
+    storeIndexed(t, tree, [&] { detail::putValue(t, tree, id, revision, words, fresh); });
+    recordChange(t, tree, kind, id, revision, dataIteration, metaIteration, words);
   } catch (const kj::Exception& e) {
     detail::throwCorrupt(tree.name, old.id(), old.revision(), e);
   }

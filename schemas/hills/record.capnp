@@ -20,3 +20,28 @@ struct Envelope {
   metaIteration @7 :UInt32;    # bumped on every change of state or lifecycle
   body @8 :AnyPointer;         # the record struct
 }
+
+enum ChangeKind {
+  # What a change did; the same kinds as hills::EventKind.
+  created @0;
+  updated @1;
+  removed @2;
+  released @3;
+  newRevision @4;
+  lifecycleChanged @5;
+  borrowed @6;
+  checkedIn @7;
+  borrowBroken @8;
+}
+
+struct Change {
+  # One entry of the change log (_log): a committed change of one record.
+  sequence @0 :UInt64;         # the entry's key: increases by one per change
+  kind @1 :ChangeKind;
+  tree @2 :Text;
+  id @3 :UInt64;
+  revision @4 :UInt32;
+  origin @5 :Text;             # empty: this database; else the client it came from
+  time @6 :Int64;              # nanoseconds since the Unix epoch
+  value @7 :Data;              # the stored value after the change; empty for a removal
+}

@@ -66,6 +66,11 @@ struct Options {
   // Recorded as the author of the records this process creates and changes.
   std::string author;
 
+  // Keep a change log (_log): every committed change in order, with its
+  // stored value, readable with ReadTxn::changes(). What a sync server hands
+  // out. Once on for a database, it stays on (a log must have no holes).
+  bool changeLog = false;
+
   // Secondary indexes kept with the records (hills/index.h). Each runs in
   // every write transaction that changes its tree; a missing or stale one
   // (another version()) is rebuilt at open.

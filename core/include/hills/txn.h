@@ -223,6 +223,16 @@ class ReadTxn {
   // kUnknownTree when the database has no such tree.
   GenericTreeView tree(std::string_view name) const;
 
+  // Calls fn for every change-log entry with a sequence number above
+  // `after`, oldest first, until fn returns false. The entry is valid during
+  // the call. Throws Error(kInvalidArgument) when the database keeps no
+  // change log (Options::changeLog), kCorrupt for an entry that does not
+  // decode.
+  void changes(std::uint64_t after, kj::FunctionParam<bool(wire::Change::Reader change)> fn) const;
+
+  // The sequence number of the newest change-log entry; 0 when there is none.
+  std::uint64_t lastSequence() const;
+
   // The index registered as `name` (hills/index.h). Throws
   // Error(kInvalidArgument) when no indexer of that name is registered.
   IndexView index(std::string_view name) const;

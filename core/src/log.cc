@@ -1,0 +1,125 @@
+#include "log.h"
+
+#include <capnp/message.h>
+
+#include "state.h"
+#include "storage.h"
+
+namespace hills {
+
+namespace detail {
+
+namespace {
+
+std::array<unsigned char, 8> sequenceKey(std::uint64_t seq) {
+  std::array<unsigned char, 8> k{};
+  for (int i = 0; i < 8; ++i) k[i] = static_cast<unsigned char>(seq >> (56 - 8 * i));
+  return k;
+}
+
+wire::ChangeKind wireKind(EventKind kind) {
+  return static_cast<wire::ChangeKind>(static_cast<std::uint16_t>(kind));
+}
+
+}  // namespace
+
+void openChangeLog(DatabaseImpl& db, MDB_txn* txn) {
+  MetaStore meta(txn, db.meta, db.path);
+  bool kept = meta.getU32("changeLog").value_or(0) == 1;
+  if (!kept && !db.options.changeLog) return;
+  if (db.options.readOnly) {
+    int rc = mdb_dbi_open(txn, "_log", 0, &db.log.dbi);
+    if (rc == MDB_NOTFOUND) return;
+    checkLmdb(rc, "opening the change log", db.path);
+  } else {
+    checkLmdb(mdb_dbi_open(txn, "_log", MDB_CREATE, &db.log.dbi), "opening the change log",
+              db.path);
+    if (!kept) meta.putU32("changeLog", 1);
+  }
+  db.log.open = true;
+}
+
+void appendChange(TxnState& t, const TreeState& tree, EventKind kind, std::uint64_t id,
+                  std::uint32_t revision, kj::ArrayPtr<const capnp::word> value) {
+  if (t.nextSequence == 0) {
+    Cursor cursor(t.txn, t.db->log.dbi, t.db->path);
+    MDB_val k, v;
+    int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_LAST);
+    t.nextSequence = 1;
+    if (rc == MDB_SUCCESS && k.mv_size == 8) {
+      std::uint64_t last = 0;
+      for (std::size_t i = 0; i < 8; ++i)
+        last = (last << 8) | static_cast<const unsigned char*>(k.mv_data)[i];
+      t.nextSequence = last + 1;
+    } else if (rc != MDB_NOTFOUND && rc != MDB_SUCCESS) {
+      checkLmdb(rc, "reading the change log", t.db->path);
+    }
+  }
+  capnp::MallocMessageBuilder msg(static_cast<uint>(value.size() + 16 + tree.name.size() / 8));
+  auto change = msg.initRoot<wire::Change>();
+  std::uint64_t seq = t.nextSequence;
+  change.setSequence(seq);
+  change.setKind(wireKind(kind));
+  change.setTree(tree.name);
+  change.setId(id);
+  change.setRevision(revision);
+  change.setTime(t.now);
+  change.setValue(value.asBytes());
+  kj::Array<capnp::word> spill;
+  auto words = singleSegment(msg, false, spill);
+  auto key = sequenceKey(seq);
+  MDB_val k{key.size(), key.data()};
+  MDB_val v{words.size() * sizeof(capnp::word), const_cast<capnp::word*>(words.begin())};
+  t.checkWrite(t.logAppender.append(t.txn, t.db->log.dbi, &k, &v),
+               [&] { return "writing change " + std::to_string(seq) + " to the change log"; });
+  ++t.nextSequence;
+}
+
+}  // namespace detail
+
+void ReadTxn::changes(std::uint64_t after,
+                      kj::FunctionParam<bool(wire::Change::Reader change)> fn) const {
+  auto& db = *state_->db;
+  if (!db.log.open) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "the database " + db.path + " keeps no change log (Options::changeLog)");
+  }
+  detail::Cursor cursor(state_->txn, db.log.dbi, db.path);
+  auto first = detail::sequenceKey(after + 1);
+  MDB_val k{first.size(), first.data()}, v;
+  int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_RANGE);
+  while (rc == MDB_SUCCESS) {
+    if (v.mv_size == 0 || v.mv_size % sizeof(capnp::word) != 0 || !detail::isAligned(v.mv_data)) {
+      throw Error(ErrorCode::kCorrupt, "a change log entry of the database " + db.path +
+                                           " is not a whole number of aligned words");
+    }
+    detail::ValueReader reader(
+        {static_cast<const capnp::word*>(v.mv_data), v.mv_size / sizeof(capnp::word)});
+    bool more = true;
+    try {
+      more = fn(reader.getRoot<wire::Change>());
+    } catch (const kj::Exception& e) {
+      throw Error(ErrorCode::kCorrupt, "a change log entry of the database " + db.path +
+                                           " does not decode: " + e.getDescription().cStr());
+    }
+    if (!more) return;
+    rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT);
+  }
+  if (rc != MDB_NOTFOUND) detail::checkLmdb(rc, "reading the change log", db.path);
+}
+
+std::uint64_t ReadTxn::lastSequence() const {
+  auto& db = *state_->db;
+  if (!db.log.open) return 0;
+  detail::Cursor cursor(state_->txn, db.log.dbi, db.path);
+  MDB_val k, v;
+  int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_LAST);
+  if (rc == MDB_NOTFOUND || k.mv_size != 8) return 0;
+  detail::checkLmdb(rc, "reading the change log", db.path);
+  std::uint64_t last = 0;
+  for (std::size_t i = 0; i < 8; ++i)
+    last = (last << 8) | static_cast<const unsigned char*>(k.mv_data)[i];
+  return last;
+}
+
+}  // namespace hills
