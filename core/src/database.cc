@@ -181,6 +181,7 @@ void openTree(DatabaseImpl& db, MDB_txn* txn, const std::string& name, bool vers
               std::uint64_t typeId, bool compiled) {
   auto tree = std::make_unique<TreeState>();
   tree->name = name;
+  tree->database = &db.path;
   tree->versioned = versioned;
   tree->typeId = typeId;
   tree->compiled = compiled;

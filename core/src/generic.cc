@@ -40,7 +40,7 @@ std::string toJson(const GenericTreeView& tree, const StoredRecord& record) {
     auto text = codec.encode(record.body().getAs<capnp::DynamicStruct>(tree.schema()));
     return std::string(text.cStr(), text.size());
   } catch (const kj::Exception& e) {
-    detail::throwCorrupt(tree.name(), record.id(), record.revision(), e);
+    record.throwCorrupt(e);
   }
 }
 

@@ -36,9 +36,10 @@ struct TreeState {
   std::size_t ordinal = 0;  // index in DatabaseImpl::trees
   bool versioned = true;
   std::uint64_t typeId = 0;
-  bool compiled = false;             // declared in Options::trees
-  capnp::StructSchema schema;        // the stored schema (the newest declared), for the dynamic API
-  std::vector<IndexState*> indexes;  // indexers of this tree
+  bool compiled = false;       // declared in Options::trees
+  capnp::StructSchema schema;  // the stored schema (the newest declared), for the dynamic API
+  const std::string* database = nullptr;  // its path, for messages
+  std::vector<IndexState*> indexes;       // indexers of this tree
 };
 
 struct IndexState {

@@ -21,11 +21,11 @@ std::string_view toString(State state) { return state == State::kReleased ? "rel
 
 namespace detail {
 
-void throwCorrupt(std::string_view tree, std::uint64_t id, std::uint32_t revision,
-                  const kj::Exception& e) {
-  throw Error(ErrorCode::kCorrupt,
-              "the stored value of " + describe(tree, id, revision) +
-                  " does not decode: " + std::string(e.getDescription().cStr()));
+[[noreturn]] void throwCorrupt(const TreeState& tree, std::uint64_t id, std::uint32_t revision,
+                               const kj::Exception& e) {
+  throw Error(ErrorCode::kCorrupt, "the stored value of " + describe(tree.name, id, revision) +
+                                       " in the database " + *tree.database +
+                                       " does not decode: " + e.getDescription().cStr());
 }
 
 void checkTreeType(const TreeState* tree, std::string_view name, std::uint64_t typeId) {
@@ -67,7 +67,7 @@ wire::Envelope::Reader envelopeOf(capnp::MessageReader& reader, const TreeState&
   try {
     return reader.getRoot<wire::Envelope>();
   } catch (const kj::Exception& e) {
-    throwCorrupt(tree.name, id, revision, e);
+    throwCorrupt(tree, id, revision, e);
   }
 }
 
@@ -149,8 +149,12 @@ RecordMeta StoredRecord::meta() const {
     m.metaIteration = envelope_.getMetaIteration();
     return m;
   } catch (const kj::Exception& e) {
-    detail::throwCorrupt(tree_->name, id_, revision_, e);
+    detail::throwCorrupt(*tree_, id_, revision_, e);
   }
+}
+
+void StoredRecord::throwCorrupt(const kj::Exception& e) const {
+  detail::throwCorrupt(*tree_, id_, revision_, e);
 }
 
 State StoredRecord::state() const {
@@ -392,7 +396,7 @@ void GenericTree::update(std::uint64_t id, std::uint32_t revision, BodyWriter wr
       recordChange(t, *tree_, EventKind::kUpdated, id, revision, dataIteration, metaIteration,
                    words, std::move(changed));
     } catch (const kj::Exception& e) {
-      detail::throwCorrupt(tree_->name, id, revision, e);
+      detail::throwCorrupt(*tree_, id, revision, e);
     }
   });
 }
@@ -445,7 +449,7 @@ void rewrite(TxnState& t, const TreeState& tree, const StoredRecord& old, std::u
     storeIndexed(t, tree, [&] { detail::putValue(t, tree, id, revision, words, fresh); });
     recordChange(t, tree, kind, id, revision, dataIteration, metaIteration, words);
   } catch (const kj::Exception& e) {
-    detail::throwCorrupt(tree.name, old.id(), old.revision(), e);
+    detail::throwCorrupt(tree, old.id(), old.revision(), e);
   }
 }
 

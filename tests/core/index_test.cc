@@ -145,3 +145,41 @@ TEST_CASE("an indexer of a tree the database lacks is refused at open", "[core][
     CHECK_THAT(e.what(), Catch::Contains("nonexistent"));
   }
 }
+
+TEST_CASE("a write retried after the map grew keeps index and events exact",
+          "[core][index][growth]") {
+  TempDir dir;
+  auto o = withIndex(std::make_shared<FirstTag>());
+  o.initialMapSize = 1 << 20;
+  hills::Database db(dir.path(), o);
+  std::uint64_t events = 0;
+  auto sub = db.subscribe({}, [&](const hills::Event&) { ++events; });
+  db.write([](hills::WriteTxn& txn) {
+    for (int i = 0; i < 3000; ++i) {
+      auto p = makePart(i, 400);
+      p.tags = {"t" + std::to_string(i % 3)};
+      txn.tree<plm::Part>().create(p);
+    }
+  });
+  CHECK(db.stats().mapGrowths >= 1);
+  CHECK(events == 3000);
+  db.read([](const hills::ReadTxn& txn) {
+    CHECK(txn.tree<plm::Part>().size() == 3000);
+    CHECK(txn.index("first-tag").size() == 3000);
+    CHECK(txn.index("first-tag").count("t1") == 1000);
+  });
+}
+
+TEST_CASE("a read-only open refuses an index that is missing or stale", "[core][index]") {
+  TempDir dir;
+  { hills::Database db(dir.path(), plmOptions()); }
+  auto readOnly = [&](std::uint32_t version) {
+    auto o = withIndex(std::make_shared<FirstTag>(version));
+    o.readOnly = true;
+    return o;
+  };
+  CHECK_THROWS_AS(hills::Database(dir.path(), readOnly(1)), hills::Error);  // never built
+  { hills::Database db(dir.path(), withIndex(std::make_shared<FirstTag>(1))); }
+  { hills::Database db(dir.path(), readOnly(1)); }                          // current: fine
+  CHECK_THROWS_AS(hills::Database(dir.path(), readOnly(2)), hills::Error);  // stale
+}

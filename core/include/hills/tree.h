@@ -23,10 +23,6 @@ namespace hills {
 
 namespace detail {
 
-// Turns a Cap'n Proto decoding failure into Error(kCorrupt) naming the key.
-[[noreturn]] void throwCorrupt(std::string_view tree, std::uint64_t id, std::uint32_t revision,
-                               const kj::Exception& e);
-
 template <TreeRecord T>
 bool writeBody(const T& value, capnp::AnyPointer::Builder body,
                capnp::AnyPointer::Reader previous) {
@@ -50,7 +46,7 @@ typename RecordTraits<T>::Reader decodeBody(const StoredRecord& rec) {
   try {
     return rec.body().template getAs<typename RecordTraits<T>::Capnp>();
   } catch (const kj::Exception& e) {
-    throwCorrupt(RecordTraits<T>::tree, rec.id(), rec.revision(), e);
+    rec.throwCorrupt(e);
   }
 }
 
@@ -126,7 +122,7 @@ class TreeView {
     try {
       Traits::read(detail::decodeBody<T>(rec), *out);
     } catch (const kj::Exception& e) {
-      detail::throwCorrupt(Traits::tree, key.id, key.revision, e);
+      rec.throwCorrupt(e);
     }
     return out;
   }
@@ -168,7 +164,7 @@ class TreeView {
       try {
         return detail::callVisitor(fn, Key<T>{rec.id(), rec.revision()}, r);
       } catch (const kj::Exception& e) {
-        detail::throwCorrupt(Traits::tree, rec.id(), rec.revision(), e);
+        rec.throwCorrupt(e);
       }
     });
   }

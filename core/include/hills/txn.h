@@ -9,6 +9,7 @@
 #include <capnp/any.h>
 #include <capnp/message.h>
 #include <capnp/schema.h>
+#include <kj/exception.h>
 #include <kj/function.h>
 
 #include <chrono>
@@ -95,6 +96,10 @@ class StoredRecord {
   State state() const;
   wire::Envelope::Reader envelope() const { return envelope_; }
   capnp::AnyPointer::Reader body() const { return envelope_.getBody(); }
+
+  // Throws Error(kCorrupt) naming this record, its tree and its database,
+  // with Cap'n Proto's account of what did not decode.
+  [[noreturn]] void throwCorrupt(const kj::Exception& e) const;
 
  private:
   friend class GenericTreeView;
