@@ -352,6 +352,9 @@ void openDatabase(DatabaseImpl& db) {
 
   openIndexes(db, txn, meta);
   detail::openChangeLog(db, txn);
+  // A replica that took its ids from a server must never mint its own.
+  db.ownIds = o.ownIds && meta.getU32("serverIds").value_or(0) == 0;
+  if (!db.ownIds && !o.readOnly) meta.putU32("serverIds", 1);
 
   // Committing (a read-only transaction too) keeps the DBI handles opened in it.
   guard.txn = nullptr;

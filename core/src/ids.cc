@@ -28,30 +28,80 @@ std::uint64_t lastStoredId(TxnState& txn, const TreeState& tree) {
 }
 }  // namespace
 
-std::uint64_t allocateId(TxnState& txn, const TreeState& tree) {
+std::vector<std::pair<std::uint64_t, std::uint64_t>> loadRanges(TxnState& txn,
+                                                                const TreeState& tree) {
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> out;
+  MetaStore meta(txn.txn, txn.db->meta, txn.db->path);
+  if (auto msg = meta.getMessage(idsKey(tree))) {
+    try {
+      for (auto r : msg->getRoot<wire::IdRanges>().getRanges()) {
+        out.emplace_back(r.getNext(), r.getEnd());
+      }
+    } catch (const kj::Exception& e) {
+      throw Error(ErrorCode::kCorrupt, "the id ranges of tree '" + tree.name +
+                                           "' do not decode (database " + txn.db->path +
+                                           "): " + e.getDescription().cStr());
+    }
+  }
+  return out;
+}
+
+namespace {
+std::vector<std::pair<std::uint64_t, std::uint64_t>>& rangesOf(TxnState& txn,
+                                                               const TreeState& tree) {
   TreeWrite& w = txn.writes[tree.ordinal];
   if (!w.idsLoaded) {
-    MetaStore meta(txn.txn, txn.db->meta, txn.db->path);
-    if (auto msg = meta.getMessage(idsKey(tree))) {
-      try {
-        // Exhausted ranges are kept too: the last one's end is the
-        // high-water mark of every id ever handed out.
-        for (auto r : msg->getRoot<wire::IdRanges>().getRanges()) {
-          w.ranges.emplace_back(r.getNext(), r.getEnd());
-        }
-      } catch (const kj::Exception& e) {
-        throw Error(ErrorCode::kCorrupt, "the id ranges of tree '" + tree.name +
-                                             "' do not decode (database " + txn.db->path +
-                                             "): " + e.getDescription().cStr());
-      }
-    }
+    // Exhausted ranges are kept too: the last one's end is the high-water
+    // mark of every id ever handed out.
+    w.ranges = loadRanges(txn, tree);
     w.idsLoaded = true;
   }
+  return w.ranges;
+}
+}  // namespace
+
+void addIdRange(TxnState& txn, const TreeState& tree, std::uint64_t start, std::uint64_t end) {
+  if (start == 0 || start >= end) {
+    throw Error(ErrorCode::kInvalidArgument, "an id range [" + std::to_string(start) + ", " +
+                                                 std::to_string(end) + ") for tree '" + tree.name +
+                                                 "' is empty or starts at 0");
+  }
+  auto& ranges = rangesOf(txn, tree);
+  for (const auto& [next, stop] : ranges) {
+    if (start < stop && next < end) {
+      throw Error(ErrorCode::kInvalidArgument, "the id range [" + std::to_string(start) + ", " +
+                                                   std::to_string(end) + ") overlaps ids tree '" +
+                                                   tree.name + "' has not used yet (database " +
+                                                   txn.db->path + ")");
+    }
+  }
+  // Unused ranges first, in the order they came; a used-up last range (the
+  // high-water mark) goes away once a fresh range follows it.
+  std::erase_if(ranges, [](const auto& r) { return r.first >= r.second; });
+  ranges.emplace_back(start, end);
+  txn.writes[tree.ordinal].idsDirty = true;
+}
+
+std::uint64_t idsLeft(TxnState& txn, const TreeState& tree) {
+  auto ranges = txn.writable ? rangesOf(txn, tree) : loadRanges(txn, tree);
+  std::uint64_t left = 0;
+  for (const auto& [next, end] : ranges) left += next < end ? end - next : 0;
+  return left;
+}
+
+std::uint64_t allocateId(TxnState& txn, const TreeState& tree) {
+  TreeWrite& w = txn.writes[tree.ordinal];
+  rangesOf(txn, tree);
   // Drop used-up ranges, but keep the last: its end is the high-water mark.
   while (w.ranges.size() > 1 && w.ranges.front().first >= w.ranges.front().second) {
     w.ranges.erase(w.ranges.begin());
   }
   if (w.ranges.empty() || w.ranges.front().first >= w.ranges.front().second) {
+    if (!txn.db->ownIds) {
+      throw Error(ErrorCode::kNoIds,
+                  "tree '" + tree.name + "' has used every id its sync server granted (database " +
+                      txn.db->path + "); new records need a fresh range from the server");
+    }
     // This database is its own id authority: extend past the high-water
     // mark, and past every id the tree holds, whatever put it there.
     std::uint64_t from = w.ranges.empty() ? 1 : w.ranges.front().second;

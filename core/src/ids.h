@@ -15,6 +15,13 @@ struct TreeState;
 // The next free id of the tree. Throws Error(kNoIds) when the ranges are used up.
 std::uint64_t allocateId(TxnState& txn, const TreeState& tree);
 
+// Adds a range [start, end) granted by a sync server. Throws
+// kInvalidArgument for an empty range or one overlapping unused ids.
+void addIdRange(TxnState& txn, const TreeState& tree, std::uint64_t start, std::uint64_t end);
+
+// Ids not handed out yet in the tree's ranges.
+std::uint64_t idsLeft(TxnState& txn, const TreeState& tree);
+
 // Writes the ranges this transaction used back to _meta, before commit.
 void flushIds(TxnState& txn);
 

@@ -140,6 +140,7 @@ struct DatabaseImpl {
   std::atomic<std::uint64_t> unalignedReads{0};
   std::atomic<std::uint64_t> mapGrowths{0};
   std::uint64_t staleReadersCleared = 0;  // at open
+  bool ownIds = true;                     // false: ids only from ranges a sync server granted
 
   std::mutex spareMutex;
   std::vector<std::unique_ptr<TxnState>> spare;  // recycled transaction states

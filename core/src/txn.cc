@@ -256,6 +256,13 @@ void GenericTreeView::scan(std::uint64_t firstId, std::uint64_t lastId,
   if (rc != MDB_NOTFOUND) checkLmdb(rc, "scanning tree '" + tree_->name + "'", txn_->db->path);
 }
 
+std::uint64_t GenericTreeView::idsLeft() const { return detail::idsLeft(*txn_, *tree_); }
+
+void GenericTree::addIdRange(std::uint64_t start, std::uint64_t end) {
+  requireWritable(*txn_);
+  detail::addIdRange(*txn_, *tree_, start, end);
+}
+
 std::uint64_t GenericTreeView::size() const {
   MDB_stat stat;
   checkLmdb(

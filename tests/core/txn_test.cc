@@ -63,22 +63,6 @@ TEST_CASE("a missing key is an empty optional, not an error", "[core][txn]") {
   });
 }
 
-TEST_CASE("ids are unique and increasing within a tree and persist across reopen", "[core][ids]") {
-  TempDir dir;
-  std::vector<Key<plm::Part>> keys;
-  {
-    hills::Database db(dir.path(), plmOptions());
-    db.write([&](hills::WriteTxn& txn) {
-      for (int i = 0; i < 100; ++i) keys.push_back(txn.tree<plm::Part>().create(makePart(i)));
-    });
-  }
-  hills::Database db(dir.path(), plmOptions());
-  auto next =
-      db.write([](hills::WriteTxn& txn) { return txn.tree<plm::Part>().create(makePart(1)); });
-  for (std::size_t i = 1; i < keys.size(); ++i) CHECK(keys[i].id > keys[i - 1].id);
-  CHECK(next.id > keys.back().id);
-}
-
 TEST_CASE("an update replaces a draft's data and bumps its data iteration", "[core][txn]") {
   TempDir dir;
   hills::Database db(dir.path(), plmOptions());
@@ -338,29 +322,4 @@ TEST_CASE("a write inside a read of the same database is refused", "[core][txn]"
   db.read([&](const hills::ReadTxn&) {
     CHECK(codeOf([&] { db.write([](hills::WriteTxn&) {}); }) == ErrorCode::kInvalidArgument);
   });
-}
-
-TEST_CASE("ids stay unique past the end of a self-granted id range", "[core][ids][regression]") {
-  TempDir dir;
-  Key<plm::StockItem> last;
-  {
-    hills::Database db(dir.path(), plmOptions());
-    // 65,536 ids use up the first range exactly; the next id must come after it.
-    last = db.write([](hills::WriteTxn& txn) {
-      auto stock = txn.tree<plm::StockItem>();
-      Key<plm::StockItem> k;
-      for (int i = 0; i < 65536; ++i) k = stock.create(plm::StockItem{});
-      return k;
-    });
-    db.write([](hills::WriteTxn& txn) {
-      txn.tree<plm::StockItem>().remove(Key<plm::StockItem>{1, 0});
-    });
-    auto next = db.write(
-        [](hills::WriteTxn& txn) { return txn.tree<plm::StockItem>().create(plm::StockItem{}); });
-    CHECK(next.id == last.id + 1);
-  }
-  hills::Database db(dir.path(), plmOptions());
-  auto again = db.write(
-      [](hills::WriteTxn& txn) { return txn.tree<plm::StockItem>().create(plm::StockItem{}); });
-  CHECK(again.id == last.id + 2);
 }

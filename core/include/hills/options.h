@@ -66,6 +66,12 @@ struct Options {
   // Recorded as the author of the records this process creates and changes.
   std::string author;
 
+  // true: the database is its own id authority and hands out ids by itself.
+  // false: it is the replica of a sync client, and creates use only the id
+  // ranges the server granted (GenericTree::addIdRange), failing with
+  // Error(kNoIds) when they run out. Once false for a database, it stays so.
+  bool ownIds = true;
+
   // Keep a change log (_log): every committed change in order, with its
   // stored value, readable with ReadTxn::changes(). What a sync server hands
   // out. Once on for a database, it stays on (a log must have no holes).

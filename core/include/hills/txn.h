@@ -154,6 +154,10 @@ class GenericTreeView {
   // Number of records, all revisions counted.
   std::uint64_t size() const;
 
+  // Ids left to hand out in this database's ranges for the tree (a database
+  // that is its own id authority extends its range when it runs out).
+  std::uint64_t idsLeft() const;
+
  protected:
   friend class ReadTxn;
   friend class WriteTxn;
@@ -205,6 +209,12 @@ class GenericTree : public GenericTreeView {
   // Sets the lifecycle number, the one thing that may change on a released
   // record. Throws kNotFound.
   void setLifecycle(std::uint64_t id, std::uint32_t revision, std::uint32_t lifecycle);
+
+  // Adds the id range [start, end) that a sync server granted this
+  // database for the tree; creates use ranges in the order they were added.
+  // Throws kInvalidArgument for an empty range or one overlapping ids not
+  // used yet.
+  void addIdRange(std::uint64_t start, std::uint64_t end);
 
  private:
   friend class WriteTxn;
