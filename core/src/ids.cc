@@ -82,6 +82,30 @@ void addIdRange(TxnState& txn, const TreeState& tree, std::uint64_t start, std::
   txn.writes[tree.ordinal].idsDirty = true;
 }
 
+std::pair<std::uint64_t, std::uint64_t> grantIds(TxnState& txn, const TreeState& tree,
+                                                 std::uint64_t count) {
+  if (count == 0 || !txn.db->ownIds) {
+    throw Error(ErrorCode::kInvalidArgument,
+                count == 0
+                    ? "a grant of 0 ids of tree '" + tree.name + "'"
+                    : "the database " + txn.db->path + " is a replica: only its server grants ids");
+  }
+  auto& ranges = rangesOf(txn, tree);
+  // Beyond the high-water mark (the last range's end) and every stored id.
+  std::uint64_t from = ranges.empty() ? 1 : ranges.back().second;
+  from = std::max(from, lastStoredId(txn, tree) + 1);
+  if (count > UINT64_MAX - from) {
+    throw Error(ErrorCode::kNoIds, "tree '" + tree.name + "' has no " + std::to_string(count) +
+                                       " ids left to grant (database " + txn.db->path + ")");
+  }
+  // An empty range at the end records the new high-water mark; this
+  // database's own unused range stays in front of it, used-up ones go.
+  std::erase_if(ranges, [](const auto& r) { return r.first >= r.second; });
+  ranges.emplace_back(from + count, from + count);
+  txn.writes[tree.ordinal].idsDirty = true;
+  return {from, from + count};
+}
+
 std::uint64_t idsLeft(TxnState& txn, const TreeState& tree) {
   auto ranges = txn.writable ? rangesOf(txn, tree) : loadRanges(txn, tree);
   std::uint64_t left = 0;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <utility>
 
 namespace hills::detail {
 
@@ -18,6 +19,10 @@ std::uint64_t allocateId(TxnState& txn, const TreeState& tree);
 // Adds a range [start, end) granted by a sync server. Throws
 // kInvalidArgument for an empty range or one overlapping unused ids.
 void addIdRange(TxnState& txn, const TreeState& tree, std::uint64_t start, std::uint64_t end);
+
+// Hands out [first, end) beyond every id this database used or granted.
+std::pair<std::uint64_t, std::uint64_t> grantIds(TxnState& txn, const TreeState& tree,
+                                                 std::uint64_t count);
 
 // Ids not handed out yet in the tree's ranges.
 std::uint64_t idsLeft(TxnState& txn, const TreeState& tree);

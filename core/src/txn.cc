@@ -263,6 +263,11 @@ void GenericTree::addIdRange(std::uint64_t start, std::uint64_t end) {
   detail::addIdRange(*txn_, *tree_, start, end);
 }
 
+std::pair<std::uint64_t, std::uint64_t> GenericTree::grantIds(std::uint64_t count) {
+  requireWritable(*txn_);
+  return detail::grantIds(*txn_, *tree_, count);
+}
+
 std::uint64_t GenericTreeView::size() const {
   MDB_stat stat;
   checkLmdb(

@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <set>
 
 #include "plm_fixtures.h"
 #include "temp_dir.h"
@@ -117,4 +118,36 @@ TEST_CASE("ids stay unique past the end of a self-granted id range", "[core][ids
   auto again = db.write(
       [](hills::WriteTxn& txn) { return txn.tree<plm::StockItem>().create(plm::StockItem{}); });
   CHECK(again.id == last.id + 2);
+}
+
+TEST_CASE("ids granted by an authority never collide across its replicas or itself",
+          "[core][ids]") {
+  TempDir dir;
+  hills::Database server(dir.sub("server"), plmOptions());
+  hills::Database a(dir.sub("a"), replica());
+  hills::Database b(dir.sub("b"), replica());
+  std::set<std::uint64_t> seen;
+  std::size_t made = 0;
+  for (int round = 0; round < 4; ++round) {
+    for (hills::Database* client : {&a, &b}) {
+      auto [first, end] =
+          server.write([](hills::WriteTxn& txn) { return txn.tree("parts").grantIds(50); });
+      CHECK(end - first == 50);
+      client->write([&, first = first, end = end](hills::WriteTxn& txn) {
+        txn.tree("parts").addIdRange(first, end);
+        for (int i = 0; i < 50; ++i) seen.insert(txn.tree<plm::Part>().create(makePart(i)).id);
+      });
+      made += 50;
+    }
+    // The authority creates records of its own between grants.
+    server.write([&](hills::WriteTxn& txn) {
+      for (int i = 0; i < 10; ++i) seen.insert(txn.tree<plm::Part>().create(makePart(i)).id);
+    });
+    made += 10;
+  }
+  CHECK(seen.size() == made);
+  CHECK_THROWS_AS(a.write([](hills::WriteTxn& txn) { txn.tree("parts").grantIds(5); }),
+                  hills::Error);
+  CHECK_THROWS_AS(server.write([](hills::WriteTxn& txn) { txn.tree("parts").grantIds(0); }),
+                  hills::Error);
 }

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "hills/error.h"
 #include "hills/key.h"
@@ -215,6 +216,13 @@ class GenericTree : public GenericTreeView {
   // Throws kInvalidArgument for an empty range or one overlapping ids not
   // used yet.
   void addIdRange(std::uint64_t start, std::uint64_t end);
+
+  // As the id authority of a sync group (a database that owns its ids: the
+  // server's), hands out the next `count` ids of the tree to a replica and
+  // returns them as [first, end). Granted ranges never overlap each other or
+  // the ids this database uses itself. Throws kInvalidArgument for a count
+  // of 0 or when this database is a replica.
+  std::pair<std::uint64_t, std::uint64_t> grantIds(std::uint64_t count);
 
  private:
   friend class WriteTxn;
