@@ -43,6 +43,11 @@ inline KeyBytes encodeKey(std::uint64_t id, std::uint32_t revision) {
   return k;
 }
 
+inline void storeBigEndian64(void* p, std::uint64_t v) {
+  v = __builtin_bswap64(v);
+  std::memcpy(p, &v, sizeof(v));
+}
+
 inline std::uint64_t loadBigEndian64(const void* p) {
   std::uint64_t v;
   std::memcpy(&v, p, sizeof(v));

@@ -13,7 +13,7 @@ namespace {
 
 std::array<unsigned char, 8> sequenceKey(std::uint64_t seq) {
   std::array<unsigned char, 8> k{};
-  for (int i = 0; i < 8; ++i) k[i] = static_cast<unsigned char>(seq >> (56 - 8 * i));
+  storeBigEndian64(k.data(), seq);
   return k;
 }
 
@@ -47,10 +47,7 @@ void appendChange(TxnState& t, const TreeState& tree, EventKind kind, std::uint6
     int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_LAST);
     t.nextSequence = 1;
     if (rc == MDB_SUCCESS && k.mv_size == 8) {
-      std::uint64_t last = 0;
-      for (std::size_t i = 0; i < 8; ++i)
-        last = (last << 8) | static_cast<const unsigned char*>(k.mv_data)[i];
-      t.nextSequence = last + 1;
+      t.nextSequence = loadBigEndian64(k.mv_data) + 1;
     } else if (rc != MDB_NOTFOUND && rc != MDB_SUCCESS) {
       checkLmdb(rc, "reading the change log", t.db->path);
     }
@@ -116,10 +113,7 @@ std::uint64_t ReadTxn::lastSequence() const {
   int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_LAST);
   if (rc == MDB_NOTFOUND || k.mv_size != 8) return 0;
   detail::checkLmdb(rc, "reading the change log", db.path);
-  std::uint64_t last = 0;
-  for (std::size_t i = 0; i < 8; ++i)
-    last = (last << 8) | static_cast<const unsigned char*>(k.mv_data)[i];
-  return last;
+  return detail::loadBigEndian64(k.mv_data);
 }
 
 }  // namespace hills
