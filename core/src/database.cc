@@ -539,6 +539,8 @@ const std::string& Database::path() const { return impl_->path; }
 
 DatabaseStats Database::stats() const {
   DatabaseStats s;
+  // mdb_env_info and mdb_env_stat read the map, which growing it replaces.
+  std::shared_lock lock(impl_->mapLock);
   MDB_envinfo info;
   MDB_stat stat;
   mdb_env_info(impl_->env, &info);

@@ -2,8 +2,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <thread>
 
 #include "plm_fixtures.h"
 #include "temp_dir.h"
@@ -252,4 +254,29 @@ TEST_CASE("the reader slot of a killed reader is cleared at open", "[core][datab
     db.write([](hills::WriteTxn& txn) { txn.tree<plm::Part>().create(makePart(1)); });
   }
   killAndWait(keeper);
+}
+
+TEST_CASE("stats may be read while another thread grows the map",
+          "[core][database][growth][regression]") {
+  TempDir dir;
+  hills::Options o = plmOptions();
+  o.initialMapSize = 256 << 10;
+  hills::Database db(dir.path(), o);
+  std::atomic<bool> done{false};
+  std::uint64_t samples = 0;
+  std::thread watcher([&] {
+    while (!done.load()) {
+      auto s = db.stats();
+      samples += s.mapSize > 0;
+    }
+  });
+  for (int batch = 0; batch < 20; ++batch) {
+    db.write([&](hills::WriteTxn& txn) {
+      for (int i = 0; i < 500; ++i) txn.tree<plm::Part>().create(makePart(i, 300));
+    });
+  }
+  done = true;
+  watcher.join();
+  CHECK(db.stats().mapGrowths >= 3);
+  CHECK(samples > 0);
 }
