@@ -40,7 +40,8 @@ void openChangeLog(DatabaseImpl& db, MDB_txn* txn) {
 }
 
 void appendChange(TxnState& t, const TreeState& tree, EventKind kind, std::uint64_t id,
-                  std::uint32_t revision, kj::ArrayPtr<const capnp::word> value) {
+                  std::uint32_t revision, kj::ArrayPtr<const capnp::word> value,
+                  std::string_view origin) {
   if (t.nextSequence == 0) {
     Cursor cursor(t.txn, t.db->log.dbi, t.db->path);
     MDB_val k, v;
@@ -61,6 +62,7 @@ void appendChange(TxnState& t, const TreeState& tree, EventKind kind, std::uint6
   change.setId(id);
   change.setRevision(revision);
   change.setTime(t.now);
+  change.setOrigin(capnp::Text::Reader(origin.data(), origin.size()));
   change.setValue(value.asBytes());
   kj::Array<capnp::word> spill;
   auto words = singleSegment(msg, false, spill);

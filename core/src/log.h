@@ -7,6 +7,7 @@
 #include <lmdb.h>
 
 #include <cstdint>
+#include <string_view>
 
 #include "hills/events.h"
 
@@ -27,6 +28,7 @@ void openChangeLog(DatabaseImpl& db, MDB_txn* txn);
 
 // Appends one change in the writing transaction.
 void appendChange(TxnState& t, const TreeState& tree, EventKind kind, std::uint64_t id,
-                  std::uint32_t revision, kj::ArrayPtr<const capnp::word> value);
+                  std::uint32_t revision, kj::ArrayPtr<const capnp::word> value,
+                  std::string_view origin);
 
 }  // namespace hills::detail

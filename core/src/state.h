@@ -22,6 +22,7 @@
 #include "event_hub.h"
 #include "hills/index.h"
 #include "hills/meta.capnp.h"
+#include "hills/record.capnp.h"
 #include "hills/options.h"
 #include "lmdb_util.h"
 #include "log.h"
@@ -72,6 +73,15 @@ struct TreeWrite {
 };
 
 struct DatabaseImpl;
+
+// Error(kCorrupt) naming the record, its tree and database.
+[[noreturn]] void throwCorrupt(const TreeState& tree, std::uint64_t id, std::uint32_t revision,
+                               const kj::Exception& e);
+
+// The envelope at the root of a stored value; Error(kCorrupt) naming the
+// record when the root does not decode.
+wire::Envelope::Reader envelopeOf(capnp::MessageReader& reader, const TreeState& tree,
+                                  std::uint64_t id, std::uint32_t revision);
 
 // Whether a value's address is 8-byte aligned, as Cap'n Proto needs.
 inline bool isAligned(const void* p) { return (reinterpret_cast<std::uintptr_t>(p) & 7) == 0; }

@@ -4,8 +4,6 @@
 
 #include "hills/tree.h"
 #include "ids.h"
-#include "index_ops.h"
-#include "log.h"
 #include "state.h"
 #include "storage.h"
 
@@ -62,6 +60,8 @@ std::optional<MDB_val> getValue(TxnState& t, const TreeState& tree, std::uint64_
   return v;
 }
 
+}  // namespace
+
 wire::Envelope::Reader envelopeOf(capnp::MessageReader& reader, const TreeState& tree,
                                   std::uint64_t id, std::uint32_t revision) {
   try {
@@ -71,62 +71,10 @@ wire::Envelope::Reader envelopeOf(capnp::MessageReader& reader, const TreeState&
   }
 }
 
-void requireWritable(const TxnState& t) {
-  if (!t.writable) {
-    throw Error(ErrorCode::kInvalidArgument,
-                "a write through a read transaction (database " + t.db->path + ")");
-  }
-}
-
-// Puts a built record value. `fresh` marks a key that must not exist yet:
-// appended when it sorts after every key of the tree (bulk creates), else
-// inserted with a check.
-void putValue(TxnState& t, const TreeState& tree, std::uint64_t id, std::uint32_t revision,
-              kj::ArrayPtr<const capnp::word> words, bool fresh) {
-  KeyBytes key = encodeKey(id, revision);
-  MDB_val k = toVal(key);
-  MDB_val v{words.size() * sizeof(capnp::word), const_cast<capnp::word*>(words.begin())};
-  unsigned flags = 0;
-  TreeWrite& w = t.writes[tree.ordinal];
-  if (fresh) {
-    if (!w.lastKnown) {
-      Cursor cursor(t.txn, tree.dbi, t.db->path);
-      MDB_val lk, lv;
-      int rc = mdb_cursor_get(cursor.get(), &lk, &lv, MDB_LAST);
-      if (rc == MDB_SUCCESS && lk.mv_size == kKeySize) {
-        std::memcpy(w.last.data(), lk.mv_data, kKeySize);
-      } else if (rc == MDB_SUCCESS) {
-        w.last.fill(0xff);  // a foreign key: never append
-      } else if (rc != MDB_NOTFOUND) {
-        checkLmdb(rc, "finding the last key of tree '" + tree.name + "'", t.db->path);
-      }
-      w.lastKnown = true;
-    }
-    flags = std::memcmp(key.data(), w.last.data(), kKeySize) > 0 ? MDB_APPEND : MDB_NOOVERWRITE;
-  }
-  int rc;
-  if (flags == MDB_APPEND) {
-    rc = w.appender.append(t.txn, tree.dbi, &k, &v);
-    // LMDB refuses an append that does not sort last; should the remembered
-    // bound ever be wrong, an ordinary insert decides.
-    if (rc == MDB_KEYEXIST) rc = mdb_put(t.txn, tree.dbi, &k, &v, MDB_NOOVERWRITE);
-  } else {
-    w.appender.invalidate();
-    rc = mdb_put(t.txn, tree.dbi, &k, &v, flags);
-  }
-  if (rc == MDB_KEYEXIST) {
-    throw Error(ErrorCode::kAlreadyExists, describe(tree.name, id, revision) + " exists already");
-  }
-  t.checkWrite(rc, [&] { return "writing " + describe(tree.name, id, revision); });
-  if (fresh && std::memcmp(key.data(), w.last.data(), kKeySize) > 0) w.last = key;
-}
-
-}  // namespace
 }  // namespace detail
 
 using detail::envelopeOf;
 using detail::getValue;
-using detail::requireWritable;
 
 // --- StoredRecord -------------------------------------------------------
 
@@ -258,289 +206,12 @@ void GenericTreeView::scan(std::uint64_t firstId, std::uint64_t lastId,
 
 std::uint64_t GenericTreeView::idsLeft() const { return detail::idsLeft(*txn_, *tree_); }
 
-void GenericTree::addIdRange(std::uint64_t start, std::uint64_t end) {
-  requireWritable(*txn_);
-  detail::addIdRange(*txn_, *tree_, start, end);
-}
-
-std::pair<std::uint64_t, std::uint64_t> GenericTree::grantIds(std::uint64_t count) {
-  requireWritable(*txn_);
-  return detail::grantIds(*txn_, *tree_, count);
-}
-
 std::uint64_t GenericTreeView::size() const {
   MDB_stat stat;
   checkLmdb(
       mdb_stat(txn_->txn, tree_->dbi, &stat), [&] { return "counting tree '" + tree_->name + "'"; },
       txn_->db->path);
   return stat.ms_entries;
-}
-
-// --- GenericTree --------------------------------------------------------
-
-namespace {
-
-// A copy of a stored record for indexers: they write to other tables while
-// they read it, and LMDB may reuse the pages of the original meanwhile.
-struct Snapshot {
-  detail::ValueReader reader;
-  IndexedRecord record;
-  Snapshot(TxnState& t, const StoredRecord& rec)
-      : reader(copyWords(t, detail::IndexOps::words(rec))) {
-    record = detail::IndexOps::record(rec.id(), rec.revision(), reader.getRoot<wire::Envelope>());
-  }
-  static kj::ArrayPtr<const capnp::word> copyWords(TxnState& t,
-                                                   kj::ArrayPtr<const capnp::word> words) {
-    t.snapshot.assign(words.begin(), words.end());
-    return {t.snapshot.data(), t.snapshot.size()};
-  }
-};
-
-// Runs the tree's indexers for a mutation whose new value `msg` holds (none
-// for a remove), before it is stored.
-void index(TxnState& t, const TreeState& tree, const StoredRecord* before, std::uint64_t id,
-           std::uint32_t revision, capnp::MessageBuilder* msg) {
-  if (tree.indexes.empty()) return;
-  std::optional<Snapshot> old;
-  if (before) old.emplace(t, *before);
-  std::optional<IndexedRecord> now;
-  if (msg) now = detail::IndexOps::record(id, revision, msg->getRoot<wire::Envelope>().asReader());
-  detail::IndexOps::apply(t, tree, old ? &old->record : nullptr, now ? &*now : nullptr);
-}
-
-// Stores a change whose index entries are written already: if storing it
-// fails, the transaction must not commit (its indexes would disagree with
-// its records), even if the caller catches the error.
-template <class F>
-void storeIndexed(TxnState& t, const TreeState& tree, F&& store) {
-  if (tree.indexes.empty()) return store();
-  try {
-    store();
-  } catch (...) {
-    if (!t.mapFull) t.failure = std::current_exception();
-    throw;
-  }
-}
-
-// Records a stored change: in the change log when the database keeps one,
-// and as an event for delivery after commit when anyone listens. `value` is
-// what was stored (empty for a removal).
-void recordChange(TxnState& t, const TreeState& tree, EventKind kind, std::uint64_t id,
-                  std::uint32_t revision, std::uint32_t dataIteration, std::uint32_t metaIteration,
-                  kj::ArrayPtr<const capnp::word> value, std::vector<std::string> changed = {}) {
-  if (t.db->log.open) detail::appendChange(t, tree, kind, id, revision, value);
-  if (t.db->hub->active()) {
-    t.events.push_back(Event{kind, OpaqueKey{tree.name, id, revision}, std::string(), dataIteration,
-                             metaIteration, std::move(changed), 0});
-  }
-}
-
-// Calls fn with the stored record (require()'s error when there is none).
-template <class F>
-decltype(auto) withRecord(const GenericTreeView& tree, std::uint64_t id, std::uint32_t revision,
-                          F&& fn) {
-  StoredRecord rec = tree.require(id, revision);
-  return fn(static_cast<const StoredRecord&>(rec));
-}
-
-}  // namespace
-
-std::uint64_t GenericTree::create(BodyWriter write) {
-  TxnState& t = *txn_;
-  requireWritable(t);
-  std::uint64_t id = detail::allocateId(t, *tree_);
-  detail::ValueBuilder builder(t);
-  auto& msg = builder.get();
-  auto env = msg.initRoot<wire::Envelope>();
-  env.setState(wire::State::DRAFT);
-  env.setTypeId(tree_->typeId);
-  env.setCreated(t.now);
-  env.setModified(t.now);
-  env.setAuthor(t.db->options.author);
-  env.setDataIteration(1);
-  env.setMetaIteration(1);
-  bool compact = write(env.getBody(), capnp::AnyPointer::Reader());
-  index(t, *tree_, nullptr, id, 0, &msg);
-  kj::Array<capnp::word> spill;
-  auto words = detail::singleSegment(msg, compact, spill);
-  storeIndexed(t, *tree_, [&] { detail::putValue(t, *tree_, id, 0, words, true); });
-  recordChange(t, *tree_, EventKind::kCreated, id, 0, 1, 1, words);
-  return id;
-}
-
-void GenericTree::update(std::uint64_t id, std::uint32_t revision, BodyWriter write) {
-  TxnState& t = *txn_;
-  requireWritable(t);
-  withRecord(*this, id, revision, [&](const StoredRecord& old) {
-    if (old.state() == State::kReleased) {
-      throw Error(ErrorCode::kReleased,
-                  describe(tree_->name, id, revision) +
-                      " is released: its data is frozen; make a new revision");
-    }
-    try {
-      auto o = old.envelope();
-      detail::ValueBuilder builder(t);
-      auto& msg = builder.get();
-      auto env = msg.initRoot<wire::Envelope>();
-      env.setState(o.getState());
-      env.setLifecycle(o.getLifecycle());
-      env.setTypeId(o.getTypeId());
-      env.setCreated(o.getCreated());
-      env.setModified(t.now);
-      env.setAuthor(t.db->options.author);
-      // Read before anything is written: the old bytes may move or change.
-      const std::uint32_t dataIteration = o.getDataIteration() + 1;
-      const std::uint32_t metaIteration = o.getMetaIteration();
-      env.setDataIteration(dataIteration);
-      env.setMetaIteration(metaIteration);
-      bool compact = write(env.getBody(), o.getBody());
-      bool notify = t.db->hub->active();
-      std::vector<std::string> changed;
-      if (notify) {
-        // Compared before the put: afterwards LMDB may have moved the old bytes.
-        changed = detail::changedFields(tree_->schema, o.getBody().getAs<capnp::AnyStruct>(),
-                                        env.getBody().asReader().getAs<capnp::AnyStruct>());
-      }
-      index(t, *tree_, &old, id, revision, &msg);
-      kj::Array<capnp::word> spill;
-      auto words = detail::singleSegment(msg, compact, spill);
-      storeIndexed(t, *tree_, [&] { detail::putValue(t, *tree_, id, revision, words, false); });
-      recordChange(t, *tree_, EventKind::kUpdated, id, revision, dataIteration, metaIteration,
-                   words, std::move(changed));
-    } catch (const kj::Exception& e) {
-      detail::throwCorrupt(*tree_, id, revision, e);
-    }
-  });
-}
-
-void GenericTree::remove(std::uint64_t id, std::uint32_t revision) {
-  TxnState& t = *txn_;
-  requireWritable(t);
-  auto [dataIteration,
-        metaIteration] = withRecord(*this, id, revision, [&](const StoredRecord& old) {
-    if (old.state() == State::kReleased) {
-      throw Error(ErrorCode::kReleased, describe(tree_->name, id, revision) +
-                                            " is released: it cannot be removed, so that records "
-                                            "that point to it keep what they pointed to");
-    }
-    auto iterations =
-        std::pair(old.envelope().getDataIteration(), old.envelope().getMetaIteration());
-    index(t, *tree_, &old, id, revision, nullptr);
-    return iterations;
-  });
-  KeyBytes key = detail::encodeKey(id, revision);
-  MDB_val k = detail::toVal(key);
-  t.writes[tree_->ordinal].appender.invalidate();
-  storeIndexed(t, *tree_, [&] {
-    t.checkWrite(mdb_del(t.txn, tree_->dbi, &k, nullptr),
-                 [&] { return "removing " + describe(tree_->name, id, revision); });
-  });
-  recordChange(t, *tree_, EventKind::kRemoved, id, revision, dataIteration, metaIteration, {});
-}
-
-namespace {
-
-// Stores a copy of `old` changed by `change` under (id, revision), and
-// records the event `kind`.
-template <class F>
-void rewrite(TxnState& t, const TreeState& tree, const StoredRecord& old, std::uint64_t id,
-             std::uint32_t revision, bool fresh, EventKind kind, F&& change) {
-  try {
-    detail::ValueBuilder builder(t);
-    auto& msg = builder.get();
-    msg.setRoot(old.envelope());
-    auto env = msg.getRoot<wire::Envelope>();
-    env.setModified(t.now);
-    env.setAuthor(t.db->options.author);
-    change(env);
-    std::uint32_t dataIteration = env.getDataIteration(), metaIteration = env.getMetaIteration();
-    // A new revision is a new record: indexers see no `before` for it.
-    index(t, tree, fresh ? nullptr : &old, id, revision, &msg);
-    kj::Array<capnp::word> spill;
-    auto words = detail::singleSegment(msg, false, spill);
-    storeIndexed(t, tree, [&] { detail::putValue(t, tree, id, revision, words, fresh); });
-    recordChange(t, tree, kind, id, revision, dataIteration, metaIteration, words);
-  } catch (const kj::Exception& e) {
-    detail::throwCorrupt(tree, old.id(), old.revision(), e);
-  }
-}
-
-void requireVersioned(const TreeState& tree, std::string_view what) {
-  if (!tree.versioned) {
-    throw Error(ErrorCode::kUnversioned, "tree '" + tree.name +
-                                             "' is unversioned: its records are "
-                                             "edited in place and cannot " +
-                                             std::string(what));
-  }
-}
-
-}  // namespace
-
-void GenericTree::release(std::uint64_t id, std::uint32_t revision) {
-  TxnState& t = *txn_;
-  requireWritable(t);
-  requireVersioned(*tree_, "be released");
-  withRecord(*this, id, revision, [&](const StoredRecord& old) {
-    if (old.state() == State::kReleased) {
-      throw Error(ErrorCode::kReleased,
-                  describe(tree_->name, id, revision) + " is released already");
-    }
-    rewrite(t, *tree_, old, id, revision, false, EventKind::kReleased,
-            [&](wire::Envelope::Builder env) {
-              env.setState(wire::State::RELEASED);
-              env.setMetaIteration(env.getMetaIteration() + 1);
-            });
-  });
-}
-
-std::uint32_t GenericTree::newRevision(std::uint64_t id, std::uint32_t revision) {
-  TxnState& t = *txn_;
-  requireWritable(t);
-  requireVersioned(*tree_, "have new revisions");
-  auto latest = latestRevision(id);
-  return withRecord(*this, id, revision, [&](const StoredRecord& old) {
-    if (old.state() != State::kReleased) {
-      throw Error(ErrorCode::kNotReleased,
-                  describe(tree_->name, id, revision) +
-                      " is a draft: edit it, or release it before making a "
-                      "new revision");
-    }
-    if (!latest) {
-      throw Error(ErrorCode::kCorrupt, "tree '" + tree_->name + "' holds a malformed key near id " +
-                                           std::to_string(id) + " (database " + t.db->path + ")");
-    }
-    if (latest != revision) {
-      throw Error(ErrorCode::kNotLatest, describe(tree_->name, id, revision) +
-                                             " is not the newest "
-                                             "revision; " +
-                                             describe(tree_->name, id, *latest) + " is");
-    }
-    if (revision == UINT32_MAX) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  describe(tree_->name, id, revision) + " has no next revision");
-    }
-    rewrite(t, *tree_, old, id, revision + 1, true, EventKind::kNewRevision,
-            [&](wire::Envelope::Builder env) {
-              env.setState(wire::State::DRAFT);
-              env.setLifecycle(0);
-              env.setCreated(t.now);
-              env.setDataIteration(1);
-              env.setMetaIteration(1);
-            });
-    return revision + 1;
-  });
-}
-
-void GenericTree::setLifecycle(std::uint64_t id, std::uint32_t revision, std::uint32_t lifecycle) {
-  TxnState& t = *txn_;
-  requireWritable(t);
-  withRecord(*this, id, revision, [&](const StoredRecord& old) {
-    rewrite(t, *tree_, old, id, revision, false, EventKind::kLifecycleChanged,
-            [&](wire::Envelope::Builder env) {
-              env.setLifecycle(lifecycle);
-              env.setMetaIteration(env.getMetaIteration() + 1);
-            });
-  });
 }
 
 // --- transactions -------------------------------------------------------

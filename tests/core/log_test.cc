@@ -1,5 +1,8 @@
+#include <capnp/serialize.h>
+
 #include <catch2/catch.hpp>
 
+#include "hills/generic.h"
 #include "plm_fixtures.h"
 #include "state.h"
 #include "temp_dir.h"
@@ -116,5 +119,82 @@ TEST_CASE("a database without a change log says so when asked for changes", "[co
       CHECK(e.code() == ErrorCode::kInvalidArgument);
       CHECK_THAT(e.what(), Catch::Contains("change log"));
     }
+  });
+}
+
+TEST_CASE("a replica that applies another database's change log ends with the same records",
+          "[core][log][replication]") {
+  TempDir dir;
+  hills::Database origin(dir.sub("origin"), logged());
+  hills::Database replica(dir.sub("replica"), logged());
+  std::vector<hills::Event> seen;
+  auto sub = replica.subscribe({}, [&](const hills::Event& e) { seen.push_back(e); });
+  auto replicate = [&](std::uint64_t after) {
+    std::vector<std::vector<capnp::word>> batch;
+    origin.read([&](const hills::ReadTxn& txn) {
+      txn.changes(after, [&](hills::wire::Change::Reader c) {
+        capnp::MallocMessageBuilder copy;
+        copy.setRoot(c);
+        auto words = capnp::messageToFlatArray(copy);
+        batch.emplace_back(words.begin(), words.end());
+        return true;
+      });
+    });
+    replica.write([&](hills::WriteTxn& txn) {
+      for (auto& w : batch) {
+        capnp::FlatArrayMessageReader msg(kj::ArrayPtr<const capnp::word>(w.data(), w.size()));
+        auto c = msg.getRoot<hills::wire::Change>();
+        txn.tree(c.getTree().cStr()).applyChange(c, "origin");
+      }
+    });
+    return batch.size();
+  };
+  auto [a, b] = origin.write([](hills::WriteTxn& txn) {
+    auto parts = txn.tree<plm::Part>();
+    auto a = parts.create(makePart(1));
+    auto b = parts.create(makePart(2));
+    plm::Bom bom{};
+    bom.assembly = a;
+    txn.tree<plm::Bom>().create(bom);
+    return std::pair(a, b);
+  });
+  CHECK(replicate(0) == 3);
+  origin.write([&](hills::WriteTxn& txn) {
+    auto parts = txn.tree<plm::Part>();
+    auto p = makePart(1);
+    p.name = "changed at the origin";
+    parts.update(a, p);
+    parts.release(a);
+    parts.newRevision(a);
+    parts.remove(b);
+  });
+  CHECK(replicate(3) == 4);
+  REQUIRE(seen.size() == 7);
+  CHECK(replicate(3) == 4);  // the last batch again, as after a crash: nothing changes
+  CHECK(seen.size() == 7);
+
+  auto dumpAll = [](hills::Database& db) {
+    return db.read([](const hills::ReadTxn& txn) {
+      std::vector<std::string> out;
+      for (const char* tree : {"parts", "boms"}) {
+        txn.tree(tree).scan(0, UINT64_MAX, [&](const hills::StoredRecord& r) {
+          out.push_back(std::string(tree) + hills::describe(tree, r.id(), r.revision()) +
+                        hills::toJson(txn.tree(tree), r) + std::to_string(r.meta().metaIteration));
+          return true;
+        });
+      }
+      return out;
+    });
+  };
+  CHECK(dumpAll(replica) == dumpAll(origin));
+  CHECK(seen[3].kind == hills::EventKind::kUpdated);
+  CHECK(seen[3].changedFields == std::vector<std::string>{"name"});
+  for (const auto& e : seen) CHECK(e.origin == "origin");
+  replica.read([](const hills::ReadTxn& txn) {
+    CHECK(txn.lastSequence() == 7);
+    txn.changes(0, [](hills::wire::Change::Reader c) {
+      CHECK(c.getOrigin() == "origin");
+      return true;
+    });
   });
 }

@@ -217,6 +217,19 @@ class GenericTree : public GenericTreeView {
   // used yet.
   void addIdRange(std::uint64_t start, std::uint64_t end);
 
+  // Stores a change that another database made (a change-log entry of the
+  // sync server's, or of any database that keeps a log): the record value
+  // as its bytes came, or the removal. Runs indexers, records the change in
+  // this database's own log, and yields the event with `origin` (the remote
+  // client's name). A change that is not newer than the record (by its data
+  // and meta iteration counters, which only grow) does nothing, so a batch
+  // applied again after a crash changes nothing; a removal of an absent
+  // record does nothing either.
+  // Refusals of local edits (released records, drafts only) do not apply:
+  // the origin decided. Throws kWrongTree for a change of another tree or a
+  // value of another type, kCorrupt for a value that does not decode.
+  void applyChange(wire::Change::Reader change, std::string_view origin);
+
   // As the id authority of a sync group (a database that owns its ids: the
   // server's), hands out the next `count` ids of the tree to a replica and
   // returns them as [first, end). Granted ranges never overlap each other or
