@@ -2,6 +2,8 @@
 
 #include <capnp/message.h>
 
+#include <string>
+
 #include "state.h"
 #include "storage.h"
 
@@ -62,7 +64,10 @@ void appendChange(TxnState& t, const TreeState& tree, EventKind kind, std::uint6
   change.setId(id);
   change.setRevision(revision);
   change.setTime(t.now);
-  change.setOrigin(capnp::Text::Reader(origin.data(), origin.size()));
+  if (!origin.empty()) {
+    std::string text(origin);  // Cap'n Proto's Text needs a NUL-terminated string
+    change.setOrigin(capnp::Text::Reader(text.c_str(), text.size()));
+  }
   change.setValue(value.asBytes());
   kj::Array<capnp::word> spill;
   auto words = singleSegment(msg, false, spill);
