@@ -170,6 +170,18 @@ MDB_txn* beginTxn(DatabaseImpl& db, unsigned flags, std::shared_lock<std::shared
   }
 }
 
+// Ends a transaction of Database::read/write: aborts it unless it committed,
+// and keeps its state for the next transaction.
+struct TxnEnd {
+  DatabaseImpl& db;
+  std::unique_ptr<TxnState>& state;
+  ~TxnEnd() {
+    if (state->txn != nullptr) mdb_txn_abort(state->txn);
+    state->txn = nullptr;
+    db.returnTxnState(std::move(state));
+  }
+};
+
 struct TxnGuard {
   MDB_txn* txn;
   ~TxnGuard() {
@@ -426,15 +438,7 @@ void Database::runRead(kj::FunctionParam<void(const ReadTxn&)> fn) const {
   detail::ActiveTxn active(&db);
   auto state = db.takeTxnState(false);
   state->txn = beginTxn(db, MDB_RDONLY, &lock);
-  struct End {
-    DatabaseImpl& db;
-    std::unique_ptr<TxnState>& state;
-    ~End() {
-      mdb_txn_abort(state->txn);
-      state->txn = nullptr;
-      db.returnTxnState(std::move(state));
-    }
-  } end{db, state};
+  TxnEnd end{db, state};
   ReadTxn txn(state.get());
   fn(txn);
 }
@@ -464,15 +468,7 @@ void Database::runWrite(kj::FunctionParam<void(WriteTxn&)> fn) {
       sizeAtStart = db.mapSize();
       auto state = db.takeTxnState(true);
       state->txn = beginTxn(db, 0, &lock);
-      struct End {
-        DatabaseImpl& db;
-        std::unique_ptr<TxnState>& state;
-        ~End() {
-          if (state->txn != nullptr) mdb_txn_abort(state->txn);
-          state->txn = nullptr;
-          db.returnTxnState(std::move(state));
-        }
-      } end{db, state};
+      TxnEnd end{db, state};
       WriteTxn txn(state.get());
       try {
         fn(txn);

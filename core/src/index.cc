@@ -293,11 +293,6 @@ void IndexOps::apply(TxnState& t, const TreeState& tree, const IndexedRecord* be
   }
 }
 
-IndexedRecord IndexOps::record(std::uint64_t id, std::uint32_t revision,
-                               wire::Envelope::Reader envelope) {
-  return IndexedRecord{id, revision, envelope};
-}
-
 void IndexOps::rebuild(
     TxnState& t, IndexState& ix,
     const std::function<void(std::string_view, std::uint64_t, std::uint64_t)>& progress) {

@@ -23,8 +23,6 @@ struct IndexOps {
   // Error naming the indexer and the record.
   static void apply(TxnState& t, const TreeState& tree, const IndexedRecord* before,
                     const IndexedRecord* after);
-  static IndexedRecord record(std::uint64_t id, std::uint32_t revision,
-                              wire::Envelope::Reader envelope);
   // The stored words of a record.
   static kj::ArrayPtr<const capnp::word> words(const StoredRecord& rec) {
     return rec.reader_.words();

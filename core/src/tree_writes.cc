@@ -87,7 +87,6 @@ std::pair<std::uint64_t, std::uint64_t> GenericTree::grantIds(std::uint64_t coun
   return detail::grantIds(*txn_, *tree_, count);
 }
 
-
 namespace {
 
 // A copy of a stored record for indexers: they write to other tables while
@@ -97,7 +96,7 @@ struct Snapshot {
   IndexedRecord record;
   Snapshot(TxnState& t, const StoredRecord& rec)
       : reader(copyWords(t, detail::IndexOps::words(rec))) {
-    record = detail::IndexOps::record(rec.id(), rec.revision(), reader.getRoot<wire::Envelope>());
+    record = IndexedRecord{rec.id(), rec.revision(), reader.getRoot<wire::Envelope>()};
   }
   static kj::ArrayPtr<const capnp::word> copyWords(TxnState& t,
                                                    kj::ArrayPtr<const capnp::word> words) {
@@ -114,7 +113,7 @@ void index(TxnState& t, const TreeState& tree, const StoredRecord* before, std::
   std::optional<Snapshot> old;
   if (before) old.emplace(t, *before);
   std::optional<IndexedRecord> now;
-  if (msg) now = detail::IndexOps::record(id, revision, msg->getRoot<wire::Envelope>().asReader());
+  if (msg) now = IndexedRecord{id, revision, msg->getRoot<wire::Envelope>().asReader()};
   detail::IndexOps::apply(t, tree, old ? &old->record : nullptr, now ? &*now : nullptr);
 }
 
@@ -146,14 +145,6 @@ void recordChange(TxnState& t, const TreeState& tree, EventKind kind, std::uint6
   }
 }
 
-// Calls fn with the stored record (require()'s error when there is none).
-template <class F>
-decltype(auto) withRecord(const GenericTreeView& tree, std::uint64_t id, std::uint32_t revision,
-                          F&& fn) {
-  StoredRecord rec = tree.require(id, revision);
-  return fn(static_cast<const StoredRecord&>(rec));
-}
-
 }  // namespace
 
 std::uint64_t GenericTree::create(BodyWriter write) {
@@ -182,63 +173,59 @@ std::uint64_t GenericTree::create(BodyWriter write) {
 void GenericTree::update(std::uint64_t id, std::uint32_t revision, BodyWriter write) {
   TxnState& t = *txn_;
   requireWritable(t);
-  withRecord(*this, id, revision, [&](const StoredRecord& old) {
-    if (old.state() == State::kReleased) {
-      throw Error(ErrorCode::kReleased,
-                  describe(tree_->name, id, revision) +
-                      " is released: its data is frozen; make a new revision");
+  const StoredRecord old = require(id, revision);
+  if (old.state() == State::kReleased) {
+    throw Error(ErrorCode::kReleased, describe(tree_->name, id, revision) +
+                                          " is released: its data is frozen; make a new revision");
+  }
+  try {
+    auto o = old.envelope();
+    detail::ValueBuilder builder(t);
+    auto& msg = builder.get();
+    auto env = msg.initRoot<wire::Envelope>();
+    env.setState(o.getState());
+    env.setLifecycle(o.getLifecycle());
+    env.setTypeId(o.getTypeId());
+    env.setCreated(o.getCreated());
+    env.setModified(t.now);
+    env.setAuthor(t.db->options.author);
+    // Read before anything is written: the old bytes may move or change.
+    const std::uint32_t dataIteration = o.getDataIteration() + 1;
+    const std::uint32_t metaIteration = o.getMetaIteration();
+    env.setDataIteration(dataIteration);
+    env.setMetaIteration(metaIteration);
+    bool compact = write(env.getBody(), o.getBody());
+    bool notify = t.db->hub->active();
+    std::vector<std::string> changed;
+    if (notify) {
+      // Compared before the put: afterwards LMDB may have moved the old bytes.
+      changed = detail::changedFields(tree_->schema, o.getBody().getAs<capnp::AnyStruct>(),
+                                      env.getBody().asReader().getAs<capnp::AnyStruct>());
     }
-    try {
-      auto o = old.envelope();
-      detail::ValueBuilder builder(t);
-      auto& msg = builder.get();
-      auto env = msg.initRoot<wire::Envelope>();
-      env.setState(o.getState());
-      env.setLifecycle(o.getLifecycle());
-      env.setTypeId(o.getTypeId());
-      env.setCreated(o.getCreated());
-      env.setModified(t.now);
-      env.setAuthor(t.db->options.author);
-      // Read before anything is written: the old bytes may move or change.
-      const std::uint32_t dataIteration = o.getDataIteration() + 1;
-      const std::uint32_t metaIteration = o.getMetaIteration();
-      env.setDataIteration(dataIteration);
-      env.setMetaIteration(metaIteration);
-      bool compact = write(env.getBody(), o.getBody());
-      bool notify = t.db->hub->active();
-      std::vector<std::string> changed;
-      if (notify) {
-        // Compared before the put: afterwards LMDB may have moved the old bytes.
-        changed = detail::changedFields(tree_->schema, o.getBody().getAs<capnp::AnyStruct>(),
-                                        env.getBody().asReader().getAs<capnp::AnyStruct>());
-      }
-      index(t, *tree_, &old, id, revision, &msg);
-      kj::Array<capnp::word> spill;
-      auto words = detail::singleSegment(msg, compact, spill);
-      storeIndexed(t, *tree_, [&] { detail::putValue(t, *tree_, id, revision, words, false); });
-      recordChange(t, *tree_, EventKind::kUpdated, id, revision, dataIteration, metaIteration,
-                   words, std::move(changed));
-    } catch (const kj::Exception& e) {
-      detail::throwCorrupt(*tree_, id, revision, e);
-    }
-  });
+    index(t, *tree_, &old, id, revision, &msg);
+    kj::Array<capnp::word> spill;
+    auto words = detail::singleSegment(msg, compact, spill);
+    storeIndexed(t, *tree_, [&] { detail::putValue(t, *tree_, id, revision, words, false); });
+    recordChange(t, *tree_, EventKind::kUpdated, id, revision, dataIteration, metaIteration, words,
+                 std::move(changed));
+  } catch (const kj::Exception& e) {
+    detail::throwCorrupt(*tree_, id, revision, e);
+  }
 }
 
 void GenericTree::remove(std::uint64_t id, std::uint32_t revision) {
   TxnState& t = *txn_;
   requireWritable(t);
-  auto [dataIteration,
-        metaIteration] = withRecord(*this, id, revision, [&](const StoredRecord& old) {
-    if (old.state() == State::kReleased) {
-      throw Error(ErrorCode::kReleased, describe(tree_->name, id, revision) +
-                                            " is released: it cannot be removed, so that records "
-                                            "that point to it keep what they pointed to");
-    }
-    auto iterations =
-        std::pair(old.envelope().getDataIteration(), old.envelope().getMetaIteration());
-    index(t, *tree_, &old, id, revision, nullptr);
-    return iterations;
-  });
+  const StoredRecord old = require(id, revision);
+  if (old.state() == State::kReleased) {
+    throw Error(ErrorCode::kReleased, describe(tree_->name, id, revision) +
+                                          " is released: it cannot be removed, so that records "
+                                          "that point to it keep what they pointed to");
+  }
+  // Read before anything is written: the old bytes may move or change.
+  const std::uint32_t dataIteration = old.envelope().getDataIteration();
+  const std::uint32_t metaIteration = old.envelope().getMetaIteration();
+  index(t, *tree_, &old, id, revision, nullptr);
   KeyBytes key = detail::encodeKey(id, revision);
   MDB_val k = detail::toVal(key);
   t.writes[tree_->ordinal].appender.invalidate();
@@ -291,17 +278,15 @@ void GenericTree::release(std::uint64_t id, std::uint32_t revision) {
   TxnState& t = *txn_;
   requireWritable(t);
   requireVersioned(*tree_, "be released");
-  withRecord(*this, id, revision, [&](const StoredRecord& old) {
-    if (old.state() == State::kReleased) {
-      throw Error(ErrorCode::kReleased,
-                  describe(tree_->name, id, revision) + " is released already");
-    }
-    rewrite(t, *tree_, old, id, revision, false, EventKind::kReleased,
-            [&](wire::Envelope::Builder env) {
-              env.setState(wire::State::RELEASED);
-              env.setMetaIteration(env.getMetaIteration() + 1);
-            });
-  });
+  const StoredRecord old = require(id, revision);
+  if (old.state() == State::kReleased) {
+    throw Error(ErrorCode::kReleased, describe(tree_->name, id, revision) + " is released already");
+  }
+  rewrite(t, *tree_, old, id, revision, false, EventKind::kReleased,
+          [&](wire::Envelope::Builder env) {
+            env.setState(wire::State::RELEASED);
+            env.setMetaIteration(env.getMetaIteration() + 1);
+          });
 }
 
 std::uint32_t GenericTree::newRevision(std::uint64_t id, std::uint32_t revision) {
@@ -309,49 +294,46 @@ std::uint32_t GenericTree::newRevision(std::uint64_t id, std::uint32_t revision)
   requireWritable(t);
   requireVersioned(*tree_, "have new revisions");
   auto latest = latestRevision(id);
-  return withRecord(*this, id, revision, [&](const StoredRecord& old) {
-    if (old.state() != State::kReleased) {
-      throw Error(ErrorCode::kNotReleased,
-                  describe(tree_->name, id, revision) +
-                      " is a draft: edit it, or release it before making a "
-                      "new revision");
-    }
-    if (!latest) {
-      throw Error(ErrorCode::kCorrupt, "tree '" + tree_->name + "' holds a malformed key near id " +
-                                           std::to_string(id) + " (database " + t.db->path + ")");
-    }
-    if (latest != revision) {
-      throw Error(ErrorCode::kNotLatest, describe(tree_->name, id, revision) +
-                                             " is not the newest "
-                                             "revision; " +
-                                             describe(tree_->name, id, *latest) + " is");
-    }
-    if (revision == UINT32_MAX) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  describe(tree_->name, id, revision) + " has no next revision");
-    }
-    rewrite(t, *tree_, old, id, revision + 1, true, EventKind::kNewRevision,
-            [&](wire::Envelope::Builder env) {
-              env.setState(wire::State::DRAFT);
-              env.setLifecycle(0);
-              env.setCreated(t.now);
-              env.setDataIteration(1);
-              env.setMetaIteration(1);
-            });
-    return revision + 1;
-  });
+  const StoredRecord old = require(id, revision);
+  if (old.state() != State::kReleased) {
+    throw Error(ErrorCode::kNotReleased, describe(tree_->name, id, revision) +
+                                             " is a draft: edit it, or release it before making a "
+                                             "new revision");
+  }
+  if (!latest) {
+    throw Error(ErrorCode::kCorrupt, "tree '" + tree_->name + "' holds a malformed key near id " +
+                                         std::to_string(id) + " (database " + t.db->path + ")");
+  }
+  if (latest != revision) {
+    throw Error(ErrorCode::kNotLatest, describe(tree_->name, id, revision) +
+                                           " is not the newest "
+                                           "revision; " +
+                                           describe(tree_->name, id, *latest) + " is");
+  }
+  if (revision == UINT32_MAX) {
+    throw Error(ErrorCode::kInvalidArgument,
+                describe(tree_->name, id, revision) + " has no next revision");
+  }
+  rewrite(t, *tree_, old, id, revision + 1, true, EventKind::kNewRevision,
+          [&](wire::Envelope::Builder env) {
+            env.setState(wire::State::DRAFT);
+            env.setLifecycle(0);
+            env.setCreated(t.now);
+            env.setDataIteration(1);
+            env.setMetaIteration(1);
+          });
+  return revision + 1;
 }
 
 void GenericTree::setLifecycle(std::uint64_t id, std::uint32_t revision, std::uint32_t lifecycle) {
   TxnState& t = *txn_;
   requireWritable(t);
-  withRecord(*this, id, revision, [&](const StoredRecord& old) {
-    rewrite(t, *tree_, old, id, revision, false, EventKind::kLifecycleChanged,
-            [&](wire::Envelope::Builder env) {
-              env.setLifecycle(lifecycle);
-              env.setMetaIteration(env.getMetaIteration() + 1);
-            });
-  });
+  const StoredRecord old = require(id, revision);
+  rewrite(t, *tree_, old, id, revision, false, EventKind::kLifecycleChanged,
+          [&](wire::Envelope::Builder env) {
+            env.setLifecycle(lifecycle);
+            env.setMetaIteration(env.getMetaIteration() + 1);
+          });
 }
 
 void GenericTree::applyChange(wire::Change::Reader change, std::string_view origin) {
@@ -422,7 +404,7 @@ void GenericTree::applyChange(wire::Change::Reader change, std::string_view orig
   if (!tree_->indexes.empty()) {
     std::optional<Snapshot> old;
     if (previous) old.emplace(t, previous);
-    IndexedRecord now = detail::IndexOps::record(id, revision, env);
+    IndexedRecord now{id, revision, env};
     detail::IndexOps::apply(t, *tree_, old ? &old->record : nullptr, &now);
   }
   bool fresh = !previous;
