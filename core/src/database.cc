@@ -17,6 +17,7 @@
 #include "schema_registry.h"
 #include "state.h"
 #include "storage.h"
+#include "sync_tables.h"
 
 namespace hills {
 
@@ -364,6 +365,7 @@ void openDatabase(DatabaseImpl& db) {
 
   openIndexes(db, txn, meta);
   detail::openChangeLog(db, txn);
+  detail::openSyncTables(db, txn);
   // A replica that took its ids from a server must never mint its own.
   db.ownIds = o.ownIds && meta.getU32("serverIds").value_or(0) == 0;
   if (!db.ownIds && !o.readOnly) meta.putU32("serverIds", 1);

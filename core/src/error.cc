@@ -38,6 +38,20 @@ std::string_view toString(ErrorCode code) {
       return "invalid argument";
     case ErrorCode::kStorage:
       return "storage";
+    case ErrorCode::kBorrowed:
+      return "borrowed";
+    case ErrorCode::kNotBorrowed:
+      return "not borrowed";
+    case ErrorCode::kStaleBorrow:
+      return "stale borrow";
+    case ErrorCode::kDenied:
+      return "denied";
+    case ErrorCode::kOffline:
+      return "offline";
+    case ErrorCode::kWrongServer:
+      return "wrong server";
+    case ErrorCode::kProtocol:
+      return "protocol";
   }
   return "unknown";
 }

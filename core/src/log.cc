@@ -43,7 +43,7 @@ void openChangeLog(DatabaseImpl& db, MDB_txn* txn) {
 
 void appendChange(TxnState& t, const TreeState& tree, EventKind kind, std::uint64_t id,
                   std::uint32_t revision, kj::ArrayPtr<const capnp::word> value,
-                  std::string_view origin) {
+                  const ChangeNote& note) {
   if (t.nextSequence == 0) {
     Cursor cursor(t.txn, t.db->log.dbi, t.db->path);
     MDB_val k, v;
@@ -55,7 +55,8 @@ void appendChange(TxnState& t, const TreeState& tree, EventKind kind, std::uint6
       checkLmdb(rc, "reading the change log", t.db->path);
     }
   }
-  capnp::MallocMessageBuilder msg(static_cast<uint>(value.size() + 16 + tree.name.size() / 8));
+  capnp::MallocMessageBuilder msg(static_cast<uint>(
+      value.size() + 24 + (tree.name.size() + note.origin.size() + note.holder.size()) / 8));
   auto change = msg.initRoot<wire::Change>();
   std::uint64_t seq = t.nextSequence;
   change.setSequence(seq);
@@ -64,10 +65,10 @@ void appendChange(TxnState& t, const TreeState& tree, EventKind kind, std::uint6
   change.setId(id);
   change.setRevision(revision);
   change.setTime(t.now);
-  if (!origin.empty()) {
-    std::string text(origin);  // Cap'n Proto's Text needs a NUL-terminated string
-    change.setOrigin(capnp::Text::Reader(text.c_str(), text.size()));
-  }
+  // Cap'n Proto's Text needs NUL-terminated strings.
+  if (!note.origin.empty()) change.setOrigin(std::string(note.origin));
+  if (!note.holder.empty()) change.setHolder(std::string(note.holder));
+  change.setFencing(note.fencing);
   change.setValue(value.asBytes());
   kj::Array<capnp::word> spill;
   auto words = singleSegment(msg, false, spill);
@@ -77,6 +78,17 @@ void appendChange(TxnState& t, const TreeState& tree, EventKind kind, std::uint6
   t.checkWrite(t.logAppender.append(t.txn, t.db->log.dbi, &k, &v),
                [&] { return "writing change " + std::to_string(seq) + " to the change log"; });
   ++t.nextSequence;
+}
+
+void recordChange(TxnState& t, const TreeState& tree, EventKind kind, std::uint64_t id,
+                  std::uint32_t revision, std::uint32_t dataIteration, std::uint32_t metaIteration,
+                  kj::ArrayPtr<const capnp::word> value, std::vector<std::string> changed,
+                  const ChangeNote& note) {
+  if (t.db->log.open) appendChange(t, tree, kind, id, revision, value, note);
+  if (t.db->hub->active()) {
+    t.events.push_back(Event{kind, OpaqueKey{tree.name, id, revision}, std::string(note.origin),
+                             dataIteration, metaIteration, std::move(changed), 0});
+  }
 }
 
 }  // namespace detail

@@ -7,7 +7,9 @@
 #include <lmdb.h>
 
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "hills/events.h"
 
@@ -26,9 +28,26 @@ struct ChangeLogState {
 // once Options::changeLog turned it on, it stays on for that database.
 void openChangeLog(DatabaseImpl& db, MDB_txn* txn);
 
+// What a committed change says beyond its record: who made it and, for the
+// borrow kinds, the borrow.
+struct ChangeNote {
+  std::string_view origin;  // empty: this database
+  std::string_view holder;
+  std::uint64_t fencing = 0;
+};
+
 // Appends one change in the writing transaction.
 void appendChange(TxnState& t, const TreeState& tree, EventKind kind, std::uint64_t id,
                   std::uint32_t revision, kj::ArrayPtr<const capnp::word> value,
-                  std::string_view origin);
+                  const ChangeNote& note);
+
+// Records a stored change: in the change log when the database keeps one,
+// and as an event for delivery after commit when anyone listens. `value` is
+// what was stored (empty for a removal and the borrow kinds but a broken
+// borrow, which carries the record as the server holds it).
+void recordChange(TxnState& t, const TreeState& tree, EventKind kind, std::uint64_t id,
+                  std::uint32_t revision, std::uint32_t dataIteration, std::uint32_t metaIteration,
+                  kj::ArrayPtr<const capnp::word> value, std::vector<std::string> changed = {},
+                  const ChangeNote& note = {});
 
 }  // namespace hills::detail

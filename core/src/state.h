@@ -124,6 +124,16 @@ struct TxnState {
   void checkWrite(int rc, What&& what);
 };
 
+// The internal tables of sync: on a server _borrows and _grants, on a
+// client _borrows (its mirror of the server's), _outbox and _conflicts.
+struct SyncTables {
+  bool open = false;
+  MDB_dbi borrows = 0;
+  MDB_dbi grants = 0;
+  MDB_dbi outbox = 0;
+  MDB_dbi conflicts = 0;
+};
+
 struct DatabaseImpl {
   std::string path;
   Options options;
@@ -136,6 +146,7 @@ struct DatabaseImpl {
   std::map<std::string, TreeState*, std::less<>> byName;
   std::vector<std::unique_ptr<IndexState>> indexes;
   ChangeLogState log;
+  SyncTables sync;
   std::map<std::string, IndexState*, std::less<>> indexByName;
 
   // Stored schemas of every tree, loaded for the dynamic API.

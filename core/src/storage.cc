@@ -62,7 +62,7 @@ std::optional<MDB_val> MetaStore::get(std::string_view key) const {
   int rc = mdb_get(txn_, dbi_, &k, &v);
   if (rc == MDB_NOTFOUND) return std::nullopt;
   checkLmdb(
-      rc, [&] { return "reading _meta key " + std::string(key); }, where_);
+      rc, [&] { return "reading " + std::string(table_) + " key " + std::string(key); }, where_);
   return v;
 }
 
@@ -71,7 +71,7 @@ void MetaStore::put(std::string_view key, const void* data, std::size_t size) {
   int rc = mdb_put(txn_, dbi_, &k, &v, 0);
   if (rc == MDB_MAP_FULL && mapFull_ != nullptr) *mapFull_ = true;
   checkLmdb(
-      rc, [&] { return "writing _meta key " + std::string(key); }, where_);
+      rc, [&] { return "writing " + std::string(table_) + " key " + std::string(key); }, where_);
 }
 
 std::optional<std::uint32_t> MetaStore::getU32(std::string_view key) const {
@@ -144,7 +144,34 @@ void MetaStore::forEachPrefix(
     fn(key, *msg);
     rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT);
   }
-  if (rc != MDB_NOTFOUND && rc != MDB_SUCCESS) checkLmdb(rc, "listing _meta", where_);
+  if (rc != MDB_NOTFOUND && rc != MDB_SUCCESS) checkLmdb(rc, "listing " + std::string(table_), where_);
+}
+
+std::unique_ptr<OwnedMessage> MetaStore::floor(std::string_view prefix,
+                                              std::string_view key) const {
+  Cursor cursor(txn_, dbi_, where_);
+  MDB_val k = toVal(key), v;
+  int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_RANGE);
+  bool exact = rc == MDB_SUCCESS &&
+               std::string_view(static_cast<const char*>(k.mv_data), k.mv_size) == key;
+  if (!exact) {
+    rc = mdb_cursor_get(cursor.get(), &k, &v, rc == MDB_NOTFOUND ? MDB_LAST : MDB_PREV);
+  }
+  if (rc == MDB_NOTFOUND) return nullptr;
+  checkLmdb(rc, "searching " + std::string(table_), where_);
+  std::string_view found(static_cast<const char*>(k.mv_data), k.mv_size);
+  if (found.substr(0, prefix.size()) != prefix) return nullptr;
+  return copyMessage(v, found);
+}
+
+bool MetaStore::remove(std::string_view key) {
+  MDB_val k = toVal(key);
+  int rc = mdb_del(txn_, dbi_, &k, nullptr);
+  if (rc == MDB_NOTFOUND) return false;
+  if (rc == MDB_MAP_FULL && mapFull_ != nullptr) *mapFull_ = true;
+  checkLmdb(
+      rc, [&] { return "removing " + std::string(table_) + " key " + std::string(key); }, where_);
+  return true;
 }
 
 }  // namespace hills::detail

@@ -38,13 +38,16 @@ class OwnedMessage final : public capnp::MessageReader {
 kj::ArrayPtr<const capnp::word> singleSegment(capnp::MessageBuilder& msg, bool compact,
                                               kj::Array<capnp::word>& spill);
 
-// Typed access to the _meta table inside one LMDB transaction.
+// Typed access to _meta, or another small internal table of messages keyed
+// by text (_borrows, _grants, _outbox, _conflicts), inside one LMDB
+// transaction.
 class MetaStore {
  public:
   // `mapFull`, when given, is set when a write finds the map full (see
-  // TxnState::checkWrite).
-  MetaStore(MDB_txn* txn, MDB_dbi dbi, std::string_view where, bool* mapFull = nullptr)
-      : txn_(txn), dbi_(dbi), where_(where), mapFull_(mapFull) {}
+  // TxnState::checkWrite). `table` names the table in messages.
+  MetaStore(MDB_txn* txn, MDB_dbi dbi, std::string_view where, bool* mapFull = nullptr,
+            std::string_view table = "_meta")
+      : txn_(txn), dbi_(dbi), where_(where), mapFull_(mapFull), table_(table) {}
 
   std::optional<std::uint32_t> getU32(std::string_view key) const;
   void putU32(std::string_view key, std::uint32_t value);
@@ -54,9 +57,14 @@ class MetaStore {
   void putMessage(std::string_view key, capnp::MessageBuilder& msg);
   // Whether `key` holds exactly the words of `msg` (so writing it is moot).
   bool holds(std::string_view key, capnp::MessageBuilder& msg) const;
+  // Calls fn for every key that starts with `prefix`, in key order.
   void forEachPrefix(
       std::string_view prefix,
       kj::FunctionParam<void(std::string_view key, capnp::MessageReader& msg)> fn) const;
+  // The message at the greatest key <= `key` that starts with `prefix`.
+  std::unique_ptr<OwnedMessage> floor(std::string_view prefix, std::string_view key) const;
+  // Removes `key`; false when it was absent.
+  bool remove(std::string_view key);
 
  private:
   std::optional<MDB_val> get(std::string_view key) const;
@@ -66,6 +74,7 @@ class MetaStore {
   MDB_dbi dbi_;
   std::string_view where_;
   bool* mapFull_;
+  std::string_view table_;
 };
 
 }  // namespace hills::detail

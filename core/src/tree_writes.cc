@@ -9,6 +9,7 @@
 #include "log.h"
 #include "state.h"
 #include "storage.h"
+#include "sync_tables.h"
 
 namespace hills {
 
@@ -82,9 +83,12 @@ void GenericTree::addIdRange(std::uint64_t start, std::uint64_t end) {
   detail::addIdRange(*txn_, *tree_, start, end);
 }
 
-std::pair<std::uint64_t, std::uint64_t> GenericTree::grantIds(std::uint64_t count) {
+std::pair<std::uint64_t, std::uint64_t> GenericTree::grantIds(std::uint64_t count,
+                                                            std::string_view grantee) {
   requireWritable(*txn_);
-  return detail::grantIds(*txn_, *tree_, count);
+  auto range = detail::grantIds(*txn_, *tree_, count);
+  if (!grantee.empty()) detail::recordGrant(*txn_, *tree_, range.first, range.second, grantee);
+  return range;
 }
 
 namespace {
@@ -131,20 +135,6 @@ void storeIndexed(TxnState& t, const TreeState& tree, F&& store) {
   }
 }
 
-// Records a stored change: in the change log when the database keeps one,
-// and as an event for delivery after commit when anyone listens. `value` is
-// what was stored (empty for a removal).
-void recordChange(TxnState& t, const TreeState& tree, EventKind kind, std::uint64_t id,
-                  std::uint32_t revision, std::uint32_t dataIteration, std::uint32_t metaIteration,
-                  kj::ArrayPtr<const capnp::word> value, std::vector<std::string> changed = {},
-                  std::string_view origin = {}) {
-  if (t.db->log.open) detail::appendChange(t, tree, kind, id, revision, value, origin);
-  if (t.db->hub->active()) {
-    t.events.push_back(Event{kind, OpaqueKey{tree.name, id, revision}, std::string(origin),
-                             dataIteration, metaIteration, std::move(changed), 0});
-  }
-}
-
 }  // namespace
 
 std::uint64_t GenericTree::create(BodyWriter write) {
@@ -166,7 +156,8 @@ std::uint64_t GenericTree::create(BodyWriter write) {
   kj::Array<capnp::word> spill;
   auto words = detail::singleSegment(msg, compact, spill);
   storeIndexed(t, *tree_, [&] { detail::putValue(t, *tree_, id, 0, words, true); });
-  recordChange(t, *tree_, EventKind::kCreated, id, 0, 1, 1, words);
+  detail::recordChange(t, *tree_, EventKind::kCreated, id, 0, 1, 1, words);
+  if (!t.db->ownIds) detail::queueCreate(t, *tree_, id);
   return id;
 }
 
@@ -174,6 +165,7 @@ void GenericTree::update(std::uint64_t id, std::uint32_t revision, BodyWriter wr
   TxnState& t = *txn_;
   requireWritable(t);
   const StoredRecord old = require(id, revision);
+  detail::requireEditable(t, *tree_, id, revision);
   if (old.state() == State::kReleased) {
     throw Error(ErrorCode::kReleased, describe(tree_->name, id, revision) +
                                           " is released: its data is frozen; make a new revision");
@@ -206,8 +198,8 @@ void GenericTree::update(std::uint64_t id, std::uint32_t revision, BodyWriter wr
     kj::Array<capnp::word> spill;
     auto words = detail::singleSegment(msg, compact, spill);
     storeIndexed(t, *tree_, [&] { detail::putValue(t, *tree_, id, revision, words, false); });
-    recordChange(t, *tree_, EventKind::kUpdated, id, revision, dataIteration, metaIteration, words,
-                 std::move(changed));
+    detail::recordChange(t, *tree_, EventKind::kUpdated, id, revision, dataIteration,
+                         metaIteration, words, std::move(changed));
   } catch (const kj::Exception& e) {
     detail::throwCorrupt(*tree_, id, revision, e);
   }
@@ -217,6 +209,7 @@ void GenericTree::remove(std::uint64_t id, std::uint32_t revision) {
   TxnState& t = *txn_;
   requireWritable(t);
   const StoredRecord old = require(id, revision);
+  detail::requireEditable(t, *tree_, id, revision);
   if (old.state() == State::kReleased) {
     throw Error(ErrorCode::kReleased, describe(tree_->name, id, revision) +
                                           " is released: it cannot be removed, so that records "
@@ -233,7 +226,8 @@ void GenericTree::remove(std::uint64_t id, std::uint32_t revision) {
     t.checkWrite(mdb_del(t.txn, tree_->dbi, &k, nullptr),
                  [&] { return "removing " + describe(tree_->name, id, revision); });
   });
-  recordChange(t, *tree_, EventKind::kRemoved, id, revision, dataIteration, metaIteration, {});
+  detail::recordChange(t, *tree_, EventKind::kRemoved, id, revision, dataIteration, metaIteration,
+                       {});
 }
 
 namespace {
@@ -257,7 +251,7 @@ void rewrite(TxnState& t, const TreeState& tree, const StoredRecord& old, std::u
     kj::Array<capnp::word> spill;
     auto words = detail::singleSegment(msg, false, spill);
     storeIndexed(t, tree, [&] { detail::putValue(t, tree, id, revision, words, fresh); });
-    recordChange(t, tree, kind, id, revision, dataIteration, metaIteration, words);
+    detail::recordChange(t, tree, kind, id, revision, dataIteration, metaIteration, words);
   } catch (const kj::Exception& e) {
     detail::throwCorrupt(tree, old.id(), old.revision(), e);
   }
@@ -278,6 +272,7 @@ void GenericTree::release(std::uint64_t id, std::uint32_t revision) {
   TxnState& t = *txn_;
   requireWritable(t);
   requireVersioned(*tree_, "be released");
+  detail::requireAuthority(t, "released", *tree_, id, revision);
   const StoredRecord old = require(id, revision);
   if (old.state() == State::kReleased) {
     throw Error(ErrorCode::kReleased, describe(tree_->name, id, revision) + " is released already");
@@ -293,6 +288,7 @@ std::uint32_t GenericTree::newRevision(std::uint64_t id, std::uint32_t revision)
   TxnState& t = *txn_;
   requireWritable(t);
   requireVersioned(*tree_, "have new revisions");
+  detail::requireAuthority(t, "given a new revision", *tree_, id, revision);
   auto latest = latestRevision(id);
   const StoredRecord old = require(id, revision);
   if (old.state() != State::kReleased) {
@@ -328,6 +324,7 @@ std::uint32_t GenericTree::newRevision(std::uint64_t id, std::uint32_t revision)
 void GenericTree::setLifecycle(std::uint64_t id, std::uint32_t revision, std::uint32_t lifecycle) {
   TxnState& t = *txn_;
   requireWritable(t);
+  detail::requireAuthority(t, "given a lifecycle", *tree_, id, revision);
   const StoredRecord old = require(id, revision);
   rewrite(t, *tree_, old, id, revision, false, EventKind::kLifecycleChanged,
           [&](wire::Envelope::Builder env) {
@@ -346,71 +343,105 @@ void GenericTree::applyChange(wire::Change::Reader change, std::string_view orig
                                            "' applied to tree '" + tree_->name + "'");
   }
   auto kind = static_cast<EventKind>(static_cast<std::uint16_t>(change.getKind()));
-  if (static_cast<std::uint16_t>(kind) > static_cast<std::uint16_t>(EventKind::kBorrowBroken)) {
-    throw Error(ErrorCode::kCorrupt,
-                "a change of " + describe(tree_->name, id, revision) + " has an unknown kind");
+  switch (kind) {
+    case EventKind::kRemoved:
+      detail::removeRemote(t, *this, id, revision, origin);
+      return;
+    case EventKind::kBorrowed:
+    case EventKind::kCheckedIn:
+    case EventKind::kBorrowBroken:
+      detail::applyBorrowChange(t, *this, change, origin);
+      return;
+    case EventKind::kCreated:
+    case EventKind::kUpdated:
+    case EventKind::kReleased:
+    case EventKind::kNewRevision:
+    case EventKind::kLifecycleChanged:
+      detail::storeRemote(t, *this, kind, id, revision, change.getValue(), origin, false);
+      return;
   }
-  KeyBytes key = detail::encodeKey(id, revision);
-  auto previous = find(id, revision);
-  if (kind == EventKind::kRemoved) {
-    if (!previous) return;  // applied already
-    auto iterations =
-        std::pair(previous.envelope().getDataIteration(), previous.envelope().getMetaIteration());
-    index(t, *tree_, &previous, id, revision, nullptr);
-    MDB_val k = detail::toVal(key);
-    t.writes[tree_->ordinal].appender.invalidate();
-    storeIndexed(t, *tree_, [&] {
-      t.checkWrite(mdb_del(t.txn, tree_->dbi, &k, nullptr),
-                   [&] { return "removing " + describe(tree_->name, id, revision); });
-    });
-    recordChange(t, *tree_, kind, id, revision, iterations.first, iterations.second, {}, {},
-                 origin);
-    return;
-  }
-  // The value is stored as it came: the same bytes on every replica. It is
-  // copied to words first (a blob need not be aligned in every message) and
-  // checked to be a record of this tree.
-  auto bytes = change.getValue();
+  throw Error(ErrorCode::kCorrupt,
+              "a change of " + describe(tree_->name, id, revision) + " has an unknown kind");
+}
+
+namespace detail {
+
+void removeRemote(TxnState& t, GenericTree& tree, std::uint64_t id, std::uint32_t revision,
+                  std::string_view origin) {
+  const TreeState& ts = *TreeAccess::state(tree);
+  auto previous = tree.find(id, revision);
+  if (!previous) return;  // applied already
+  auto iterations =
+      std::pair(previous.envelope().getDataIteration(), previous.envelope().getMetaIteration());
+  index(t, ts, &previous, id, revision, nullptr);
+  KeyBytes key = encodeKey(id, revision);
+  MDB_val k = toVal(key);
+  t.writes[ts.ordinal].appender.invalidate();
+  storeIndexed(t, ts, [&] {
+    t.checkWrite(mdb_del(t.txn, ts.dbi, &k, nullptr),
+                 [&] { return "removing " + describe(ts.name, id, revision); });
+  });
+  recordChange(t, ts, EventKind::kRemoved, id, revision, iterations.first, iterations.second, {},
+               {}, ChangeNote{origin, {}, 0});
+}
+
+kj::Array<capnp::word> valueWords(const TreeState& tree, std::uint64_t id, std::uint32_t revision,
+                                  kj::ArrayPtr<const kj::byte> bytes) {
+  // A blob need not be aligned in every message: copied to words first.
   if (bytes.size() == 0 || bytes.size() % sizeof(capnp::word) != 0) {
     throw Error(ErrorCode::kCorrupt, "the value of a change of " +
-                                         describe(tree_->name, id, revision) +
+                                         describe(tree.name, id, revision) +
                                          " is not a whole number of words");
   }
   auto words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
   std::memcpy(words.begin(), bytes.begin(), bytes.size());
-  detail::ValueReader reader(words);
-  auto env = envelopeOf(reader, *tree_, id, revision);
-  if (previous) {
+  return words;
+}
+
+bool storeRemote(TxnState& t, GenericTree& tree, EventKind kind, std::uint64_t id,
+                 std::uint32_t revision, kj::ArrayPtr<const kj::byte> bytes,
+                 std::string_view origin, bool force) {
+  const TreeState& ts = *TreeAccess::state(tree);
+  auto previous = tree.find(id, revision);
+  // The value is stored as it came: the same bytes on every replica, checked
+  // to be a record of this tree.
+  auto words = valueWords(ts, id, revision, bytes);
+  ValueReader reader(words);
+  auto env = envelopeOf(reader, ts, id, revision);
+  if (previous && !force) {
     // Data and meta iterations only grow: a change that is not newer than
     // what the record holds was applied already (or was overtaken).
     auto held = previous.envelope();
     auto heldAt = std::pair(held.getDataIteration(), held.getMetaIteration());
     auto comingAt = std::pair(env.getDataIteration(), env.getMetaIteration());
-    if (comingAt <= heldAt) return;
+    if (comingAt <= heldAt) return false;
   }
-  if (env.getTypeId() != tree_->typeId) {
-    throw Error(ErrorCode::kWrongTree, "a change of " + describe(tree_->name, id, revision) +
+  if (env.getTypeId() != ts.typeId) {
+    throw Error(ErrorCode::kWrongTree, "a change of " + describe(ts.name, id, revision) +
                                            " holds a record of another type");
   }
   std::vector<std::string> changed;
   if (previous && t.db->hub->active() && kind == EventKind::kUpdated) {
     try {
-      changed = detail::changedFields(tree_->schema, previous.body().getAs<capnp::AnyStruct>(),
-                                      env.getBody().getAs<capnp::AnyStruct>());
+      changed = changedFields(ts.schema, previous.body().getAs<capnp::AnyStruct>(),
+                              env.getBody().getAs<capnp::AnyStruct>());
     } catch (const kj::Exception& e) {
-      detail::throwCorrupt(*tree_, id, revision, e);
+      throwCorrupt(ts, id, revision, e);
     }
   }
-  if (!tree_->indexes.empty()) {
+  if (!ts.indexes.empty()) {
     std::optional<Snapshot> old;
     if (previous) old.emplace(t, previous);
     IndexedRecord now{id, revision, env};
-    detail::IndexOps::apply(t, *tree_, old ? &old->record : nullptr, &now);
+    IndexOps::apply(t, ts, old ? &old->record : nullptr, &now);
   }
   bool fresh = !previous;
-  storeIndexed(t, *tree_, [&] { detail::putValue(t, *tree_, id, revision, words, fresh); });
-  recordChange(t, *tree_, kind, id, revision, env.getDataIteration(), env.getMetaIteration(), words,
-               std::move(changed), origin);
+  storeIndexed(t, ts, [&] { putValue(t, ts, id, revision, words, fresh); });
+  recordChange(t, ts, kind, id, revision, env.getDataIteration(), env.getMetaIteration(), words,
+               std::move(changed), ChangeNote{origin, {}, 0});
+  return true;
 }
+
+}  // namespace detail
 
 }  // namespace hills

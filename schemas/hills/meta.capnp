@@ -23,3 +23,39 @@ struct IdRange {
 struct IdRanges {
   ranges @0 :List(IdRange);   # used in order; empty ones are dropped
 }
+
+struct Borrow {
+  # A record checked out to one client (_borrows on the server, and the
+  # mirror every client keeps of it).
+  holder @0 :Text;     # the client's name
+  fencing @1 :UInt64;  # grows with every grant; a check-in must carry it
+  since @2 :Int64;     # nanoseconds since the Unix epoch
+  returning @3 :Bool;  # client side: a check-in of it waits in the outbox
+}
+
+struct Grant {
+  # An id range the server granted a client (_grants, server side).
+  start @0 :UInt64;
+  end @1 :UInt64;      # one past the last id
+  grantee @2 :Text;
+}
+
+struct OutboxEntry {
+  # A local change the server has not acknowledged yet (_outbox, client side).
+  kind @0 :Kind;
+  enum Kind {
+    create @0;         # a record created here; its current value is pushed
+    checkIn @1;        # a borrow being returned, with the record as it is now
+  }
+  sent @1 :Bool;       # pushed at least once: the record may no longer change here
+  keepBorrow @2 :Bool; # checkIn: keep the borrow after the check-in
+  queued @3 :Int64;    # nanoseconds since the Unix epoch
+}
+
+struct Conflict {
+  # A local edit kept when its borrow was broken (_conflicts, client side).
+  value @0 :Data;      # the record as this client had edited it; empty: removed
+  brokenBy @1 :Text;   # who broke the borrow
+  time @2 :Int64;      # nanoseconds since the Unix epoch
+  fencing @3 :UInt64;  # of the broken borrow
+}

@@ -44,4 +44,6 @@ struct Change {
   origin @5 :Text;             # empty: this database; else the client it came from
   time @6 :Int64;              # nanoseconds since the Unix epoch
   value @7 :Data;              # the stored value after the change; empty for a removal
+  holder @8 :Text;             # borrow kinds: the client that holds (or held) the borrow
+  fencing @9 :UInt64;          # borrow kinds: the fencing number of that borrow
 }

@@ -25,6 +25,13 @@ enum class ErrorCode {
   kIo,               // the operating system refused (permissions, disk full...)
   kInvalidArgument,  // the caller passed something that cannot work
   kStorage,          // any other LMDB error
+  kBorrowed,         // the record is checked out to another client (the message names it)
+  kNotBorrowed,      // editing the record needs a borrow this client holds
+  kStaleBorrow,      // a check-in carried a fencing number that is no longer the borrow's
+  kDenied,           // the server refused the client: bad token, unknown client, no permission
+  kOffline,          // the call needs the server and the client is not connected
+  kWrongServer,      // the server is not the one this replica is pinned to
+  kProtocol,         // a peer sent something that is not the hills protocol
 };
 
 // Names the code ("not found", "released"...).

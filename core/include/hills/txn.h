@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "hills/error.h"
 #include "hills/key.h"
@@ -30,6 +31,7 @@ namespace detail {
 struct TxnState;
 struct TreeState;
 struct IndexOps;
+struct TreeAccess;
 }  // namespace detail
 
 template <TreeRecord T>
@@ -56,6 +58,44 @@ struct RecordMeta {
   std::string author;
   std::uint32_t dataIteration = 0;  // bumped on every change of the data
   std::uint32_t metaIteration = 0;  // bumped on every change of state or lifecycle
+};
+
+// A record checked out (borrowed) to one client of a sync server: only the
+// holder may edit it, and its check-in must carry the fencing number.
+struct BorrowInfo {
+  OpaqueKey key;
+  std::string holder;          // the client's name
+  std::uint64_t fencing = 0;   // grows with every grant the server makes
+  std::chrono::system_clock::time_point since;
+  bool returning = false;      // on a client: its check-in waits in the outbox
+};
+
+// What a check-in brings back to the server (GenericTree::checkIn).
+struct CheckIn {
+  std::string_view holder;            // the client returning the borrow
+  std::uint64_t fencing = 0;          // the borrow's fencing number, as granted
+  kj::ArrayPtr<const kj::byte> value; // the record as edited (a stored value); empty: unchanged
+  bool removed = false;               // the holder removed the draft
+  bool keepBorrow = false;            // keep the borrow after storing the value
+};
+
+// A local change of a replica that its server has not acknowledged yet.
+struct OutboxItem {
+  enum class Kind : std::uint8_t { kCreate, kCheckIn };
+  Kind kind = Kind::kCreate;
+  OpaqueKey key;
+  bool sent = false;        // pushed at least once
+  bool keepBorrow = false;  // kCheckIn: keep the borrow afterwards
+  std::int64_t queued = 0;  // when it was queued (nanoseconds); tells requeued entries apart
+};
+
+// A replica's own edit, kept when the server broke its borrow.
+struct ConflictCopy {
+  OpaqueKey key;
+  std::string brokenBy;
+  std::uint64_t fencing = 0;  // of the broken borrow
+  std::chrono::system_clock::time_point time;
+  std::vector<capnp::word> value;  // the stored value as edited; empty: it was removed
 };
 
 namespace detail {
@@ -97,6 +137,9 @@ class StoredRecord {
   State state() const;
   wire::Envelope::Reader envelope() const { return envelope_; }
   capnp::AnyPointer::Reader body() const { return envelope_.getBody(); }
+  // The stored value as it lies in the map (a single-segment message whose
+  // root is the envelope): what sync sends to other databases.
+  kj::ArrayPtr<const capnp::word> value() const { return reader_.words(); }
 
   // Throws Error(kCorrupt) naming this record, its tree and its database,
   // with Cap'n Proto's account of what did not decode.
@@ -159,10 +202,19 @@ class GenericTreeView {
   // that is its own id authority extends its range when it runs out).
   std::uint64_t idsLeft() const;
 
+  // The borrow of (id, revision), or empty when nobody holds one. On a
+  // sync server this is the authority; on a client, its mirror of it.
+  std::optional<BorrowInfo> borrow(std::uint64_t id, std::uint32_t revision) const;
+
+  // On the id authority: the client that grantIds() handed `id` to, or
+  // empty when no grant holds it.
+  std::string grantee(std::uint64_t id) const;
+
  protected:
   friend class ReadTxn;
   friend class WriteTxn;
   friend struct detail::IndexOps;
+  friend struct detail::TreeAccess;
   template <TreeRecord T>
   friend class TreeView;
   GenericTreeView(detail::TxnState* txn, detail::TreeState* tree) : txn_(txn), tree_(tree) {}
@@ -235,7 +287,43 @@ class GenericTree : public GenericTreeView {
   // returns them as [first, end). Granted ranges never overlap each other or
   // the ids this database uses itself. Throws kInvalidArgument for a count
   // of 0 or when this database is a replica.
-  std::pair<std::uint64_t, std::uint64_t> grantIds(std::uint64_t count);
+  //
+  // `grantee`, when given, is recorded with the range (see grantee()).
+  std::pair<std::uint64_t, std::uint64_t> grantIds(std::uint64_t count,
+                                                   std::string_view grantee = {});
+
+  // ---- The sync server's side (a database with Options::changeLog) ----
+  //
+  // Each of these records its change in the change log and yields its event
+  // (origin: the client), like any mutation.
+
+  // Stores a record that client `origin` created offline: `value` is its
+  // stored value (revision 0, a draft of this tree's type) and `id` must lie
+  // in a range granted to `origin`. Pushing the same value again changes
+  // nothing. Throws kNotBorrowed when the id was not granted to `origin`,
+  // kAlreadyExists when the id holds another record, kCorrupt or kWrongTree
+  // for a value that is not a draft of this tree.
+  void acceptCreate(std::uint64_t id, kj::ArrayPtr<const kj::byte> value, std::string_view origin);
+
+  // Lends (id, revision) to `holder` with a fencing number larger than any
+  // granted before, and returns the borrow. A holder asking again gets its
+  // borrow back unchanged. Throws kNotFound, kReleased for a released
+  // record (make a new revision), kBorrowed naming the holder when another
+  // client holds it.
+  BorrowInfo checkOut(std::uint64_t id, std::uint32_t revision, std::string_view holder);
+
+  // Takes back the borrow of (id, revision), storing the edited value (or
+  // removing the draft) first. Throws kNotBorrowed when nobody holds it,
+  // kBorrowed when another client does, kStaleBorrow when the fencing number
+  // is not the borrow's (it was broken and granted again), kCorrupt or
+  // kWrongTree for a value that is not this record as a draft, kNotFound
+  // when the record is gone.
+  void checkIn(std::uint64_t id, std::uint32_t revision, const CheckIn& in);
+
+  // An administrator (`by`) takes the borrow away from its holder. The
+  // holder's later check-in is refused (kStaleBorrow); its client keeps its
+  // edit as a conflict copy. Throws kNotBorrowed when nobody holds it.
+  BorrowInfo breakBorrow(std::uint64_t id, std::uint32_t revision, std::string_view by);
 
  private:
   friend class WriteTxn;
@@ -269,6 +357,16 @@ class ReadTxn {
   // The sequence number of the newest change-log entry; 0 when there is none.
   std::uint64_t lastSequence() const;
 
+  // Every borrow (on a client: the mirror of the server's), by tree and key.
+  std::vector<BorrowInfo> borrows() const;
+
+  // A replica's outbox: local changes its server has not acknowledged, by
+  // tree and key.
+  std::vector<OutboxItem> outbox() const;
+
+  // A replica's conflict copies, oldest first within each record.
+  std::vector<ConflictCopy> conflicts() const;
+
   // The index registered as `name` (hills/index.h). Throws
   // Error(kInvalidArgument) when no indexer of that name is registered.
   IndexView index(std::string_view name) const;
@@ -294,6 +392,28 @@ class WriteTxn : public ReadTxn {
   Tree<T> tree();
 
   GenericTree tree(std::string_view name);
+
+  // ---- A replica's side (Options::ownIds == false) ----
+
+  // Queues the check-in of a record this replica holds: the record as it
+  // is when the outbox is pushed. Until the server acknowledges it the
+  // record cannot be edited here (unless `keepBorrow`). Throws kNotBorrowed
+  // when this replica does not hold the borrow.
+  void queueCheckIn(const OpaqueKey& key, bool keepBorrow = false);
+
+  // Marks outbox entries as pushed: from now on the records cannot change
+  // here until the server's answer.
+  void markSent(const std::vector<OpaqueKey>& keys);
+
+  // Drops an outbox entry the server has answered, unless it was queued
+  // again since `item` was read. `refusal` non-empty: the server refused
+  // it; a refused create keeps the record as a conflict copy naming the
+  // reason (a refused check-in keeps it when its broken borrow arrives).
+  // Returns whether the entry was dropped.
+  bool settle(const OutboxItem& item, std::string_view refusal = {});
+
+  // Drops a conflict copy once the application has dealt with it.
+  void dropConflict(const OpaqueKey& key);
 
  private:
   friend class Database;

@@ -1,0 +1,263 @@
+// A replica's side of sync: what it may edit, the outbox of local changes
+// the server has not acknowledged, and the conflict copies of edits whose
+// borrow was broken.
+#include <cstring>
+
+#include "hills/meta.capnp.h"
+#include "hills/txn.h"
+#include "lmdb_util.h"
+#include "state.h"
+#include "storage.h"
+#include "sync_tables.h"
+
+namespace hills {
+
+using detail::TreeState;
+using detail::TxnState;
+
+namespace detail {
+
+namespace {
+
+MetaStore outboxTable(TxnState& t) {
+  return MetaStore(t.txn, t.db->sync.outbox, t.db->path, &t.mapFull, "_outbox");
+}
+
+MetaStore conflictTable(TxnState& t) {
+  return MetaStore(t.txn, t.db->sync.conflicts, t.db->path, &t.mapFull, "_conflicts");
+}
+
+void requireReplica(TxnState& t, std::string_view what) {
+  if (t.db->ownIds || !t.db->sync.open) {
+    throw Error(ErrorCode::kInvalidArgument, "only a replica (Options::ownIds = false) " +
+                                                 std::string(what) + " (database " + t.db->path +
+                                                 ")");
+  }
+  if (!t.writable) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "a write through a read transaction (database " + t.db->path + ")");
+  }
+}
+
+std::chrono::system_clock::time_point timeOf(std::int64_t nanos) {
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::nanoseconds(nanos)));
+}
+
+// Splits a key of the sync tables into tree, id and revision (and what
+// follows the record key).
+OpaqueKey parseRecordKey(TxnState& t, std::string_view key, std::string_view table,
+                         std::size_t trailing = 0) {
+  auto nul = key.find('\0');
+  if (nul == std::string_view::npos || key.size() != nul + 1 + kKeySize + trailing) {
+    throw Error(ErrorCode::kCorrupt,
+                "a malformed key in " + std::string(table) + " (database " + t.db->path + ")");
+  }
+  auto* bytes = reinterpret_cast<const unsigned char*>(key.data() + nul + 1);
+  return OpaqueKey{std::string(key.substr(0, nul)), loadBigEndian64(bytes),
+                   static_cast<std::uint32_t>(loadBigEndian64(bytes + 8) >> 32)};
+}
+
+void putEntry(TxnState& t, const std::string& key, wire::OutboxEntry::Kind kind, bool sent,
+              bool keepBorrow, std::int64_t queued) {
+  capnp::MallocMessageBuilder msg(16);
+  auto e = msg.initRoot<wire::OutboxEntry>();
+  e.setKind(kind);
+  e.setSent(sent);
+  e.setKeepBorrow(keepBorrow);
+  e.setQueued(queued);
+  outboxTable(t).putMessage(key, msg);
+}
+
+const TreeState& treeNamed(TxnState& t, std::string_view name) {
+  auto it = t.db->byName.find(name);
+  if (it == t.db->byName.end()) {
+    throw Error(ErrorCode::kUnknownTree,
+                "the database " + t.db->path + " has no tree '" + std::string(name) + "'");
+  }
+  return *it->second;
+}
+
+}  // namespace
+
+void requireEditable(TxnState& t, const TreeState& tree, std::uint64_t id,
+                     std::uint32_t revision) {
+  if (t.db->ownIds) return;
+  const std::string& me = t.db->options.author;
+  auto held = findBorrow(t, tree, id, revision);
+  if (held && held->holder == me && !held->returning) return;
+  std::string why;
+  auto entry = outboxTable(t).getMessage(recordKey(tree, id, revision));
+  if (entry) {
+    auto e = entry->getRoot<wire::OutboxEntry>();
+    if (e.getKind() == wire::OutboxEntry::Kind::CREATE) {
+      if (!e.getSent()) return;  // created here, not pushed yet
+      why = "; it was pushed to the server as created here and is checked in there: check it out";
+    }
+  }
+  if (held && held->holder != me) {
+    why = "; it is checked out to '" + held->holder + "'";
+  } else if (held) {
+    why = "; its check-in is on its way to the server";
+  }
+  throw Error(ErrorCode::kNotBorrowed, describe(tree.name, id, revision) +
+                                           " is not checked out to this client ('" + me +
+                                           "'): check it out before editing it" + why);
+}
+
+void requireAuthority(TxnState& t, std::string_view what, const TreeState& tree, std::uint64_t id,
+                      std::uint32_t revision) {
+  if (t.db->ownIds) return;
+  throw Error(ErrorCode::kInvalidArgument, describe(tree.name, id, revision) + " can be " +
+                                               std::string(what) +
+                                               " only by the sync server: ask it through "
+                                               "hills::Client (database " +
+                                               t.db->path + ")");
+}
+
+void queueCreate(TxnState& t, const TreeState& tree, std::uint64_t id) {
+  if (!t.db->sync.open) return;
+  putEntry(t, recordKey(tree, id, 0), wire::OutboxEntry::Kind::CREATE, false, false, t.now);
+}
+
+void keepConflict(TxnState& t, const TreeState& tree, std::uint64_t id, std::uint32_t revision,
+                  kj::ArrayPtr<const kj::byte> value, std::string_view brokenBy,
+                  std::uint64_t fencing) {
+  capnp::MallocMessageBuilder msg(static_cast<uint>(value.size() / 8 + 16));
+  auto c = msg.initRoot<wire::Conflict>();
+  c.setValue(value);
+  c.setBrokenBy(std::string(brokenBy));
+  c.setTime(t.now);
+  c.setFencing(fencing);
+  std::string key = recordKey(tree, id, revision);
+  key.resize(key.size() + 8);
+  // Several copies of one record sort by when they were made; a counter
+  // keeps two of one transaction apart.
+  std::uint64_t stamp = static_cast<std::uint64_t>(t.now);
+  auto table = conflictTable(t);
+  do {
+    storeBigEndian64(reinterpret_cast<unsigned char*>(key.data()) + key.size() - 8, stamp++);
+  } while (table.getMessage(key));
+  table.putMessage(key, msg);
+}
+
+void dropOutboxEntry(TxnState& t, const TreeState& tree, std::uint64_t id,
+                     std::uint32_t revision) {
+  outboxTable(t).remove(recordKey(tree, id, revision));
+}
+
+}  // namespace detail
+
+std::vector<OutboxItem> ReadTxn::outbox() const {
+  std::vector<OutboxItem> out;
+  TxnState& t = *state_;
+  if (!t.db->sync.open) return out;
+  detail::outboxTable(t).forEachPrefix("", [&](std::string_view key, capnp::MessageReader& msg) {
+    auto e = msg.getRoot<wire::OutboxEntry>();
+    OutboxItem item;
+    item.kind = e.getKind() == wire::OutboxEntry::Kind::CREATE ? OutboxItem::Kind::kCreate
+                                                              : OutboxItem::Kind::kCheckIn;
+    item.key = detail::parseRecordKey(t, key, "_outbox");
+    item.sent = e.getSent();
+    item.keepBorrow = e.getKeepBorrow();
+    item.queued = e.getQueued();
+    out.push_back(std::move(item));
+  });
+  return out;
+}
+
+std::vector<ConflictCopy> ReadTxn::conflicts() const {
+  std::vector<ConflictCopy> out;
+  TxnState& t = *state_;
+  if (!t.db->sync.open) return out;
+  detail::conflictTable(t).forEachPrefix("", [&](std::string_view key, capnp::MessageReader& msg) {
+    auto c = msg.getRoot<wire::Conflict>();
+    ConflictCopy copy;
+    copy.key = detail::parseRecordKey(t, key, "_conflicts", 8);
+    copy.brokenBy = c.getBrokenBy().cStr();
+    copy.fencing = c.getFencing();
+    copy.time = detail::timeOf(c.getTime());
+    auto bytes = c.getValue();
+    copy.value.resize(bytes.size() / sizeof(capnp::word));
+    std::memcpy(copy.value.data(), bytes.begin(), copy.value.size() * sizeof(capnp::word));
+    out.push_back(std::move(copy));
+  });
+  return out;
+}
+
+void WriteTxn::queueCheckIn(const OpaqueKey& key, bool keepBorrow) {
+  TxnState& t = *state_;
+  detail::requireReplica(t, "queues check-ins");
+  const TreeState& ts = detail::treeNamed(t, key.tree);
+  std::string rk = detail::recordKey(ts, key.id, key.revision);
+  if (auto entry = detail::outboxTable(t).getMessage(rk)) {
+    auto e = entry->getRoot<wire::OutboxEntry>();
+    // A record created here and not pushed yet goes to the server as it is
+    // then, checked in.
+    if (e.getKind() == wire::OutboxEntry::Kind::CREATE && !e.getSent()) return;
+  }
+  auto held = detail::findBorrow(t, ts, key.id, key.revision);
+  if (!held || held->holder != t.db->options.author || held->returning) {
+    throw Error(ErrorCode::kNotBorrowed, describe(key) + " is not checked out to this client ('" +
+                                             t.db->options.author + "'): nothing to check in");
+  }
+  detail::putEntry(t, rk, wire::OutboxEntry::Kind::CHECK_IN, false, keepBorrow, t.now);
+  if (!keepBorrow) {
+    capnp::MallocMessageBuilder msg(32);
+    auto b = msg.initRoot<wire::Borrow>();
+    b.setHolder(held->holder);
+    b.setFencing(held->fencing);
+    b.setSince(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                   held->since.time_since_epoch())
+                   .count());
+    b.setReturning(true);
+    detail::MetaStore(t.txn, t.db->sync.borrows, t.db->path, &t.mapFull, "_borrows")
+        .putMessage(rk, msg);
+  }
+}
+
+void WriteTxn::markSent(const std::vector<OpaqueKey>& keys) {
+  TxnState& t = *state_;
+  detail::requireReplica(t, "pushes an outbox");
+  auto table = detail::outboxTable(t);
+  for (const auto& key : keys) {
+    std::string rk = detail::recordKey(detail::treeNamed(t, key.tree), key.id, key.revision);
+    auto entry = table.getMessage(rk);
+    if (!entry) continue;
+    auto e = entry->getRoot<wire::OutboxEntry>();
+    if (e.getSent()) continue;
+    detail::putEntry(t, rk, e.getKind(), true, e.getKeepBorrow(), e.getQueued());
+  }
+}
+
+bool WriteTxn::settle(const OutboxItem& item, std::string_view refusal) {
+  TxnState& t = *state_;
+  detail::requireReplica(t, "settles an outbox");
+  const TreeState& ts = detail::treeNamed(t, item.key.tree);
+  std::string rk = detail::recordKey(ts, item.key.id, item.key.revision);
+  auto table = detail::outboxTable(t);
+  auto entry = table.getMessage(rk);
+  if (!entry || entry->getRoot<wire::OutboxEntry>().getQueued() != item.queued) return false;
+  table.remove(rk);
+  if (!refusal.empty() && item.kind == OutboxItem::Kind::kCreate) {
+    // The server will never have it: keep it where the application finds it.
+    auto rec = tree(item.key.tree).find(item.key.id, item.key.revision);
+    detail::keepConflict(t, ts, item.key.id, item.key.revision,
+                         rec ? rec.value().asBytes() : kj::ArrayPtr<const kj::byte>(), refusal, 0);
+  }
+  return true;
+}
+
+void WriteTxn::dropConflict(const OpaqueKey& key) {
+  TxnState& t = *state_;
+  detail::requireReplica(t, "keeps conflict copies");
+  std::string prefix = detail::recordKey(detail::treeNamed(t, key.tree), key.id, key.revision);
+  std::vector<std::string> keys;
+  detail::conflictTable(t).forEachPrefix(
+      prefix, [&](std::string_view k, capnp::MessageReader&) { keys.emplace_back(k); });
+  auto table = detail::conflictTable(t);
+  for (const auto& k : keys) table.remove(k);
+}
+
+}  // namespace hills
