@@ -49,8 +49,7 @@ void requireServer(TxnState& t, std::string_view what) {
 }
 
 void putBorrow(TxnState& t, const TreeState& tree, std::uint64_t id, std::uint32_t revision,
-               std::string_view holder, std::uint64_t fencing, std::int64_t since,
-               bool returning) {
+               std::string_view holder, std::uint64_t fencing, std::int64_t since, bool returning) {
   capnp::MallocMessageBuilder msg(32);
   auto b = msg.initRoot<wire::Borrow>();
   b.setHolder(std::string(holder));
@@ -63,9 +62,9 @@ void putBorrow(TxnState& t, const TreeState& tree, std::uint64_t id, std::uint32
 BorrowInfo toInfo(std::string tree, std::uint64_t id, std::uint32_t revision,
                   wire::Borrow::Reader b) {
   return BorrowInfo{OpaqueKey{std::move(tree), id, revision}, b.getHolder().cStr(), b.getFencing(),
-                    std::chrono::system_clock::time_point(std::chrono::duration_cast<
-                                                          std::chrono::system_clock::duration>(
-                        std::chrono::nanoseconds(b.getSince()))),
+                    std::chrono::system_clock::time_point(
+                        std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                            std::chrono::nanoseconds(b.getSince()))),
                     b.getReturning()};
 }
 
@@ -257,9 +256,8 @@ BorrowInfo GenericTree::checkOut(std::uint64_t id, std::uint32_t revision,
   TxnState& t = *txn_;
   detail::requireServer(t, "lends borrows");
   if (holder.empty()) {
-    throw Error(ErrorCode::kInvalidArgument, "a check-out of " +
-                                                 describe(tree_->name, id, revision) +
-                                                 " names no holder");
+    throw Error(ErrorCode::kInvalidArgument,
+                "a check-out of " + describe(tree_->name, id, revision) + " names no holder");
   }
   const StoredRecord rec = require(id, revision);
   if (rec.state() == State::kReleased) {
@@ -294,11 +292,10 @@ void GenericTree::checkIn(std::uint64_t id, std::uint32_t revision, const CheckI
                                           std::string(in.holder) + "'");
   }
   if (held->fencing != in.fencing) {
-    throw Error(ErrorCode::kStaleBorrow,
-                "the check-in of " + name + " carries fencing number " +
-                    std::to_string(in.fencing) + " but the borrow has " +
-                    std::to_string(held->fencing) +
-                    ": the borrow was broken and granted again since");
+    throw Error(ErrorCode::kStaleBorrow, "the check-in of " + name + " carries fencing number " +
+                                             std::to_string(in.fencing) + " but the borrow has " +
+                                             std::to_string(held->fencing) +
+                                             ": the borrow was broken and granted again since");
   }
   {
     const StoredRecord rec = require(id, revision);

@@ -209,6 +209,31 @@ void openTree(DatabaseImpl& db, MDB_txn* txn, const std::string& name, bool vers
   db.trees.push_back(std::move(tree));
 }
 
+// Checks `type` against the stored schema of its tree, stores the schema
+// when it is newer, and opens the tree when it is not open yet.
+void declareTree(DatabaseImpl& db, MDB_txn* txn, detail::MetaStore& meta, const TreeType& type,
+                 bool compiled) {
+  std::string key = "schema:" + type.tree;
+  bool store = true;
+  if (auto stored = meta.getMessage(key)) {
+    auto reader = stored->getRoot<wire::TreeSchema>();
+    store = detail::checkTreeSchema(reader, type);
+    if (!store) detail::loadTreeSchema(db.schemas, reader);
+  }
+  if (store) {
+    capnp::MallocMessageBuilder msg;
+    detail::buildTreeSchema(type, msg.initRoot<wire::TreeSchema>());
+    detail::loadTreeSchema(db.schemas, msg.getRoot<wire::TreeSchema>().asReader());
+    if (!db.options.readOnly && !meta.holds(key, msg)) meta.putMessage(key, msg);
+  }
+  auto open = db.byName.find(type.tree);
+  if (open == db.byName.end()) {
+    openTree(db, txn, type.tree, type.versioned, type.schema.getProto().getId(), compiled);
+  } else {
+    open->second->schema = db.schemas.get(open->second->typeId).asStruct();
+  }
+}
+
 void openIndexes(DatabaseImpl& db, MDB_txn* txn, detail::MetaStore& meta) {
   const bool readOnly = db.options.readOnly;
   for (const auto& indexer : db.options.indexers) {
@@ -332,20 +357,7 @@ void openDatabase(DatabaseImpl& db) {
       if (!declared.insert(type.tree).second) {
         throw Error(ErrorCode::kInvalidArgument, "tree '" + type.tree + "' is declared twice");
       }
-      std::string key = "schema:" + type.tree;
-      bool store = true;
-      if (auto stored = meta.getMessage(key)) {
-        auto reader = stored->getRoot<wire::TreeSchema>();
-        store = detail::checkTreeSchema(reader, type);
-        if (!store) detail::loadTreeSchema(db.schemas, reader);
-      }
-      if (store) {
-        capnp::MallocMessageBuilder msg;
-        detail::buildTreeSchema(type, msg.initRoot<wire::TreeSchema>());
-        detail::loadTreeSchema(db.schemas, msg.getRoot<wire::TreeSchema>().asReader());
-        if (!o.readOnly && !meta.holds(key, msg)) meta.putMessage(key, msg);
-      }
-      openTree(db, txn, type.tree, type.versioned, type.schema.getProto().getId(), true);
+      declareTree(db, txn, meta, type, true);
     }
 
     // Trees only stored: generic access through their stored schemas.
@@ -376,6 +388,58 @@ void openDatabase(DatabaseImpl& db) {
 }
 
 }  // namespace
+
+void Database::declareTrees(const std::vector<TreeType>& types) {
+  DatabaseImpl& db = *impl_;
+  if (db.options.readOnly) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "trees cannot be declared in the read-only database " + db.path);
+  }
+  for (const auto& type : types) {
+    if (type.tree.empty() || type.tree[0] == '_') {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "tree name '" + type.tree + "' is reserved or empty");
+    }
+  }
+  if (std::count(detail::activeTxns.begin(), detail::activeTxns.end(), &db) > 0) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "declareTrees() called inside a read() or write() of the database " + db.path);
+  }
+  // No transaction of this process may run while trees are added.
+  std::unique_lock lock(db.mapLock);
+  MDB_txn* txn = beginTxn(db, 0, nullptr);
+  TxnGuard guard{txn};
+  detail::MetaStore meta(txn, db.meta, db.path);
+  // Every schema is checked before anything is opened, so a refusal leaves
+  // the database as it was.
+  for (const auto& type : types) {
+    if (auto stored = meta.getMessage("schema:" + type.tree)) {
+      try {
+        detail::checkTreeSchema(stored->getRoot<wire::TreeSchema>(), type);
+      } catch (const kj::Exception& e) {
+        throw Error(ErrorCode::kCorrupt, "the stored schema of tree '" + type.tree +
+                                             "' does not decode (database " + db.path +
+                                             "): " + e.getDescription().cStr());
+      }
+    }
+  }
+  std::size_t opened = db.trees.size();
+  try {
+    for (const auto& type : types) declareTree(db, txn, meta, type, false);
+    for (std::size_t i = opened; i < db.trees.size(); ++i) {
+      db.trees[i]->schema = db.schemas.get(db.trees[i]->typeId).asStruct();
+    }
+    guard.txn = nullptr;
+    checkLmdb(mdb_txn_commit(txn), "committing new trees", db.path);
+  } catch (...) {
+    // Trees opened by a transaction that did not commit have no handle.
+    while (db.trees.size() > opened) {
+      db.byName.erase(db.trees.back()->name);
+      db.trees.pop_back();
+    }
+    throw;
+  }
+}
 
 Database::Database(const std::string& path, Options options)
     : impl_(std::make_unique<DatabaseImpl>()) {

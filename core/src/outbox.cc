@@ -81,8 +81,7 @@ const TreeState& treeNamed(TxnState& t, std::string_view name) {
 
 }  // namespace
 
-void requireEditable(TxnState& t, const TreeState& tree, std::uint64_t id,
-                     std::uint32_t revision) {
+void requireEditable(TxnState& t, const TreeState& tree, std::uint64_t id, std::uint32_t revision) {
   if (t.db->ownIds) return;
   const std::string& me = t.db->options.author;
   auto held = findBorrow(t, tree, id, revision);
@@ -142,8 +141,7 @@ void keepConflict(TxnState& t, const TreeState& tree, std::uint64_t id, std::uin
   table.putMessage(key, msg);
 }
 
-void dropOutboxEntry(TxnState& t, const TreeState& tree, std::uint64_t id,
-                     std::uint32_t revision) {
+void dropOutboxEntry(TxnState& t, const TreeState& tree, std::uint64_t id, std::uint32_t revision) {
   outboxTable(t).remove(recordKey(tree, id, revision));
 }
 
@@ -157,7 +155,7 @@ std::vector<OutboxItem> ReadTxn::outbox() const {
     auto e = msg.getRoot<wire::OutboxEntry>();
     OutboxItem item;
     item.kind = e.getKind() == wire::OutboxEntry::Kind::CREATE ? OutboxItem::Kind::kCreate
-                                                              : OutboxItem::Kind::kCheckIn;
+                                                               : OutboxItem::Kind::kCheckIn;
     item.key = detail::parseRecordKey(t, key, "_outbox");
     item.sent = e.getSent();
     item.keepBorrow = e.getKeepBorrow();
@@ -208,8 +206,7 @@ void WriteTxn::queueCheckIn(const OpaqueKey& key, bool keepBorrow) {
     auto b = msg.initRoot<wire::Borrow>();
     b.setHolder(held->holder);
     b.setFencing(held->fencing);
-    b.setSince(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                   held->since.time_since_epoch())
+    b.setSince(std::chrono::duration_cast<std::chrono::nanoseconds>(held->since.time_since_epoch())
                    .count());
     b.setReturning(true);
     detail::MetaStore(t.txn, t.db->sync.borrows, t.db->path, &t.mapFull, "_borrows")

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "hills/error.h"
+#include "hills/schema.h"
 
 namespace hills::detail {
 
@@ -243,3 +244,27 @@ void loadTreeSchema(capnp::SchemaLoader& loader, wire::TreeSchema::Reader stored
 }
 
 }  // namespace hills::detail
+
+namespace hills {
+
+void writeTreeSchema(const TreeType& type, wire::TreeSchema::Builder out) {
+  detail::buildTreeSchema(type, out);
+}
+
+TreeType readTreeSchema(wire::TreeSchema::Reader schema, capnp::SchemaLoader& loader) {
+  std::string tree = schema.getTree();
+  try {
+    detail::loadTreeSchema(loader, schema);
+    auto found = loader.tryGet(schema.getTypeId());
+    KJ_IF_MAYBE(s, found) {
+      if (s->getProto().isStruct()) return TreeType{tree, schema.getVersioned(), s->asStruct()};
+    }
+  } catch (const kj::Exception& e) {
+    throw Error(ErrorCode::kSchemaMismatch, "the schema of tree '" + tree +
+                                                "' does not load: " + e.getDescription().cStr());
+  }
+  throw Error(ErrorCode::kSchemaMismatch,
+              "the schema of tree '" + tree + "' does not hold its record struct");
+}
+
+}  // namespace hills

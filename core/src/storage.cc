@@ -144,16 +144,17 @@ void MetaStore::forEachPrefix(
     fn(key, *msg);
     rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT);
   }
-  if (rc != MDB_NOTFOUND && rc != MDB_SUCCESS) checkLmdb(rc, "listing " + std::string(table_), where_);
+  if (rc != MDB_NOTFOUND && rc != MDB_SUCCESS)
+    checkLmdb(rc, "listing " + std::string(table_), where_);
 }
 
 std::unique_ptr<OwnedMessage> MetaStore::floor(std::string_view prefix,
-                                              std::string_view key) const {
+                                               std::string_view key) const {
   Cursor cursor(txn_, dbi_, where_);
   MDB_val k = toVal(key), v;
   int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_RANGE);
-  bool exact = rc == MDB_SUCCESS &&
-               std::string_view(static_cast<const char*>(k.mv_data), k.mv_size) == key;
+  bool exact =
+      rc == MDB_SUCCESS && std::string_view(static_cast<const char*>(k.mv_data), k.mv_size) == key;
   if (!exact) {
     rc = mdb_cursor_get(cursor.get(), &k, &v, rc == MDB_NOTFOUND ? MDB_LAST : MDB_PREV);
   }

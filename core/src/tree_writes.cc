@@ -84,7 +84,7 @@ void GenericTree::addIdRange(std::uint64_t start, std::uint64_t end) {
 }
 
 std::pair<std::uint64_t, std::uint64_t> GenericTree::grantIds(std::uint64_t count,
-                                                            std::string_view grantee) {
+                                                              std::string_view grantee) {
   requireWritable(*txn_);
   auto range = detail::grantIds(*txn_, *tree_, count);
   if (!grantee.empty()) detail::recordGrant(*txn_, *tree_, range.first, range.second, grantee);
@@ -198,8 +198,8 @@ void GenericTree::update(std::uint64_t id, std::uint32_t revision, BodyWriter wr
     kj::Array<capnp::word> spill;
     auto words = detail::singleSegment(msg, compact, spill);
     storeIndexed(t, *tree_, [&] { detail::putValue(t, *tree_, id, revision, words, false); });
-    detail::recordChange(t, *tree_, EventKind::kUpdated, id, revision, dataIteration,
-                         metaIteration, words, std::move(changed));
+    detail::recordChange(t, *tree_, EventKind::kUpdated, id, revision, dataIteration, metaIteration,
+                         words, std::move(changed));
   } catch (const kj::Exception& e) {
     detail::throwCorrupt(*tree_, id, revision, e);
   }

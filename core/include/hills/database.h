@@ -162,6 +162,15 @@ class Database {
   // The trees the database holds, by name.
   std::vector<TreeInfo> trees() const;
 
+  // Adds the trees of `types` that the database lacks and stores schemas
+  // newer than the stored ones, as opening with them in Options::trees
+  // would; the trees are not "compiled" (TreeInfo::compiled). What a sync
+  // server does with the schemas its clients bring. Waits for this
+  // process's transactions to end. Throws kSchemaMismatch naming the type
+  // and field (and changes nothing), kInvalidArgument for a reserved name, a
+  // read-only database, or a call from inside read() or write().
+  void declareTrees(const std::vector<TreeType>& types);
+
   // The stored schema of a tree, complete enough to decode its records with
   // Cap'n Proto's dynamic API. Throws kUnknownTree.
   capnp::StructSchema storedSchema(std::string_view tree) const;

@@ -4,6 +4,7 @@
 #include "hills/database.h"
 #include "hills/error.h"
 #include "hills/generic.h"
+#include "hills/schema.h"
 #include "hills/index.h"
 #include "hills/indexes.h"
 #include "hills/key.h"

@@ -64,19 +64,19 @@ struct RecordMeta {
 // holder may edit it, and its check-in must carry the fencing number.
 struct BorrowInfo {
   OpaqueKey key;
-  std::string holder;          // the client's name
-  std::uint64_t fencing = 0;   // grows with every grant the server makes
+  std::string holder;         // the client's name
+  std::uint64_t fencing = 0;  // grows with every grant the server makes
   std::chrono::system_clock::time_point since;
-  bool returning = false;      // on a client: its check-in waits in the outbox
+  bool returning = false;  // on a client: its check-in waits in the outbox
 };
 
 // What a check-in brings back to the server (GenericTree::checkIn).
 struct CheckIn {
-  std::string_view holder;            // the client returning the borrow
-  std::uint64_t fencing = 0;          // the borrow's fencing number, as granted
-  kj::ArrayPtr<const kj::byte> value; // the record as edited (a stored value); empty: unchanged
-  bool removed = false;               // the holder removed the draft
-  bool keepBorrow = false;            // keep the borrow after storing the value
+  std::string_view holder;             // the client returning the borrow
+  std::uint64_t fencing = 0;           // the borrow's fencing number, as granted
+  kj::ArrayPtr<const kj::byte> value;  // the record as edited (a stored value); empty: unchanged
+  bool removed = false;                // the holder removed the draft
+  bool keepBorrow = false;             // keep the borrow after storing the value
 };
 
 // A local change of a replica that its server has not acknowledged yet.
