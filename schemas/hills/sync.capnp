@@ -1,0 +1,113 @@
+# The hills sync protocol: Cap'n Proto RPC between hills-server and its
+# clients. A client connects, takes the Gate (the bootstrap capability) and
+# says hello; everything else goes through the Session the hello returns.
+@0x917e1616d467eaba;
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("hills::sync");
+
+using Record = import "/hills/record.capnp";
+using Meta = import "/hills/meta.capnp";
+
+const protocolVersion :UInt32 = 1;
+
+interface Gate {
+  # All a client can reach before it is known. The server reads messages
+  # with tight size limits until a hello succeeds.
+  hello @0 (hello :Hello) -> (session :Session, server :ServerInfo);
+}
+
+struct Hello {
+  client @0 :Text;            # the client's name, as the server's config lists it
+  token @1 :Text;
+  pinnedServer @2 :Text;      # uuid of the server this replica belongs to; empty at first contact
+  protocol @3 :UInt32;        # protocolVersion of the client
+  schemas @4 :List(Meta.TreeSchema);  # the trees the client uses
+}
+
+struct ServerInfo {
+  uuid @0 :Text;              # the server database's uuid, for the client to pin
+  protocol @1 :UInt32;
+  lastSequence @2 :UInt64;    # the newest change-log entry when the session began
+  permissions @3 :Permissions;
+}
+
+struct Permissions {
+  read @0 :Bool;              # pull, subscribe, list borrows
+  write @1 :Bool;             # ids, push, check out, release, new revision, lifecycle
+  admin @2 :Bool;             # break borrows
+}
+
+struct Key {
+  tree @0 :Text;
+  id @1 :UInt64;
+  revision @2 :UInt32;
+}
+
+struct Push {
+  # One outbox entry of a client.
+  key @0 :Key;
+  union {
+    create @1 :Data;          # a record created offline: its stored value
+    checkIn :group {
+      fencing @2 :UInt64;
+      value @3 :Data;         # the record as edited; empty: unchanged
+      removed @4 :Bool;       # the holder removed the draft
+      keepBorrow @5 :Bool;
+    }
+  }
+}
+
+struct Outcome {
+  # The answer to one request of a batch.
+  sequence @0 :UInt64;        # the server's change-log position after it; 0 when refused
+  error @1 :Text;             # empty: done
+  code @2 :Text;              # the hills::ErrorCode's name when refused ("borrowed"...)
+}
+
+struct Borrow {
+  key @0 :Key;
+  holder @1 :Text;
+  fencing @2 :UInt64;
+  since @3 :Int64;            # nanoseconds since the Unix epoch
+}
+
+interface Session {
+  grantIds @0 (tree :Text, count :UInt64) -> (start :UInt64, end :UInt64);
+  # A fresh id range of the tree for this client. Needs write.
+
+  pull @1 (after :UInt64, limit :UInt32) -> (changes :List(Record.Change), last :UInt64);
+  # Change-log entries after `after`, at most `limit`; `last` is the newest
+  # sequence the server has. Needs read.
+
+  subscribe @2 (after :UInt64, listener :Listener) -> (subscription :Subscription);
+  # Calls listener.changes with every entry after `after`, then with every
+  # new one, in order, waiting for each call to return before the next
+  # (flow control). Dropping the subscription ends it. Needs read.
+
+  push @3 (items :List(Push)) -> (outcomes :List(Outcome));
+  # Records created offline and check-ins, each stored or refused on its
+  # own, all committed durably before the answer. Needs write.
+
+  checkOut @4 (keys :List(Key)) -> (borrows :List(Borrow), outcomes :List(Outcome));
+  # Borrows for the client; a refusal of one key names its holder. Needs write.
+
+  release @5 (key :Key) -> (outcome :Outcome);
+  newRevision @6 (key :Key) -> (revision :UInt32, fencing :UInt64, outcome :Outcome);
+  # The new draft revision is checked out to the caller.
+  setLifecycle @7 (key :Key, lifecycle :UInt32) -> (outcome :Outcome);
+  # Need write; refused while another client holds the record.
+
+  listBorrows @8 () -> (borrows :List(Borrow));
+  # Needs read.
+
+  breakBorrow @9 (key :Key) -> (borrow :Borrow, outcome :Outcome);
+  # Needs admin: logged, and an event on every client.
+}
+
+interface Listener {
+  changes @0 (changes :List(Record.Change), last :UInt64) -> ();
+  # Returns once the client has applied them.
+}
+
+interface Subscription {}

@@ -1,0 +1,73 @@
+// The sync server: the authoritative database of a group of clients, served
+// over Cap'n Proto RPC (schemas/hills/sync.capnp). hills-server is a thin
+// program around it; tests and tools may embed it.
+#pragma once
+
+#include <kj/async-io.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hills/database.h"
+
+namespace hills {
+
+// One client the server knows, and what it may do.
+struct ClientAccount {
+  std::string name;
+  std::string token;
+  bool read = true;    // pull changes, subscribe, list borrows
+  bool write = false;  // ids, push, check out, check in, release, new revision, lifecycle
+  bool admin = false;  // break borrows
+};
+
+struct ServerConfig {
+  std::vector<ClientAccount> clients;
+  std::uint64_t idBlock = 4096;       // ids granted at a time, per client and tree
+  std::uint32_t batchChanges = 2048;  // change-log entries per message to a subscriber
+};
+
+// Reads a server configuration written as JSON (schemas/hills/config.capnp):
+//   {"clients": [{"name": "line-3", "token": "...", "write": true}]}
+// Throws Error(kIo) when the file cannot be read, kInvalidArgument naming
+// the file and what is wrong (not JSON of that shape, a client without a
+// name or token, a name given twice).
+ServerConfig loadServerConfig(const std::string& path);
+
+// Options of the server's own database: it owns the ids, keeps the change
+// log, and writes durably.
+Options serverDatabaseOptions();
+
+// Serves one database. Runs on the thread of the kj event loop that calls
+// listen(); not thread-safe (everything happens on that loop).
+class SyncServer {
+ public:
+  // `log` receives one line per connection, refusal and admin action.
+  SyncServer(Database& db, ServerConfig config, std::function<void(std::string_view)> log);
+  ~SyncServer();
+  SyncServer(const SyncServer&) = delete;
+  SyncServer& operator=(const SyncServer&) = delete;
+
+  // Accepts connections until the promise is cancelled; each connection
+  // gets its own RPC session. A connection that sends something malformed,
+  // too large or too deeply nested is closed and logged; others go on.
+  kj::Promise<void> listen(kj::ConnectionReceiver& receiver);
+
+  // Connections open now.
+  std::size_t connections() const;
+
+  // Ends every connection (they see a disconnect) and waits for nothing:
+  // everything acknowledged is committed already.
+  void shutdown();
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hills

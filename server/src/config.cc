@@ -1,0 +1,65 @@
+// hills-server's configuration file.
+#include <capnp/compat/json.h>
+#include <capnp/message.h>
+#include <kj/exception.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "hills/config.capnp.h"
+#include "hills/server.h"
+
+namespace hills {
+
+ServerConfig loadServerConfig(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw Error(ErrorCode::kIo, "the server configuration " + path + " cannot be read");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string json = text.str();
+
+  capnp::MallocMessageBuilder msg;
+  auto root = msg.initRoot<config::ServerConfig>();
+  try {
+    capnp::JsonCodec codec;
+    codec.decode(kj::StringPtr(json.c_str(), json.size()), root);
+  } catch (const kj::Exception& e) {
+    throw Error(ErrorCode::kInvalidArgument, "the server configuration " + path +
+                                                 " is not JSON of the expected shape: " +
+                                                 e.getDescription().cStr());
+  }
+  ServerConfig out;
+  out.idBlock = root.getIdBlock();
+  out.batchChanges = root.getBatchChanges();
+  if (out.idBlock == 0 || out.batchChanges == 0) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "the server configuration " + path + " sets idBlock or batchChanges to 0");
+  }
+  std::set<std::string> names;
+  for (auto c : root.getClients()) {
+    ClientAccount account{c.getName().cStr(), c.getToken().cStr(), c.getRead(), c.getWrite(),
+                          c.getAdmin()};
+    if (account.name.empty() || account.token.empty()) {
+      throw Error(ErrorCode::kInvalidArgument, "the server configuration " + path +
+                                                   " lists a client without a name or token");
+    }
+    if (!names.insert(account.name).second) {
+      throw Error(ErrorCode::kInvalidArgument, "the server configuration " + path +
+                                                   " lists client '" + account.name + "' twice");
+    }
+    out.clients.push_back(std::move(account));
+  }
+  return out;
+}
+
+Options serverDatabaseOptions() {
+  Options o;
+  o.changeLog = true;
+  o.ownIds = true;
+  o.durable = true;
+  o.author = "hills-server";
+  return o;
+}
+
+}  // namespace hills

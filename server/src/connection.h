@@ -1,0 +1,66 @@
+// One client connection of the sync server: its socket, the limits its
+// messages are read with, and its RPC system.
+#pragma once
+
+#include <capnp/rpc-twoparty.h>
+#include <capnp/serialize-async.h>
+#include <kj/async-io.h>
+
+#include <cstdint>
+#include <string>
+
+namespace hills::server {
+
+// Until a connection has said a valid hello it may send only small, shallow
+// messages; after, messages are bounded still.
+constexpr std::uint64_t kHelloWords = 32 * 1024;  // 256 KiB
+constexpr unsigned kHelloNesting = 16;
+constexpr std::uint64_t kSessionWords = 8 * 1024 * 1024;  // 64 MiB
+constexpr unsigned kSessionNesting = 32;
+
+struct Connection;
+
+// Reads a connection's messages with the limits of its state, and records
+// why reading failed (a malformed or oversized message), for the log.
+class GuardedStream final : public capnp::MessageStream {
+ public:
+  GuardedStream(kj::AsyncIoStream& stream, Connection& conn) : inner_(stream), conn_(conn) {}
+
+  kj::Promise<kj::Maybe<capnp::MessageReaderAndFds>> tryReadMessage(
+      kj::ArrayPtr<kj::AutoCloseFd> fdSpace, capnp::ReaderOptions options,
+      kj::ArrayPtr<capnp::word> scratchSpace) override;
+  kj::Promise<void> writeMessage(kj::ArrayPtr<const int> fds,
+                                 kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>> segments)
+      override {
+    return inner_.writeMessage(fds, segments);
+  }
+  kj::Promise<void> writeMessages(
+      kj::ArrayPtr<kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>>> messages) override {
+    return inner_.writeMessages(messages);
+  }
+  kj::Maybe<int> getSendBufferSize() override { return inner_.getSendBufferSize(); }
+  kj::Promise<void> end() override { return inner_.end(); }
+
+ private:
+  capnp::AsyncIoMessageStream inner_;
+  Connection& conn_;
+};
+
+struct Connection {
+  Connection(kj::Own<kj::AsyncIoStream> socket, std::string peerName)
+      : stream(kj::mv(socket)),
+        peer(kj::mv(peerName)),
+        messages(*stream, *this),
+        network(messages, capnp::rpc::twoparty::Side::SERVER) {}
+
+  kj::Own<kj::AsyncIoStream> stream;
+  std::string peer;           // "127.0.0.1:40112"
+  std::string client;         // the name it said hello with; empty before
+  bool authenticated = false;
+  std::string failure;        // why reading its messages failed
+  GuardedStream messages;
+  capnp::TwoPartyVatNetwork network;
+  kj::Maybe<capnp::RpcSystem<capnp::rpc::twoparty::VatId>> rpc;
+};
+
+}  // namespace hills::server

@@ -1,0 +1,112 @@
+// hills-server: serves a hills database to its clients on the LAN.
+#include <kj/async-io.h>
+#include <kj/async-unix.h>
+#include <kj/main.h>
+#include <signal.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+#include <optional>
+
+#include "hills/server.h"
+
+namespace {
+
+void logLine(std::string_view line) {
+  auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  char stamp[32];
+  std::strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", std::localtime(&now));
+  std::cerr << stamp << " hills-server: " << line << std::endl;
+}
+
+class ServerMain {
+ public:
+  explicit ServerMain(kj::ProcessContext& context) : context_(context) {}
+
+  kj::MainFunc getMain() {
+    return kj::MainBuilder(context_, "hills-server 0.1",
+                           "Serves the hills database in <dir> to the clients listed in the "
+                           "configuration, over Cap'n Proto RPC. Prints the address it listens "
+                           "on; stops cleanly on SIGINT or SIGTERM.")
+        .addOptionWithArg({"db"}, KJ_BIND_METHOD(*this, setDb), "<dir>",
+                          "Database directory (created when absent).")
+        .addOptionWithArg({"listen"}, KJ_BIND_METHOD(*this, setListen), "<host:port>",
+                          "Address to listen on; port 0 picks a free port. "
+                          "Default: 127.0.0.1:7420.")
+        .addOptionWithArg({"config"}, KJ_BIND_METHOD(*this, setConfig), "<file>",
+                          "JSON configuration: the clients, their tokens and permissions "
+                          "(read, write, admin).")
+        .callAfterParsing(KJ_BIND_METHOD(*this, run))
+        .build();
+  }
+
+ private:
+  kj::MainBuilder::Validity setDb(kj::StringPtr value) {
+    db_ = value.cStr();
+    return true;
+  }
+  kj::MainBuilder::Validity setListen(kj::StringPtr value) {
+    listen_ = value.cStr();
+    return true;
+  }
+  kj::MainBuilder::Validity setConfig(kj::StringPtr value) {
+    config_ = value.cStr();
+    return true;
+  }
+
+  kj::MainBuilder::Validity run() {
+    if (db_.empty()) return "--db <dir> is required";
+    if (config_.empty()) return "--config <file> is required";
+    try {
+      serve();
+    } catch (const hills::Error& e) {
+      context_.exitError(kj::str("hills-server: ", e.what()));
+    }
+    return true;
+  }
+
+  void serve() {
+    hills::ServerConfig config = hills::loadServerConfig(config_);
+    hills::Database db(db_, hills::serverDatabaseOptions());
+
+    kj::UnixEventPort::captureSignal(SIGINT);
+    kj::UnixEventPort::captureSignal(SIGTERM);
+    auto io = kj::setupAsyncIo();
+    kj::Own<kj::NetworkAddress> address;
+    kj::Own<kj::ConnectionReceiver> receiver;
+    try {
+      address = io.provider->getNetwork().parseAddress(listen_, 7420).wait(io.waitScope);
+      receiver = address->listen();
+    } catch (const kj::Exception& e) {
+      throw hills::Error(hills::ErrorCode::kIo, "cannot listen on " + listen_ + ": " +
+                                                    e.getDescription().cStr());
+    }
+    std::string host = listen_.substr(0, listen_.rfind(':'));
+    std::printf("hills-server listening on %s:%u (database %s, server %s)\n", host.c_str(),
+                receiver->getPort(), db_.c_str(), db.uuid().c_str());
+    std::fflush(stdout);
+
+    hills::SyncServer server(db, std::move(config), logLine);
+    auto serving = server.listen(*receiver).eagerlyEvaluate([](kj::Exception&& e) {
+      logLine("stopped accepting connections: " + std::string(e.getDescription().cStr()));
+    });
+    auto& port = io.unixEventPort;
+    auto signal = port.onSignal(SIGINT).exclusiveJoin(port.onSignal(SIGTERM)).wait(io.waitScope);
+    logLine(signal.si_signo == SIGINT ? "SIGINT: stopping" : "SIGTERM: stopping");
+    // Every answered request was committed durably before its answer:
+    // closing the connections loses nothing.
+    server.shutdown();
+    logLine("stopped");
+  }
+
+  kj::ProcessContext& context_;
+  std::string db_;
+  std::string listen_ = "127.0.0.1:7420";
+  std::string config_;
+};
+
+}  // namespace
+
+KJ_MAIN(ServerMain)

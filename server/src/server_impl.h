@@ -1,0 +1,90 @@
+// What SyncServer holds: its connections, the commit queue that groups the
+// writes of concurrent requests into one durable transaction, and the live
+// subscriptions it feeds from the change log.
+#pragma once
+
+#include <kj/async.h>
+#include <kj/function.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "connection.h"
+#include "hills/protocol.h"
+#include "hills/server.h"
+
+namespace hills {
+
+namespace server {
+
+// One live subscription: the listener and how far it got.
+struct Subscriber {
+  sync::Listener::Client listener;
+  std::string client;
+  std::uint64_t sent = 0;  // newest sequence sent
+  unsigned inFlight = 0;   // batches sent and not yet returned
+  bool dead = false;
+};
+
+// Runs fn and turns a hills::Error into the kj::Exception the client reads
+// back as the same Error.
+template <class F>
+auto translated(F&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const Error& e) {
+    kj::throwFatalException(protocol::toException(e));
+  }
+}
+
+}  // namespace server
+
+struct SyncServer::Impl final : public kj::TaskSet::ErrorHandler {
+  Impl(Database& db, ServerConfig config, std::function<void(std::string_view)> log);
+
+  Database& db;
+  ServerConfig config;
+  std::function<void(std::string_view)> log;
+  std::uint64_t lastSequence = 0;  // newest change-log entry committed
+
+  // Commits fn with the other writes queued in this turn of the event loop:
+  // one durable transaction for all of them. The promise resolves after
+  // the commit; it is rejected when the transaction failed as a whole.
+  kj::Promise<void> commit(kj::Function<void(WriteTxn&)> fn);
+
+  // Adds a subscriber and sends it what it lacks.
+  std::shared_ptr<server::Subscriber> subscribe(sync::Listener::Client listener,
+                                                std::string client, std::uint64_t after);
+  void unsubscribe(const std::shared_ptr<server::Subscriber>& sub);
+
+  void accept(kj::Own<kj::AsyncIoStream> stream);
+  void taskFailed(kj::Exception&& exception) override;
+
+  // Ends every connection and subscription.
+  void shutdown();
+
+  std::map<server::Connection*, kj::Own<server::Connection>> connections;
+  bool shuttingDown = false;
+  kj::TaskSet tasks{*this};
+
+ private:
+  struct Work {
+    kj::Function<void(WriteTxn&)> run;
+    kj::Own<kj::PromiseFulfiller<void>> done;
+  };
+  void flush();
+  void pump(const std::shared_ptr<server::Subscriber>& sub);
+  void pumpAll();
+  void closed(server::Connection* conn);
+
+  std::vector<Work> queue_;
+  bool flushScheduled_ = false;
+  std::vector<std::shared_ptr<server::Subscriber>> subscribers_;
+};
+
+// The bootstrap capability of a new connection.
+capnp::Capability::Client newGate(SyncServer::Impl& server, server::Connection& conn);
+
+}  // namespace hills

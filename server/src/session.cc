@@ -1,0 +1,426 @@
+// The RPC interfaces of the sync server: the Gate a connection starts with,
+// the Session a valid hello opens, and live subscriptions.
+#include <capnp/schema-loader.h>
+
+#include <optional>
+
+#include "hills/schema.h"
+#include "server_impl.h"
+
+namespace hills {
+
+namespace {
+
+using server::translated;
+
+bool sameToken(std::string_view expected, std::string_view given) {
+  // Compared in full whatever differs, so timing tells nothing.
+  unsigned char diff = expected.size() != given.size();
+  for (std::size_t i = 0; i < given.size(); ++i) {
+    diff |= static_cast<unsigned char>(expected[i % (expected.size() ? expected.size() : 1)] ^
+                                       given[i]);
+  }
+  return diff == 0 && !expected.empty();
+}
+
+bool isStorageFailure(const Error& e) {
+  return e.code() == ErrorCode::kMapFull || e.code() == ErrorCode::kIo ||
+         e.code() == ErrorCode::kStorage;
+}
+
+// The answer to one request of a batch, filled inside the transaction.
+struct Answer {
+  std::uint64_t sequence = 0;
+  std::string error;
+  ErrorCode code = ErrorCode::kProtocol;
+
+  void fill(sync::Outcome::Builder out) const {
+    out.setSequence(sequence);
+    if (!error.empty()) {
+      out.setError(error);
+      out.setCode(std::string(toString(code)));
+    }
+  }
+};
+
+// Runs one request's part of a shared transaction: a refusal (which changes
+// nothing) is kept for that request's answer, and a storage failure goes up
+// so the transaction is retried or failed as a whole.
+template <class F>
+void answer(WriteTxn& txn, Answer& out, F&& fn) {
+  out = Answer{};
+  try {
+    fn();
+    out.sequence = txn.lastSequence();
+  } catch (const Error& e) {
+    if (isStorageFailure(e)) throw;
+    out.error = e.what();
+    out.code = e.code();
+  }
+}
+
+class SubscriptionImpl final : public sync::Subscription::Server {
+ public:
+  SubscriptionImpl(SyncServer::Impl& server, std::shared_ptr<server::Subscriber> sub)
+      : server_(server), sub_(std::move(sub)) {}
+  ~SubscriptionImpl() {
+    if (!sub_->dead) server_.unsubscribe(sub_);
+  }
+
+ private:
+  SyncServer::Impl& server_;
+  std::shared_ptr<server::Subscriber> sub_;
+};
+
+class SessionImpl final : public sync::Session::Server {
+ public:
+  SessionImpl(SyncServer::Impl& server, ClientAccount account)
+      : server_(server), account_(std::move(account)) {}
+
+  kj::Promise<void> grantIds(GrantIdsContext context) override {
+    return translated([&] {
+      need(account_.write, "take ids");
+      auto params = context.getParams();
+      std::string tree = params.getTree();
+      std::uint64_t count = params.getCount();
+      if (count == 0 || count > (std::uint64_t{1} << 24)) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    "a grant of " + std::to_string(count) + " ids (1 to 16777216 may be asked)");
+      }
+      auto range = std::make_shared<std::pair<std::uint64_t, std::uint64_t>>();
+      auto failure = std::make_shared<std::optional<Error>>();
+      return write(failure,
+                   [this, tree, count, range](WriteTxn& txn) {
+                     *range = txn.tree(tree).grantIds(count, account_.name);
+                   })
+          .then([context, range]() mutable {
+            context.getResults().setStart(range->first);
+            context.getResults().setEnd(range->second);
+          });
+    });
+  }
+
+  kj::Promise<void> pull(PullContext context) override {
+    return translated([&] {
+      need(account_.read, "read changes");
+      auto params = context.getParams();
+      std::uint64_t after = params.getAfter();
+      std::uint64_t limit = std::clamp<std::uint64_t>(params.getLimit(), 1, 8192);
+      server_.db.read([&](const ReadTxn& txn) {
+        std::uint64_t last = txn.lastSequence();
+        std::uint64_t count = after < last ? std::min(limit, last - after) : 0;
+        auto results = context.getResults();
+        results.setLast(last);
+        auto list = results.initChanges(static_cast<unsigned>(count));
+        unsigned i = 0;
+        if (count > 0) {
+          txn.changes(after, [&](wire::Change::Reader change) {
+            list.setWithCaveats(i++, change);
+            return i < count;
+          });
+        }
+      });
+      return kj::Promise<void>(kj::READY_NOW);
+    });
+  }
+
+  kj::Promise<void> subscribe(SubscribeContext context) override {
+    return translated([&] {
+      need(account_.read, "subscribe to changes");
+      auto params = context.getParams();
+      auto sub = server_.subscribe(params.getListener(), account_.name, params.getAfter());
+      context.getResults().setSubscription(kj::heap<SubscriptionImpl>(server_, std::move(sub)));
+      return kj::Promise<void>(kj::READY_NOW);
+    });
+  }
+
+  kj::Promise<void> push(PushContext context) override {
+    return translated([&] {
+      need(account_.write, "push records");
+      auto items = context.getParams().getItems();
+      auto answers = std::make_shared<std::vector<Answer>>(items.size());
+      auto failure = std::make_shared<std::optional<Error>>();
+      return write(failure,
+                   [this, items, answers](WriteTxn& txn) {
+                     for (unsigned i = 0; i < items.size(); ++i) {
+                       auto item = items[i];
+                       answer(txn, (*answers)[i], [&] { store(txn, item); });
+                       if (!(*answers)[i].error.empty()) {
+                         server_.log("refused a push of " +
+                                     describe(protocol::keyOf(item.getKey())) + " from '" +
+                                     account_.name + "': " + (*answers)[i].error);
+                       }
+                     }
+                   })
+          .then([context, answers]() mutable {
+            auto out = context.getResults().initOutcomes(static_cast<unsigned>(answers->size()));
+            for (unsigned i = 0; i < answers->size(); ++i) (*answers)[i].fill(out[i]);
+          });
+    });
+  }
+
+  kj::Promise<void> checkOut(CheckOutContext context) override {
+    return translated([&] {
+      need(account_.write, "check out records");
+      auto keys = context.getParams().getKeys();
+      auto answers = std::make_shared<std::vector<Answer>>(keys.size());
+      auto borrows = std::make_shared<std::vector<BorrowInfo>>(keys.size());
+      auto failure = std::make_shared<std::optional<Error>>();
+      return write(failure,
+                   [this, keys, answers, borrows](WriteTxn& txn) {
+                     for (unsigned i = 0; i < keys.size(); ++i) {
+                       auto key = protocol::keyOf(keys[i]);
+                       answer(txn, (*answers)[i], [&] {
+                         (*borrows)[i] =
+                             txn.tree(key.tree).checkOut(key.id, key.revision, account_.name);
+                       });
+                     }
+                   })
+          .then([context, answers, borrows]() mutable {
+            auto results = context.getResults();
+            auto outList = results.initOutcomes(static_cast<unsigned>(answers->size()));
+            auto borrowList = results.initBorrows(static_cast<unsigned>(borrows->size()));
+            for (unsigned i = 0; i < answers->size(); ++i) {
+              (*answers)[i].fill(outList[i]);
+              if ((*answers)[i].error.empty()) setBorrow(borrowList[i], (*borrows)[i]);
+            }
+          });
+    });
+  }
+
+  kj::Promise<void> release(ReleaseContext context) override {
+    return single(context, "release records", [this](WriteTxn& txn, const OpaqueKey& key) {
+      auto tree = txn.tree(key.tree);
+      auto held = notHeldByOthers(tree, key);
+      tree.release(key.id, key.revision);
+      if (held) tree.checkIn(key.id, key.revision, CheckIn{account_.name, held->fencing, {}, false, false});
+    });
+  }
+
+  kj::Promise<void> newRevision(NewRevisionContext context) override {
+    return translated([&] {
+      need(account_.write, "make new revisions");
+      auto key = protocol::keyOf(context.getParams().getKey());
+      auto result = std::make_shared<std::pair<std::uint32_t, std::uint64_t>>();
+      auto ans = std::make_shared<Answer>();
+      auto failure = std::make_shared<std::optional<Error>>();
+      return write(failure,
+                   [this, key, result, ans](WriteTxn& txn) {
+                     answer(txn, *ans, [&] {
+                       auto tree = txn.tree(key.tree);
+                       std::uint32_t revision = tree.newRevision(key.id, key.revision);
+                       auto borrow = tree.checkOut(key.id, revision, account_.name);
+                       *result = {revision, borrow.fencing};
+                     });
+                   })
+          .then([context, result, ans]() mutable {
+            auto results = context.getResults();
+            results.setRevision(result->first);
+            results.setFencing(result->second);
+            ans->fill(results.initOutcome());
+          });
+    });
+  }
+
+  kj::Promise<void> setLifecycle(SetLifecycleContext context) override {
+    std::uint32_t lifecycle = context.getParams().getLifecycle();
+    return single(context, "change lifecycles",
+                  [this, lifecycle](WriteTxn& txn, const OpaqueKey& key) {
+                    auto tree = txn.tree(key.tree);
+                    notHeldByOthers(tree, key);
+                    tree.setLifecycle(key.id, key.revision, lifecycle);
+                  });
+  }
+
+  kj::Promise<void> listBorrows(ListBorrowsContext context) override {
+    return translated([&] {
+      need(account_.read, "list borrows");
+      auto all = server_.db.read([](const ReadTxn& txn) { return txn.borrows(); });
+      auto list = context.getResults().initBorrows(static_cast<unsigned>(all.size()));
+      for (unsigned i = 0; i < all.size(); ++i) setBorrow(list[i], all[i]);
+      return kj::Promise<void>(kj::READY_NOW);
+    });
+  }
+
+  kj::Promise<void> breakBorrow(BreakBorrowContext context) override {
+    return translated([&] {
+      need(account_.admin, "break borrows");
+      auto key = protocol::keyOf(context.getParams().getKey());
+      auto broken = std::make_shared<BorrowInfo>();
+      auto ans = std::make_shared<Answer>();
+      auto failure = std::make_shared<std::optional<Error>>();
+      return write(failure,
+                   [this, key, broken, ans](WriteTxn& txn) {
+                     answer(txn, *ans, [&] {
+                       *broken = txn.tree(key.tree).breakBorrow(key.id, key.revision,
+                                                                account_.name);
+                     });
+                   })
+          .then([this, context, broken, ans, key]() mutable {
+            if (ans->error.empty()) {
+              server_.log("client '" + account_.name + "' broke the borrow of " + describe(key) +
+                          " held by '" + broken->holder + "' (fencing " +
+                          std::to_string(broken->fencing) + ")");
+              setBorrow(context.getResults().initBorrow(), *broken);
+            }
+            ans->fill(context.getResults().initOutcome());
+          });
+    });
+  }
+
+ private:
+  void need(bool granted, std::string_view what) const {
+    if (granted) return;
+    server_.log("refused client '" + account_.name + "': it may not " + std::string(what));
+    throw Error(ErrorCode::kDenied, "client '" + account_.name + "' may not " + std::string(what) +
+                                        ": the server's configuration does not allow it");
+  }
+
+  // A write of this request in the shared transaction. A refusal fails
+  // only this request; its Error reaches the client.
+  kj::Promise<void> write(std::shared_ptr<std::optional<Error>> failure,
+                          kj::Function<void(WriteTxn&)> fn) {
+    auto run = kj::heap<kj::Function<void(WriteTxn&)>>(kj::mv(fn));
+    auto& call = *run;
+    return server_
+        .commit([&call, failure](WriteTxn& txn) {
+          failure->reset();
+          try {
+            call(txn);
+          } catch (const Error& e) {
+            if (isStorageFailure(e)) throw;
+            failure->emplace(e);
+          }
+        })
+        .then([failure]() {
+          if (*failure) kj::throwFatalException(protocol::toException(**failure));
+        })
+        .attach(kj::mv(run));
+  }
+
+  // One key, one change, one outcome (release, lifecycle).
+  template <class Context, class F>
+  kj::Promise<void> single(Context& context, std::string_view what, F fn) {
+    return translated([&] {
+      need(account_.write, what);
+      auto key = protocol::keyOf(context.getParams().getKey());
+      auto ans = std::make_shared<Answer>();
+      auto failure = std::make_shared<std::optional<Error>>();
+      return write(failure,
+                   [key, ans, fn](WriteTxn& txn) { answer(txn, *ans, [&] { fn(txn, key); }); })
+          .then([context, ans]() mutable { ans->fill(context.getResults().initOutcome()); });
+    });
+  }
+
+  // The caller's borrow of the record, if any; kBorrowed when another holds it.
+  std::optional<BorrowInfo> notHeldByOthers(GenericTree& tree, const OpaqueKey& key) const {
+    auto held = tree.borrow(key.id, key.revision);
+    if (held && held->holder != account_.name) {
+      throw Error(ErrorCode::kBorrowed,
+                  describe(key) + " is checked out to '" + held->holder + "'");
+    }
+    return held;
+  }
+
+  void store(WriteTxn& txn, sync::Push::Reader item) {
+    auto key = protocol::keyOf(item.getKey());
+    auto tree = txn.tree(key.tree);
+    if (item.isCreate()) {
+      if (key.revision != 0) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    "a record created offline must be revision 0, not " + describe(key));
+      }
+      tree.acceptCreate(key.id, item.getCreate(), account_.name);
+      return;
+    }
+    auto in = item.getCheckIn();
+    tree.checkIn(key.id, key.revision,
+                 CheckIn{account_.name, in.getFencing(), in.getValue(), in.getRemoved(),
+                         in.getKeepBorrow()});
+  }
+
+  static void setBorrow(sync::Borrow::Builder out, const BorrowInfo& b) {
+    protocol::setKey(out.initKey(), b.key);
+    out.setHolder(b.holder);
+    out.setFencing(b.fencing);
+    out.setSince(std::chrono::duration_cast<std::chrono::nanoseconds>(b.since.time_since_epoch())
+                     .count());
+  }
+
+  SyncServer::Impl& server_;
+  ClientAccount account_;
+};
+
+class GateImpl final : public sync::Gate::Server {
+ public:
+  GateImpl(SyncServer::Impl& server, server::Connection& conn) : server_(server), conn_(conn) {}
+
+  kj::Promise<void> hello(HelloContext context) override {
+    return translated([&] {
+      auto hello = context.getParams().getHello();
+      std::string name = hello.getClient();
+      const ClientAccount* account = nullptr;
+      for (const auto& a : server_.config.clients) {
+        if (a.name == name) account = &a;
+      }
+      if (account == nullptr || !sameToken(account->token, hello.getToken().cStr())) {
+        std::string why = account == nullptr ? "the server knows no client '" + name + "'"
+                                             : "the token of client '" + name + "' is wrong";
+        server_.log("refused a hello from " + conn_.peer + ": " + why);
+        throw Error(ErrorCode::kDenied, why);
+      }
+      if (hello.getProtocol() != sync::PROTOCOL_VERSION) {
+        throw Error(ErrorCode::kProtocol,
+                    "client '" + name + "' speaks protocol " + std::to_string(hello.getProtocol()) +
+                        "; this server speaks " + std::to_string(sync::PROTOCOL_VERSION));
+      }
+      std::string uuid = server_.db.uuid();
+      std::string pinned = hello.getPinnedServer();
+      if (!pinned.empty() && pinned != uuid) {
+        server_.log("refused client '" + name + "': it belongs to server " + pinned);
+        throw Error(ErrorCode::kWrongServer,
+                    "this server is " + uuid + ", not the server " + pinned + " the client knows");
+      }
+      if (account->write && hello.getSchemas().size() > 0) {
+        // The trees its records live in; a newer schema replaces the stored one.
+        capnp::SchemaLoader loader;
+        std::vector<TreeType> types;
+        for (auto schema : hello.getSchemas()) types.push_back(readTreeSchema(schema, loader));
+        try {
+          server_.db.declareTrees(types);
+        } catch (const Error& e) {
+          server_.log("refused client '" + name + "': " + e.what());
+          throw;
+        }
+      }
+      conn_.authenticated = true;
+      conn_.client = name;
+      server_.log("client '" + name + "' connected from " + conn_.peer + " (" +
+                  (account->read ? "read" : "") + (account->write ? " write" : "") +
+                  (account->admin ? " admin" : "") + ")");
+      auto results = context.getResults();
+      results.setSession(kj::heap<SessionImpl>(server_, *account));
+      auto info = results.initServer();
+      info.setUuid(uuid);
+      info.setProtocol(sync::PROTOCOL_VERSION);
+      info.setLastSequence(server_.lastSequence);
+      auto perms = info.initPermissions();
+      perms.setRead(account->read);
+      perms.setWrite(account->write);
+      perms.setAdmin(account->admin);
+      return kj::Promise<void>(kj::READY_NOW);
+    });
+  }
+
+ private:
+  SyncServer::Impl& server_;
+  server::Connection& conn_;
+};
+
+}  // namespace
+
+capnp::Capability::Client newGate(SyncServer::Impl& server, server::Connection& conn) {
+  return kj::heap<GateImpl>(server, conn);
+}
+
+}  // namespace hills

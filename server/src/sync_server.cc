@@ -1,0 +1,192 @@
+// The sync server's connections, commit queue and subscriptions.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+
+#include "server_impl.h"
+
+namespace hills {
+
+namespace server {
+
+kj::Promise<kj::Maybe<capnp::MessageReaderAndFds>> GuardedStream::tryReadMessage(
+    kj::ArrayPtr<kj::AutoCloseFd> fdSpace, capnp::ReaderOptions, kj::ArrayPtr<capnp::word> scratch) {
+  capnp::ReaderOptions limits;
+  limits.traversalLimitInWords = conn_.authenticated ? kSessionWords : kHelloWords;
+  limits.nestingLimit = static_cast<int>(conn_.authenticated ? kSessionNesting : kHelloNesting);
+  return inner_.tryReadMessage(fdSpace, limits, scratch)
+      .catch_([this](kj::Exception&& e) -> kj::Promise<kj::Maybe<capnp::MessageReaderAndFds>> {
+        if (conn_.failure.empty()) conn_.failure = e.getDescription().cStr();
+        return kj::mv(e);
+      });
+}
+
+namespace {
+
+std::string peerOf(kj::AsyncIoStream& stream) {
+  sockaddr_storage addr{};
+  uint length = sizeof(addr);
+  try {
+    stream.getpeername(reinterpret_cast<sockaddr*>(&addr), &length);
+  } catch (const kj::Exception&) {
+    return "unknown peer";
+  }
+  char host[INET6_ADDRSTRLEN] = "?";
+  unsigned port = 0;
+  if (addr.ss_family == AF_INET) {
+    auto* in = reinterpret_cast<sockaddr_in*>(&addr);
+    inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+    port = ntohs(in->sin_port);
+  } else if (addr.ss_family == AF_INET6) {
+    auto* in = reinterpret_cast<sockaddr_in6*>(&addr);
+    inet_ntop(AF_INET6, &in->sin6_addr, host, sizeof(host));
+    port = ntohs(in->sin6_port);
+  }
+  return std::string(host) + ":" + std::to_string(port);
+}
+
+}  // namespace
+
+}  // namespace server
+
+SyncServer::Impl::Impl(Database& database, ServerConfig cfg,
+                       std::function<void(std::string_view)> logger)
+    : db(database), config(std::move(cfg)), log(std::move(logger)) {
+  lastSequence = db.read([](const ReadTxn& txn) { return txn.lastSequence(); });
+}
+
+void SyncServer::Impl::taskFailed(kj::Exception&& exception) {
+  log("internal task failed: " + std::string(exception.getDescription().cStr()));
+}
+
+kj::Promise<void> SyncServer::Impl::commit(kj::Function<void(WriteTxn&)> fn) {
+  auto paf = kj::newPromiseAndFulfiller<void>();
+  queue_.push_back(Work{kj::mv(fn), kj::mv(paf.fulfiller)});
+  if (!flushScheduled_) {
+    // Requests that arrive in this turn of the event loop join the batch.
+    flushScheduled_ = true;
+    tasks.add(kj::evalLater([this] { flush(); }));
+  }
+  return kj::mv(paf.promise);
+}
+
+void SyncServer::Impl::flush() {
+  flushScheduled_ = false;
+  std::vector<Work> batch = std::move(queue_);
+  queue_.clear();
+  try {
+    lastSequence = db.write([&](WriteTxn& txn) {
+      for (auto& work : batch) work.run(txn);
+      return txn.lastSequence();
+    });
+  } catch (const Error& e) {
+    log("a commit failed: " + std::string(e.what()));
+    for (auto& work : batch) work.done->reject(protocol::toException(e));
+    return;
+  }
+  for (auto& work : batch) work.done->fulfill();
+  pumpAll();
+}
+
+std::shared_ptr<server::Subscriber> SyncServer::Impl::subscribe(sync::Listener::Client listener,
+                                                                std::string client,
+                                                                std::uint64_t after) {
+  auto sub = std::make_shared<server::Subscriber>(
+      server::Subscriber{kj::mv(listener), std::move(client), after, 0, false});
+  subscribers_.push_back(sub);
+  pump(sub);
+  return sub;
+}
+
+void SyncServer::Impl::unsubscribe(const std::shared_ptr<server::Subscriber>& sub) {
+  sub->dead = true;
+  std::erase(subscribers_, sub);
+}
+
+void SyncServer::Impl::pumpAll() {
+  auto subs = subscribers_;  // pump() may drop one
+  for (auto& sub : subs) pump(sub);
+}
+
+void SyncServer::Impl::pump(const std::shared_ptr<server::Subscriber>& sub) {
+  // Two batches in flight: the client applies one while the next travels.
+  constexpr unsigned kWindow = 2;
+  while (!sub->dead && sub->inFlight < kWindow && sub->sent < lastSequence) {
+    auto request = sub->listener.changesRequest();
+    std::uint64_t from = sub->sent;
+    std::uint64_t count = std::min<std::uint64_t>(config.batchChanges, lastSequence - from);
+    std::uint64_t filled = 0;
+    db.read([&](const ReadTxn& txn) {
+      // Sequence numbers have no holes, so the batch's size is known.
+      auto list = request.initChanges(static_cast<unsigned>(count));
+      txn.changes(from, [&](wire::Change::Reader change) {
+        list.setWithCaveats(static_cast<unsigned>(filled++), change);
+        return filled < count;
+      });
+    });
+    KJ_ASSERT(filled == count, "the change log has a hole", from, count, filled);
+    sub->sent = from + count;
+    request.setLast(lastSequence);
+    ++sub->inFlight;
+    tasks.add(request.send().then(
+        [this, sub](auto&&) {
+          --sub->inFlight;
+          pump(sub);
+        },
+        [this, sub](kj::Exception&& e) {
+          if (!sub->dead) {
+            log("client '" + sub->client + "' stopped taking changes: " +
+                e.getDescription().cStr());
+            unsubscribe(sub);
+          }
+        }));
+  }
+}
+
+void SyncServer::Impl::accept(kj::Own<kj::AsyncIoStream> stream) {
+  std::string peer = server::peerOf(*stream);
+  auto conn = kj::heap<server::Connection>(kj::mv(stream), peer);
+  server::Connection* c = conn.get();
+  c->rpc = capnp::makeRpcServer(c->network, newGate(*this, *c));
+  connections.emplace(c, kj::mv(conn));
+  tasks.add(c->network.onDisconnect().then([this, c] { closed(c); }));
+}
+
+void SyncServer::Impl::closed(server::Connection* c) {
+  if (shuttingDown) return;
+  if (!c->failure.empty()) {
+    log("closed the connection from " + c->peer +
+        (c->client.empty() ? std::string() : " (client '" + c->client + "')") + ": " + c->failure);
+  } else if (!c->client.empty()) {
+    log("client '" + c->client + "' disconnected (" + c->peer + ")");
+  }
+  // Destroyed in a later turn: the network is still unwinding this one.
+  tasks.add(kj::evalLater([this, c] { connections.erase(c); }));
+}
+
+SyncServer::SyncServer(Database& db, ServerConfig config, std::function<void(std::string_view)> log)
+    : impl_(std::make_unique<Impl>(db, std::move(config), std::move(log))) {}
+
+SyncServer::~SyncServer() = default;
+
+kj::Promise<void> SyncServer::listen(kj::ConnectionReceiver& receiver) {
+  return receiver.accept().then([this, &receiver](kj::Own<kj::AsyncIoStream>&& stream) {
+    impl_->accept(kj::mv(stream));
+    return listen(receiver);
+  });
+}
+
+std::size_t SyncServer::connections() const { return impl_->connections.size(); }
+
+void SyncServer::Impl::shutdown() {
+  shuttingDown = true;
+  for (auto& sub : subscribers_) sub->dead = true;
+  subscribers_.clear();
+  connections.clear();
+}
+
+void SyncServer::shutdown() { impl_->shutdown(); }
+
+}  // namespace hills

@@ -1,0 +1,644 @@
+// Borrows and id grants on a sync server (core/src/borrows.cc): a "server"
+// database with a change log lends records to the replicas "A" and "B",
+// which follow its log with applyChange.
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+
+#include <catch2/catch.hpp>
+#include <cstring>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "plm_fixtures.h"
+#include "temp_dir.h"
+
+using hills::ErrorCode;
+using hills::Key;
+using hills::test::makePart;
+using hills::test::plmOptions;
+using hills::test::TempDir;
+using ChangeKind = hills::wire::ChangeKind;
+using Words = std::vector<capnp::word>;
+
+namespace {
+
+hills::Options serverOptions() {
+  auto o = plmOptions();
+  o.changeLog = true;
+  o.author = "server";
+  return o;
+}
+
+hills::Options replicaOptions(const std::string& name) {
+  auto o = plmOptions();
+  o.ownIds = false;
+  o.author = name;
+  return o;
+}
+
+// Applies the server's change-log entries after `after` to the replica, in
+// order, and returns the sequence number of the last one.
+std::uint64_t replicate(hills::Database& server, hills::Database& replica, std::uint64_t after) {
+  std::vector<Words> batch;
+  std::uint64_t last = after;
+  server.read([&](const hills::ReadTxn& txn) {
+    txn.changes(after, [&](hills::wire::Change::Reader c) {
+      capnp::MallocMessageBuilder copy;
+      copy.setRoot(c);
+      auto words = capnp::messageToFlatArray(copy);
+      batch.emplace_back(words.begin(), words.end());
+      last = c.getSequence();
+      return true;
+    });
+  });
+  replica.write([&](hills::WriteTxn& txn) {
+    for (auto& w : batch) {
+      capnp::FlatArrayMessageReader msg(kj::ArrayPtr<const capnp::word>(w.data(), w.size()));
+      auto c = msg.getRoot<hills::wire::Change>();
+      txn.tree(c.getTree().cStr()).applyChange(c, c.getOrigin().cStr());
+    }
+  });
+  return last;
+}
+
+struct LogEntry {
+  ChangeKind kind;
+  std::string tree;
+  std::uint64_t id;
+  std::uint32_t revision;
+  std::string origin;
+  std::string holder;
+  std::uint64_t fencing;
+  Words value;
+};
+
+std::vector<LogEntry> changesAfter(hills::Database& db, std::uint64_t after) {
+  return db.read([&](const hills::ReadTxn& txn) {
+    std::vector<LogEntry> out;
+    txn.changes(after, [&](hills::wire::Change::Reader c) {
+      auto bytes = c.getValue();
+      Words value(bytes.size() / sizeof(capnp::word));
+      std::memcpy(value.data(), bytes.begin(), value.size() * sizeof(capnp::word));
+      out.push_back(LogEntry{c.getKind(), c.getTree(), c.getId(), c.getRevision(), c.getOrigin(),
+                             c.getHolder(), c.getFencing(), std::move(value)});
+      return true;
+    });
+    return out;
+  });
+}
+
+std::uint64_t lastSequence(hills::Database& db) {
+  return db.read([](const hills::ReadTxn& txn) { return txn.lastSequence(); });
+}
+
+// The stored value of a part; empty when there is no record.
+Words valueOf(hills::Database& db, Key<plm::Part> key) {
+  return db.read([&](const hills::ReadTxn& txn) {
+    auto rec = txn.tree("parts").find(key.id, key.revision);
+    if (!rec) return Words();
+    auto v = rec.value();
+    return Words(v.begin(), v.end());
+  });
+}
+
+kj::ArrayPtr<const kj::byte> bytesOf(const Words& w) {
+  return kj::arrayPtr(reinterpret_cast<const kj::byte*>(w.data()), w.size() * sizeof(capnp::word));
+}
+
+std::string nameIn(const Words& value) {
+  hills::detail::ValueReader reader({value.data(), value.size()});
+  return reader.getRoot<hills::wire::Envelope>().getBody().getAs<plm::Part::Capnp>().getName();
+}
+
+// A stored value rebuilt with `change` applied to its envelope: a single
+// segment without the segment table, as values are stored.
+template <class F>
+Words altered(const Words& value, F&& change) {
+  hills::detail::ValueReader reader({value.data(), value.size()});
+  capnp::MallocMessageBuilder msg(static_cast<unsigned>(value.size() * 2 + 64));
+  msg.setRoot(reader.getRoot<hills::wire::Envelope>());
+  change(msg.getRoot<hills::wire::Envelope>());
+  auto segments = msg.getSegmentsForOutput();
+  REQUIRE(segments.size() == 1);
+  return Words(segments[0].begin(), segments[0].end());
+}
+
+template <class F>
+hills::Error errorOf(F&& fn) {
+  try {
+    fn();
+  } catch (const hills::Error& e) {
+    return e;
+  }
+  FAIL("no hills::Error was thrown");
+  throw std::logic_error("unreachable");
+}
+
+Key<plm::Part> createPart(hills::Database& db, int n) {
+  return db.write([&](hills::WriteTxn& txn) { return txn.tree<plm::Part>().create(makePart(n)); });
+}
+
+hills::BorrowInfo checkOut(hills::Database& db, Key<plm::Part> key, std::string_view holder) {
+  return db.write([&](hills::WriteTxn& txn) {
+    return txn.tree("parts").checkOut(key.id, key.revision, holder);
+  });
+}
+
+std::optional<hills::BorrowInfo> borrowOf(hills::Database& db, Key<plm::Part> key) {
+  return db.read(
+      [&](const hills::ReadTxn& txn) { return txn.tree("parts").borrow(key.id, key.revision); });
+}
+
+void checkIn(hills::Database& db, Key<plm::Part> key, const hills::CheckIn& in) {
+  db.write([&](hills::WriteTxn& txn) { txn.tree("parts").checkIn(key.id, key.revision, in); });
+}
+
+void rename(hills::Database& replica, Key<plm::Part> key, int n, const std::string& name) {
+  replica.write([&](hills::WriteTxn& txn) {
+    auto p = makePart(n);
+    p.name = name;
+    txn.tree<plm::Part>().update(key, p);
+  });
+}
+
+}  // namespace
+
+TEST_CASE("a check-out is granted with a fencing number that grows with every grant",
+          "[core][borrows]") {
+  TempDir dir;
+  hills::Database server(dir.path(), serverOptions());
+  auto p1 = createPart(server, 1);
+  auto p2 = createPart(server, 2);
+
+  auto first = checkOut(server, p1, "A");
+  CHECK(first.key == hills::opaque(p1));
+  CHECK(first.holder == "A");
+  CHECK(first.fencing > 0);
+  CHECK_FALSE(first.returning);
+  auto second = checkOut(server, p2, "B");
+  CHECK(second.key == hills::opaque(p2));
+  CHECK(second.holder == "B");
+  CHECK(second.fencing > first.fencing);
+
+  // The same holder asking again gets its borrow back unchanged; nothing is logged.
+  auto seq = lastSequence(server);
+  auto again = checkOut(server, p2, "B");
+  CHECK(again.key == second.key);
+  CHECK(again.holder == "B");
+  CHECK(again.fencing == second.fencing);
+  CHECK(again.since == second.since);
+  CHECK(lastSequence(server) == seq);
+
+  checkIn(server, p1, hills::CheckIn{"A", first.fencing});
+  CHECK_FALSE(borrowOf(server, p1));
+  auto third = checkOut(server, p1, "A");
+  CHECK(third.holder == "A");
+  CHECK(third.fencing > second.fencing);
+  auto stored = borrowOf(server, p1);
+  REQUIRE(stored);
+  CHECK(stored->fencing == third.fencing);
+  CHECK(stored->holder == "A");
+}
+
+TEST_CASE("a second client's check-out is refused naming the holder", "[core][borrows]") {
+  TempDir dir;
+  hills::Database server(dir.path(), serverOptions());
+  auto p = createPart(server, 1);
+  auto held = checkOut(server, p, "A");
+  auto seq = lastSequence(server);
+  server.write([&](hills::WriteTxn& txn) {
+    auto e = errorOf([&] { txn.tree("parts").checkOut(p.id, p.revision, "B"); });
+    CHECK(e.code() == ErrorCode::kBorrowed);
+    CHECK_THAT(e.what(), Catch::Contains("'A'"));
+  });
+  auto now = borrowOf(server, p);
+  REQUIRE(now);
+  CHECK(now->holder == "A");
+  CHECK(now->fencing == held.fencing);
+  CHECK(lastSequence(server) == seq);
+}
+
+TEST_CASE("a check-in stores the edited value and ends the borrow; the log has updated then "
+          "checkedIn entries with holder and fencing",
+          "[core][borrows]") {
+  TempDir dir;
+  hills::Database server(dir.sub("server"), serverOptions());
+  hills::Database a(dir.sub("a"), replicaOptions("A"));
+  auto p = createPart(server, 1);
+  auto borrow = checkOut(server, p, "A");
+  auto cursor = replicate(server, a, 0);
+  rename(a, p, 1, "edited by A");
+  auto edited = valueOf(a, p);
+  REQUIRE(nameIn(edited) == "edited by A");
+
+  auto seq = lastSequence(server);
+  checkIn(server, p, hills::CheckIn{"A", borrow.fencing, bytesOf(edited)});
+  CHECK(valueOf(server, p) == edited);  // stored as it came
+  CHECK_FALSE(borrowOf(server, p));
+  auto log = changesAfter(server, seq);
+  REQUIRE(log.size() == 2);
+  CHECK(log[0].kind == ChangeKind::UPDATED);
+  CHECK(log[0].id == p.id);
+  CHECK(log[0].origin == "A");
+  CHECK(log[0].value == edited);
+  CHECK(log[1].kind == ChangeKind::CHECKED_IN);
+  CHECK(log[1].tree == "parts");
+  CHECK(log[1].id == p.id);
+  CHECK(log[1].revision == p.revision);
+  CHECK(log[1].holder == "A");
+  CHECK(log[1].fencing == borrow.fencing);
+  CHECK(log[1].origin == "A");
+
+  // The replica's mirror follows: the borrow is gone there too.
+  replicate(server, a, cursor);
+  CHECK_FALSE(borrowOf(a, p));
+  CHECK(valueOf(a, p) == edited);
+}
+
+TEST_CASE("a check-in with keepBorrow keeps the borrow and logs no checkedIn entry",
+          "[core][borrows]") {
+  TempDir dir;
+  hills::Database server(dir.sub("server"), serverOptions());
+  hills::Database a(dir.sub("a"), replicaOptions("A"));
+  auto p = createPart(server, 1);
+  auto borrow = checkOut(server, p, "A");
+  auto cursor = replicate(server, a, 0);
+  rename(a, p, 1, "first edit");
+  auto edited = valueOf(a, p);
+
+  auto seq = lastSequence(server);
+  hills::CheckIn in{"A", borrow.fencing, bytesOf(edited)};
+  in.keepBorrow = true;
+  checkIn(server, p, in);
+  CHECK(valueOf(server, p) == edited);
+  auto still = borrowOf(server, p);
+  REQUIRE(still);
+  CHECK(still->holder == "A");
+  CHECK(still->fencing == borrow.fencing);
+  auto log = changesAfter(server, seq);
+  REQUIRE(log.size() == 1);
+  CHECK(log[0].kind == ChangeKind::UPDATED);
+
+  // The replica keeps editing under the same borrow and checks in for good.
+  replicate(server, a, cursor);
+  rename(a, p, 1, "second edit");
+  auto again = valueOf(a, p);
+  checkIn(server, p, hills::CheckIn{"A", borrow.fencing, bytesOf(again)});
+  CHECK(nameIn(valueOf(server, p)) == "second edit");
+  CHECK_FALSE(borrowOf(server, p));
+}
+
+TEST_CASE("a check-in with a stale fencing number after a break is refused and the value stays "
+          "the server's",
+          "[core][borrows]") {
+  TempDir dir;
+  hills::Database server(dir.sub("server"), serverOptions());
+  hills::Database a(dir.sub("a"), replicaOptions("A"));
+  auto p = createPart(server, 1);
+  auto first = checkOut(server, p, "A");
+  replicate(server, a, 0);
+  rename(a, p, 1, "edited by A");
+  auto edited = valueOf(a, p);
+  auto serverValue = valueOf(server, p);
+  REQUIRE(edited != serverValue);
+
+  auto seq = lastSequence(server);
+  auto broken = server.write(
+      [&](hills::WriteTxn& txn) { return txn.tree("parts").breakBorrow(p.id, p.revision, "admin"); });
+  CHECK(broken.holder == "A");
+  CHECK(broken.fencing == first.fencing);
+  CHECK_FALSE(borrowOf(server, p));
+  auto log = changesAfter(server, seq);
+  REQUIRE(log.size() == 1);
+  CHECK(log[0].kind == ChangeKind::BORROW_BROKEN);
+  CHECK(log[0].id == p.id);
+  CHECK(log[0].holder == "A");
+  CHECK(log[0].origin == "admin");
+  CHECK(log[0].fencing == first.fencing);
+  CHECK(log[0].value == serverValue);
+
+  // Nobody holds it now.
+  server.write([&](hills::WriteTxn& txn) {
+    auto e = errorOf([&] {
+      txn.tree("parts").checkIn(p.id, p.revision, hills::CheckIn{"A", first.fencing, bytesOf(edited)});
+    });
+    CHECK(e.code() == ErrorCode::kNotBorrowed);
+  });
+
+  // Granted again (to the same client): the old fencing number is stale.
+  auto second = checkOut(server, p, "A");
+  CHECK(second.fencing > first.fencing);
+  seq = lastSequence(server);
+  server.write([&](hills::WriteTxn& txn) {
+    auto e = errorOf([&] {
+      txn.tree("parts").checkIn(p.id, p.revision, hills::CheckIn{"A", first.fencing, bytesOf(edited)});
+    });
+    CHECK(e.code() == ErrorCode::kStaleBorrow);
+    CHECK_THAT(e.what(), Catch::Contains(std::to_string(first.fencing)));
+  });
+  CHECK(valueOf(server, p) == serverValue);
+  CHECK(lastSequence(server) == seq);
+  auto held = borrowOf(server, p);
+  REQUIRE(held);
+  CHECK(held->fencing == second.fencing);
+
+  // Breaking a borrow nobody holds is refused.
+  server.write([&](hills::WriteTxn& txn) { txn.tree("parts").breakBorrow(p.id, p.revision, "admin"); });
+  server.write([&](hills::WriteTxn& txn) {
+    auto e = errorOf([&] { txn.tree("parts").breakBorrow(p.id, p.revision, "admin"); });
+    CHECK(e.code() == ErrorCode::kNotBorrowed);
+  });
+}
+
+TEST_CASE("a check-in by a client that holds no borrow or by another holder is refused",
+          "[core][borrows]") {
+  TempDir dir;
+  hills::Database server(dir.path(), serverOptions());
+  auto p = createPart(server, 1);
+  auto serverValue = valueOf(server, p);
+  // A valid edit of the record (the check-in at the end takes it).
+  auto edit = altered(serverValue, [](hills::wire::Envelope::Builder env) {
+    env.setDataIteration(env.getDataIteration() + 1);
+    env.getBody().getAs<plm::Part::Capnp>().setName("sneaked in");
+  });
+
+  auto seq = lastSequence(server);
+  server.write([&](hills::WriteTxn& txn) {
+    auto e = errorOf(
+        [&] { txn.tree("parts").checkIn(p.id, p.revision, hills::CheckIn{"A", 1, bytesOf(edit)}); });
+    CHECK(e.code() == ErrorCode::kNotBorrowed);
+  });
+  CHECK(valueOf(server, p) == serverValue);
+  CHECK(lastSequence(server) == seq);
+
+  auto b = checkOut(server, p, "B");
+  seq = lastSequence(server);
+  server.write([&](hills::WriteTxn& txn) {
+    auto e = errorOf([&] {
+      txn.tree("parts").checkIn(p.id, p.revision, hills::CheckIn{"A", b.fencing, bytesOf(edit)});
+    });
+    CHECK(e.code() == ErrorCode::kBorrowed);
+    CHECK_THAT(e.what(), Catch::Contains("'B'"));
+  });
+  CHECK(valueOf(server, p) == serverValue);
+  CHECK(lastSequence(server) == seq);
+  auto held = borrowOf(server, p);
+  REQUIRE(held);
+  CHECK(held->holder == "B");
+
+  // The holder itself may check the same value in.
+  checkIn(server, p, hills::CheckIn{"B", b.fencing, bytesOf(edit)});
+  CHECK(nameIn(valueOf(server, p)) == "sneaked in");
+}
+
+TEST_CASE("released records cannot be checked out", "[core][borrows]") {
+  TempDir dir;
+  hills::Database server(dir.path(), serverOptions());
+  auto p = createPart(server, 1);
+  server.write([&](hills::WriteTxn& txn) { txn.tree<plm::Part>().release(p); });
+  auto seq = lastSequence(server);
+  server.write([&](hills::WriteTxn& txn) {
+    auto e = errorOf([&] { txn.tree("parts").checkOut(p.id, p.revision, "A"); });
+    CHECK(e.code() == ErrorCode::kReleased);
+    auto missing = errorOf([&] { txn.tree("parts").checkOut(p.id + 1000, 0, "A"); });
+    CHECK(missing.code() == ErrorCode::kNotFound);
+  });
+  CHECK_FALSE(borrowOf(server, p));
+  CHECK(lastSequence(server) == seq);
+  server.read([](const hills::ReadTxn& txn) { CHECK(txn.borrows().empty()); });
+
+  // Its new revision is a draft, and can be.
+  auto next = server.write([&](hills::WriteTxn& txn) { return txn.tree<plm::Part>().newRevision(p); });
+  auto borrow = checkOut(server, next, "A");
+  CHECK(borrow.key == hills::opaque(next));
+  CHECK(borrow.key.revision == 1);
+}
+
+TEST_CASE("a check-in that changes the state or lifecycle is refused", "[core][borrows]") {
+  TempDir dir;
+  hills::Database server(dir.sub("server"), serverOptions());
+  hills::Database a(dir.sub("a"), replicaOptions("A"));
+  auto p = createPart(server, 1);
+  auto borrow = checkOut(server, p, "A");
+  replicate(server, a, 0);
+  rename(a, p, 1, "edited by A");
+  auto edited = valueOf(a, p);
+  auto serverValue = valueOf(server, p);
+
+  auto released = altered(edited, [](hills::wire::Envelope::Builder env) {
+    env.setState(hills::wire::State::RELEASED);
+  });
+  auto lifecycle =
+      altered(edited, [](hills::wire::Envelope::Builder env) { env.setLifecycle(7); });
+  auto seq = lastSequence(server);
+  server.write([&](hills::WriteTxn& txn) {
+    auto parts = txn.tree("parts");
+    for (const Words* value : {&released, &lifecycle}) {
+      auto e = errorOf([&] {
+        parts.checkIn(p.id, p.revision, hills::CheckIn{"A", borrow.fencing, bytesOf(*value)});
+      });
+      CHECK(e.code() == ErrorCode::kInvalidArgument);
+      CHECK_THAT(e.what(), Catch::Contains("state, lifecycle"));
+    }
+  });
+  CHECK(valueOf(server, p) == serverValue);
+  CHECK(lastSequence(server) == seq);
+  server.read([&](const hills::ReadTxn& txn) {
+    auto rec = txn.tree("parts").require(p.id, p.revision);
+    CHECK(rec.state() == hills::State::kDraft);
+    CHECK(rec.meta().lifecycle == 0);
+  });
+  auto held = borrowOf(server, p);
+  REQUIRE(held);
+  CHECK(held->holder == "A");
+
+  // The same value rebuilt without a change is taken: the refusals were
+  // about state and lifecycle, not about how the values were built.
+  auto same = altered(edited, [](hills::wire::Envelope::Builder) {});
+  checkIn(server, p, hills::CheckIn{"A", borrow.fencing, bytesOf(same)});
+  CHECK(nameIn(valueOf(server, p)) == "edited by A");
+  CHECK_FALSE(borrowOf(server, p));
+}
+
+TEST_CASE("acceptCreate stores a record created on a replica with a granted id",
+          "[core][borrows]") {
+  TempDir dir;
+  hills::Database server(dir.sub("server"), serverOptions());
+  hills::Database a(dir.sub("a"), replicaOptions("A"));
+  auto grant =
+      server.write([](hills::WriteTxn& txn) { return txn.tree("parts").grantIds(10, "A"); });
+  a.write([&](hills::WriteTxn& txn) { txn.tree("parts").addIdRange(grant.first, grant.second); });
+  auto p = createPart(a, 1);
+  REQUIRE(p.id == grant.first);
+  auto value = valueOf(a, p);
+
+  auto seq = lastSequence(server);
+  server.write([&](hills::WriteTxn& txn) { txn.tree("parts").acceptCreate(p.id, bytesOf(value), "A"); });
+  CHECK(valueOf(server, p) == value);
+  auto log = changesAfter(server, seq);
+  REQUIRE(log.size() == 1);
+  CHECK(log[0].kind == ChangeKind::CREATED);
+  CHECK(log[0].id == p.id);
+  CHECK(log[0].origin == "A");
+  CHECK(log[0].value == value);
+
+  SECTION("the same bytes pushed again change nothing") {
+    seq = lastSequence(server);
+    server.write(
+        [&](hills::WriteTxn& txn) { txn.tree("parts").acceptCreate(p.id, bytesOf(value), "A"); });
+    CHECK(lastSequence(server) == seq);
+    CHECK(valueOf(server, p) == value);
+  }
+
+  SECTION("other bytes for the same id are refused") {
+    auto other = altered(value, [](hills::wire::Envelope::Builder env) {
+      env.getBody().getAs<plm::Part::Capnp>().setName("another");
+    });
+    server.write([&](hills::WriteTxn& txn) {
+      auto e = errorOf([&] { txn.tree("parts").acceptCreate(p.id, bytesOf(other), "A"); });
+      CHECK(e.code() == ErrorCode::kAlreadyExists);
+    });
+    CHECK(valueOf(server, p) == value);
+  }
+
+  SECTION("an id granted to another client is refused naming both") {
+    auto toB =
+        server.write([](hills::WriteTxn& txn) { return txn.tree("parts").grantIds(10, "B"); });
+    seq = lastSequence(server);
+    server.write([&](hills::WriteTxn& txn) {
+      auto e = errorOf([&] { txn.tree("parts").acceptCreate(toB.first, bytesOf(value), "A"); });
+      CHECK(e.code() == ErrorCode::kDenied);
+      CHECK_THAT(e.what(), Catch::Contains("'A'"));
+      CHECK_THAT(e.what(), Catch::Contains("'B'"));
+      CHECK_FALSE(txn.tree("parts").contains(toB.first, 0));
+    });
+    CHECK(lastSequence(server) == seq);
+    CHECK(valueOf(server, Key<plm::Part>{toB.first, 0}).empty());
+  }
+
+  SECTION("an id never granted is refused") {
+    auto unnamed =
+        server.write([](hills::WriteTxn& txn) { return txn.tree("parts").grantIds(10); });
+    seq = lastSequence(server);
+    server.write([&](hills::WriteTxn& txn) {
+      for (std::uint64_t id : {unnamed.first, unnamed.second + 1000}) {
+        auto e = errorOf([&] { txn.tree("parts").acceptCreate(id, bytesOf(value), "A"); });
+        CHECK(e.code() == ErrorCode::kDenied);
+        CHECK_THAT(e.what(), Catch::Contains("'A'"));
+        CHECK_FALSE(txn.tree("parts").contains(id, 0));
+      }
+    });
+    CHECK(lastSequence(server) == seq);
+  }
+}
+
+TEST_CASE("grantee names the client for ids inside its ranges and nothing outside",
+          "[core][borrows]") {
+  TempDir dir;
+  hills::Database server(dir.path(), serverOptions());
+  auto [toA, toB, unnamed] = server.write([](hills::WriteTxn& txn) {
+    auto parts = txn.tree("parts");
+    auto a = parts.grantIds(5, "A");
+    auto b = parts.grantIds(5, "B");
+    auto n = parts.grantIds(5);
+    return std::tuple(a, b, n);
+  });
+  auto own = createPart(server, 1);
+  server.read([&](const hills::ReadTxn& txn) {
+    auto parts = txn.tree("parts");
+    CHECK(parts.grantee(toA.first) == "A");
+    CHECK(parts.grantee(toA.second - 1) == "A");
+    CHECK(parts.grantee(toB.first) == "B");
+    CHECK(parts.grantee(toB.second - 1) == "B");
+    CHECK(parts.grantee(unnamed.first) == "");
+    CHECK(parts.grantee(unnamed.second - 1) == "");
+    CHECK(parts.grantee(own.id) == "");
+    CHECK(parts.grantee(0) == "");
+    CHECK(parts.grantee(toB.second + 100000) == "");
+    if (toA.first > 1) CHECK(parts.grantee(toA.first - 1) == "");
+    // Grants belong to their tree.
+    CHECK(txn.tree("boms").grantee(toA.first) == "");
+  });
+}
+
+TEST_CASE("borrows survive reopening the server database", "[core][borrows]") {
+  TempDir dir;
+  Key<plm::Part> p1, p2;
+  hills::BorrowInfo before;
+  std::pair<std::uint64_t, std::uint64_t> grant;
+  {
+    hills::Database server(dir.path(), serverOptions());
+    p1 = createPart(server, 1);
+    p2 = createPart(server, 2);
+    before = checkOut(server, p1, "A");
+    grant = server.write([](hills::WriteTxn& txn) { return txn.tree("parts").grantIds(5, "A"); });
+  }
+  hills::Database server(dir.path(), serverOptions());
+  auto after = borrowOf(server, p1);
+  REQUIRE(after);
+  CHECK(after->key == before.key);
+  CHECK(after->holder == "A");
+  CHECK(after->fencing == before.fencing);
+  CHECK(after->since == before.since);
+  server.read([&](const hills::ReadTxn& txn) {
+    CHECK(txn.borrows().size() == 1);
+    CHECK(txn.tree("parts").grantee(grant.first) == "A");
+  });
+  // The fencing numbers go on growing, and the borrow is still refused to others.
+  auto next = checkOut(server, p2, "B");
+  CHECK(next.fencing > before.fencing);
+  server.write([&](hills::WriteTxn& txn) {
+    auto e = errorOf([&] { txn.tree("parts").checkOut(p1.id, p1.revision, "B"); });
+    CHECK(e.code() == ErrorCode::kBorrowed);
+  });
+  checkIn(server, p1, hills::CheckIn{"A", before.fencing});
+  CHECK_FALSE(borrowOf(server, p1));
+}
+
+TEST_CASE("ReadTxn::borrows lists every borrow with tree and key and holder and fencing",
+          "[core][borrows]") {
+  TempDir dir;
+  hills::Database server(dir.path(), serverOptions());
+  server.read([](const hills::ReadTxn& txn) { CHECK(txn.borrows().empty()); });
+  auto [p1, p2, p3, bom] = server.write([](hills::WriteTxn& txn) {
+    auto parts = txn.tree<plm::Part>();
+    auto a = parts.create(makePart(1));
+    auto b = parts.create(makePart(2));
+    auto c = parts.create(makePart(3));
+    parts.release(c);
+    auto c1 = parts.newRevision(c);
+    plm::Bom bom{};
+    bom.assembly = a;
+    auto k = txn.tree<plm::Bom>().create(bom);
+    return std::tuple(a, b, c1, k);
+  });
+  auto b1 = checkOut(server, p1, "A");
+  auto b2 = checkOut(server, p2, "B");
+  auto b3 = checkOut(server, p3, "B");
+  auto b4 = server.write(
+      [&](hills::WriteTxn& txn) { return txn.tree("boms").checkOut(bom.id, bom.revision, "A"); });
+
+  auto all = server.read([](const hills::ReadTxn& txn) { return txn.borrows(); });
+  REQUIRE(all.size() == 4);
+  // By tree, then key.
+  const hills::BorrowInfo* expected[] = {&b4, &b1, &b2, &b3};
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    CAPTURE(i);
+    CHECK(all[i].key == expected[i]->key);
+    CHECK(all[i].holder == expected[i]->holder);
+    CHECK(all[i].fencing == expected[i]->fencing);
+    CHECK(all[i].since == expected[i]->since);
+  }
+  CHECK(all[0].key == hills::OpaqueKey{"boms", bom.id, 0});
+  CHECK(all[3].key == hills::OpaqueKey{"parts", p3.id, 1});
+
+  checkIn(server, p2, hills::CheckIn{"B", b2.fencing});
+  all = server.read([](const hills::ReadTxn& txn) { return txn.borrows(); });
+  REQUIRE(all.size() == 3);
+  CHECK(all[1].key == b1.key);
+  CHECK(all[2].key == b3.key);
+}
