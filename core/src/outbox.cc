@@ -147,11 +147,12 @@ void dropOutboxEntry(TxnState& t, const TreeState& tree, std::uint64_t id, std::
 
 }  // namespace detail
 
-std::vector<OutboxItem> ReadTxn::outbox() const {
+std::vector<OutboxItem> ReadTxn::outbox(std::size_t limit) const {
   std::vector<OutboxItem> out;
   TxnState& t = *state_;
   if (!t.db->sync.open) return out;
   detail::outboxTable(t).forEachPrefix("", [&](std::string_view key, capnp::MessageReader& msg) {
+    if (out.size() >= limit) return;
     auto e = msg.getRoot<wire::OutboxEntry>();
     OutboxItem item;
     item.kind = e.getKind() == wire::OutboxEntry::Kind::CREATE ? OutboxItem::Kind::kCreate
@@ -255,6 +256,38 @@ void WriteTxn::dropConflict(const OpaqueKey& key) {
       prefix, [&](std::string_view k, capnp::MessageReader&) { keys.emplace_back(k); });
   auto table = detail::conflictTable(t);
   for (const auto& k : keys) table.remove(k);
+}
+
+std::uint64_t ReadTxn::syncCursor() const {
+  TxnState& t = *state_;
+  detail::MetaStore meta(t.txn, t.db->meta, t.db->path);
+  return std::stoull(meta.getText("syncCursor").value_or("0"));
+}
+
+std::string ReadTxn::pinnedServer() const {
+  TxnState& t = *state_;
+  detail::MetaStore meta(t.txn, t.db->meta, t.db->path);
+  return meta.getText("pinnedServer").value_or("");
+}
+
+void WriteTxn::setSyncCursor(std::uint64_t sequence) {
+  TxnState& t = *state_;
+  detail::requireReplica(t, "follows a server's change log");
+  detail::MetaStore(t.txn, t.db->meta, t.db->path, &t.mapFull)
+      .putText("syncCursor", std::to_string(sequence));
+}
+
+void WriteTxn::pinServer(std::string_view uuid) {
+  TxnState& t = *state_;
+  detail::requireReplica(t, "is pinned to a server");
+  std::string pinned = pinnedServer();
+  if (pinned == uuid) return;
+  if (!pinned.empty()) {
+    throw Error(ErrorCode::kWrongServer, "the replica " + t.db->path + " belongs to server " +
+                                             pinned + ", not to server " + std::string(uuid));
+  }
+  detail::MetaStore(t.txn, t.db->meta, t.db->path, &t.mapFull)
+      .putText("pinnedServer", std::string(uuid));
 }
 
 }  // namespace hills

@@ -136,7 +136,8 @@ void MetaStore::forEachPrefix(
     kj::FunctionParam<void(std::string_view key, capnp::MessageReader& msg)> fn) const {
   Cursor cursor(txn_, dbi_, where_);
   MDB_val k = toVal(prefix), v;
-  int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_RANGE);
+  // LMDB refuses an empty key: no prefix means from the first key on.
+  int rc = mdb_cursor_get(cursor.get(), &k, &v, prefix.empty() ? MDB_FIRST : MDB_SET_RANGE);
   while (rc == MDB_SUCCESS) {
     std::string_view key(static_cast<const char*>(k.mv_data), k.mv_size);
     if (key.substr(0, prefix.size()) != prefix) break;

@@ -30,6 +30,7 @@ struct ServerInfo {
   protocol @1 :UInt32;
   lastSequence @2 :UInt64;    # the newest change-log entry when the session began
   permissions @3 :Permissions;
+  schemas @4 :List(Meta.TreeSchema);  # every tree the server holds, for a full replica
 }
 
 struct Permissions {

@@ -28,16 +28,7 @@ struct Subscriber {
   bool dead = false;
 };
 
-// Runs fn and turns a hills::Error into the kj::Exception the client reads
-// back as the same Error.
-template <class F>
-auto translated(F&& fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const Error& e) {
-    kj::throwFatalException(protocol::toException(e));
-  }
-}
+using protocol::translated;
 
 }  // namespace server
 

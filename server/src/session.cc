@@ -408,6 +408,13 @@ class GateImpl final : public sync::Gate::Server {
       perms.setRead(account->read);
       perms.setWrite(account->write);
       perms.setAdmin(account->admin);
+      auto trees = server_.db.trees();
+      auto schemas = info.initSchemas(static_cast<unsigned>(trees.size()));
+      for (unsigned i = 0; i < trees.size(); ++i) {
+        writeTreeSchema(
+            TreeType{trees[i].name, trees[i].versioned, server_.db.storedSchema(trees[i].name)},
+            schemas[i]);
+      }
       return kj::Promise<void>(kj::READY_NOW);
     });
   }

@@ -34,4 +34,16 @@ OpaqueKey keyOf(sync::Key::Reader key);
 // Raises the Error an Outcome stands for; nothing when it is not a refusal.
 void check(sync::Outcome::Reader outcome);
 
+// Runs fn and turns a hills::Error it throws into the kj::Exception that
+// toError() reads back as the same Error: for code that runs inside RPC
+// methods and promise continuations.
+template <class F>
+auto translated(F&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const Error& e) {
+    kj::throwFatalException(toException(e));
+  }
+}
+
 }  // namespace hills::protocol

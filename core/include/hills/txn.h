@@ -361,11 +361,18 @@ class ReadTxn {
   std::vector<BorrowInfo> borrows() const;
 
   // A replica's outbox: local changes its server has not acknowledged, by
-  // tree and key.
-  std::vector<OutboxItem> outbox() const;
+  // tree and key; at most `limit` of them.
+  std::vector<OutboxItem> outbox(std::size_t limit = SIZE_MAX) const;
 
   // A replica's conflict copies, oldest first within each record.
   std::vector<ConflictCopy> conflicts() const;
+
+  // A replica's position in its server's change log: the sequence number
+  // of the last entry it applied (0: none).
+  std::uint64_t syncCursor() const;
+
+  // The uuid of the server a replica belongs to; empty before first contact.
+  std::string pinnedServer() const;
 
   // The index registered as `name` (hills/index.h). Throws
   // Error(kInvalidArgument) when no indexer of that name is registered.
@@ -414,6 +421,14 @@ class WriteTxn : public ReadTxn {
 
   // Drops a conflict copy once the application has dealt with it.
   void dropConflict(const OpaqueKey& key);
+
+  // Stores the replica's position in its server's change log, in the
+  // transaction that applied the entries up to it.
+  void setSyncCursor(std::uint64_t sequence);
+
+  // Pins the replica to the server `uuid` at first contact. Throws
+  // Error(kWrongServer) naming both when it is pinned to another server.
+  void pinServer(std::string_view uuid);
 
  private:
   friend class Database;

@@ -1,0 +1,149 @@
+// A local replica kept in sync with a hills-server.
+//
+// hills::Client owns a Database (a replica) and a sync thread. The
+// application reads and writes the database as usual, at once and offline
+// too: records it creates take ids from ranges the server granted and wait
+// in the outbox until the server has them. Editing an existing record needs
+// a borrow: checkOut() it, edit it locally, checkIn() it. Changes of other
+// clients arrive by themselves and yield the same events as local ones,
+// with the other client's name as origin.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hills/database.h"
+
+namespace hills {
+
+struct ClientOptions {
+  // The name and token the server's configuration lists for this client.
+  // The name is also the author of this client's records.
+  std::string name;
+  std::string token;
+
+  // "host:port" of the hills-server. Empty: no server yet (offline only).
+  std::string server;
+
+  // How the local database is opened (trees, indexers, durability...).
+  // Client sets ownIds = false and author = name.
+  Options database;
+
+  // Reconnection: the first retry waits minBackoff, each next one twice as
+  // long, up to maxBackoff.
+  std::chrono::milliseconds minBackoff{100};
+  std::chrono::milliseconds maxBackoff{5000};
+
+  // How long a call that needs the server (checkOut, release...) waits for
+  // its answer, and for the change it made to arrive here.
+  std::chrono::milliseconds callTimeout{10000};
+
+  // Ids asked for at a time per tree, and the count below which more are
+  // asked for while online.
+  std::uint64_t idBlock = 4096;
+  std::uint64_t idLowWater = 1024;
+};
+
+// What the sync engine is doing, for a status line or a health check.
+struct ClientStatus {
+  bool connected = false;            // a session with the server is open
+  std::string serverUuid;            // the pinned server; empty before first contact
+  std::uint64_t lastApplied = 0;     // sequence of the last server change applied here
+  std::uint64_t serverSequence = 0;  // newest server sequence this client has heard of
+  std::size_t outbox = 0;            // local changes the server has not acknowledged
+  std::map<std::string, std::uint64_t> idsLeft;  // per tree
+  std::uint64_t refused = 0;         // outbox entries the server refused
+  std::uint64_t reconnects = 0;      // sessions opened after the first
+  std::string lastError;             // why the last connection or push failed
+};
+
+class Client {
+ public:
+  // Opens (creating) the replica in `path` and starts syncing in the
+  // background; the database is usable at once, whether or not the server
+  // answers. Throws what Database's constructor throws, and
+  // Error(kInvalidArgument) for an empty name.
+  Client(const std::string& path, ClientOptions options);
+
+  // Stops the sync thread. Everything written locally stays in the database
+  // and its outbox, and is pushed by the next Client on the same path.
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // The local replica. Thread-safe, as Database is. On it, update() and
+  // remove() need a borrow this client holds (or a record created here and
+  // not pushed yet) and throw Error(kNotBorrowed) otherwise; release, new
+  // revision and lifecycle go through the Client calls below.
+  Database& db();
+
+  ClientStatus status() const;
+
+  // Waits until a session with the server is open; false at the timeout.
+  bool waitConnected(std::chrono::milliseconds timeout);
+
+  // Waits until the outbox is empty and every change the server had when
+  // the call began is applied here; false at the timeout (or offline).
+  bool sync(std::chrono::milliseconds timeout);
+
+  // Borrows a record from the server. Returns the borrow when granted;
+  // when the call returns, the local record is the server's newest. Throws
+  // Error(kBorrowed) naming the holder, kOffline when not connected,
+  // kNotFound, kReleased (make a new revision), kDenied without the write
+  // permission.
+  BorrowInfo checkOut(const OpaqueKey& key);
+  template <TreeRecord T>
+  BorrowInfo checkOut(Key<T> key) {
+    return checkOut(OpaqueKey{std::string(RecordTraits<T>::tree), key.id, key.revision});
+  }
+
+  // Returns a borrow with the record as it is now here: queued in the
+  // outbox at once (durable, offline too) and pushed when online; sync()
+  // waits for the server's acknowledgement. `keepBorrow`: store the edit
+  // and keep editing. Throws Error(kNotBorrowed) when this client does not
+  // hold the borrow. A check-in the server refuses (its borrow was broken)
+  // is counted in status().refused; the edit is kept as a conflict copy.
+  void checkIn(const OpaqueKey& key, bool keepBorrow = false);
+  template <TreeRecord T>
+  void checkIn(Key<T> key, bool keepBorrow = false) {
+    checkIn(OpaqueKey{std::string(RecordTraits<T>::tree), key.id, key.revision}, keepBorrow);
+  }
+
+  // Releases a draft on the server (checking in this client's edits
+  // first when it holds the borrow). Returns when the change is applied
+  // here. Throws kOffline, kBorrowed (another client holds it), kReleased,
+  // kNotFound, kUnversioned, kDenied.
+  void release(const OpaqueKey& key);
+
+  // Makes the draft revision + 1 of a released record on the server, checked
+  // out to this client, and returns its revision when it is here. Throws
+  // kOffline, kNotReleased, kNotLatest, kNotFound, kDenied.
+  std::uint32_t newRevision(const OpaqueKey& key);
+
+  // Sets the lifecycle number of a record on the server. Throws kOffline,
+  // kBorrowed, kNotFound, kDenied.
+  void setLifecycle(const OpaqueKey& key, std::uint32_t lifecycle);
+
+  // Administrators only: takes a borrow away from its holder (whose check-in
+  // will be refused and whose edit its client keeps as a conflict copy).
+  // Returns the broken borrow. Throws kOffline, kNotBorrowed, kDenied.
+  BorrowInfo breakBorrow(const OpaqueKey& key);
+
+  // Every borrow, as this replica knows them (the server's, as of the last
+  // change applied here).
+  std::vector<BorrowInfo> borrows() const;
+
+  // This client's edits that lost their borrow, kept for the application.
+  std::vector<ConflictCopy> conflicts() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hills

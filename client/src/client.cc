@@ -1,0 +1,191 @@
+// hills::Client: the application's side; the sync thread runs SyncEngine.
+#include <future>
+
+#include "client_impl.h"
+
+namespace hills {
+
+namespace {
+
+Options replicaOptions(const ClientOptions& options) {
+  if (options.name.empty()) {
+    throw Error(ErrorCode::kInvalidArgument, "a hills::Client needs a name (ClientOptions::name)");
+  }
+  Options o = options.database;
+  o.ownIds = false;
+  o.author = options.name;
+  return o;
+}
+
+}  // namespace
+
+Client::Impl::Impl(const std::string& path, ClientOptions o)
+    : options(std::move(o)), db(path, replicaOptions(options)) {}
+
+void Client::Impl::wake() {
+  std::lock_guard lock(wakeMutex);
+  if (wakeFulfiller) {
+    wakeFulfiller->fulfill();
+    wakeFulfiller = nullptr;
+  } else {
+    wakePending = true;
+  }
+}
+
+kj::Promise<void> Client::Impl::nextWake() {
+  std::lock_guard lock(wakeMutex);
+  if (wakePending) {
+    wakePending = false;
+    return kj::READY_NOW;
+  }
+  auto paf = kj::newPromiseAndCrossThreadFulfiller<void>();
+  wakeFulfiller = kj::mv(paf.fulfiller);
+  return kj::mv(paf.promise);
+}
+
+void Client::Impl::run() {
+  auto io = kj::setupAsyncIo();
+  SyncEngine engineOnThread(*this, io);
+  auto stopped = kj::newPromiseAndCrossThreadFulfiller<void>();
+  {
+    std::lock_guard lock(mutex);
+    engine = &engineOnThread;
+    executor = &kj::getCurrentThreadExecutor();
+    stop = kj::mv(stopped.fulfiller);
+    started = true;
+  }
+  changed.notify_all();
+  engineOnThread.run().exclusiveJoin(kj::mv(stopped.promise)).wait(io.waitScope);
+  {
+    std::lock_guard lock(mutex);
+    engine = nullptr;
+    executor = nullptr;
+    state.connected = false;
+  }
+  std::lock_guard lock(wakeMutex);
+  wakeFulfiller = nullptr;
+}
+
+void Client::Impl::waitApplied(std::uint64_t sequence) {
+  std::unique_lock lock(mutex);
+  bool done = changed.wait_for(lock, options.callTimeout, [&] {
+    return state.lastApplied >= sequence || !state.connected;
+  });
+  if (state.lastApplied >= sequence) return;
+  throw Error(ErrorCode::kOffline, done ? "the connection to the server was lost before change " +
+                                              std::to_string(sequence) + " arrived"
+                                        : "change " + std::to_string(sequence) +
+                                              " of the server did not arrive in time");
+}
+
+Client::Client(const std::string& path, ClientOptions options)
+    : impl_(std::make_unique<Impl>(path, std::move(options))) {
+  Impl& impl = *impl_;
+  impl.localCreates = impl.db.subscribe(EventFilter{{}, {EventKind::kCreated}}, [&impl](const Event& e) {
+    if (e.origin.empty()) impl.wake();
+  });
+  impl.thread = std::thread([&impl] { impl.run(); });
+  std::unique_lock lock(impl.mutex);
+  impl.changed.wait(lock, [&] { return impl.started; });
+}
+
+Client::~Client() {
+  {
+    std::lock_guard lock(impl_->mutex);
+    if (impl_->stop) impl_->stop->fulfill();
+  }
+  impl_->thread.join();
+}
+
+Database& Client::db() { return impl_->db; }
+
+ClientStatus Client::status() const {
+  ClientStatus out;
+  {
+    std::lock_guard lock(impl_->mutex);
+    out = impl_->state;
+  }
+  impl_->db.read([&](const ReadTxn& txn) {
+    out.outbox = txn.outbox().size();
+    for (auto& t : impl_->db.trees()) out.idsLeft[t.name] = txn.tree(t.name).idsLeft();
+  });
+  return out;
+}
+
+bool Client::waitConnected(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(impl_->mutex);
+  return impl_->changed.wait_for(lock, timeout, [&] { return impl_->state.connected; });
+}
+
+bool Client::sync(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::uint64_t target;
+  {
+    std::lock_guard lock(impl_->mutex);
+    target = impl_->state.serverSequence;
+  }
+  for (;;) {
+    bool empty = impl_->db.read([](const ReadTxn& txn) { return txn.outbox(1).empty(); });
+    std::unique_lock lock(impl_->mutex);
+    auto& s = impl_->state;
+    if (s.connected && empty && s.lastApplied >= std::max(target, impl_->lastAcked)) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    // Woken by the engine; the outbox is read again in any case.
+    impl_->changed.wait_until(
+        lock, std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(20)));
+  }
+}
+
+BorrowInfo Client::checkOut(const OpaqueKey& key) {
+  auto [borrow, sequence] = impl_->onSyncThread([&] { return impl_->engine->checkOut(key); });
+  impl_->waitApplied(sequence);
+  return borrow;
+}
+
+void Client::checkIn(const OpaqueKey& key, bool keepBorrow) {
+  impl_->db.write([&](WriteTxn& txn) { txn.queueCheckIn(key, keepBorrow); });
+  impl_->wake();
+}
+
+void Client::release(const OpaqueKey& key) {
+  // This client's edits go first, so the released record holds them.
+  bool mine = impl_->db.read([&](const ReadTxn& txn) {
+    auto held = txn.tree(key.tree).borrow(key.id, key.revision);
+    return held && held->holder == impl_->options.name && !held->returning;
+  });
+  if (mine) {
+    checkIn(key, true);
+    if (!sync(impl_->options.callTimeout)) {
+      throw Error(ErrorCode::kOffline, "the check-in of " + describe(key) +
+                                           " before its release was not acknowledged in time");
+    }
+  }
+  impl_->waitApplied(impl_->onSyncThread([&] { return impl_->engine->release(key); }));
+}
+
+std::uint32_t Client::newRevision(const OpaqueKey& key) {
+  auto [revision, sequence] = impl_->onSyncThread([&] { return impl_->engine->newRevision(key); });
+  impl_->waitApplied(sequence);
+  return revision;
+}
+
+void Client::setLifecycle(const OpaqueKey& key, std::uint32_t lifecycle) {
+  impl_->waitApplied(
+      impl_->onSyncThread([&] { return impl_->engine->setLifecycle(key, lifecycle); }));
+}
+
+BorrowInfo Client::breakBorrow(const OpaqueKey& key) {
+  auto [borrow, sequence] = impl_->onSyncThread([&] { return impl_->engine->breakBorrow(key); });
+  impl_->waitApplied(sequence);
+  return borrow;
+}
+
+std::vector<BorrowInfo> Client::borrows() const {
+  return impl_->db.read([](const ReadTxn& txn) { return txn.borrows(); });
+}
+
+std::vector<ConflictCopy> Client::conflicts() const {
+  return impl_->db.read([](const ReadTxn& txn) { return txn.conflicts(); });
+}
+
+}  // namespace hills

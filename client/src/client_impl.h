@@ -1,0 +1,114 @@
+// The state behind hills::Client, shared by the application's threads and
+// the sync thread, and the sync engine that runs on that thread.
+#pragma once
+
+#include <capnp/rpc-twoparty.h>
+#include <kj/async-io.h>
+#include <kj/mutex.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "hills/client.h"
+#include "hills/protocol.h"
+
+namespace hills {
+
+class SyncEngine;
+
+struct Client::Impl {
+  Impl(const std::string& path, ClientOptions options);
+
+  ClientOptions options;
+  Database db;
+
+  // Guards status and the engine pointer; `changed` is notified whenever
+  // the engine applied, settled or connected.
+  mutable std::mutex mutex;
+  std::condition_variable changed;
+  ClientStatus state;           // outbox and idsLeft are filled by status()
+  std::uint64_t lastAcked = 0;  // newest server sequence of an acknowledged push
+  SyncEngine* engine = nullptr;
+  const kj::Executor* executor = nullptr;
+  kj::Own<const kj::CrossThreadPromiseFulfiller<void>> stop;
+  bool started = false;
+
+  // Wakes the engine's push loop (from any thread).
+  void wake();
+  // On the sync thread: resolves at the next wake().
+  kj::Promise<void> nextWake();
+  std::mutex wakeMutex;
+  kj::Own<kj::CrossThreadPromiseFulfiller<void>> wakeFulfiller;
+  bool wakePending = true;  // push whatever the outbox held at start
+
+  // Waits until this replica applied the server's change `sequence`.
+  void waitApplied(std::uint64_t sequence);
+
+  // Runs fn on the sync thread (it returns a promise) and waits for its
+  // result; a kj::Exception becomes the hills::Error it stands for.
+  template <class F>
+  auto onSyncThread(F&& fn);
+
+  void run();  // the sync thread's body
+  std::thread thread;
+  Subscription localCreates;  // wakes the engine when records are created here
+};
+
+// Runs on the sync thread: connects, says hello, follows the server's
+// change log, pushes the outbox, keeps id ranges topped up, reconnects.
+class SyncEngine {
+ public:
+  SyncEngine(Client::Impl& client, kj::AsyncIoContext& io);
+  ~SyncEngine();
+
+  // Connects and reconnects until cancelled.
+  kj::Promise<void> run();
+
+  kj::Promise<std::pair<BorrowInfo, std::uint64_t>> checkOut(OpaqueKey key);
+  kj::Promise<std::uint64_t> release(OpaqueKey key);
+  kj::Promise<std::pair<std::uint32_t, std::uint64_t>> newRevision(OpaqueKey key);
+  kj::Promise<std::uint64_t> setLifecycle(OpaqueKey key, std::uint32_t lifecycle);
+  kj::Promise<std::pair<BorrowInfo, std::uint64_t>> breakBorrow(OpaqueKey key);
+
+  // Applies a batch of the server's change log (the listener's call).
+  void apply(capnp::List<wire::Change>::Reader changes, std::uint64_t last);
+  // Ends the session (the listener failed); run() reconnects.
+  void drop(const std::string& why);
+
+ private:
+  struct Session;
+  kj::Promise<void> connectOnce();
+  kj::Promise<void> startSession(kj::Own<Session> session);
+  kj::Promise<void> pushLoop();
+  kj::Promise<bool> pushOnce();
+  kj::Promise<void> topUp();
+  sync::Session::Client& session();
+  template <class T>
+  kj::Promise<T> timed(kj::Promise<T> promise);
+  void setConnected(bool connected, const std::string& error = {});
+
+  Client::Impl& client_;
+  kj::AsyncIoContext& io_;
+  kj::Maybe<kj::Own<Session>> session_;
+  kj::Own<kj::PromiseFulfiller<void>> dropped_;
+  std::chrono::milliseconds backoff_;
+  bool everConnected_ = false;
+};
+
+template <class F>
+auto Client::Impl::onSyncThread(F&& fn) {
+  const kj::Executor* exec;
+  {
+    std::lock_guard lock(mutex);
+    exec = executor;
+  }
+  if (exec == nullptr) throw Error(ErrorCode::kOffline, "the client's sync thread has stopped");
+  try {
+    return exec->executeSync([&] { return protocol::translated(fn); });
+  } catch (const kj::Exception& e) {
+    throw protocol::toError(e);
+  }
+}
+
+}  // namespace hills

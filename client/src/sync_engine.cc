@@ -1,0 +1,408 @@
+// The client's sync engine: one session with the server at a time, on the
+// sync thread.
+#include <capnp/schema-loader.h>
+
+#include <algorithm>
+
+#include "client_impl.h"
+#include "hills/schema.h"
+
+namespace hills {
+
+namespace {
+
+// What one push carries at most.
+constexpr std::size_t kPushItems = 1024;
+constexpr std::size_t kPushBytes = 4 << 20;
+
+class ListenerImpl final : public sync::Listener::Server {
+ public:
+  explicit ListenerImpl(SyncEngine& engine) : engine_(engine) {}
+
+  kj::Promise<void> changes(ChangesContext context) override {
+    auto params = context.getParams();
+    try {
+      engine_.apply(params.getChanges(), params.getLast());
+    } catch (const Error& e) {
+      // A change this replica cannot take (a tree it has not heard of yet):
+      // a new session brings the server's schemas and starts again there.
+      engine_.drop(std::string("applying the server's changes failed: ") + e.what());
+      kj::throwFatalException(protocol::toException(e));
+    }
+    return kj::READY_NOW;
+  }
+
+ private:
+  SyncEngine& engine_;
+};
+
+BorrowInfo borrowOf(sync::Borrow::Reader b) {
+  return BorrowInfo{protocol::keyOf(b.getKey()), b.getHolder().cStr(), b.getFencing(),
+                    std::chrono::system_clock::time_point(
+                        std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                            std::chrono::nanoseconds(b.getSince()))),
+                    false};
+}
+
+}  // namespace
+
+struct SyncEngine::Session {
+  explicit Session(kj::Own<kj::AsyncIoStream> s)
+      : stream(kj::mv(s)), rpc(*stream), gate(rpc.bootstrap().castAs<sync::Gate>()) {}
+  kj::Own<kj::AsyncIoStream> stream;
+  capnp::TwoPartyClient rpc;
+  sync::Gate::Client gate;
+  kj::Maybe<sync::Session::Client> session;
+  kj::Maybe<sync::Subscription::Client> subscription;
+};
+
+SyncEngine::SyncEngine(Client::Impl& client, kj::AsyncIoContext& io)
+    : client_(client), io_(io), backoff_(client.options.minBackoff) {}
+
+SyncEngine::~SyncEngine() = default;
+
+template <class T>
+kj::Promise<T> SyncEngine::timed(kj::Promise<T> promise) {
+  return io_.provider->getTimer().timeoutAfter(
+      client_.options.callTimeout.count() * kj::MILLISECONDS,
+      kj::mv(promise));
+}
+
+void SyncEngine::setConnected(bool connected, const std::string& error) {
+  {
+    std::lock_guard lock(client_.mutex);
+    client_.state.connected = connected;
+    if (!error.empty()) client_.state.lastError = error;
+  }
+  client_.changed.notify_all();
+}
+
+sync::Session::Client& SyncEngine::session() {
+  KJ_IF_MAYBE(s, session_) {
+    KJ_IF_MAYBE(session, (*s)->session) { return *session; }
+  }
+  throw Error(ErrorCode::kOffline, "client '" + client_.options.name +
+                                       "' is not connected to its server " +
+                                       client_.options.server);
+}
+
+kj::Promise<void> SyncEngine::run() {
+  if (client_.options.server.empty()) return kj::NEVER_DONE;
+  return connectOnce()
+      .then([this]() { setConnected(false, "the server closed the connection"); },
+            [this](kj::Exception&& e) {
+              setConnected(false, protocol::toError(e).what());
+            })
+      .then([this]() {
+        session_ = nullptr;
+        auto wait = backoff_;
+        backoff_ = std::min(backoff_ * 2, client_.options.maxBackoff);
+        return io_.provider->getTimer()
+            .afterDelay(wait.count() * kj::MILLISECONDS)
+            .then([this]() { return run(); });
+      });
+}
+
+void SyncEngine::drop(const std::string& why) {
+  setConnected(false, why);
+  if (dropped_) dropped_->reject(KJ_EXCEPTION(DISCONNECTED, why.c_str()));
+}
+
+kj::Promise<void> SyncEngine::connectOnce() {
+  auto& network = io_.provider->getNetwork();
+  return timed(network.parseAddress(client_.options.server, 7420)
+                   .then([](kj::Own<kj::NetworkAddress> address) {
+                     return address->connect().attach(kj::mv(address));
+                   })
+                   .then([this](kj::Own<kj::AsyncIoStream> stream) {
+                     auto s = kj::heap<Session>(kj::mv(stream));
+                     auto request = s->gate.helloRequest();
+                     protocol::translated([&] {
+                       auto hello = request.initHello();
+                       hello.setClient(client_.options.name);
+                       hello.setToken(client_.options.token);
+                       hello.setProtocol(sync::PROTOCOL_VERSION);
+                       hello.setPinnedServer(client_.db.read(
+                           [](const ReadTxn& txn) { return txn.pinnedServer(); }));
+                       std::vector<TreeInfo> mine;
+                       for (auto& t : client_.db.trees()) {
+                         if (t.compiled) mine.push_back(t);
+                       }
+                       auto schemas = hello.initSchemas(static_cast<unsigned>(mine.size()));
+                       for (unsigned i = 0; i < mine.size(); ++i) {
+                         writeTreeSchema(TreeType{mine[i].name, mine[i].versioned,
+                                                  client_.db.storedSchema(mine[i].name)},
+                                         schemas[i]);
+                       }
+                     });
+                     auto answer = request.send();
+                     return answer.then(
+                         [this, s = kj::mv(s)](auto&& response) mutable {
+                           return protocol::translated([&] {
+                             auto info = response.getServer();
+                             std::string uuid = info.getUuid();
+                             // A server that is not ours never gets to send a change.
+                             client_.db.write([&](WriteTxn& txn) { txn.pinServer(uuid); });
+                             capnp::SchemaLoader loader;
+                             std::vector<TreeType> types;
+                             for (auto schema : info.getSchemas()) {
+                               types.push_back(readTreeSchema(schema, loader));
+                             }
+                             client_.db.declareTrees(types);
+                             s->session = response.getSession();
+                             {
+                               std::lock_guard lock(client_.mutex);
+                               client_.state.serverUuid = uuid;
+                               client_.state.serverSequence =
+                                   std::max(client_.state.serverSequence, info.getLastSequence());
+                             }
+                             return kj::mv(s);
+                           });
+                         });
+                   }))
+      .then([this](kj::Own<Session> s) { return startSession(kj::mv(s)); });
+}
+
+kj::Promise<void> SyncEngine::startSession(kj::Own<Session> s) {
+  auto disconnected = s->rpc.onDisconnect();
+  auto paf = kj::newPromiseAndFulfiller<void>();
+  dropped_ = kj::mv(paf.fulfiller);
+  Session& ref = *s;
+  session_ = kj::mv(s);
+  std::uint64_t cursor = client_.db.read([](const ReadTxn& txn) { return txn.syncCursor(); });
+  auto request = session().subscribeRequest();
+  request.setAfter(cursor);
+  request.setListener(kj::heap<ListenerImpl>(*this));
+  auto work =
+      timed(request.send().then([this, &ref](auto&& response) {
+        ref.subscription = response.getSubscription();
+        {
+          std::lock_guard lock(client_.mutex);
+          if (everConnected_) ++client_.state.reconnects;
+          everConnected_ = true;
+          client_.state.lastError.clear();
+        }
+        backoff_ = client_.options.minBackoff;
+        setConnected(true);
+        return topUp();
+      })).then([this]() { return pushLoop(); });
+  return work.exclusiveJoin(kj::mv(disconnected)).exclusiveJoin(kj::mv(paf.promise));
+}
+
+kj::Promise<void> SyncEngine::topUp() {
+  std::vector<std::string> low;
+  client_.db.read([&](const ReadTxn& txn) {
+    for (auto& t : client_.db.trees()) {
+      if (txn.tree(t.name).idsLeft() < client_.options.idLowWater) low.push_back(t.name);
+    }
+  });
+  kj::Promise<void> chain = kj::READY_NOW;
+  for (auto& tree : low) {
+    chain = chain.then([this, tree]() {
+      auto request = session().grantIdsRequest();
+      request.setTree(tree);
+      request.setCount(client_.options.idBlock);
+      return timed(request.send().then([this, tree](auto&& response) {
+        std::uint64_t start = response.getStart(), end = response.getEnd();
+        protocol::translated([&] {
+          client_.db.write([&](WriteTxn& txn) { txn.tree(tree).addIdRange(start, end); });
+        });
+      }));
+    });
+  }
+  return chain;
+}
+
+kj::Promise<void> SyncEngine::pushLoop() {
+  return pushOnce().then([this](bool pushed) -> kj::Promise<void> {
+    if (pushed) return pushLoop();
+    return client_.nextWake().then([this]() { return pushLoop(); });
+  });
+}
+
+kj::Promise<bool> SyncEngine::pushOnce() {
+  auto request = session().pushRequest();
+  struct Sent {
+    OutboxItem item;
+    bool wasSent;
+  };
+  auto batch = kj::heap<std::vector<Sent>>();
+  bool creates = false;
+  protocol::translated([&] {
+    // One write transaction: the values pushed and the marks that stop
+    // further local edits of pushed creates are taken together.
+    client_.db.write([&](WriteTxn& txn) {
+      batch->clear();
+      creates = false;
+      std::vector<OpaqueKey> toMark;
+      std::size_t bytes = 0;
+      struct Pick {
+        OutboxItem item;
+        kj::ArrayPtr<const capnp::word> value;
+        std::uint64_t fencing;
+      };
+      std::vector<Pick> picks;
+      std::vector<OutboxItem> gone;
+      for (auto& item : txn.outbox(kPushItems)) {
+        auto tree = txn.tree(item.key.tree);
+        auto rec = tree.find(item.key.id, item.key.revision);
+        std::uint64_t fencing = 0;
+        if (item.kind == OutboxItem::Kind::kCreate) {
+          if (!rec) {  // created and removed here before the server saw it
+            gone.push_back(item);
+            continue;
+          }
+        } else {
+          auto held = tree.borrow(item.key.id, item.key.revision);
+          if (!held) {  // broken meanwhile: the edit is a conflict copy
+            gone.push_back(item);
+            continue;
+          }
+          fencing = held->fencing;
+        }
+        if (bytes > kPushBytes) break;
+        bytes += rec ? rec.value().size() * sizeof(capnp::word) : 0;
+        picks.push_back(Pick{item, rec ? rec.value() : nullptr, fencing});
+        if (item.kind == OutboxItem::Kind::kCreate && !item.sent) toMark.push_back(item.key);
+      }
+      for (auto& item : gone) txn.settle(item);
+      auto list = request.initItems(static_cast<unsigned>(picks.size()));
+      for (unsigned i = 0; i < picks.size(); ++i) {
+        auto& p = picks[i];
+        auto out = list[i];
+        protocol::setKey(out.initKey(), p.item.key);
+        if (p.item.kind == OutboxItem::Kind::kCreate) {
+          out.setCreate(p.value.asBytes());
+          creates = true;
+        } else {
+          auto in = out.initCheckIn();
+          in.setFencing(p.fencing);
+          if (p.value.size() == 0) {
+            in.setRemoved(true);
+          } else {
+            in.setValue(p.value.asBytes());
+          }
+          in.setKeepBorrow(p.item.keepBorrow);
+        }
+        batch->push_back(Sent{p.item, p.item.sent});
+      }
+      txn.markSent(toMark);
+    });
+  });
+  if (batch->empty()) return false;
+  auto& sent = *batch;
+  return timed(request.send().then([this, &sent, creates](auto&& response) {
+                 auto outcomes = response.getOutcomes();
+                 std::uint64_t acked = 0, refused = 0;
+                 std::string lastRefusal;
+                 protocol::translated([&] {
+                   client_.db.write([&](WriteTxn& txn) {
+                     acked = 0;
+                     refused = 0;
+                     for (unsigned i = 0; i < sent.size() && i < outcomes.size(); ++i) {
+                       auto outcome = outcomes[i];
+                       const auto& s = sent[i];
+                       acked = std::max(acked, outcome.getSequence());
+                       std::string error = outcome.getError();
+                       ErrorCode code = protocol::codeNamed(outcome.getCode().cStr());
+                       // A check-in pushed again after a lost answer finds
+                       // its borrow returned already: it was stored.
+                       bool done = error.empty() || (s.wasSent &&
+                                                     s.item.kind == OutboxItem::Kind::kCheckIn &&
+                                                     code == ErrorCode::kNotBorrowed);
+                       txn.settle(s.item, done ? std::string_view() : std::string_view(error));
+                       if (!done) {
+                         ++refused;
+                         lastRefusal = error;
+                       }
+                     }
+                   });
+                 });
+                 {
+                   std::lock_guard lock(client_.mutex);
+                   client_.lastAcked = std::max(client_.lastAcked, acked);
+                   client_.state.refused += refused;
+                   if (!lastRefusal.empty()) client_.state.lastError = lastRefusal;
+                 }
+                 client_.changed.notify_all();
+                 return creates ? topUp() : kj::Promise<void>(kj::READY_NOW);
+               }))
+      .then([]() { return true; })
+      .attach(kj::mv(batch));
+}
+
+void SyncEngine::apply(capnp::List<wire::Change>::Reader changes, std::uint64_t last) {
+  if (changes.size() == 0) return;
+  std::uint64_t newest = changes[changes.size() - 1].getSequence();
+  client_.db.write([&](WriteTxn& txn) {
+    for (auto change : changes) {
+      txn.tree(change.getTree().cStr()).applyChange(change, change.getOrigin().cStr());
+    }
+    txn.setSyncCursor(newest);
+  });
+  {
+    std::lock_guard lock(client_.mutex);
+    client_.state.lastApplied = newest;
+    client_.state.serverSequence = std::max(client_.state.serverSequence, last);
+  }
+  client_.changed.notify_all();
+}
+
+kj::Promise<std::pair<BorrowInfo, std::uint64_t>> SyncEngine::checkOut(OpaqueKey key) {
+  auto request = session().checkOutRequest();
+  protocol::setKey(request.initKeys(1)[0], key);
+  return timed(request.send().then([](auto&& response) {
+    return protocol::translated([&] {
+      auto outcome = response.getOutcomes()[0];
+      protocol::check(outcome);
+      return std::pair(borrowOf(response.getBorrows()[0]), outcome.getSequence());
+    });
+  }));
+}
+
+kj::Promise<std::uint64_t> SyncEngine::release(OpaqueKey key) {
+  auto request = session().releaseRequest();
+  protocol::setKey(request.initKey(), key);
+  return timed(request.send().then([](auto&& response) {
+    return protocol::translated([&] {
+      protocol::check(response.getOutcome());
+      return response.getOutcome().getSequence();
+    });
+  }));
+}
+
+kj::Promise<std::pair<std::uint32_t, std::uint64_t>> SyncEngine::newRevision(OpaqueKey key) {
+  auto request = session().newRevisionRequest();
+  protocol::setKey(request.initKey(), key);
+  return timed(request.send().then([](auto&& response) {
+    return protocol::translated([&] {
+      protocol::check(response.getOutcome());
+      return std::pair(response.getRevision(), response.getOutcome().getSequence());
+    });
+  }));
+}
+
+kj::Promise<std::uint64_t> SyncEngine::setLifecycle(OpaqueKey key, std::uint32_t lifecycle) {
+  auto request = session().setLifecycleRequest();
+  protocol::setKey(request.initKey(), key);
+  request.setLifecycle(lifecycle);
+  return timed(request.send().then([](auto&& response) {
+    return protocol::translated([&] {
+      protocol::check(response.getOutcome());
+      return response.getOutcome().getSequence();
+    });
+  }));
+}
+
+kj::Promise<std::pair<BorrowInfo, std::uint64_t>> SyncEngine::breakBorrow(OpaqueKey key) {
+  auto request = session().breakBorrowRequest();
+  protocol::setKey(request.initKey(), key);
+  return timed(request.send().then([](auto&& response) {
+    return protocol::translated([&] {
+      protocol::check(response.getOutcome());
+      return std::pair(borrowOf(response.getBorrow()), response.getOutcome().getSequence());
+    });
+  }));
+}
+
+}  // namespace hills

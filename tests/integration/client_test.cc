@@ -1,0 +1,147 @@
+// hills::Client against real hills-server processes on 127.0.0.1.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <mutex>
+
+#include "hills/client.h"
+#include "plm_fixtures.h"
+#include "server_process.h"
+#include "temp_dir.h"
+
+using hills::ErrorCode;
+using hills::Key;
+using hills::OpaqueKey;
+using hills::test::eventually;
+using hills::test::makePart;
+using hills::test::ServerProcess;
+using hills::test::TempDir;
+using namespace std::chrono_literals;
+
+namespace {
+
+hills::ClientOptions clientOptions(const std::string& name, const std::string& server) {
+  hills::ClientOptions o;
+  o.name = name;
+  o.token = name + "-token";
+  o.server = server;
+  o.database = hills::test::plmOptions();
+  o.minBackoff = 20ms;
+  o.maxBackoff = 200ms;
+  o.callTimeout = 10s;
+  return o;
+}
+
+// Records every event a database yields.
+struct Recorder {
+  explicit Recorder(hills::Database& db)
+      : sub(db.subscribe({}, [this](const hills::Event& e) {
+          std::lock_guard lock(mutex);
+          events.push_back(e);
+        })) {}
+  std::vector<hills::Event> find(hills::EventKind kind, const std::string& origin = {}) {
+    std::lock_guard lock(mutex);
+    std::vector<hills::Event> out;
+    for (auto& e : events) {
+      if (e.kind == kind && (origin.empty() || e.origin == origin)) out.push_back(e);
+    }
+    return out;
+  }
+  std::mutex mutex;
+  std::vector<hills::Event> events;
+  hills::Subscription sub;
+};
+
+std::optional<plm::Part> partIn(hills::Database& db, Key<plm::Part> key) {
+  return db.read([&](const hills::ReadTxn& txn) { return txn.tree<plm::Part>().get(key); });
+}
+
+hills::Error errorOf(auto&& fn) {
+  try {
+    fn();
+  } catch (const hills::Error& e) {
+    return e;
+  }
+  FAIL("no hills::Error was thrown");
+  throw;
+}
+
+}  // namespace
+
+TEST_CASE("records created offline reach another client with events and borrows exclude others",
+          "[integration][client][borrow]") {
+  TempDir dir;
+  auto config = hills::test::writeServerConfig(dir.sub("server.json"));
+  unsigned port;
+  {
+    // First contact: A is pinned and gets its id ranges.
+    ServerProcess server(dir.sub("server"), config);
+    port = server.port();
+    hills::Client a(dir.sub("a"), clientOptions("A", server.address()));
+    REQUIRE(a.waitConnected(10s));
+    REQUIRE(eventually([&] { return a.status().idsLeft["parts"] > 0; }));
+    REQUIRE(server.kill(SIGTERM) == 0);
+  }
+  std::string address = "127.0.0.1:" + std::to_string(port);
+
+  // Offline: A creates parts with nobody to tell.
+  hills::Client a(dir.sub("a"), clientOptions("A", address));
+  std::vector<Key<plm::Part>> keys = a.db().write([](hills::WriteTxn& txn) {
+    std::vector<Key<plm::Part>> out;
+    for (int i = 0; i < 5; ++i) out.push_back(txn.tree<plm::Part>().create(makePart(i)));
+    return out;
+  });
+  CHECK(a.status().outbox == 5);
+  CHECK_FALSE(a.status().connected);
+
+  ServerProcess server(dir.sub("server"), config, port);
+  hills::Client b(dir.sub("b"), clientOptions("B", server.address()));
+  Recorder bEvents(b.db());
+  REQUIRE(a.waitConnected(10s));
+  REQUIRE(a.sync(10s));
+  CHECK(a.status().outbox == 0);
+  REQUIRE(eventually([&] { return bEvents.find(hills::EventKind::kCreated, "A").size() == 5; }));
+  for (int i = 0; i < 5; ++i) {
+    auto part = partIn(b.db(), keys[i]);
+    REQUIRE(part);
+    CHECK(part->name == makePart(i).name);
+  }
+
+  // A borrows a part; B is refused, by name.
+  auto borrow = a.checkOut(keys[0]);
+  CHECK(borrow.holder == "A");
+  CHECK(borrow.fencing > 0);
+  auto refused = errorOf([&] { b.checkOut(keys[0]); });
+  CHECK(refused.code() == ErrorCode::kBorrowed);
+  CHECK_THAT(refused.what(), Catch::Contains("'A'"));
+
+  // Without a borrow, B cannot edit its replica either.
+  auto local = errorOf([&] {
+    b.db().write([&](hills::WriteTxn& txn) {
+      auto p = *txn.tree<plm::Part>().get(keys[0]);
+      p.name = "B was here";
+      txn.tree<plm::Part>().update(keys[0], p);
+    });
+  });
+  CHECK(local.code() == ErrorCode::kNotBorrowed);
+
+  // A edits and checks in; B sees the update with the changed field.
+  a.db().write([&](hills::WriteTxn& txn) {
+    auto p = *txn.tree<plm::Part>().get(keys[0]);
+    p.name = "renamed by A";
+    txn.tree<plm::Part>().update(keys[0], p);
+  });
+  a.checkIn(keys[0]);
+  REQUIRE(a.sync(10s));
+  REQUIRE(eventually([&] { return !bEvents.find(hills::EventKind::kUpdated, "A").empty(); }));
+  auto update = bEvents.find(hills::EventKind::kUpdated, "A").front();
+  CHECK(update.key == OpaqueKey{"parts", keys[0].id, 0});
+  CHECK(update.changedFields == std::vector<std::string>{"name"});
+  CHECK(partIn(b.db(), keys[0])->name == "renamed by A");
+  REQUIRE(eventually([&] { return !bEvents.find(hills::EventKind::kCheckedIn, "A").empty(); }));
+
+  // Now B may borrow it.
+  auto granted = b.checkOut(keys[0]);
+  CHECK(granted.holder == "B");
+  CHECK(granted.fencing > borrow.fencing);
+}

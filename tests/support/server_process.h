@@ -1,0 +1,125 @@
+// A real hills-server process on 127.0.0.1 for integration tests: started
+// with a configuration of test clients, stopped with SIGTERM (or killed).
+#pragma once
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace hills::test {
+
+// Writes a server configuration: A, B and C may write, reader only reads,
+// admin may break borrows. Tokens are "<name>-token".
+inline std::string writeServerConfig(const std::string& path) {
+  std::ofstream out(path);
+  out << R"({"clients": [
+    {"name": "A", "token": "A-token", "write": true},
+    {"name": "B", "token": "B-token", "write": true},
+    {"name": "C", "token": "C-token", "write": true},
+    {"name": "reader", "token": "reader-token"},
+    {"name": "admin", "token": "admin-token", "write": true, "admin": true}
+  ], "idBlock": 4096})";
+  return path;
+}
+
+class ServerProcess {
+ public:
+  // Starts hills-server on `db` and waits (at most 10 s) for the line that
+  // gives its port. `port` 0 picks a free one.
+  ServerProcess(const std::string& db, const std::string& config, unsigned port = 0) {
+    int out[2];
+    if (::pipe(out) != 0) throw std::runtime_error("pipe failed");
+    logPath_ = db + ".server.log";
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(out[1], 1);
+      int err = ::open(logPath_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (err >= 0) ::dup2(err, 2);
+      ::close(out[0]);
+      std::string listen = "--listen=127.0.0.1:" + std::to_string(port);
+      std::string dbArg = "--db=" + db, configArg = "--config=" + config;
+      ::execl(HILLS_SERVER_BIN, HILLS_SERVER_BIN, dbArg.c_str(), listen.c_str(), configArg.c_str(),
+              static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    std::string line;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (line.find('\n') == std::string::npos) {
+      pollfd p{out[0], POLLIN, 0};
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+      char buf[256];
+      ssize_t n = ::read(out[0], buf, sizeof(buf));
+      if (n <= 0) break;
+      line.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(out[0]);
+    auto at = line.find("listening on 127.0.0.1:");
+    if (at == std::string::npos) {
+      kill(SIGKILL);
+      throw std::runtime_error("hills-server did not start: '" + line + "'\n" + log());
+    }
+    port_ = static_cast<unsigned>(std::stoul(line.substr(at + 23)));
+  }
+  ~ServerProcess() {
+    if (pid_ > 0) kill(SIGKILL);
+  }
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  unsigned port() const { return port_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+  // Sends `signal` and waits for the process (at most 10 s, then SIGKILL).
+  // Returns its exit status as waitpid gives it.
+  int kill(int signal = SIGTERM) {
+    if (pid_ <= 0) return -1;
+    ::kill(pid_, signal);
+    int status = 0;
+    for (int i = 0; i < 1000; ++i) {
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return status;
+      }
+      ::usleep(10000);
+    }
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return status;
+  }
+
+  // What the server logged so far.
+  std::string log() const {
+    std::ifstream in(logPath_);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+
+ private:
+  pid_t pid_ = -1;
+  unsigned port_ = 0;
+  std::string logPath_;
+};
+
+// Polls `condition` every 5 ms for at most `timeout`.
+template <class F>
+bool eventually(F&& condition, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    ::usleep(5000);
+  }
+  return true;
+}
+
+}  // namespace hills::test
