@@ -68,9 +68,8 @@ void Client::Impl::run() {
 
 void Client::Impl::waitApplied(std::uint64_t sequence) {
   std::unique_lock lock(mutex);
-  bool done = changed.wait_for(lock, options.callTimeout, [&] {
-    return state.lastApplied >= sequence || !state.connected;
-  });
+  bool done = changed.wait_for(lock, options.callTimeout,
+                               [&] { return state.lastApplied >= sequence || !state.connected; });
   if (state.lastApplied >= sequence) return;
   throw Error(ErrorCode::kOffline, done ? "the connection to the server was lost before change " +
                                               std::to_string(sequence) + " arrived"
@@ -81,9 +80,10 @@ void Client::Impl::waitApplied(std::uint64_t sequence) {
 Client::Client(const std::string& path, ClientOptions options)
     : impl_(std::make_unique<Impl>(path, std::move(options))) {
   Impl& impl = *impl_;
-  impl.localCreates = impl.db.subscribe(EventFilter{{}, {EventKind::kCreated}}, [&impl](const Event& e) {
-    if (e.origin.empty()) impl.wake();
-  });
+  impl.localCreates =
+      impl.db.subscribe(EventFilter{{}, {EventKind::kCreated}}, [&impl](const Event& e) {
+        if (e.origin.empty()) impl.wake();
+      });
   impl.thread = std::thread([&impl] { impl.run(); });
   std::unique_lock lock(impl.mutex);
   impl.changed.wait(lock, [&] { return impl.started; });

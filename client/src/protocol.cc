@@ -16,7 +16,8 @@ ErrorCode codeNamed(std::string_view name) {
 
 kj::Exception toException(const Error& error) {
   // "hills: <code>: <message>", read back by toError().
-  std::string text = std::string(kPrefix) + std::string(toString(error.code())) + ": " + error.what();
+  std::string text =
+      std::string(kPrefix) + std::string(toString(error.code())) + ": " + error.what();
   return kj::Exception(kj::Exception::Type::FAILED, __FILE__, __LINE__,
                        kj::heapString(text.data(), text.size()));
 }
@@ -36,7 +37,8 @@ Error toError(const kj::Exception& e) {
     }
   }
   if (e.getType() == kj::Exception::Type::DISCONNECTED) {
-    return Error(ErrorCode::kOffline, "the connection to the server was lost: " + std::string(text));
+    return Error(ErrorCode::kOffline,
+                 "the connection to the server was lost: " + std::string(text));
   }
   return Error(ErrorCode::kProtocol, "the server answered with an error: " + std::string(text));
 }

@@ -64,8 +64,7 @@ SyncEngine::~SyncEngine() = default;
 template <class T>
 kj::Promise<T> SyncEngine::timed(kj::Promise<T> promise) {
   return io_.provider->getTimer().timeoutAfter(
-      client_.options.callTimeout.count() * kj::MILLISECONDS,
-      kj::mv(promise));
+      client_.options.callTimeout.count() * kj::MILLISECONDS, kj::mv(promise));
 }
 
 void SyncEngine::setConnected(bool connected, const std::string& error) {
@@ -78,8 +77,10 @@ void SyncEngine::setConnected(bool connected, const std::string& error) {
 }
 
 sync::Session::Client& SyncEngine::session() {
-  KJ_IF_MAYBE(s, session_) {
-    KJ_IF_MAYBE(session, (*s)->session) { return *session; }
+  KJ_IF_MAYBE (s, session_) {
+    KJ_IF_MAYBE (session, (*s)->session) {
+      return *session;
+    }
   }
   throw Error(ErrorCode::kOffline, "client '" + client_.options.name +
                                        "' is not connected to its server " +
@@ -90,16 +91,14 @@ kj::Promise<void> SyncEngine::run() {
   if (client_.options.server.empty()) return kj::NEVER_DONE;
   return connectOnce()
       .then([this]() { setConnected(false, "the server closed the connection"); },
-            [this](kj::Exception&& e) {
-              setConnected(false, protocol::toError(e).what());
-            })
+            [this](kj::Exception&& e) { setConnected(false, protocol::toError(e).what()); })
       .then([this]() {
         session_ = nullptr;
         auto wait = backoff_;
         backoff_ = std::min(backoff_ * 2, client_.options.maxBackoff);
-        return io_.provider->getTimer()
-            .afterDelay(wait.count() * kj::MILLISECONDS)
-            .then([this]() { return run(); });
+        return io_.provider->getTimer().afterDelay(wait.count() * kj::MILLISECONDS).then([this]() {
+          return run();
+        });
       });
 }
 
@@ -122,8 +121,8 @@ kj::Promise<void> SyncEngine::connectOnce() {
                        hello.setClient(client_.options.name);
                        hello.setToken(client_.options.token);
                        hello.setProtocol(sync::PROTOCOL_VERSION);
-                       hello.setPinnedServer(client_.db.read(
-                           [](const ReadTxn& txn) { return txn.pinnedServer(); }));
+                       hello.setPinnedServer(
+                           client_.db.read([](const ReadTxn& txn) { return txn.pinnedServer(); }));
                        std::vector<TreeInfo> mine;
                        for (auto& t : client_.db.trees()) {
                          if (t.compiled) mine.push_back(t);
@@ -136,29 +135,28 @@ kj::Promise<void> SyncEngine::connectOnce() {
                        }
                      });
                      auto answer = request.send();
-                     return answer.then(
-                         [this, s = kj::mv(s)](auto&& response) mutable {
-                           return protocol::translated([&] {
-                             auto info = response.getServer();
-                             std::string uuid = info.getUuid();
-                             // A server that is not ours never gets to send a change.
-                             client_.db.write([&](WriteTxn& txn) { txn.pinServer(uuid); });
-                             capnp::SchemaLoader loader;
-                             std::vector<TreeType> types;
-                             for (auto schema : info.getSchemas()) {
-                               types.push_back(readTreeSchema(schema, loader));
-                             }
-                             client_.db.declareTrees(types);
-                             s->session = response.getSession();
-                             {
-                               std::lock_guard lock(client_.mutex);
-                               client_.state.serverUuid = uuid;
-                               client_.state.serverSequence =
-                                   std::max(client_.state.serverSequence, info.getLastSequence());
-                             }
-                             return kj::mv(s);
-                           });
-                         });
+                     return answer.then([this, s = kj::mv(s)](auto&& response) mutable {
+                       return protocol::translated([&] {
+                         auto info = response.getServer();
+                         std::string uuid = info.getUuid();
+                         // A server that is not ours never gets to send a change.
+                         client_.db.write([&](WriteTxn& txn) { txn.pinServer(uuid); });
+                         capnp::SchemaLoader loader;
+                         std::vector<TreeType> types;
+                         for (auto schema : info.getSchemas()) {
+                           types.push_back(readTreeSchema(schema, loader));
+                         }
+                         client_.db.declareTrees(types);
+                         s->session = response.getSession();
+                         {
+                           std::lock_guard lock(client_.mutex);
+                           client_.state.serverUuid = uuid;
+                           client_.state.serverSequence =
+                               std::max(client_.state.serverSequence, info.getLastSequence());
+                         }
+                         return kj::mv(s);
+                       });
+                     });
                    }))
       .then([this](kj::Own<Session> s) { return startSession(kj::mv(s)); });
 }
@@ -173,19 +171,18 @@ kj::Promise<void> SyncEngine::startSession(kj::Own<Session> s) {
   auto request = session().subscribeRequest();
   request.setAfter(cursor);
   request.setListener(kj::heap<ListenerImpl>(*this));
-  auto work =
-      timed(request.send().then([this, &ref](auto&& response) {
-        ref.subscription = response.getSubscription();
-        {
-          std::lock_guard lock(client_.mutex);
-          if (everConnected_) ++client_.state.reconnects;
-          everConnected_ = true;
-          client_.state.lastError.clear();
-        }
-        backoff_ = client_.options.minBackoff;
-        setConnected(true);
-        return topUp();
-      })).then([this]() { return pushLoop(); });
+  auto work = timed(request.send().then([this, &ref](auto&& response) {
+                ref.subscription = response.getSubscription();
+                {
+                  std::lock_guard lock(client_.mutex);
+                  if (everConnected_) ++client_.state.reconnects;
+                  everConnected_ = true;
+                  client_.state.lastError.clear();
+                }
+                backoff_ = client_.options.minBackoff;
+                setConnected(true);
+                return topUp();
+              })).then([this]() { return pushLoop(); });
   return work.exclusiveJoin(kj::mv(disconnected)).exclusiveJoin(kj::mv(paf.promise));
 }
 
@@ -292,41 +289,41 @@ kj::Promise<bool> SyncEngine::pushOnce() {
   if (batch->empty()) return false;
   auto& sent = *batch;
   return timed(request.send().then([this, &sent, creates](auto&& response) {
-                 auto outcomes = response.getOutcomes();
-                 std::uint64_t acked = 0, refused = 0;
-                 std::string lastRefusal;
-                 protocol::translated([&] {
-                   client_.db.write([&](WriteTxn& txn) {
-                     acked = 0;
-                     refused = 0;
-                     for (unsigned i = 0; i < sent.size() && i < outcomes.size(); ++i) {
-                       auto outcome = outcomes[i];
-                       const auto& s = sent[i];
-                       acked = std::max(acked, outcome.getSequence());
-                       std::string error = outcome.getError();
-                       ErrorCode code = protocol::codeNamed(outcome.getCode().cStr());
-                       // A check-in pushed again after a lost answer finds
-                       // its borrow returned already: it was stored.
-                       bool done = error.empty() || (s.wasSent &&
-                                                     s.item.kind == OutboxItem::Kind::kCheckIn &&
-                                                     code == ErrorCode::kNotBorrowed);
-                       txn.settle(s.item, done ? std::string_view() : std::string_view(error));
-                       if (!done) {
-                         ++refused;
-                         lastRefusal = error;
-                       }
-                     }
-                   });
-                 });
-                 {
-                   std::lock_guard lock(client_.mutex);
-                   client_.lastAcked = std::max(client_.lastAcked, acked);
-                   client_.state.refused += refused;
-                   if (!lastRefusal.empty()) client_.state.lastError = lastRefusal;
+           auto outcomes = response.getOutcomes();
+           std::uint64_t acked = 0, refused = 0;
+           std::string lastRefusal;
+           protocol::translated([&] {
+             client_.db.write([&](WriteTxn& txn) {
+               acked = 0;
+               refused = 0;
+               for (unsigned i = 0; i < sent.size() && i < outcomes.size(); ++i) {
+                 auto outcome = outcomes[i];
+                 const auto& s = sent[i];
+                 acked = std::max(acked, outcome.getSequence());
+                 std::string error = outcome.getError();
+                 ErrorCode code = protocol::codeNamed(outcome.getCode().cStr());
+                 // A check-in pushed again after a lost answer finds
+                 // its borrow returned already: it was stored.
+                 bool done =
+                     error.empty() || (s.wasSent && s.item.kind == OutboxItem::Kind::kCheckIn &&
+                                       code == ErrorCode::kNotBorrowed);
+                 txn.settle(s.item, done ? std::string_view() : std::string_view(error));
+                 if (!done) {
+                   ++refused;
+                   lastRefusal = error;
                  }
-                 client_.changed.notify_all();
-                 return creates ? topUp() : kj::Promise<void>(kj::READY_NOW);
-               }))
+               }
+             });
+           });
+           {
+             std::lock_guard lock(client_.mutex);
+             client_.lastAcked = std::max(client_.lastAcked, acked);
+             client_.state.refused += refused;
+             if (!lastRefusal.empty()) client_.state.lastError = lastRefusal;
+           }
+           client_.changed.notify_all();
+           return creates ? topUp() : kj::Promise<void>(kj::READY_NOW);
+         }))
       .then([]() { return true; })
       .attach(kj::mv(batch));
 }

@@ -230,7 +230,8 @@ void GenericTree::acceptCreate(std::uint64_t id, kj::ArrayPtr<const kj::byte> va
                     std::string(origin) + "'" +
                     (granted.empty() ? std::string() : " (it was granted to '" + granted + "')"));
   }
-  auto words = detail::valueWords(*tree_, id, 0, value);
+  kj::Array<capnp::word> copy;
+  auto words = detail::valueWords(*tree_, id, 0, value, copy);
   detail::ValueReader reader(words);
   auto env = detail::envelopeOf(reader, *tree_, id, 0);
   if (tree_->versioned && env.getState() != wire::State::DRAFT) {
@@ -304,7 +305,8 @@ void GenericTree::checkIn(std::uint64_t id, std::uint32_t revision, const CheckI
         throw Error(ErrorCode::kReleased, name + " is released: it cannot be removed");
       }
     } else if (in.value.size() != 0) {
-      auto words = detail::valueWords(*tree_, id, revision, in.value);
+      kj::Array<capnp::word> copy;
+      auto words = detail::valueWords(*tree_, id, revision, in.value, copy);
       detail::ValueReader reader(words);
       auto env = detail::envelopeOf(reader, *tree_, id, revision);
       auto now = rec.envelope();

@@ -78,9 +78,11 @@ bool storeRemote(TxnState& t, GenericTree& tree, EventKind kind, std::uint64_t i
 void removeRemote(TxnState& t, GenericTree& tree, std::uint64_t id, std::uint32_t revision,
                   std::string_view origin);
 
-// A value's bytes copied to aligned words; kCorrupt naming the record when
-// they are not whole words.
-kj::Array<capnp::word> valueWords(const TreeState& tree, std::uint64_t id, std::uint32_t revision,
-                                  kj::ArrayPtr<const kj::byte> bytes);
+// A value's bytes as words: in place when aligned, else copied into `copy`.
+// kCorrupt naming the record when they are not whole words.
+kj::ArrayPtr<const capnp::word> valueWords(const TreeState& tree, std::uint64_t id,
+                                           std::uint32_t revision,
+                                           kj::ArrayPtr<const kj::byte> bytes,
+                                           kj::Array<capnp::word>& copy);
 
 }  // namespace hills::detail

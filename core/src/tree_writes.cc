@@ -385,17 +385,24 @@ void removeRemote(TxnState& t, GenericTree& tree, std::uint64_t id, std::uint32_
                {}, ChangeNote{origin, {}, 0});
 }
 
-kj::Array<capnp::word> valueWords(const TreeState& tree, std::uint64_t id, std::uint32_t revision,
-                                  kj::ArrayPtr<const kj::byte> bytes) {
-  // A blob need not be aligned in every message: copied to words first.
+kj::ArrayPtr<const capnp::word> valueWords(const TreeState& tree, std::uint64_t id,
+                                           std::uint32_t revision,
+                                           kj::ArrayPtr<const kj::byte> bytes,
+                                           kj::Array<capnp::word>& copy) {
   if (bytes.size() == 0 || bytes.size() % sizeof(capnp::word) != 0) {
     throw Error(ErrorCode::kCorrupt, "the value of a change of " +
                                          describe(tree.name, id, revision) +
                                          " is not a whole number of words");
   }
-  auto words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
-  std::memcpy(words.begin(), bytes.begin(), bytes.size());
-  return words;
+  // Cap'n Proto starts every blob on a word boundary, so a value inside a
+  // received message is read in place; anything else is copied first.
+  if (isAligned(bytes.begin())) {
+    return {reinterpret_cast<const capnp::word*>(bytes.begin()),
+            bytes.size() / sizeof(capnp::word)};
+  }
+  copy = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
+  std::memcpy(copy.begin(), bytes.begin(), bytes.size());
+  return copy;
 }
 
 bool storeRemote(TxnState& t, GenericTree& tree, EventKind kind, std::uint64_t id,
@@ -405,7 +412,8 @@ bool storeRemote(TxnState& t, GenericTree& tree, EventKind kind, std::uint64_t i
   auto previous = tree.find(id, revision);
   // The value is stored as it came: the same bytes on every replica, checked
   // to be a record of this tree.
-  auto words = valueWords(ts, id, revision, bytes);
+  kj::Array<capnp::word> copy;
+  auto words = valueWords(ts, id, revision, bytes, copy);
   ValueReader reader(words);
   auto env = envelopeOf(reader, ts, id, revision);
   if (previous && !force) {

@@ -25,9 +25,9 @@ ServerConfig loadServerConfig(const std::string& path) {
     capnp::JsonCodec codec;
     codec.decode(kj::StringPtr(json.c_str(), json.size()), root);
   } catch (const kj::Exception& e) {
-    throw Error(ErrorCode::kInvalidArgument, "the server configuration " + path +
-                                                 " is not JSON of the expected shape: " +
-                                                 e.getDescription().cStr());
+    throw Error(ErrorCode::kInvalidArgument,
+                "the server configuration " + path +
+                    " is not JSON of the expected shape: " + e.getDescription().cStr());
   }
   ServerConfig out;
   out.idBlock = root.getIdBlock();
@@ -41,8 +41,8 @@ ServerConfig loadServerConfig(const std::string& path) {
     ClientAccount account{c.getName().cStr(), c.getToken().cStr(), c.getRead(), c.getWrite(),
                           c.getAdmin()};
     if (account.name.empty() || account.token.empty()) {
-      throw Error(ErrorCode::kInvalidArgument, "the server configuration " + path +
-                                                   " lists a client without a name or token");
+      throw Error(ErrorCode::kInvalidArgument,
+                  "the server configuration " + path + " lists a client without a name or token");
     }
     if (!names.insert(account.name).second) {
       throw Error(ErrorCode::kInvalidArgument, "the server configuration " + path +

@@ -29,9 +29,9 @@ class GuardedStream final : public capnp::MessageStream {
   kj::Promise<kj::Maybe<capnp::MessageReaderAndFds>> tryReadMessage(
       kj::ArrayPtr<kj::AutoCloseFd> fdSpace, capnp::ReaderOptions options,
       kj::ArrayPtr<capnp::word> scratchSpace) override;
-  kj::Promise<void> writeMessage(kj::ArrayPtr<const int> fds,
-                                 kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>> segments)
-      override {
+  kj::Promise<void> writeMessage(
+      kj::ArrayPtr<const int> fds,
+      kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>> segments) override {
     return inner_.writeMessage(fds, segments);
   }
   kj::Promise<void> writeMessages(
@@ -54,10 +54,10 @@ struct Connection {
         network(messages, capnp::rpc::twoparty::Side::SERVER) {}
 
   kj::Own<kj::AsyncIoStream> stream;
-  std::string peer;           // "127.0.0.1:40112"
-  std::string client;         // the name it said hello with; empty before
+  std::string peer;    // "127.0.0.1:40112"
+  std::string client;  // the name it said hello with; empty before
   bool authenticated = false;
-  std::string failure;        // why reading its messages failed
+  std::string failure;  // why reading its messages failed
   GuardedStream messages;
   capnp::TwoPartyVatNetwork network;
   kj::Maybe<capnp::RpcSystem<capnp::rpc::twoparty::VatId>> rpc;

@@ -80,8 +80,8 @@ class ServerMain {
       address = io.provider->getNetwork().parseAddress(listen_, 7420).wait(io.waitScope);
       receiver = address->listen();
     } catch (const kj::Exception& e) {
-      throw hills::Error(hills::ErrorCode::kIo, "cannot listen on " + listen_ + ": " +
-                                                    e.getDescription().cStr());
+      throw hills::Error(hills::ErrorCode::kIo,
+                         "cannot listen on " + listen_ + ": " + e.getDescription().cStr());
     }
     std::string host = listen_.substr(0, listen_.rfind(':'));
     std::printf("hills-server listening on %s:%u (database %s, server %s)\n", host.c_str(),

@@ -46,8 +46,8 @@ struct SyncServer::Impl final : public kj::TaskSet::ErrorHandler {
   kj::Promise<void> commit(kj::Function<void(WriteTxn&)> fn);
 
   // Adds a subscriber and sends it what it lacks.
-  std::shared_ptr<server::Subscriber> subscribe(sync::Listener::Client listener,
-                                                std::string client, std::uint64_t after);
+  std::shared_ptr<server::Subscriber> subscribe(sync::Listener::Client listener, std::string client,
+                                                std::uint64_t after);
   void unsubscribe(const std::shared_ptr<server::Subscriber>& sub);
 
   void accept(kj::Own<kj::AsyncIoStream> stream);

@@ -193,7 +193,8 @@ class SessionImpl final : public sync::Session::Server {
       auto tree = txn.tree(key.tree);
       auto held = notHeldByOthers(tree, key);
       tree.release(key.id, key.revision);
-      if (held) tree.checkIn(key.id, key.revision, CheckIn{account_.name, held->fencing, {}, false, false});
+      if (held)
+        tree.checkIn(key.id, key.revision, CheckIn{account_.name, held->fencing, {}, false, false});
     });
   }
 
@@ -252,8 +253,8 @@ class SessionImpl final : public sync::Session::Server {
       return write(failure,
                    [this, key, broken, ans](WriteTxn& txn) {
                      answer(txn, *ans, [&] {
-                       *broken = txn.tree(key.tree).breakBorrow(key.id, key.revision,
-                                                                account_.name);
+                       *broken =
+                           txn.tree(key.tree).breakBorrow(key.id, key.revision, account_.name);
                      });
                    })
           .then([this, context, broken, ans, key]() mutable {
@@ -343,8 +344,8 @@ class SessionImpl final : public sync::Session::Server {
     protocol::setKey(out.initKey(), b.key);
     out.setHolder(b.holder);
     out.setFencing(b.fencing);
-    out.setSince(std::chrono::duration_cast<std::chrono::nanoseconds>(b.since.time_since_epoch())
-                     .count());
+    out.setSince(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(b.since.time_since_epoch()).count());
   }
 
   SyncServer::Impl& server_;

@@ -12,7 +12,8 @@ namespace hills {
 namespace server {
 
 kj::Promise<kj::Maybe<capnp::MessageReaderAndFds>> GuardedStream::tryReadMessage(
-    kj::ArrayPtr<kj::AutoCloseFd> fdSpace, capnp::ReaderOptions, kj::ArrayPtr<capnp::word> scratch) {
+    kj::ArrayPtr<kj::AutoCloseFd> fdSpace, capnp::ReaderOptions,
+    kj::ArrayPtr<capnp::word> scratch) {
   capnp::ReaderOptions limits;
   limits.traversalLimitInWords = conn_.authenticated ? kSessionWords : kHelloWords;
   limits.nestingLimit = static_cast<int>(conn_.authenticated ? kSessionNesting : kHelloNesting);
@@ -137,8 +138,8 @@ void SyncServer::Impl::pump(const std::shared_ptr<server::Subscriber>& sub) {
         },
         [this, sub](kj::Exception&& e) {
           if (!sub->dead) {
-            log("client '" + sub->client + "' stopped taking changes: " +
-                e.getDescription().cStr());
+            log("client '" + sub->client +
+                "' stopped taking changes: " + e.getDescription().cStr());
             unsubscribe(sub);
           }
         }));

@@ -1,10 +1,10 @@
 // hills::Client against real hills-server processes on 127.0.0.1.
-#include <catch2/catch.hpp>
+#include "hills/client.h"
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <mutex>
 
-#include "hills/client.h"
 #include "plm_fixtures.h"
 #include "server_process.h"
 #include "temp_dir.h"

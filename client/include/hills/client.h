@@ -50,15 +50,15 @@ struct ClientOptions {
 
 // What the sync engine is doing, for a status line or a health check.
 struct ClientStatus {
-  bool connected = false;            // a session with the server is open
-  std::string serverUuid;            // the pinned server; empty before first contact
-  std::uint64_t lastApplied = 0;     // sequence of the last server change applied here
-  std::uint64_t serverSequence = 0;  // newest server sequence this client has heard of
-  std::size_t outbox = 0;            // local changes the server has not acknowledged
+  bool connected = false;                        // a session with the server is open
+  std::string serverUuid;                        // the pinned server; empty before first contact
+  std::uint64_t lastApplied = 0;                 // sequence of the last server change applied here
+  std::uint64_t serverSequence = 0;              // newest server sequence this client has heard of
+  std::size_t outbox = 0;                        // local changes the server has not acknowledged
   std::map<std::string, std::uint64_t> idsLeft;  // per tree
-  std::uint64_t refused = 0;         // outbox entries the server refused
-  std::uint64_t reconnects = 0;      // sessions opened after the first
-  std::string lastError;             // why the last connection or push failed
+  std::uint64_t refused = 0;                     // outbox entries the server refused
+  std::uint64_t reconnects = 0;                  // sessions opened after the first
+  std::string lastError;                         // why the last connection or push failed
 };
 
 class Client {

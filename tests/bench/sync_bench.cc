@@ -1,0 +1,435 @@
+// Sync benchmark: hills-server and its clients as separate processes on
+// 127.0.0.1, measured against a raw Cap'n Proto RPC round trip and SQLite
+// durable commits in the same run. A program, not a test: it prints a table
+// and `RATIO` lines.
+//
+//   sync_bench [--records N] [--seconds S] [--clients K]
+//
+// The program runs itself in other roles (--role=...) for the processes it
+// needs: an echo server, an event listener and check-in clients.
+#include <capnp/rpc-twoparty.h>
+#include <kj/async-io.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench_util.h"
+#include "echo.capnp.h"
+#include "hills/client.h"
+#include "hills/server.h"
+#include "plm_fixtures.h"
+#include "server_process.h"
+#include "temp_dir.h"
+
+using hills::bench::Clock;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::map<std::string, std::string> args;
+
+std::string arg(const std::string& name, const std::string& fallback) {
+  auto it = args.find(name);
+  return it == args.end() ? fallback : it->second;
+}
+
+std::int64_t nowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
+}
+
+// A child process running this program in another role, its stdin and
+// stdout piped: it ends when its stdin closes.
+struct Child {
+  pid_t pid = -1;
+  FILE* out = nullptr;
+  int in = -1;
+
+  explicit Child(std::vector<std::string> roleArgs) {
+    int fds[2], ins[2];
+    if (::pipe(fds) != 0 || ::pipe(ins) != 0) throw std::runtime_error("pipe");
+    pid = ::fork();
+    if (pid == 0) {
+      ::dup2(fds[1], 1);
+      ::dup2(ins[0], 0);
+      ::close(fds[0]);
+      ::close(ins[1]);
+      std::vector<char*> argv;
+      static std::string self = "/proc/self/exe";
+      argv.push_back(self.data());
+      for (auto& a : roleArgs) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv("/proc/self/exe", argv.data());
+      ::_exit(127);
+    }
+    ::close(fds[1]);
+    ::close(ins[0]);
+    in = ins[1];
+    out = ::fdopen(fds[0], "r");
+  }
+  void send(char c) {
+    if (::write(in, &c, 1) != 1) throw std::runtime_error("a child's stdin is closed");
+  }
+  // The next line the child printed (without the newline); empty at its end.
+  std::string line() {
+    char buf[512];
+    if (!std::fgets(buf, sizeof(buf), out)) return {};
+    std::string s(buf);
+    if (!s.empty() && s.back() == '\n') s.pop_back();
+    return s;
+  }
+  // Closes its stdin (which ends it) and waits for it.
+  void wait() {
+    if (in >= 0) ::close(in);
+    in = -1;
+    int status;
+    ::waitpid(pid, &status, 0);
+    std::fclose(out);
+  }
+};
+
+hills::ClientOptions clientOptions(const std::string& name, const std::string& server,
+                                   bool durable) {
+  hills::ClientOptions o;
+  o.name = name;
+  o.token = name + "-token";
+  o.server = server;
+  o.database = hills::test::plmOptions();
+  o.database.durable = durable;
+  o.minBackoff = 20ms;
+  o.maxBackoff = 200ms;
+  o.callTimeout = 60s;
+  return o;
+}
+
+std::string writeConfig(const std::string& path, int clients) {
+  std::ofstream out(path);
+  out << R"({"clients": [{"name": "A", "token": "A-token", "write": true},)"
+      << R"({"name": "B", "token": "B-token", "write": true},)"
+      << R"({"name": "fresh", "token": "fresh-token"})";
+  for (int i = 0; i < clients; ++i) {
+    out << R"(, {"name": "bench-)" << i << R"(", "token": "bench-)" << i
+        << R"(-token", "write": true})";
+  }
+  out << "]}";
+  return path;
+}
+
+// ---- roles ----
+
+class EchoImpl final : public Echo::Server {
+ protected:
+  kj::Promise<void> ping(PingContext context) override {
+    context.getResults().setN(context.getParams().getN());
+    return kj::READY_NOW;
+  }
+};
+
+// Serves Echo on 127.0.0.1 and prints its port; ends when stdin closes.
+int runEcho() {
+  auto io = kj::setupAsyncIo();
+  capnp::TwoPartyServer server(kj::heap<EchoImpl>());
+  auto address = io.provider->getNetwork().parseAddress("127.0.0.1", 0).wait(io.waitScope);
+  auto listener = address->listen();
+  std::printf("%u\n", listener->getPort());
+  std::fflush(stdout);
+  auto serving = server.listen(*listener);
+  // Ends when the parent closes stdin.
+  auto input = io.lowLevelProvider->wrapInputFd(0);
+  char c;
+  while (input->tryRead(&c, 1, 1).wait(io.waitScope) == 1) {
+  }
+  return 0;
+}
+
+// A client that prints "<id> <ns>" for each record client A creates.
+int runListener() {
+  hills::test::TempDir dir;
+  hills::Client client(dir.sub("listener"), clientOptions("B", arg("server", ""), false));
+  std::atomic<bool> ready{false};  // records A made before are not measured
+  auto sub = client.db().subscribe(hills::EventFilter{{"parts"}, {hills::EventKind::kCreated}},
+                                   [&](const hills::Event& e) {
+                                     if (e.origin != "A" || !ready) return;
+                                     std::printf("%" PRIu64 " %" PRId64 "\n", e.key.id, nowNs());
+                                     std::fflush(stdout);
+                                   });
+  if (!client.waitConnected(30s) || !client.sync(60s)) return 1;
+  ready = true;
+  std::printf("ready\n");
+  std::fflush(stdout);
+  char c;
+  while (::read(0, &c, 1) > 0) {
+  }
+  return 0;
+}
+
+// One of the check-in clients: borrows its own record, then checks it in
+// (acknowledged) as often as it can for --seconds once "go" arrives on stdin.
+int runCheckIn() {
+  hills::test::TempDir dir;
+  std::string name = arg("name", "bench-0");
+  hills::Client client(dir.sub(name), clientOptions(name, arg("server", ""), true));
+  if (!client.waitConnected(30s)) return 1;
+  if (!hills::test::eventually([&] { return client.status().idsLeft["parts"] > 0; }, 30s)) return 1;
+  auto key = client.db().write(
+      [](hills::WriteTxn& txn) { return txn.tree<plm::Part>().create(hills::test::makePart(1)); });
+  if (!client.sync(30s)) return 1;
+  client.checkOut(key);
+  std::printf("ready\n");
+  std::fflush(stdout);
+  char c;
+  if (::read(0, &c, 1) != 1) return 1;
+  auto seconds = std::chrono::duration<double>(std::stod(arg("seconds", "3")));
+  auto end = Clock::now() + std::chrono::duration_cast<Clock::duration>(seconds);
+  std::uint64_t count = 0;
+  auto start = Clock::now();
+  while (Clock::now() < end) {
+    client.db().write([&](hills::WriteTxn& txn) {
+      auto parts = txn.tree<plm::Part>();
+      auto p = *parts.get(key);
+      p.leadTimeDays = static_cast<std::uint32_t>(count);
+      parts.update(key, p);
+    });
+    client.checkIn(key, true);
+    if (!client.sync(30s)) return 1;
+    ++count;
+  }
+  double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  std::printf("%" PRIu64 " %.6f\n", count, elapsed);
+  std::fflush(stdout);
+  return 0;
+}
+
+// ---- measurements ----
+
+double rawRoundTripNs(std::vector<double>& samples, int calls) {
+  Child echo({"--role=echo"});
+  unsigned port = static_cast<unsigned>(std::stoul(echo.line()));
+  {
+    auto io = kj::setupAsyncIo();
+    auto& ws = io.waitScope;
+    auto stream =
+        io.provider->getNetwork().parseAddress("127.0.0.1", port).wait(ws)->connect().wait(ws);
+    capnp::TwoPartyClient client(*stream);
+    auto cap = client.bootstrap().castAs<Echo>();
+    for (int i = 0; i < calls + 100; ++i) {
+      auto start = Clock::now();
+      auto req = cap.pingRequest();
+      req.setN(static_cast<std::uint64_t>(i));
+      req.send().wait(ws);
+      if (i >= 100) {
+        samples.push_back(std::chrono::duration<double, std::nano>(Clock::now() - start).count());
+      }
+    }
+  }
+  echo.wait();
+  return percentile(samples, 0.5);
+}
+
+double sqliteDurableCommitsPerSecond(const std::string& path, double seconds) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) throw std::runtime_error("sqlite open");
+  auto sq = [&](const char* sql) {
+    if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
+      throw std::runtime_error(std::string("sqlite: ") + sqlite3_errmsg(db));
+    }
+  };
+  sq("PRAGMA journal_mode=WAL");
+  sq("PRAGMA synchronous=FULL");
+  sq("CREATE TABLE parts (id INTEGER PRIMARY KEY, lead INTEGER, name TEXT)");
+  sq("INSERT INTO parts VALUES (1, 0, 'part 1')");
+  sqlite3_stmt* st;
+  sqlite3_prepare_v2(db, "UPDATE parts SET lead = ? WHERE id = 1", -1, &st, nullptr);
+  std::uint64_t count = 0;
+  auto start = Clock::now();
+  auto end =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  while (Clock::now() < end) {
+    sqlite3_bind_int64(st, 1, static_cast<sqlite3_int64>(count));
+    sqlite3_step(st);
+    sqlite3_reset(st);
+    ++count;
+  }
+  double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return static_cast<double>(count) / elapsed;
+}
+
+int runBench() {
+  const std::uint64_t records = std::stoull(arg("records", "1000000"));
+  const double seconds = std::stod(arg("seconds", "3"));
+  const int clients = std::stoi(arg("clients", "10"));
+  const int samples = std::stoi(arg("samples", "1000"));
+  hills::test::TempDir dir;
+  auto config = writeConfig(dir.sub("server.json"), clients);
+  hills::bench::Report report;
+
+  std::printf("sync benchmark: %" PRIu64
+              " records for the initial sync, %d check-in clients for "
+              "%.1f s, %d samples\n\n",
+              records, clients, seconds, samples);
+
+  // 1. The limit: a raw Cap'n Proto RPC round trip on 127.0.0.1.
+  std::vector<double> raw;
+  double rawRtt = rawRoundTripNs(raw, samples * 5);
+  report.add("rpc", "raw capnp round trip (p50)", rawRtt);
+  report.add("rpc", "raw capnp round trip (p99)", percentile(raw, 0.99));
+
+  {
+    hills::test::ServerProcess server(dir.sub("server"), config);
+    hills::Client a(dir.sub("a"), clientOptions("A", server.address(), true));
+    if (!a.waitConnected(30s)) throw std::runtime_error("client A did not connect");
+    hills::test::eventually([&] { return a.status().idsLeft["parts"] > 0; }, 30s);
+
+    // 2. Check-out round trips (granted, and the borrow applied here).
+    std::vector<hills::Key<plm::Part>> keys = a.db().write([&](hills::WriteTxn& txn) {
+      std::vector<hills::Key<plm::Part>> out;
+      for (int i = 0; i < samples; ++i)
+        out.push_back(txn.tree<plm::Part>().create(hills::test::makePart(i)));
+      return out;
+    });
+    if (!a.sync(60s)) throw std::runtime_error("client A did not sync");
+    std::vector<double> checkOuts;
+    for (auto& key : keys) {
+      auto start = Clock::now();
+      a.checkOut(key);
+      checkOuts.push_back(std::chrono::duration<double, std::nano>(Clock::now() - start).count());
+    }
+    report.add("borrow", "check-out round trip (p50)", percentile(checkOuts, 0.5));
+
+    // 3. Propagation: A's commit of a new record to B's event, B in its
+    // own process (both read the same monotonic clock).
+    Child listener({"--role=listener", "--server=" + server.address()});
+    if (listener.line() != "ready") throw std::runtime_error("listener did not start");
+    std::vector<double> propagation;
+    for (int i = 0; i < samples; ++i) {
+      std::int64_t committed = 0;
+      auto key = a.db().write([&](hills::WriteTxn& txn) {
+        return txn.tree<plm::Part>().create(hills::test::makePart(i));
+      });
+      committed = nowNs();
+      std::string line = listener.line();
+      std::uint64_t id;
+      std::int64_t seen;
+      if (std::sscanf(line.c_str(), "%" SCNu64 " %" SCNd64, &id, &seen) != 2 || id != key.id) {
+        throw std::runtime_error("listener said '" + line + "'");
+      }
+      propagation.push_back(static_cast<double>(seen - committed));
+    }
+    listener.wait();
+    report.add("propagate", "A's commit to B's event (p50)", percentile(propagation, 0.5));
+    report.add("propagate", "A's commit to B's event (p99)", percentile(propagation, 0.99));
+    report.ratio("propagation_p50_vs_raw_rtt", percentile(propagation, 0.5) / rawRtt, "<= 4");
+    report.ratio("propagation_p99_vs_raw_rtt", percentile(propagation, 0.99) / rawRtt, "<= 8");
+    report.ratio("checkout_p50_vs_raw_rtt", percentile(checkOuts, 0.5) / rawRtt, "(reported)");
+
+    // 4. Acknowledged check-ins, `clients` processes at once.
+    std::vector<std::unique_ptr<Child>> children;
+    for (int i = 0; i < clients; ++i) {
+      children.push_back(std::make_unique<Child>(std::vector<std::string>{
+          "--role=checkin", "--name=bench-" + std::to_string(i), "--server=" + server.address(),
+          "--seconds=" + std::to_string(seconds)}));
+    }
+    for (auto& c : children) {
+      if (c->line() != "ready") throw std::runtime_error("a check-in client did not start");
+    }
+    for (auto& c : children) c->send('g');  // all start together
+    double total = 0;
+    for (auto& c : children) {
+      std::string line = c->line();
+      std::uint64_t count = 0;
+      double elapsed = 1;
+      if (std::sscanf(line.c_str(), "%" SCNu64 " %lf", &count, &elapsed) != 2) {
+        throw std::runtime_error("a check-in client said '" + line + "'");
+      }
+      total += static_cast<double>(count) / elapsed;
+      c->wait();
+    }
+    report.add("check-in", std::to_string(clients) + " clients, acknowledged check-ins",
+               1e9 / total);
+    double sqlite = sqliteDurableCommitsPerSecond(dir.sub("sqlite.db"), seconds);
+    report.add("check-in", "SQLite WAL FULL single-row commits", 1e9 / sqlite);
+    report.ratio("checkins_10_clients_vs_sqlite_durable", total / sqlite, ">= 5");
+    server.kill(SIGTERM);
+  }
+
+  // 5. Initial sync of `records` records into a fresh client.
+  {
+    std::string serverDb = dir.sub("big");
+    {
+      auto o = hills::serverDatabaseOptions();
+      o.trees = hills::treeTypes<plm::Part, plm::Bom, plm::StockItem>();
+      o.durable = false;
+      hills::Database db(serverDb, o);
+      const std::uint64_t batch = 100000;
+      for (std::uint64_t done = 0; done < records; done += batch) {
+        db.write([&](hills::WriteTxn& txn) {
+          auto parts = txn.tree<plm::Part>();
+          for (std::uint64_t i = done; i < std::min(records, done + batch); ++i) {
+            parts.create(hills::test::makePart(static_cast<int>(i)));
+          }
+        });
+      }
+    }
+    hills::test::ServerProcess server(serverDb, config);
+    auto start = Clock::now();
+    hills::Client fresh(dir.sub("fresh"), clientOptions("fresh", server.address(), true));
+    if (!hills::test::eventually(
+            [&] {
+              auto s = fresh.status();
+              return s.lastApplied >= records && s.lastApplied >= s.serverSequence;
+            },
+            600s)) {
+      throw std::runtime_error("the fresh client did not catch up");
+    }
+    double secondsTaken = std::chrono::duration<double>(Clock::now() - start).count();
+    double perSecond = static_cast<double>(records) / secondsTaken;
+    report.add("initial", "initial sync into a fresh client (per record)", 1e9 / perSecond);
+    report.ratio("initial_sync_records_per_second", perSecond, ">= 300000");
+    server.kill(SIGTERM);
+  }
+  report.printTable();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.rfind("--", 0) != 0) continue;
+    auto eq = a.find('=');
+    if (eq != std::string::npos) {
+      args[a.substr(2, eq - 2)] = a.substr(eq + 1);
+    } else if (i + 1 < argc) {
+      args[a.substr(2)] = argv[++i];
+    }
+  }
+  try {
+    std::string role = arg("role", "bench");
+    if (role == "echo") return runEcho();
+    if (role == "listener") return runListener();
+    if (role == "checkin") return runCheckIn();
+    return runBench();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "sync_bench: %s\n", e.what());
+    return 1;
+  }
+}
