@@ -180,9 +180,13 @@ kj::Promise<void> SyncEngine::startSession(kj::Own<Session> s) {
                   client_.state.lastError.clear();
                 }
                 backoff_ = client_.options.minBackoff;
-                setConnected(true);
                 return topUp();
-              })).then([this]() { return pushLoop(); });
+              })).then([this]() {
+    // Connected once ids are in hand: a client that waited for the
+    // connection can create records at once.
+    setConnected(true);
+    return pushLoop();
+  });
   return work.exclusiveJoin(kj::mv(disconnected)).exclusiveJoin(kj::mv(paf.promise));
 }
 

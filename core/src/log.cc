@@ -84,9 +84,11 @@ void recordChange(TxnState& t, const TreeState& tree, EventKind kind, std::uint6
                   std::uint32_t revision, std::uint32_t dataIteration, std::uint32_t metaIteration,
                   kj::ArrayPtr<const capnp::word> value, std::vector<std::string> changed,
                   const ChangeNote& note) {
-  if (t.db->log.open) appendChange(t, tree, kind, id, revision, value, note);
+  ChangeNote noted = note;
+  if (noted.origin.empty()) noted.origin = t.origin;
+  if (t.db->log.open) appendChange(t, tree, kind, id, revision, value, noted);
   if (t.db->hub->active()) {
-    t.events.push_back(Event{kind, OpaqueKey{tree.name, id, revision}, std::string(note.origin),
+    t.events.push_back(Event{kind, OpaqueKey{tree.name, id, revision}, std::string(noted.origin),
                              dataIteration, metaIteration, std::move(changed), 0});
   }
 }

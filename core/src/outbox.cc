@@ -258,6 +258,8 @@ void WriteTxn::dropConflict(const OpaqueKey& key) {
   for (const auto& k : keys) table.remove(k);
 }
 
+void WriteTxn::setOrigin(std::string_view origin) { state_->origin = origin; }
+
 std::uint64_t ReadTxn::syncCursor() const {
   TxnState& t = *state_;
   detail::MetaStore meta(t.txn, t.db->meta, t.db->path);

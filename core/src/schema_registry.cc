@@ -256,12 +256,12 @@ TreeType readTreeSchema(wire::TreeSchema::Reader schema, capnp::SchemaLoader& lo
   try {
     detail::loadTreeSchema(loader, schema);
     auto found = loader.tryGet(schema.getTypeId());
-    KJ_IF_MAYBE(s, found) {
+    KJ_IF_MAYBE (s, found) {
       if (s->getProto().isStruct()) return TreeType{tree, schema.getVersioned(), s->asStruct()};
     }
   } catch (const kj::Exception& e) {
-    throw Error(ErrorCode::kSchemaMismatch, "the schema of tree '" + tree +
-                                                "' does not load: " + e.getDescription().cStr());
+    throw Error(ErrorCode::kSchemaMismatch,
+                "the schema of tree '" + tree + "' does not load: " + e.getDescription().cStr());
   }
   throw Error(ErrorCode::kSchemaMismatch,
               "the schema of tree '" + tree + "' does not hold its record struct");

@@ -22,8 +22,8 @@
 #include "event_hub.h"
 #include "hills/index.h"
 #include "hills/meta.capnp.h"
-#include "hills/record.capnp.h"
 #include "hills/options.h"
+#include "hills/record.capnp.h"
 #include "lmdb_util.h"
 #include "log.h"
 
@@ -100,6 +100,7 @@ struct TxnState {
   std::vector<IndexWrite> indexWrites;         // by IndexState::ordinal
   std::vector<capnp::word> snapshot;           // a copy of a record for indexers
   std::uint64_t nextSequence = 0;              // of the change log; 0: not read yet
+  std::string origin;                          // of local changes (WriteTxn::setOrigin)
   Appender logAppender;
   kj::Array<capnp::word> scratch;  // first segment of built values, zeroed
 

@@ -48,6 +48,7 @@ void TxnState::reset() {
   writes.clear();
   indexWrites.clear();
   nextSequence = 0;
+  origin.clear();
   logAppender = Appender();
   events.clear();
   failure = nullptr;

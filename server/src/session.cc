@@ -284,9 +284,10 @@ class SessionImpl final : public sync::Session::Server {
     auto run = kj::heap<kj::Function<void(WriteTxn&)>>(kj::mv(fn));
     auto& call = *run;
     return server_
-        .commit([&call, failure](WriteTxn& txn) {
+        .commit([this, &call, failure](WriteTxn& txn) {
           failure->reset();
           try {
+            txn.setOrigin(account_.name);
             call(txn);
           } catch (const Error& e) {
             if (isStorageFailure(e)) throw;

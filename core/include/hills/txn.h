@@ -400,6 +400,12 @@ class WriteTxn : public ReadTxn {
 
   GenericTree tree(std::string_view name);
 
+  // Records the changes made through this transaction from now on as made
+  // for `origin` (a client's name; empty: this database), in events and the
+  // change log, like changes applied with GenericTree::applyChange. What a
+  // sync server does while it works for a client.
+  void setOrigin(std::string_view origin);
+
   // ---- A replica's side (Options::ownIds == false) ----
 
   // Queues the check-in of a record this replica holds: the record as it
