@@ -8,7 +8,7 @@ $Cxx.namespace("hills::config");
 struct ServerConfig {
   clients @0 :List(Client);
   idBlock @1 :UInt64 = 4096;        # ids a client gets at a time, per tree
-  batchChanges @2 :UInt32 = 2048;   # change-log entries per message to a subscriber
+  batchChanges @2 :UInt32 = 8192;   # change-log entries per message to a subscriber
 }
 
 struct Client {

@@ -3,7 +3,8 @@
 // durable commits in the same run. A program, not a test: it prints a table
 // and `RATIO` lines.
 //
-//   sync_bench [--records N] [--seconds S] [--clients K]
+//   sync_bench [--records N] [--seconds S] [--clients K] [--samples N]
+//              [--only sessions|initial]
 //
 // The program runs itself in other roles (--role=...) for the processes it
 // needs: an echo server, an event listener and check-in clients.
@@ -277,6 +278,7 @@ int runBench() {
   const double seconds = std::stod(arg("seconds", "3"));
   const int clients = std::stoi(arg("clients", "10"));
   const int samples = std::stoi(arg("samples", "1000"));
+  const std::string only = arg("only", "");  // "sessions" or "initial": one part
   hills::test::TempDir dir;
   auto config = writeConfig(dir.sub("server.json"), clients);
   hills::bench::Report report;
@@ -292,7 +294,7 @@ int runBench() {
   report.add("rpc", "raw capnp round trip (p50)", rawRtt);
   report.add("rpc", "raw capnp round trip (p99)", percentile(raw, 0.99));
 
-  {
+  if (only.empty() || only == "sessions") {
     hills::test::ServerProcess server(dir.sub("server"), config);
     hills::Client a(dir.sub("a"), clientOptions("A", server.address(), true));
     if (!a.waitConnected(30s)) throw std::runtime_error("client A did not connect");
@@ -371,7 +373,7 @@ int runBench() {
   }
 
   // 5. Initial sync of `records` records into a fresh client.
-  {
+  if (only.empty() || only == "initial") {
     std::string serverDb = dir.sub("big");
     {
       auto o = hills::serverDatabaseOptions();

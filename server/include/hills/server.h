@@ -28,7 +28,7 @@ struct ClientAccount {
 struct ServerConfig {
   std::vector<ClientAccount> clients;
   std::uint64_t idBlock = 4096;       // ids granted at a time, per client and tree
-  std::uint32_t batchChanges = 2048;  // change-log entries per message to a subscriber
+  std::uint32_t batchChanges = 8192;  // change-log entries per message to a subscriber
 };
 
 // Reads a server configuration written as JSON (schemas/hills/config.capnp):
