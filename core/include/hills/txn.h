@@ -300,9 +300,10 @@ class GenericTree : public GenericTreeView {
   // Stores a record that client `origin` created offline: `value` is its
   // stored value (revision 0, a draft of this tree's type) and `id` must lie
   // in a range granted to `origin`. Pushing the same value again changes
-  // nothing. Throws kNotBorrowed when the id was not granted to `origin`,
-  // kAlreadyExists when the id holds another record, kCorrupt or kWrongTree
-  // for a value that is not a draft of this tree.
+  // nothing. Throws kDenied when the id was not granted to `origin`,
+  // kAlreadyExists when the id holds another record, kInvalidArgument for a
+  // released value, kCorrupt or kWrongTree for a value that is not a record
+  // of this tree.
   void acceptCreate(std::uint64_t id, kj::ArrayPtr<const kj::byte> value, std::string_view origin);
 
   // Lends (id, revision) to `holder` with a fencing number larger than any
@@ -315,9 +316,10 @@ class GenericTree : public GenericTreeView {
   // Takes back the borrow of (id, revision), storing the edited value (or
   // removing the draft) first. Throws kNotBorrowed when nobody holds it,
   // kBorrowed when another client does, kStaleBorrow when the fencing number
-  // is not the borrow's (it was broken and granted again), kCorrupt or
-  // kWrongTree for a value that is not this record as a draft, kNotFound
-  // when the record is gone.
+  // is not the borrow's (it was broken and granted again), kInvalidArgument
+  // for a value that changes more than the data (state, lifecycle,
+  // creation), kCorrupt or kWrongTree for a value that is not a record of
+  // this tree, kNotFound when the record is gone.
   void checkIn(std::uint64_t id, std::uint32_t revision, const CheckIn& in);
 
   // An administrator (`by`) takes the borrow away from its holder. The
@@ -414,8 +416,10 @@ class WriteTxn : public ReadTxn {
   // when this replica does not hold the borrow.
   void queueCheckIn(const OpaqueKey& key, bool keepBorrow = false);
 
-  // Marks outbox entries as pushed: from now on the records cannot change
-  // here until the server's answer.
+  // Marks outbox entries as pushed: a pushed create can no longer be
+  // edited here (the server stores it checked in). A pushed check-in with
+  // keepBorrow leaves the record editable; its later edits need another
+  // check-in.
   void markSent(const std::vector<OpaqueKey>& keys);
 
   // Drops an outbox entry the server has answered, unless it was queued

@@ -1,0 +1,623 @@
+// A replica's side of sync (core/src/outbox.cc): what it may edit, its
+// outbox and its conflict copies. A "server" database with a change log
+// lends records; the replicas "A" and "B" follow its log with applyChange.
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+
+#include <catch2/catch.hpp>
+#include <cstring>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "plm_fixtures.h"
+#include "temp_dir.h"
+
+using hills::ErrorCode;
+using hills::Key;
+using hills::OutboxItem;
+using hills::test::makePart;
+using hills::test::plmOptions;
+using hills::test::TempDir;
+using Words = std::vector<capnp::word>;
+
+namespace {
+
+hills::Options serverOptions() {
+  auto o = plmOptions();
+  o.changeLog = true;
+  o.author = "server";
+  return o;
+}
+
+hills::Options replicaOptions(const std::string& name) {
+  auto o = plmOptions();
+  o.ownIds = false;
+  o.author = name;
+  return o;
+}
+
+// Applies the server's change-log entries after `after` to the replica, in
+// order, and returns the sequence number of the last one.
+std::uint64_t replicate(hills::Database& server, hills::Database& replica, std::uint64_t after) {
+  std::vector<Words> batch;
+  std::uint64_t last = after;
+  server.read([&](const hills::ReadTxn& txn) {
+    txn.changes(after, [&](hills::wire::Change::Reader c) {
+      capnp::MallocMessageBuilder copy;
+      copy.setRoot(c);
+      auto words = capnp::messageToFlatArray(copy);
+      batch.emplace_back(words.begin(), words.end());
+      last = c.getSequence();
+      return true;
+    });
+  });
+  replica.write([&](hills::WriteTxn& txn) {
+    for (auto& w : batch) {
+      capnp::FlatArrayMessageReader msg(kj::ArrayPtr<const capnp::word>(w.data(), w.size()));
+      auto c = msg.getRoot<hills::wire::Change>();
+      txn.tree(c.getTree().cStr()).applyChange(c, c.getOrigin().cStr());
+    }
+  });
+  return last;
+}
+
+// Grants `count` ids of the parts tree to the replica named `name`.
+void grant(hills::Database& server, hills::Database& replica, const std::string& name,
+           std::uint64_t count = 100) {
+  auto range =
+      server.write([&](hills::WriteTxn& txn) { return txn.tree("parts").grantIds(count, name); });
+  replica.write(
+      [&](hills::WriteTxn& txn) { txn.tree("parts").addIdRange(range.first, range.second); });
+}
+
+// The stored value of a part; empty when there is no record.
+Words valueOf(hills::Database& db, Key<plm::Part> key) {
+  return db.read([&](const hills::ReadTxn& txn) {
+    auto rec = txn.tree("parts").find(key.id, key.revision);
+    if (!rec) return Words();
+    auto v = rec.value();
+    return Words(v.begin(), v.end());
+  });
+}
+
+// The bytes of a stored value as hex, to compare values (capnp::word has
+// no ==) and show them when a check fails.
+std::string hex(const std::vector<capnp::word>& value) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out;
+  auto bytes = reinterpret_cast<const unsigned char*>(value.data());
+  for (std::size_t i = 0; i < value.size() * sizeof(capnp::word); ++i) {
+    out.push_back(digits[bytes[i] >> 4]);
+    out.push_back(digits[bytes[i] & 15]);
+  }
+  return out;
+}
+
+std::string nameIn(const Words& value) {
+  hills::detail::ValueReader reader({value.data(), value.size()});
+  return reader.getRoot<hills::wire::Envelope>().getBody().getAs<plm::Part::Capnp>().getName();
+}
+
+template <class F>
+hills::Error errorOf(F&& fn) {
+  try {
+    fn();
+  } catch (const hills::Error& e) {
+    return e;
+  }
+  FAIL("no hills::Error was thrown");
+  throw std::logic_error("unreachable");
+}
+
+Key<plm::Part> createPart(hills::Database& db, int n) {
+  return db.write([&](hills::WriteTxn& txn) { return txn.tree<plm::Part>().create(makePart(n)); });
+}
+
+hills::BorrowInfo checkOut(hills::Database& db, Key<plm::Part> key, std::string_view holder) {
+  return db.write([&](hills::WriteTxn& txn) {
+    return txn.tree("parts").checkOut(key.id, key.revision, holder);
+  });
+}
+
+void breakBorrow(hills::Database& db, Key<plm::Part> key) {
+  db.write(
+      [&](hills::WriteTxn& txn) { txn.tree("parts").breakBorrow(key.id, key.revision, "admin"); });
+}
+
+std::optional<hills::BorrowInfo> borrowOf(hills::Database& db, Key<plm::Part> key) {
+  return db.read(
+      [&](const hills::ReadTxn& txn) { return txn.tree("parts").borrow(key.id, key.revision); });
+}
+
+void rename(hills::Database& replica, Key<plm::Part> key, int n, const std::string& name) {
+  replica.write([&](hills::WriteTxn& txn) {
+    auto p = makePart(n);
+    p.name = name;
+    txn.tree<plm::Part>().update(key, p);
+  });
+}
+
+// The error of renaming `key` on the replica (the write does not commit).
+hills::Error renameError(hills::Database& replica, Key<plm::Part> key) {
+  return errorOf([&] { rename(replica, key, 0, "refused"); });
+}
+
+std::vector<OutboxItem> outboxOf(hills::Database& db) {
+  return db.read([](const hills::ReadTxn& txn) { return txn.outbox(); });
+}
+
+std::vector<hills::ConflictCopy> conflictsOf(hills::Database& db) {
+  return db.read([](const hills::ReadTxn& txn) { return txn.conflicts(); });
+}
+
+void queueCheckIn(hills::Database& db, Key<plm::Part> key, bool keepBorrow = false) {
+  db.write([&](hills::WriteTxn& txn) { txn.queueCheckIn(hills::opaque(key), keepBorrow); });
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a replica's create goes to the outbox and the record can be edited until it is "
+    "marked sent",
+    "[core][outbox]") {
+  TempDir dir;
+  hills::Database server(dir.sub("server"), serverOptions());
+  hills::Database a(dir.sub("a"), replicaOptions("A"));
+  grant(server, a, "A");
+  CHECK(outboxOf(a).empty());
+  auto p = createPart(a, 1);
+
+  auto box = outboxOf(a);
+  REQUIRE(box.size() == 1);
+  CHECK(box[0].kind == OutboxItem::Kind::kCreate);
+  CHECK(box[0].key == hills::opaque(p));
+  CHECK_FALSE(box[0].sent);
+  CHECK_FALSE(box[0].keepBorrow);
+  CHECK(box[0].queued > 0);
+
+  rename(a, p, 1, "edited before the push");
+  CHECK(nameIn(valueOf(a, p)) == "edited before the push");
+  // Queuing a check-in of it changes nothing: the create carries the record.
+  queueCheckIn(a, p);
+  auto same = outboxOf(a);
+  REQUIRE(same.size() == 1);
+  CHECK(same[0].kind == OutboxItem::Kind::kCreate);
+  CHECK(same[0].queued == box[0].queued);
+
+  a.write([&](hills::WriteTxn& txn) { txn.markSent({hills::opaque(p)}); });
+  auto sent = outboxOf(a);
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].kind == OutboxItem::Kind::kCreate);
+  CHECK(sent[0].sent);
+  CHECK(sent[0].queued == box[0].queued);
+  CHECK(renameError(a, p).code() == ErrorCode::kNotBorrowed);
+  CHECK(nameIn(valueOf(a, p)) == "edited before the push");
+}
+
+TEST_CASE("after markSent the record cannot be updated", "[core][outbox]") {
+  TempDir dir;
+  hills::Database server(dir.sub("server"), serverOptions());
+  hills::Database a(dir.sub("a"), replicaOptions("A"));
+  grant(server, a, "A");
+  auto p = createPart(a, 1);
+  auto q = createPart(a, 2);
+  a.write([&](hills::WriteTxn& txn) { txn.markSent({hills::opaque(p)}); });
+  auto before = valueOf(a, p);
+
+  auto e = renameError(a, p);
+  CHECK(e.code() == ErrorCode::kNotBorrowed);
+  CHECK_THAT(e.what(), Catch::Contains("pushed"));
+  auto removal =
+      errorOf([&] { a.write([&](hills::WriteTxn& txn) { txn.tree<plm::Part>().remove(p); }); });
+  CHECK(removal.code() == ErrorCode::kNotBorrowed);
+  CHECK(hex(valueOf(a, p)) == hex(before));
+  // The other create was not marked: it stays editable.
+  rename(a, q, 2, "still a local draft");
+  CHECK(nameIn(valueOf(a, q)) == "still a local draft");
+}
+
+TEST_CASE(
+    "a replica refuses edits of records it has not checked out and what only the server "
+    "decides",
+    "[core][outbox]") {
+  TempDir dir;
+  hills::Database server(dir.sub("server"), serverOptions());
+  hills::Database a(dir.sub("a"), replicaOptions("A"));
+  auto p = createPart(server, 1);
+  auto q = createPart(server, 2);
+  server.write([&](hills::WriteTxn& txn) { txn.tree<plm::Part>().release(q); });
+  auto cursor = replicate(server, a, 0);
+  auto before = valueOf(a, p);
+  REQUIRE_FALSE(before.empty());
+
+  auto update = renameError(a, p);
+  CHECK(update.code() == ErrorCode::kNotBorrowed);
+  CHECK_THAT(update.what(), Catch::Contains("'A'"));
+  auto removal =
+      errorOf([&] { a.write([&](hills::WriteTxn& txn) { txn.tree<plm::Part>().remove(p); }); });
+  CHECK(removal.code() == ErrorCode::kNotBorrowed);
+  CHECK(hex(valueOf(a, p)) == hex(before));
+
+  // Even with the borrow, the server alone releases, revises and sets lifecycles.
+  checkOut(server, p, "A");
+  replicate(server, a, cursor);
+  rename(a, p, 1, "edited by A");  // the borrow works
+  a.write([&](hills::WriteTxn& txn) {
+    auto parts = txn.tree<plm::Part>();
+    auto release = errorOf([&] { parts.release(p); });
+    CHECK(release.code() == ErrorCode::kInvalidArgument);
+    auto lifecycle = errorOf([&] { parts.setLifecycle(p, 3); });
+    CHECK(lifecycle.code() == ErrorCode::kInvalidArgument);
+    auto revision = errorOf([&] { parts.newRevision(q); });
+    CHECK(revision.code() == ErrorCode::kInvalidArgument);
+    CHECK_THAT(revision.what(), Catch::Contains("server"));
+  });
+  a.read([&](const hills::ReadTxn& txn) {
+    auto parts = txn.tree<plm::Part>();
+    auto meta = parts.meta(p);
+    REQUIRE(meta);
+    CHECK(meta->state == hills::State::kDraft);
+    CHECK(meta->lifecycle == 0);
+    CHECK_FALSE(parts.contains(Key<plm::Part>{q.id, 1}));
+  });
+}
+
+TEST_CASE("a replica mirrors the server's borrows and only the holder may edit", "[core][outbox]") {
+  TempDir dir;
+  hills::Database server(dir.sub("server"), serverOptions());
+  hills::Database a(dir.sub("a"), replicaOptions("A"));
+  hills::Database b(dir.sub("b"), replicaOptions("B"));
+  auto p = createPart(server, 1);
+  auto borrow = checkOut(server, p, "A");
+  replicate(server, a, 0);
+  replicate(server, b, 0);
+
+  for (hills::Database* db : {&a, &b}) {
+    auto mirrored = db->read([](const hills::ReadTxn& txn) { return txn.borrows(); });
+    REQUIRE(mirrored.size() == 1);
+    CHECK(mirrored[0].key == hills::opaque(p));
+    CHECK(mirrored[0].holder == "A");
+    CHECK(mirrored[0].fencing == borrow.fencing);
+    CHECK_FALSE(mirrored[0].returning);
+  }
+  rename(a, p, 1, "edited by A");
+  CHECK(nameIn(valueOf(a, p)) == "edited by A");
+  auto e = renameError(b, p);
+  CHECK(e.code() == ErrorCode::kNotBorrowed);
+  CHECK_THAT(e.what(), Catch::Contains("'A'"));
+  CHECK(nameIn(valueOf(b, p)) == "part 1");
+}
+
+TEST_CASE("queueCheckIn marks the borrow returning and settle drops the entry", "[core][outbox]") {
+  TempDir dir;
+  hills::Database server(dir.sub("server"), serverOptions());
+  hills::Database a(dir.sub("a"), replicaOptions("A"));
+  auto p = createPart(server, 1);
+  auto q = createPart(server, 2);
+  auto r = createPart(server, 3);
+  checkOut(server, p, "A");
+  checkOut(server, q, "A");
+  replicate(server, a, 0);
+  rename(a, p, 1, "edited by A");
+
+  // A record it does not hold has nothing to check in.
+  auto none = errorOf([&] { queueCheckIn(a, r); });
+  CHECK(none.code() == ErrorCode::kNotBorrowed);
+  CHECK(outboxOf(a).empty());
+
+  queueCheckIn(a, p);
+  auto box = outboxOf(a);
+  REQUIRE(box.size() == 1);
+  CHECK(box[0].kind == OutboxItem::Kind::kCheckIn);
+  CHECK(box[0].key == hills::opaque(p));
+  CHECK_FALSE(box[0].sent);
+  CHECK_FALSE(box[0].keepBorrow);
+  auto mirror = borrowOf(a, p);
+  REQUIRE(mirror);
+  CHECK(mirror->returning);
+  auto e = renameError(a, p);
+  CHECK(e.code() == ErrorCode::kNotBorrowed);
+  CHECK_THAT(e.what(), Catch::Contains("on its way"));
+  // Queued once: a second check-in is refused.
+  CHECK(errorOf([&] { queueCheckIn(a, p); }).code() == ErrorCode::kNotBorrowed);
+
+  bool dropped = a.write([&](hills::WriteTxn& txn) { return txn.settle(box[0]); });
+  CHECK(dropped);
+  CHECK(outboxOf(a).empty());
+
+  SECTION("an entry queued again since it was read stays") {
+    queueCheckIn(a, q, true);
+    auto first = outboxOf(a);
+    REQUIRE(first.size() == 1);
+    queueCheckIn(a, q);
+    auto second = outboxOf(a);
+    REQUIRE(second.size() == 1);
+    REQUIRE(second[0].queued != first[0].queued);
+    CHECK_FALSE(second[0].keepBorrow);
+
+    bool stale = a.write([&](hills::WriteTxn& txn) { return txn.settle(first[0]); });
+    CHECK_FALSE(stale);
+    auto kept = outboxOf(a);
+    REQUIRE(kept.size() == 1);
+    CHECK(kept[0].key == hills::opaque(q));
+    CHECK(kept[0].queued == second[0].queued);
+    bool current = a.write([&](hills::WriteTxn& txn) { return txn.settle(second[0]); });
+    CHECK(current);
+    CHECK(outboxOf(a).empty());
+    // Settling an entry that is gone drops nothing.
+    CHECK_FALSE(a.write([&](hills::WriteTxn& txn) { return txn.settle(second[0]); }));
+  }
+}
+
+TEST_CASE("a borrow change applied again leaves a returning borrow as it is", "[core][outbox]") {
+  TempDir dir;
+  hills::Database server(dir.sub("server"), serverOptions());
+  hills::Database a(dir.sub("a"), replicaOptions("A"));
+  auto p = createPart(server, 1);
+  auto borrow = checkOut(server, p, "A");
+  replicate(server, a, 0);
+  rename(a, p, 1, "edited by A");
+  queueCheckIn(a, p);
+  // The same batch again, as after a crash before the cursor was saved.
+  replicate(server, a, 0);
+  auto mirror = borrowOf(a, p);
+  REQUIRE(mirror);
+  CHECK(mirror->fencing == borrow.fencing);
+  CHECK(mirror->returning);
+  CHECK(renameError(a, p).code() == ErrorCode::kNotBorrowed);
+  CHECK(nameIn(valueOf(a, p)) == "edited by A");
+  CHECK(outboxOf(a).size() == 1);
+}
+
+TEST_CASE("queueCheckIn with keepBorrow leaves the record editable", "[core][outbox]") {
+  TempDir dir;
+  hills::Database server(dir.sub("server"), serverOptions());
+  hills::Database a(dir.sub("a"), replicaOptions("A"));
+  auto p = createPart(server, 1);
+  checkOut(server, p, "A");
+  replicate(server, a, 0);
+  rename(a, p, 1, "first edit");
+  queueCheckIn(a, p, true);
+  auto box = outboxOf(a);
+  REQUIRE(box.size() == 1);
+  CHECK(box[0].kind == OutboxItem::Kind::kCheckIn);
+  CHECK(box[0].keepBorrow);
+  auto mirror = borrowOf(a, p);
+  REQUIRE(mirror);
+  CHECK_FALSE(mirror->returning);
+  rename(a, p, 1, "second edit");
+  CHECK(nameIn(valueOf(a, p)) == "second edit");
+}
+
+TEST_CASE("a queued check-in accepted by the server ends the borrow on the replica",
+          "[core][outbox]") {
+  TempDir dir;
+  hills::Database server(dir.sub("server"), serverOptions());
+  hills::Database a(dir.sub("a"), replicaOptions("A"));
+  auto p = createPart(server, 1);
+  auto borrow = checkOut(server, p, "A");
+  auto cursor = replicate(server, a, 0);
+  rename(a, p, 1, "edited by A");
+  queueCheckIn(a, p);
+  auto item = outboxOf(a).at(0);
+  a.write([&](hills::WriteTxn& txn) { txn.markSent({item.key}); });
+  auto value = valueOf(a, p);
+  server.write([&](hills::WriteTxn& txn) {
+    txn.tree("parts").checkIn(
+        p.id, p.revision,
+        hills::CheckIn{.holder = "A",
+                       .fencing = borrow.fencing,
+                       .value = kj::arrayPtr(reinterpret_cast<const kj::byte*>(value.data()),
+                                             value.size() * sizeof(capnp::word))});
+  });
+  replicate(server, a, cursor);
+  CHECK(a.write([&](hills::WriteTxn& txn) { return txn.settle(item); }));
+  CHECK(outboxOf(a).empty());
+  CHECK_FALSE(borrowOf(a, p));
+  CHECK(hex(valueOf(a, p)) == hex(valueOf(server, p)));
+  CHECK(conflictsOf(a).empty());
+  CHECK(renameError(a, p).code() == ErrorCode::kNotBorrowed);
+}
+
+TEST_CASE(
+    "a broken borrow with local edits keeps a conflict copy and restores the server's "
+    "record",
+    "[core][outbox]") {
+  TempDir dir;
+  hills::Database server(dir.sub("server"), serverOptions());
+  hills::Database a(dir.sub("a"), replicaOptions("A"));
+  hills::Database b(dir.sub("b"), replicaOptions("B"));
+  auto p = createPart(server, 1);
+  auto q = createPart(server, 2);
+  auto borrowP = checkOut(server, p, "A");
+  checkOut(server, q, "A");
+  auto cursorA = replicate(server, a, 0);
+  auto cursorB = replicate(server, b, 0);
+
+  // p is edited and its check-in queued; q is only queued, unedited.
+  rename(a, p, 1, "edited by A");
+  auto edited = valueOf(a, p);
+  queueCheckIn(a, p);
+  queueCheckIn(a, q);
+  REQUIRE(outboxOf(a).size() == 2);
+  auto serverP = valueOf(server, p);
+  auto serverQ = valueOf(server, q);
+  REQUIRE(hex(edited) != hex(serverP));
+
+  breakBorrow(server, p);
+  breakBorrow(server, q);
+  replicate(server, a, cursorA);
+  replicate(server, b, cursorB);
+
+  auto copies = conflictsOf(a);
+  REQUIRE(copies.size() == 1);
+  CHECK(copies[0].key == hills::opaque(p));
+  CHECK(copies[0].brokenBy == "admin");
+  CHECK(copies[0].fencing == borrowP.fencing);
+  CHECK(hex(copies[0].value) == hex(edited));
+  CHECK(copies[0].time.time_since_epoch().count() > 0);
+  CHECK(hex(valueOf(a, p)) == hex(serverP));
+  CHECK(hex(valueOf(a, q)) == hex(serverQ));
+  CHECK(outboxOf(a).empty());
+  CHECK_FALSE(borrowOf(a, p));
+  CHECK_FALSE(borrowOf(a, q));
+  CHECK(renameError(a, p).code() == ErrorCode::kNotBorrowed);
+  // Another replica only drops its mirror of the borrow.
+  CHECK(conflictsOf(b).empty());
+  CHECK_FALSE(borrowOf(b, p));
+  CHECK(hex(valueOf(b, p)) == hex(serverP));
+}
+
+TEST_CASE(
+    "a broken borrow of a record removed locally keeps an empty conflict copy and brings "
+    "the record back",
+    "[core][outbox]") {
+  TempDir dir;
+  hills::Database server(dir.sub("server"), serverOptions());
+  hills::Database a(dir.sub("a"), replicaOptions("A"));
+  auto p = createPart(server, 1);
+  checkOut(server, p, "A");
+  auto cursor = replicate(server, a, 0);
+  a.write([&](hills::WriteTxn& txn) { txn.tree<plm::Part>().remove(p); });
+  REQUIRE(valueOf(a, p).empty());
+  breakBorrow(server, p);
+  replicate(server, a, cursor);
+  auto copies = conflictsOf(a);
+  REQUIRE(copies.size() == 1);
+  CHECK(copies[0].key == hills::opaque(p));
+  CHECK(copies[0].value.empty());
+  CHECK(hex(valueOf(a, p)) == hex(valueOf(server, p)));
+}
+
+TEST_CASE("a refused create settled with a refusal keeps a conflict copy naming the reason",
+          "[core][outbox]") {
+  TempDir dir;
+  hills::Database server(dir.sub("server"), serverOptions());
+  hills::Database a(dir.sub("a"), replicaOptions("A"));
+  grant(server, a, "A");
+  auto r = createPart(a, 1);
+  auto value = valueOf(a, r);
+  a.write([&](hills::WriteTxn& txn) { txn.markSent({hills::opaque(r)}); });
+  auto item = outboxOf(a).at(0);
+  CHECK(a.write([&](hills::WriteTxn& txn) { return txn.settle(item, "the id was not granted"); }));
+  CHECK(outboxOf(a).empty());
+  auto copies = conflictsOf(a);
+  REQUIRE(copies.size() == 1);
+  CHECK(copies[0].key == hills::opaque(r));
+  CHECK(copies[0].brokenBy == "the id was not granted");
+  CHECK(copies[0].fencing == 0);
+  CHECK(hex(copies[0].value) == hex(value));
+
+  // A refused check-in keeps nothing yet: its broken borrow will.
+  auto p = createPart(server, 2);
+  checkOut(server, p, "A");
+  replicate(server, a, 0);
+  rename(a, p, 2, "edited by A");
+  queueCheckIn(a, p);
+  auto checkInItem = outboxOf(a).at(0);
+  REQUIRE(checkInItem.kind == OutboxItem::Kind::kCheckIn);
+  CHECK(a.write([&](hills::WriteTxn& txn) { return txn.settle(checkInItem, "stale borrow"); }));
+  CHECK(outboxOf(a).empty());
+  CHECK(conflictsOf(a).size() == 1);
+
+  // An accepted create keeps nothing.
+  auto s = createPart(a, 3);
+  auto accepted = outboxOf(a).at(0);
+  REQUIRE(accepted.key == hills::opaque(s));
+  CHECK(a.write([&](hills::WriteTxn& txn) { return txn.settle(accepted); }));
+  CHECK(conflictsOf(a).size() == 1);
+}
+
+TEST_CASE("dropConflict removes the copies of one record", "[core][outbox]") {
+  TempDir dir;
+  hills::Database server(dir.sub("server"), serverOptions());
+  hills::Database a(dir.sub("a"), replicaOptions("A"));
+  grant(server, a, "A");
+  auto p = createPart(server, 1);
+  std::uint64_t cursor = 0;
+  std::vector<std::uint64_t> fencings;
+  for (int round = 0; round < 2; ++round) {
+    fencings.push_back(checkOut(server, p, "A").fencing);
+    cursor = replicate(server, a, cursor);
+    rename(a, p, 1, "edit " + std::to_string(round));
+    breakBorrow(server, p);
+    cursor = replicate(server, a, cursor);
+  }
+  auto r = createPart(a, 2);
+  auto item = outboxOf(a).at(0);
+  a.write([&](hills::WriteTxn& txn) { txn.settle(item, "refused"); });
+
+  auto copies = conflictsOf(a);
+  REQUIRE(copies.size() == 3);
+  std::vector<const hills::ConflictCopy*> ofP;
+  for (const auto& c : copies) {
+    if (c.key == hills::opaque(p)) ofP.push_back(&c);
+  }
+  REQUIRE(ofP.size() == 2);
+  // Oldest first within the record.
+  CHECK(ofP[0]->fencing == fencings[0]);
+  CHECK(nameIn(ofP[0]->value) == "edit 0");
+  CHECK(ofP[1]->fencing == fencings[1]);
+  CHECK(nameIn(ofP[1]->value) == "edit 1");
+
+  a.write([&](hills::WriteTxn& txn) { txn.dropConflict(hills::opaque(p)); });
+  auto left = conflictsOf(a);
+  REQUIRE(left.size() == 1);
+  CHECK(left[0].key == hills::opaque(r));
+  CHECK(left[0].brokenBy == "refused");
+  // A record without copies: nothing to drop.
+  a.write([&](hills::WriteTxn& txn) { txn.dropConflict(hills::opaque(p)); });
+  CHECK(conflictsOf(a).size() == 1);
+}
+
+TEST_CASE("the outbox and conflicts survive a reopen", "[core][outbox]") {
+  TempDir dir;
+  hills::Database server(dir.sub("server"), serverOptions());
+  std::vector<OutboxItem> box;
+  std::vector<hills::ConflictCopy> copies;
+  Key<plm::Part> created, held;
+  {
+    hills::Database a(dir.sub("a"), replicaOptions("A"));
+    grant(server, a, "A");
+    auto refused = createPart(a, 1);
+    a.write([&](hills::WriteTxn& txn) { txn.settle(txn.outbox().at(0), "refused"); });
+    created = createPart(a, 2);
+    a.write([&](hills::WriteTxn& txn) { txn.markSent({hills::opaque(created)}); });
+    held = createPart(server, 3);
+    checkOut(server, held, "A");
+    replicate(server, a, 0);
+    rename(a, held, 3, "edited by A");
+    queueCheckIn(a, held);
+    box = outboxOf(a);
+    copies = conflictsOf(a);
+    REQUIRE(box.size() == 2);
+    REQUIRE(copies.size() == 1);
+    REQUIRE(copies[0].key == hills::opaque(refused));
+  }
+  hills::Database a(dir.sub("a"), replicaOptions("A"));
+  auto boxAfter = outboxOf(a);
+  REQUIRE(boxAfter.size() == box.size());
+  for (std::size_t i = 0; i < box.size(); ++i) {
+    CAPTURE(i);
+    CHECK(boxAfter[i].kind == box[i].kind);
+    CHECK(boxAfter[i].key == box[i].key);
+    CHECK(boxAfter[i].sent == box[i].sent);
+    CHECK(boxAfter[i].keepBorrow == box[i].keepBorrow);
+    CHECK(boxAfter[i].queued == box[i].queued);
+  }
+  auto copiesAfter = conflictsOf(a);
+  REQUIRE(copiesAfter.size() == 1);
+  CHECK(copiesAfter[0].key == copies[0].key);
+  CHECK(copiesAfter[0].brokenBy == "refused");
+  CHECK(copiesAfter[0].time == copies[0].time);
+  CHECK(hex(copiesAfter[0].value) == hex(copies[0].value));
+  // The rules that follow from them hold after the reopen too.
+  auto mirror = borrowOf(a, held);
+  REQUIRE(mirror);
+  CHECK(mirror->returning);
+  CHECK(renameError(a, held).code() == ErrorCode::kNotBorrowed);
+  CHECK(renameError(a, created).code() == ErrorCode::kNotBorrowed);
+}
