@@ -128,6 +128,19 @@ class SessionImpl final : public sync::Session::Server {
     return translated([&] {
       need(account_.read, "subscribe to changes");
       auto params = context.getParams();
+      if (params.getAfter() > server_.lastSequence) {
+        // Same uuid, shorter log: the server's database went back in time
+        // (restored from a backup). Following it would hide the difference.
+        server_.log("refused client '" + account_.name + "': it has applied change " +
+                    std::to_string(params.getAfter()) + " but the log ends at " +
+                    std::to_string(server_.lastSequence));
+        throw Error(ErrorCode::kWrongServer,
+                    "client '" + account_.name + "' has applied the server's changes up to " +
+                        std::to_string(params.getAfter()) + ", but this server's log ends at " +
+                        std::to_string(server_.lastSequence) +
+                        ": its database is older than the replica (restored from a backup?); "
+                        "the replica must be rebuilt from this server");
+      }
       auto sub = server_.subscribe(params.getListener(), account_.name, params.getAfter());
       context.getResults().setSubscription(kj::heap<SubscriptionImpl>(server_, std::move(sub)));
       return kj::Promise<void>(kj::READY_NOW);

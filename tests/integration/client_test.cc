@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <mutex>
 
 #include "plm_fixtures.h"
@@ -144,4 +145,39 @@ TEST_CASE("records created offline reach another client with events and borrows 
   auto granted = b.checkOut(keys[0]);
   CHECK(granted.holder == "B");
   CHECK(granted.fencing > borrow.fencing);
+}
+
+TEST_CASE("a replica refuses a server whose log went back in time", "[integration][client][pin]") {
+  TempDir dir;
+  auto config = hills::test::writeServerConfig(dir.sub("server.json"));
+  std::string db = dir.sub("server");
+  unsigned port;
+  {
+    ServerProcess server(db, config);
+    port = server.port();
+    hills::Client a(dir.sub("a"), clientOptions("A", server.address()));
+    REQUIRE(a.waitConnected(10s));
+    REQUIRE(server.kill(SIGTERM) == 0);
+  }
+  // The "backup": the server's database before A's records reached it.
+  std::filesystem::copy(db, dir.sub("backup"), std::filesystem::copy_options::recursive);
+  std::string address = "127.0.0.1:" + std::to_string(port);
+  {
+    ServerProcess server(db, config, port);
+    hills::Client a(dir.sub("a"), clientOptions("A", address));
+    a.db().write([](hills::WriteTxn& txn) {
+      for (int i = 0; i < 3; ++i) txn.tree<plm::Part>().create(makePart(i));
+    });
+    REQUIRE(a.waitConnected(10s));
+    REQUIRE(a.sync(10s));
+    CHECK(a.status().lastApplied == 3);
+    REQUIRE(server.kill(SIGTERM) == 0);
+  }
+  std::filesystem::remove_all(db);
+  std::filesystem::rename(dir.sub("backup"), db);
+  ServerProcess restored(db, config, port);
+  hills::Client a(dir.sub("a"), clientOptions("A", address));
+  CHECK_FALSE(a.waitConnected(1500ms));
+  CHECK_THAT(a.status().lastError, Catch::Contains("log ends at 0"));
+  CHECK_THAT(restored.log(), Catch::Contains("refused client 'A'"));
 }
