@@ -94,6 +94,7 @@ class SyncEngine {
   kj::Own<kj::PromiseFulfiller<void>> dropped_;
   std::chrono::milliseconds backoff_;
   bool everConnected_ = false;
+  bool mayWrite_ = false;  // the server's configuration lets this client write
 };
 
 template <class F>

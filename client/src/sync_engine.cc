@@ -148,6 +148,7 @@ kj::Promise<void> SyncEngine::connectOnce() {
                          }
                          client_.db.declareTrees(types);
                          s->session = response.getSession();
+                         mayWrite_ = info.getPermissions().getWrite();
                          {
                            std::lock_guard lock(client_.mutex);
                            client_.state.serverUuid = uuid;
@@ -191,6 +192,9 @@ kj::Promise<void> SyncEngine::startSession(kj::Own<Session> s) {
 }
 
 kj::Promise<void> SyncEngine::topUp() {
+  // A client that may not write gets no ids (and creates nothing the server
+  // would take).
+  if (!mayWrite_) return kj::READY_NOW;
   std::vector<std::string> low;
   client_.db.read([&](const ReadTxn& txn) {
     for (auto& t : client_.db.trees()) {
@@ -215,6 +219,8 @@ kj::Promise<void> SyncEngine::topUp() {
 }
 
 kj::Promise<void> SyncEngine::pushLoop() {
+  // Without the write permission the outbox waits for a server that allows it.
+  if (!mayWrite_) return kj::NEVER_DONE;
   return pushOnce().then([this](bool pushed) -> kj::Promise<void> {
     if (pushed) return pushLoop();
     return client_.nextWake().then([this]() { return pushLoop(); });
