@@ -1,0 +1,305 @@
+// The limits of a real hills-server's connections (server/src/sync_server.cc,
+// server/src/connection.h): what it closes, and what it refuses to serve.
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <mutex>
+#include <random>
+
+#include "hills/client.h"
+#include "plm_fixtures.h"
+#include "server_process.h"
+#include "temp_dir.h"
+
+using hills::ErrorCode;
+using hills::Key;
+using hills::OpaqueKey;
+using hills::test::eventually;
+using hills::test::makePart;
+using hills::test::ServerProcess;
+using hills::test::TempDir;
+using namespace std::chrono_literals;
+
+namespace {
+
+hills::ClientOptions clientOptions(const std::string& name, const std::string& server) {
+  hills::ClientOptions o;
+  o.name = name;
+  o.token = name + "-token";
+  o.server = server;
+  o.database = hills::test::plmOptions();
+  o.minBackoff = 20ms;
+  o.maxBackoff = 200ms;
+  o.callTimeout = 10s;
+  return o;
+}
+
+// Records every event a database yields.
+struct Recorder {
+  explicit Recorder(hills::Database& db)
+      : sub(db.subscribe({}, [this](const hills::Event& e) {
+          std::lock_guard lock(mutex);
+          events.push_back(e);
+        })) {}
+  std::vector<hills::Event> find(hills::EventKind kind, const std::string& origin = {}) {
+    std::lock_guard lock(mutex);
+    std::vector<hills::Event> out;
+    for (auto& e : events) {
+      if (e.kind == kind && (origin.empty() || e.origin == origin)) out.push_back(e);
+    }
+    return out;
+  }
+  std::mutex mutex;
+  std::vector<hills::Event> events;
+  hills::Subscription sub;
+};
+
+std::optional<plm::Part> partIn(hills::Database& db, Key<plm::Part> key) {
+  return db.read([&](const hills::ReadTxn& txn) { return txn.tree<plm::Part>().get(key); });
+}
+
+std::uint64_t partCount(hills::Database& db) {
+  return db.read([](const hills::ReadTxn& txn) { return txn.tree<plm::Part>().size(); });
+}
+
+std::vector<std::string> partNames(hills::Database& db) {
+  return db.read([](const hills::ReadTxn& txn) {
+    std::vector<std::string> out;
+    txn.tree<plm::Part>().forEach([&](Key<plm::Part>, hills::RecordTraits<plm::Part>::Reader p) {
+      out.emplace_back(p.getName().cStr());
+    });
+    return out;
+  });
+}
+
+hills::Error errorOf(auto&& fn) {
+  try {
+    fn();
+  } catch (const hills::Error& e) {
+    return e;
+  }
+  FAIL("no hills::Error was thrown");
+  throw;
+}
+
+bool hasIds(hills::Client& client) {
+  return eventually([&] { return client.status().idsLeft["parts"] > 0; });
+}
+
+Key<plm::Part> createPart(hills::Client& client, int n) {
+  return client.db().write(
+      [&](hills::WriteTxn& txn) { return txn.tree<plm::Part>().create(makePart(n)); });
+}
+
+// A plain TCP connection to the server, closed when the object goes away.
+class RawSocket {
+ public:
+  explicit RawSocket(unsigned port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd_ < 0) throw std::runtime_error("socket() failed");
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      ::close(fd_);
+      throw std::runtime_error(std::string("connect() failed: ") + std::strerror(errno));
+    }
+  }
+  ~RawSocket() { ::close(fd_); }
+  RawSocket(const RawSocket&) = delete;
+  RawSocket& operator=(const RawSocket&) = delete;
+
+  // Sends every byte (no SIGPIPE when the server closed already); false
+  // when the connection failed first.
+  bool send(const std::vector<unsigned char>& bytes) {
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+      ssize_t n = ::send(fd_, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      done += static_cast<std::size_t>(n);
+    }
+    return true;
+  }
+
+  // Waits at most `timeout` for the server to close the connection: true
+  // when a read returns 0 (end of stream) or fails (reset). Bytes the
+  // server sends first are read and ignored.
+  bool closedByPeer(std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return false;
+      pollfd p{fd_, POLLIN, 0};
+      int ready = ::poll(&p, 1, static_cast<int>(left.count()));
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready <= 0) return false;
+      char buf[4096];
+      ssize_t n = ::read(fd_, buf, sizeof(buf));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return true;
+    }
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+void putLittleEndian32(std::vector<unsigned char>& out, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<unsigned char>(v >> (8 * i)));
+}
+
+std::size_t occurrences(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("garbage bytes and an oversized message are refused while another session goes on",
+          "[integration][guard]") {
+  TempDir dir;
+  auto config = hills::test::writeServerConfig(dir.sub("server.json"));
+  ServerProcess server(dir.sub("server"), config);
+
+  hills::Client a(dir.sub("a"), clientOptions("A", server.address()));
+  REQUIRE(a.waitConnected(10s));
+  REQUIRE(hasIds(a));
+  auto before = createPart(a, 1);
+  REQUIRE(a.sync(10s));
+
+  // A connection that says nothing is left alone (and shows the wait below
+  // can time out); it stays open to the end.
+  RawSocket silent(server.port());
+  CHECK_FALSE(silent.closedByPeer(300ms));
+
+  {
+    // (a) 4 KiB of random bytes: no Cap'n Proto framing the server can take.
+    std::mt19937 random(20240611);
+    std::vector<unsigned char> garbage(4096);
+    for (auto& byte : garbage) byte = static_cast<unsigned char>(random());
+    RawSocket socket(server.port());
+    socket.send(garbage);  // the server may close before it took everything
+    CHECK(socket.closedByPeer(5s));
+  }
+  {
+    // (b) A valid header announcing one segment of 10,000,000 words (80 MB),
+    // far above what may come before a hello: refused from the header alone.
+    std::vector<unsigned char> header;
+    putLittleEndian32(header, 0);  // segment count - 1
+    putLittleEndian32(header, 10'000'000);
+    for (int i = 0; i < 1024; ++i) header.push_back(static_cast<unsigned char>(i));
+    RawSocket socket(server.port());
+    socket.send(header);
+    CHECK(socket.closedByPeer(5s));
+  }
+
+  // The server logged both, and A's session never noticed.
+  REQUIRE(eventually(
+      [&] { return occurrences(server.log(), "closed the connection from 127.0.0.1") >= 2; }));
+  // Why, in Cap'n Proto's words: the garbage's first word announces billions
+  // of segments, the header more words than a hello may have.
+  CHECK_THAT(server.log(),
+             Catch::Contains("too many segments") && Catch::Contains("Message is too large"));
+  auto status = a.status();
+  CHECK(status.connected);
+  CHECK(status.reconnects == 0);
+
+  // A goes on: creates, checks out, checks in.
+  auto after = createPart(a, 2);
+  REQUIRE(a.sync(10s));
+  auto borrow = a.checkOut(after);
+  CHECK(borrow.holder == "A");
+  a.db().write([&](hills::WriteTxn& txn) {
+    auto p = *txn.tree<plm::Part>().get(after);
+    p.name = "after the garbage";
+    txn.tree<plm::Part>().update(after, p);
+  });
+  a.checkIn(after);
+  REQUIRE(a.sync(10s));
+  CHECK(a.status().refused == 0);
+  CHECK(a.status().outbox == 0);
+
+  // B, connecting afterwards, gets all of A's records.
+  hills::Client b(dir.sub("b"), clientOptions("B", server.address()));
+  REQUIRE(b.waitConnected(10s));
+  REQUIRE(b.sync(10s));
+  CHECK(partCount(b.db()) == 2);
+  REQUIRE(partIn(b.db(), before));
+  CHECK(partIn(b.db(), before)->name == makePart(1).name);
+  REQUIRE(partIn(b.db(), after));
+  CHECK(partIn(b.db(), after)->name == "after the garbage");
+  CHECK(b.borrows().empty());
+
+  // Still two refused connections only: the clients' sessions were not among them.
+  CHECK(occurrences(server.log(), "closed the connection from 127.0.0.1") == 2);
+}
+
+TEST_CASE("a client pinned to one server refuses another", "[integration][guard][pin]") {
+  TempDir dir;
+  auto config = hills::test::writeServerConfig(dir.sub("server.json"));
+
+  std::string xUuid;
+  {
+    ServerProcess x(dir.sub("x"), config);
+    hills::Client a(dir.sub("a"), clientOptions("A", x.address()));
+    REQUIRE(a.waitConnected(10s));
+    xUuid = a.status().serverUuid;
+    REQUIRE_FALSE(xUuid.empty());
+    CHECK(a.db().read([](const hills::ReadTxn& txn) { return txn.pinnedServer(); }) == xUuid);
+    REQUIRE(hasIds(a));
+    createPart(a, 1);
+    createPart(a, 2);
+    REQUIRE(a.sync(10s));
+    REQUIRE(x.kill(SIGTERM) == 0);
+  }
+
+  // Another server, with records of its own.
+  ServerProcess y(dir.sub("y"), config);
+  hills::Client b(dir.sub("b"), clientOptions("B", y.address()));
+  REQUIRE(b.waitConnected(10s));
+  const std::string yUuid = b.status().serverUuid;
+  REQUIRE_FALSE(yUuid.empty());
+  REQUIRE(yUuid != xUuid);
+  REQUIRE(hasIds(b));
+  for (int i = 100; i < 103; ++i) createPart(b, i);
+  REQUIRE(b.sync(10s));
+
+  // A's replica, pointed at Y, never gets a session there.
+  hills::Client a(dir.sub("a"), clientOptions("A", y.address()));
+  Recorder aEvents(a.db());
+  CHECK_FALSE(a.waitConnected(2s));
+  REQUIRE(eventually([&] { return !a.status().lastError.empty(); }));
+  auto status = a.status();
+  CHECK_FALSE(status.connected);
+  CHECK(status.serverUuid != yUuid);
+  CHECK_THAT(status.lastError, Catch::Contains(xUuid) && Catch::Contains(yUuid));
+  CHECK(a.db().read([](const hills::ReadTxn& txn) { return txn.pinnedServer(); }) == xUuid);
+  CHECK(errorOf([&] { a.checkOut(Key<plm::Part>{1, 0}); }).code() == ErrorCode::kOffline);
+
+  // Y's records never arrive: A holds its own two and nothing else.
+  CHECK(partCount(a.db()) == 2);
+  auto names = partNames(a.db());
+  CHECK(std::find(names.begin(), names.end(), makePart(100).name) == names.end());
+  CHECK(aEvents.find(hills::EventKind::kCreated).empty());
+  CHECK(a.status().lastApplied == 0);
+
+  // Y refused it by name and went on serving B.
+  REQUIRE(eventually([&] {
+    return y.log().find("refused client 'A': it belongs to server " + xUuid) != std::string::npos;
+  }));
+  CHECK_THAT(y.log(), !Catch::Contains("client 'A' connected"));
+  CHECK(b.status().connected);
+}
