@@ -84,6 +84,7 @@ Client::Client(const std::string& path, ClientOptions options)
       impl.db.subscribe(EventFilter{{}, {EventKind::kCreated}}, [&impl](const Event& e) {
         if (e.origin.empty()) impl.wake();
       });
+  if (impl.options.onOpen) impl.options.onOpen(impl.db);
   impl.thread = std::thread([&impl] { impl.run(); });
   std::unique_lock lock(impl.mutex);
   impl.changed.wait(lock, [&] { return impl.started; });

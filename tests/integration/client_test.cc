@@ -96,8 +96,11 @@ TEST_CASE("records created offline reach another client with events and borrows 
   CHECK_FALSE(a.status().connected);
 
   ServerProcess server(dir.sub("server"), config, port);
-  hills::Client b(dir.sub("b"), clientOptions("B", server.address()));
-  Recorder bEvents(b.db());
+  std::optional<Recorder> recorder;
+  auto bOptions = clientOptions("B", server.address());
+  bOptions.onOpen = [&](hills::Database& db) { recorder.emplace(db); };
+  hills::Client b(dir.sub("b"), bOptions);
+  Recorder& bEvents = *recorder;
   REQUIRE(a.waitConnected(10s));
   REQUIRE(a.sync(10s));
   CHECK(a.status().outbox == 0);

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -41,6 +42,10 @@ struct ClientOptions {
   // How long a call that needs the server (checkOut, release...) waits for
   // its answer, and for the change it made to arrive here.
   std::chrono::milliseconds callTimeout{10000};
+
+  // Called with the opened database before the sync thread starts: what it
+  // subscribes sees every change the first catch-up applies.
+  std::function<void(Database&)> onOpen;
 
   // Ids asked for at a time per tree, and the count below which more are
   // asked for while online.
