@@ -137,6 +137,18 @@ bool Client::sync(std::chrono::milliseconds timeout) {
   }
 }
 
+bool Client::flush(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (impl_->db.read([](const ReadTxn& txn) { return txn.outbox(1).empty(); })) return true;
+    std::unique_lock lock(impl_->mutex);
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    // Woken by the engine when it settles; the outbox is read again in any case.
+    impl_->changed.wait_until(
+        lock, std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(20)));
+  }
+}
+
 BorrowInfo Client::checkOut(const OpaqueKey& key) {
   auto [borrow, sequence] = impl_->onSyncThread([&] { return impl_->engine->checkOut(key); });
   impl_->waitApplied(sequence);

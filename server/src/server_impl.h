@@ -39,6 +39,8 @@ struct SyncServer::Impl final : public kj::TaskSet::ErrorHandler {
   ServerConfig config;
   std::function<void(std::string_view)> log;
   std::uint64_t lastSequence = 0;  // newest change-log entry committed
+  std::uint64_t commits = 0;       // durable commits made
+  std::uint64_t requests = 0;      // write requests they carried
 
   // Commits fn with the other writes queued in this turn of the event loop:
   // one durable transaction for all of them. The promise resolves after

@@ -66,9 +66,10 @@ kj::Promise<void> SyncServer::Impl::commit(kj::Function<void(WriteTxn&)> fn) {
   auto paf = kj::newPromiseAndFulfiller<void>();
   queue_.push_back(Work{kj::mv(fn), kj::mv(paf.fulfiller)});
   if (!flushScheduled_) {
-    // Requests that arrive in this turn of the event loop join the batch.
+    // Every request already readable joins the batch: the flush runs once
+    // nothing else is left to do in this turn of the event loop.
     flushScheduled_ = true;
-    tasks.add(kj::evalLater([this] { flush(); }));
+    tasks.add(kj::evalLast([this] { flush(); }));
   }
   return kj::mv(paf.promise);
 }
@@ -87,6 +88,8 @@ void SyncServer::Impl::flush() {
     for (auto& work : batch) work.done->reject(protocol::toException(e));
     return;
   }
+  ++commits;
+  requests += batch.size();
   for (auto& work : batch) work.done->fulfill();
   pumpAll();
 }
@@ -183,6 +186,8 @@ std::size_t SyncServer::connections() const { return impl_->connections.size(); 
 
 void SyncServer::Impl::shutdown() {
   shuttingDown = true;
+  log(std::to_string(requests) + " write requests in " + std::to_string(commits) +
+      " durable commits");
   for (auto& sub : subscribers_) sub->dead = true;
   subscribers_.clear();
   connections.clear();

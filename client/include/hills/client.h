@@ -91,6 +91,10 @@ class Client {
   // Waits until a session with the server is open; false at the timeout.
   bool waitConnected(std::chrono::milliseconds timeout);
 
+  // Waits until the outbox is empty: everything written here has been
+  // acknowledged by the server (durable there). False at the timeout.
+  bool flush(std::chrono::milliseconds timeout);
+
   // Waits until the outbox is empty and every change the server had when
   // the call began is applied here; false at the timeout (or offline).
   bool sync(std::chrono::milliseconds timeout);
