@@ -14,6 +14,7 @@
 #include "connection.h"
 #include "hills/protocol.h"
 #include "hills/server.h"
+#include "writer.h"
 
 namespace hills {
 
@@ -42,9 +43,10 @@ struct SyncServer::Impl final : public kj::TaskSet::ErrorHandler {
   std::uint64_t commits = 0;       // durable commits made
   std::uint64_t requests = 0;      // write requests they carried
 
-  // Commits fn with the other writes queued in this turn of the event loop:
-  // one durable transaction for all of them. The promise resolves after
-  // the commit; it is rejected when the transaction failed as a whole.
+  // Commits fn with the other writes queued meanwhile: one durable
+  // transaction for all of them, run on the writer thread (so fn must work
+  // on copies of request data). The promise resolves after the commit; it
+  // is rejected when the transaction failed as a whole.
   kj::Promise<void> commit(kj::Function<void(WriteTxn&)> fn);
 
   // Adds a subscriber and sends it what it lacks.
@@ -68,12 +70,15 @@ struct SyncServer::Impl final : public kj::TaskSet::ErrorHandler {
     kj::Own<kj::PromiseFulfiller<void>> done;
   };
   void flush();
+  void committed(std::vector<Work> batch, kj::Maybe<kj::Exception> failure);
   void pump(const std::shared_ptr<server::Subscriber>& sub);
   void pumpAll();
   void closed(server::Connection* conn);
 
   std::vector<Work> queue_;
   bool flushScheduled_ = false;
+  bool writing_ = false;  // a batch is on the writer thread
+  server::Writer writer_;
   std::vector<std::shared_ptr<server::Subscriber>> subscribers_;
 };
 

@@ -150,22 +150,26 @@ class SessionImpl final : public sync::Session::Server {
   kj::Promise<void> push(PushContext context) override {
     return translated([&] {
       need(account_.write, "push records");
-      auto items = context.getParams().getItems();
+      // A copy: the writer thread reads it, and the call may be cancelled
+      // (its client gone) while it does.
+      auto copy = std::make_shared<capnp::MallocMessageBuilder>();
+      copy->setRoot(context.getParams());
+      auto items = copy->getRoot<sync::Session::PushParams>().getItems().asReader();
       auto answers = std::make_shared<std::vector<Answer>>(items.size());
       auto failure = std::make_shared<std::optional<Error>>();
       return write(failure,
-                   [this, items, answers](WriteTxn& txn) {
+                   [this, copy, items, answers](WriteTxn& txn) {
                      for (unsigned i = 0; i < items.size(); ++i) {
                        auto item = items[i];
                        answer(txn, (*answers)[i], [&] { store(txn, item); });
-                       if (!(*answers)[i].error.empty()) {
-                         server_.log("refused a push of " +
-                                     describe(protocol::keyOf(item.getKey())) + " from '" +
-                                     account_.name + "': " + (*answers)[i].error);
-                       }
                      }
                    })
-          .then([context, answers]() mutable {
+          .then([this, context, items, answers, copy]() mutable {
+            for (unsigned i = 0; i < answers->size(); ++i) {
+              if ((*answers)[i].error.empty()) continue;
+              server_.log("refused a push of " + describe(protocol::keyOf(items[i].getKey())) +
+                          " from '" + account_.name + "': " + (*answers)[i].error);
+            }
             auto out = context.getResults().initOutcomes(static_cast<unsigned>(answers->size()));
             for (unsigned i = 0; i < answers->size(); ++i) (*answers)[i].fill(out[i]);
           });
@@ -175,14 +179,15 @@ class SessionImpl final : public sync::Session::Server {
   kj::Promise<void> checkOut(CheckOutContext context) override {
     return translated([&] {
       need(account_.write, "check out records");
-      auto keys = context.getParams().getKeys();
+      std::vector<OpaqueKey> keys;
+      for (auto key : context.getParams().getKeys()) keys.push_back(protocol::keyOf(key));
       auto answers = std::make_shared<std::vector<Answer>>(keys.size());
       auto borrows = std::make_shared<std::vector<BorrowInfo>>(keys.size());
       auto failure = std::make_shared<std::optional<Error>>();
       return write(failure,
                    [this, keys, answers, borrows](WriteTxn& txn) {
                      for (unsigned i = 0; i < keys.size(); ++i) {
-                       auto key = protocol::keyOf(keys[i]);
+                       const auto& key = keys[i];
                        answer(txn, (*answers)[i], [&] {
                          (*borrows)[i] =
                              txn.tree(key.tree).checkOut(key.id, key.revision, account_.name);

@@ -54,7 +54,7 @@ std::string peerOf(kj::AsyncIoStream& stream) {
 
 SyncServer::Impl::Impl(Database& database, ServerConfig cfg,
                        std::function<void(std::string_view)> logger)
-    : db(database), config(std::move(cfg)), log(std::move(logger)) {
+    : db(database), config(std::move(cfg)), log(std::move(logger)), writer_(database) {
   lastSequence = db.read([](const ReadTxn& txn) { return txn.lastSequence(); });
 }
 
@@ -65,7 +65,7 @@ void SyncServer::Impl::taskFailed(kj::Exception&& exception) {
 kj::Promise<void> SyncServer::Impl::commit(kj::Function<void(WriteTxn&)> fn) {
   auto paf = kj::newPromiseAndFulfiller<void>();
   queue_.push_back(Work{kj::mv(fn), kj::mv(paf.fulfiller)});
-  if (!flushScheduled_) {
+  if (!flushScheduled_ && !writing_) {
     // Every request already readable joins the batch: the flush runs once
     // nothing else is left to do in this turn of the event loop.
     flushScheduled_ = true;
@@ -76,22 +76,37 @@ kj::Promise<void> SyncServer::Impl::commit(kj::Function<void(WriteTxn&)> fn) {
 
 void SyncServer::Impl::flush() {
   flushScheduled_ = false;
-  std::vector<Work> batch = std::move(queue_);
+  if (writing_ || queue_.empty()) return;
+  writing_ = true;
+  auto batch = kj::heap<std::vector<Work>>(std::move(queue_));
   queue_.clear();
-  try {
-    lastSequence = db.write([&](WriteTxn& txn) {
-      for (auto& work : batch) work.run(txn);
-      return txn.lastSequence();
-    });
-  } catch (const Error& e) {
-    log("a commit failed: " + std::string(e.what()));
-    for (auto& work : batch) work.done->reject(protocol::toException(e));
-    return;
+  std::vector<kj::Function<void(WriteTxn&)>> fns;
+  for (auto& work : *batch) fns.push_back(kj::mv(work.run));
+  auto& ref = *batch;
+  // While the writer thread waits for the disk, new requests queue up here
+  // and form the next batch.
+  tasks.add(writer_.run(std::move(fns))
+                .then(
+                    [this, &ref](std::uint64_t last) {
+                      lastSequence = last;
+                      committed(std::move(ref), nullptr);
+                    },
+                    [this, &ref](kj::Exception&& e) { committed(std::move(ref), kj::mv(e)); })
+                .attach(kj::mv(batch)));
+}
+
+void SyncServer::Impl::committed(std::vector<Work> batch, kj::Maybe<kj::Exception> failure) {
+  writing_ = false;
+  KJ_IF_MAYBE (e, failure) {
+    log("a commit failed: " + std::string(e->getDescription().cStr()));
+    for (auto& work : batch) work.done->reject(kj::cp(*e));
+  } else {
+    ++commits;
+    requests += batch.size();
+    for (auto& work : batch) work.done->fulfill();
+    pumpAll();
   }
-  ++commits;
-  requests += batch.size();
-  for (auto& work : batch) work.done->fulfill();
-  pumpAll();
+  if (!queue_.empty()) flush();
 }
 
 std::shared_ptr<server::Subscriber> SyncServer::Impl::subscribe(sync::Listener::Client listener,
