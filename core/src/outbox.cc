@@ -70,6 +70,11 @@ void putEntry(TxnState& t, const std::string& key, wire::OutboxEntry::Kind kind,
   outboxTable(t).putMessage(key, msg);
 }
 
+bool pushed(TxnState& t, const std::string& key) {
+  std::lock_guard lock(t.db->sentMutex);
+  return t.db->sentCreates.count(key) > 0;
+}
+
 const TreeState& treeNamed(TxnState& t, std::string_view name) {
   auto it = t.db->byName.find(name);
   if (it == t.db->byName.end()) {
@@ -87,11 +92,12 @@ void requireEditable(TxnState& t, const TreeState& tree, std::uint64_t id, std::
   auto held = findBorrow(t, tree, id, revision);
   if (held && held->holder == me && !held->returning) return;
   std::string why;
-  auto entry = outboxTable(t).getMessage(recordKey(tree, id, revision));
+  std::string key = recordKey(tree, id, revision);
+  auto entry = outboxTable(t).getMessage(key);
   if (entry) {
     auto e = entry->getRoot<wire::OutboxEntry>();
     if (e.getKind() == wire::OutboxEntry::Kind::CREATE) {
-      if (!e.getSent()) return;  // created here, not pushed yet
+      if (!pushed(t, key)) return;  // created here, not pushed yet
       why = "; it was pushed to the server as created here and is checked in there: check it out";
     }
   }
@@ -158,7 +164,7 @@ std::vector<OutboxItem> ReadTxn::outbox(std::size_t limit) const {
     item.kind = e.getKind() == wire::OutboxEntry::Kind::CREATE ? OutboxItem::Kind::kCreate
                                                                : OutboxItem::Kind::kCheckIn;
     item.key = detail::parseRecordKey(t, key, "_outbox");
-    item.sent = e.getSent();
+    item.sent = detail::pushed(t, std::string(key));
     item.keepBorrow = e.getKeepBorrow();
     item.queued = e.getQueued();
     out.push_back(std::move(item));
@@ -179,7 +185,9 @@ std::vector<ConflictCopy> ReadTxn::conflicts() const {
     copy.time = detail::timeOf(c.getTime());
     auto bytes = c.getValue();
     copy.value.resize(bytes.size() / sizeof(capnp::word));
-    std::memcpy(copy.value.data(), bytes.begin(), copy.value.size() * sizeof(capnp::word));
+    if (!copy.value.empty()) {  // memcpy of an empty vector's null data is undefined
+      std::memcpy(copy.value.data(), bytes.begin(), copy.value.size() * sizeof(capnp::word));
+    }
     out.push_back(std::move(copy));
   });
   return out;
@@ -194,7 +202,7 @@ void WriteTxn::queueCheckIn(const OpaqueKey& key, bool keepBorrow) {
     auto e = entry->getRoot<wire::OutboxEntry>();
     // A record created here and not pushed yet goes to the server as it is
     // then, checked in.
-    if (e.getKind() == wire::OutboxEntry::Kind::CREATE && !e.getSent()) return;
+    if (e.getKind() == wire::OutboxEntry::Kind::CREATE && !detail::pushed(t, rk)) return;
   }
   auto held = detail::findBorrow(t, ts, key.id, key.revision);
   if (!held || held->holder != t.db->options.author || held->returning) {
@@ -218,14 +226,12 @@ void WriteTxn::queueCheckIn(const OpaqueKey& key, bool keepBorrow) {
 void WriteTxn::markSent(const std::vector<OpaqueKey>& keys) {
   TxnState& t = *state_;
   detail::requireReplica(t, "pushes an outbox");
-  auto table = detail::outboxTable(t);
+  // In memory only: after a restart a create is pushed again, and the
+  // server takes the same bytes as done.
+  std::lock_guard lock(t.db->sentMutex);
   for (const auto& key : keys) {
-    std::string rk = detail::recordKey(detail::treeNamed(t, key.tree), key.id, key.revision);
-    auto entry = table.getMessage(rk);
-    if (!entry) continue;
-    auto e = entry->getRoot<wire::OutboxEntry>();
-    if (e.getSent()) continue;
-    detail::putEntry(t, rk, e.getKind(), true, e.getKeepBorrow(), e.getQueued());
+    t.db->sentCreates.insert(
+        detail::recordKey(detail::treeNamed(t, key.tree), key.id, key.revision));
   }
 }
 
@@ -238,6 +244,10 @@ bool WriteTxn::settle(const OutboxItem& item, std::string_view refusal) {
   auto entry = table.getMessage(rk);
   if (!entry || entry->getRoot<wire::OutboxEntry>().getQueued() != item.queued) return false;
   table.remove(rk);
+  {
+    std::lock_guard lock(t.db->sentMutex);
+    t.db->sentCreates.erase(rk);
+  }
   if (!refusal.empty() && item.kind == OutboxItem::Kind::kCreate) {
     // The server will never have it: keep it where the application finds it.
     auto rec = tree(item.key.tree).find(item.key.id, item.key.revision);

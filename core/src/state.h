@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -148,6 +149,11 @@ struct DatabaseImpl {
   std::vector<std::unique_ptr<IndexState>> indexes;
   ChangeLogState log;
   SyncTables sync;
+  // A replica's created records pushed since open (WriteTxn::markSent), by
+  // their key in the sync tables; kept in memory so that a push needs no
+  // commit of its own.
+  std::mutex sentMutex;
+  std::set<std::string> sentCreates;
   std::map<std::string, IndexState*, std::less<>> indexByName;
 
   // Stored schemas of every tree, loaded for the dynamic API.

@@ -47,7 +47,7 @@ struct OutboxEntry {
     create @0;         # a record created here; its current value is pushed
     checkIn @1;        # a borrow being returned, with the record as it is now
   }
-  sent @1 :Bool;       # pushed at least once: the record may no longer change here
+  sent @1 :Bool;       # unused: pushes are kept in memory (WriteTxn::markSent)
   keepBorrow @2 :Bool; # checkIn: keep the borrow after the check-in
   queued @3 :Int64;    # nanoseconds since the Unix epoch
 }

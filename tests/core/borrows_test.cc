@@ -2,68 +2,23 @@
 // database with a change log lends records to the replicas "A" and "B",
 // which follow its log with applyChange.
 #include <capnp/message.h>
-#include <capnp/serialize.h>
 
 #include <catch2/catch.hpp>
 #include <cstring>
-#include <optional>
-#include <stdexcept>
 #include <string>
 #include <tuple>
 #include <utility>
 #include <vector>
 
-#include "plm_fixtures.h"
+#include "replication.h"
 #include "temp_dir.h"
 
 using hills::ErrorCode;
 using hills::Key;
-using hills::test::makePart;
-using hills::test::plmOptions;
-using hills::test::TempDir;
+using namespace hills::test;
 using ChangeKind = hills::wire::ChangeKind;
-using Words = std::vector<capnp::word>;
 
 namespace {
-
-hills::Options serverOptions() {
-  auto o = plmOptions();
-  o.changeLog = true;
-  o.author = "server";
-  return o;
-}
-
-hills::Options replicaOptions(const std::string& name) {
-  auto o = plmOptions();
-  o.ownIds = false;
-  o.author = name;
-  return o;
-}
-
-// Applies the server's change-log entries after `after` to the replica, in
-// order, and returns the sequence number of the last one.
-std::uint64_t replicate(hills::Database& server, hills::Database& replica, std::uint64_t after) {
-  std::vector<Words> batch;
-  std::uint64_t last = after;
-  server.read([&](const hills::ReadTxn& txn) {
-    txn.changes(after, [&](hills::wire::Change::Reader c) {
-      capnp::MallocMessageBuilder copy;
-      copy.setRoot(c);
-      auto words = capnp::messageToFlatArray(copy);
-      batch.emplace_back(words.begin(), words.end());
-      last = c.getSequence();
-      return true;
-    });
-  });
-  replica.write([&](hills::WriteTxn& txn) {
-    for (auto& w : batch) {
-      capnp::FlatArrayMessageReader msg(kj::ArrayPtr<const capnp::word>(w.data(), w.size()));
-      auto c = msg.getRoot<hills::wire::Change>();
-      txn.tree(c.getTree().cStr()).applyChange(c, c.getOrigin().cStr());
-    }
-  });
-  return last;
-}
 
 struct LogEntry {
   ChangeKind kind;
@@ -95,36 +50,8 @@ std::uint64_t lastSequence(hills::Database& db) {
   return db.read([](const hills::ReadTxn& txn) { return txn.lastSequence(); });
 }
 
-// The stored value of a part; empty when there is no record.
-Words valueOf(hills::Database& db, Key<plm::Part> key) {
-  return db.read([&](const hills::ReadTxn& txn) {
-    auto rec = txn.tree("parts").find(key.id, key.revision);
-    if (!rec) return Words();
-    auto v = rec.value();
-    return Words(v.begin(), v.end());
-  });
-}
-
 kj::ArrayPtr<const kj::byte> bytesOf(const Words& w) {
   return kj::arrayPtr(reinterpret_cast<const kj::byte*>(w.data()), w.size() * sizeof(capnp::word));
-}
-
-// The bytes of a stored value as hex, to compare values (capnp::word has
-// no ==) and show them when a check fails.
-std::string hex(const std::vector<capnp::word>& value) {
-  static const char digits[] = "0123456789abcdef";
-  std::string out;
-  auto bytes = reinterpret_cast<const unsigned char*>(value.data());
-  for (std::size_t i = 0; i < value.size() * sizeof(capnp::word); ++i) {
-    out.push_back(digits[bytes[i] >> 4]);
-    out.push_back(digits[bytes[i] & 15]);
-  }
-  return out;
-}
-
-std::string nameIn(const Words& value) {
-  hills::detail::ValueReader reader({value.data(), value.size()});
-  return reader.getRoot<hills::wire::Envelope>().getBody().getAs<plm::Part::Capnp>().getName();
 }
 
 // A stored value rebuilt with `change` applied to its envelope: a single
@@ -140,43 +67,28 @@ Words altered(const Words& value, F&& change) {
   return Words(segments[0].begin(), segments[0].end());
 }
 
-template <class F>
-hills::Error errorOf(F&& fn) {
-  try {
-    fn();
-  } catch (const hills::Error& e) {
-    return e;
-  }
-  FAIL("no hills::Error was thrown");
-  throw std::logic_error("unreachable");
-}
-
-Key<plm::Part> createPart(hills::Database& db, int n) {
-  return db.write([&](hills::WriteTxn& txn) { return txn.tree<plm::Part>().create(makePart(n)); });
-}
-
-hills::BorrowInfo checkOut(hills::Database& db, Key<plm::Part> key, std::string_view holder) {
-  return db.write([&](hills::WriteTxn& txn) {
-    return txn.tree("parts").checkOut(key.id, key.revision, holder);
-  });
-}
-
-std::optional<hills::BorrowInfo> borrowOf(hills::Database& db, Key<plm::Part> key) {
-  return db.read(
-      [&](const hills::ReadTxn& txn) { return txn.tree("parts").borrow(key.id, key.revision); });
-}
-
 void checkIn(hills::Database& db, Key<plm::Part> key, const hills::CheckIn& in) {
   db.write([&](hills::WriteTxn& txn) { txn.tree("parts").checkIn(key.id, key.revision, in); });
 }
 
-void rename(hills::Database& replica, Key<plm::Part> key, int n, const std::string& name) {
-  replica.write([&](hills::WriteTxn& txn) {
-    auto p = makePart(n);
-    p.name = name;
-    txn.tree<plm::Part>().update(key, p);
+// The error of a check-in the server refuses. It is caught inside the write,
+// which then commits: what the refused call left behind would be kept.
+hills::Error checkInError(hills::Database& db, Key<plm::Part> key, const hills::CheckIn& in) {
+  return db.write([&](hills::WriteTxn& txn) {
+    return errorOf([&] { txn.tree("parts").checkIn(key.id, key.revision, in); });
   });
 }
+
+// The server's part 1 checked out to the replica "A", which has followed the
+// server's log up to `cursor`.
+struct LentToA {
+  TempDir dir;
+  hills::Database server{dir.sub("server"), serverOptions()};
+  hills::Database a{dir.sub("a"), replicaOptions("A")};
+  Key<plm::Part> p = createPart(server, 1);
+  hills::BorrowInfo borrow = checkOut(server, p, "A");
+  std::uint64_t cursor = replicate(server, a, 0);
+};
 
 }  // namespace
 
@@ -235,16 +147,10 @@ TEST_CASE("a second client's check-out is refused naming the holder", "[core][bo
   CHECK(lastSequence(server) == seq);
 }
 
-TEST_CASE(
-    "a check-in stores the edited value and ends the borrow; the log has updated then "
-    "checkedIn entries with holder and fencing",
-    "[core][borrows]") {
-  TempDir dir;
-  hills::Database server(dir.sub("server"), serverOptions());
-  hills::Database a(dir.sub("a"), replicaOptions("A"));
-  auto p = createPart(server, 1);
-  auto borrow = checkOut(server, p, "A");
-  auto cursor = replicate(server, a, 0);
+TEST_CASE_METHOD(LentToA,
+                 "a check-in stores the edited value and ends the borrow; the log has updated then "
+                 "checkedIn entries with holder and fencing",
+                 "[core][borrows]") {
   rename(a, p, 1, "edited by A");
   auto edited = valueOf(a, p);
   REQUIRE(nameIn(edited) == "edited by A");
@@ -274,14 +180,8 @@ TEST_CASE(
   CHECK(hex(valueOf(a, p)) == hex(edited));
 }
 
-TEST_CASE("a check-in with keepBorrow keeps the borrow and logs no checkedIn entry",
-          "[core][borrows]") {
-  TempDir dir;
-  hills::Database server(dir.sub("server"), serverOptions());
-  hills::Database a(dir.sub("a"), replicaOptions("A"));
-  auto p = createPart(server, 1);
-  auto borrow = checkOut(server, p, "A");
-  auto cursor = replicate(server, a, 0);
+TEST_CASE_METHOD(LentToA, "a check-in with keepBorrow keeps the borrow and logs no checkedIn entry",
+                 "[core][borrows]") {
   rename(a, p, 1, "first edit");
   auto edited = valueOf(a, p);
 
@@ -308,16 +208,11 @@ TEST_CASE("a check-in with keepBorrow keeps the borrow and logs no checkedIn ent
   CHECK_FALSE(borrowOf(server, p));
 }
 
-TEST_CASE(
+TEST_CASE_METHOD(
+    LentToA,
     "a check-in with a stale fencing number after a break is refused and the value stays "
     "the server's",
     "[core][borrows]") {
-  TempDir dir;
-  hills::Database server(dir.sub("server"), serverOptions());
-  hills::Database a(dir.sub("a"), replicaOptions("A"));
-  auto p = createPart(server, 1);
-  auto first = checkOut(server, p, "A");
-  replicate(server, a, 0);
   rename(a, p, 1, "edited by A");
   auto edited = valueOf(a, p);
   auto serverValue = valueOf(server, p);
@@ -328,7 +223,7 @@ TEST_CASE(
     return txn.tree("parts").breakBorrow(p.id, p.revision, "admin");
   });
   CHECK(broken.holder == "A");
-  CHECK(broken.fencing == first.fencing);
+  CHECK(broken.fencing == borrow.fencing);
   CHECK_FALSE(borrowOf(server, p));
   auto log = changesAfter(server, seq);
   REQUIRE(log.size() == 1);
@@ -336,32 +231,24 @@ TEST_CASE(
   CHECK(log[0].id == p.id);
   CHECK(log[0].holder == "A");
   CHECK(log[0].origin == "admin");
-  CHECK(log[0].fencing == first.fencing);
+  CHECK(log[0].fencing == borrow.fencing);
   CHECK(hex(log[0].value) == hex(serverValue));
 
   // Nobody holds it now.
-  server.write([&](hills::WriteTxn& txn) {
-    auto e = errorOf([&] {
-      txn.tree("parts").checkIn(
-          p.id, p.revision,
-          hills::CheckIn{.holder = "A", .fencing = first.fencing, .value = bytesOf(edited)});
-    });
-    CHECK(e.code() == ErrorCode::kNotBorrowed);
-  });
+  auto unheld = checkInError(
+      server, p,
+      hills::CheckIn{.holder = "A", .fencing = borrow.fencing, .value = bytesOf(edited)});
+  CHECK(unheld.code() == ErrorCode::kNotBorrowed);
 
   // Granted again (to the same client): the old fencing number is stale.
   auto second = checkOut(server, p, "A");
-  CHECK(second.fencing > first.fencing);
+  CHECK(second.fencing > borrow.fencing);
   seq = lastSequence(server);
-  server.write([&](hills::WriteTxn& txn) {
-    auto e = errorOf([&] {
-      txn.tree("parts").checkIn(
-          p.id, p.revision,
-          hills::CheckIn{.holder = "A", .fencing = first.fencing, .value = bytesOf(edited)});
-    });
-    CHECK(e.code() == ErrorCode::kStaleBorrow);
-    CHECK_THAT(e.what(), Catch::Contains(std::to_string(first.fencing)));
-  });
+  auto stale = checkInError(
+      server, p,
+      hills::CheckIn{.holder = "A", .fencing = borrow.fencing, .value = bytesOf(edited)});
+  CHECK(stale.code() == ErrorCode::kStaleBorrow);
+  CHECK_THAT(stale.what(), Catch::Contains(std::to_string(borrow.fencing)));
   CHECK(hex(valueOf(server, p)) == hex(serverValue));
   CHECK(lastSequence(server) == seq);
   auto held = borrowOf(server, p);
@@ -390,27 +277,18 @@ TEST_CASE("a check-in by a client that holds no borrow or by another holder is r
   });
 
   auto seq = lastSequence(server);
-  server.write([&](hills::WriteTxn& txn) {
-    auto e = errorOf([&] {
-      txn.tree("parts").checkIn(
-          p.id, p.revision, hills::CheckIn{.holder = "A", .fencing = 1, .value = bytesOf(edit)});
-    });
-    CHECK(e.code() == ErrorCode::kNotBorrowed);
-  });
+  auto e =
+      checkInError(server, p, hills::CheckIn{.holder = "A", .fencing = 1, .value = bytesOf(edit)});
+  CHECK(e.code() == ErrorCode::kNotBorrowed);
   CHECK(hex(valueOf(server, p)) == hex(serverValue));
   CHECK(lastSequence(server) == seq);
 
   auto b = checkOut(server, p, "B");
   seq = lastSequence(server);
-  server.write([&](hills::WriteTxn& txn) {
-    auto e = errorOf([&] {
-      txn.tree("parts").checkIn(
-          p.id, p.revision,
-          hills::CheckIn{.holder = "A", .fencing = b.fencing, .value = bytesOf(edit)});
-    });
-    CHECK(e.code() == ErrorCode::kBorrowed);
-    CHECK_THAT(e.what(), Catch::Contains("'B'"));
-  });
+  auto refused = checkInError(
+      server, p, hills::CheckIn{.holder = "A", .fencing = b.fencing, .value = bytesOf(edit)});
+  CHECK(refused.code() == ErrorCode::kBorrowed);
+  CHECK_THAT(refused.what(), Catch::Contains("'B'"));
   CHECK(hex(valueOf(server, p)) == hex(serverValue));
   CHECK(lastSequence(server) == seq);
   auto held = borrowOf(server, p);
@@ -446,13 +324,8 @@ TEST_CASE("released records cannot be checked out", "[core][borrows]") {
   CHECK(borrow.key.revision == 1);
 }
 
-TEST_CASE("a check-in that changes the state or lifecycle is refused", "[core][borrows]") {
-  TempDir dir;
-  hills::Database server(dir.sub("server"), serverOptions());
-  hills::Database a(dir.sub("a"), replicaOptions("A"));
-  auto p = createPart(server, 1);
-  auto borrow = checkOut(server, p, "A");
-  replicate(server, a, 0);
+TEST_CASE_METHOD(LentToA, "a check-in that changes the state or lifecycle is refused",
+                 "[core][borrows]") {
   rename(a, p, 1, "edited by A");
   auto edited = valueOf(a, p);
   auto serverValue = valueOf(server, p);

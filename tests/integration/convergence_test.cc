@@ -1,74 +1,25 @@
 // Many clients writing at once through a real hills-server end with the same
 // database everywhere, and nothing written offline is lost on a restart.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <thread>
 
 #include "hills/client.h"
 #include "plm_fixtures.h"
 #include "server_process.h"
+#include "sync_fixtures.h"
 #include "temp_dir.h"
 
 using hills::ErrorCode;
 using hills::Key;
-using hills::OpaqueKey;
-using hills::test::eventually;
-using hills::test::makePart;
-using hills::test::ServerProcess;
-using hills::test::TempDir;
+using namespace hills::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-hills::ClientOptions clientOptions(const std::string& name, const std::string& server) {
-  hills::ClientOptions o;
-  o.name = name;
-  o.token = name + "-token";
-  o.server = server;
-  o.database = hills::test::plmOptions();
-  o.minBackoff = 20ms;
-  o.maxBackoff = 200ms;
-  o.callTimeout = 10s;
-  return o;
-}
-
-// Records every event a database yields.
-struct Recorder {
-  explicit Recorder(hills::Database& db)
-      : sub(db.subscribe({}, [this](const hills::Event& e) {
-          std::lock_guard lock(mutex);
-          events.push_back(e);
-        })) {}
-  std::vector<hills::Event> find(hills::EventKind kind, const std::string& origin = {}) {
-    std::lock_guard lock(mutex);
-    std::vector<hills::Event> out;
-    for (auto& e : events) {
-      if (e.kind == kind && (origin.empty() || e.origin == origin)) out.push_back(e);
-    }
-    return out;
-  }
-  std::mutex mutex;
-  std::vector<hills::Event> events;
-  hills::Subscription sub;
-};
-
-std::optional<plm::Part> partIn(hills::Database& db, Key<plm::Part> key) {
-  return db.read([&](const hills::ReadTxn& txn) { return txn.tree<plm::Part>().get(key); });
-}
-
-std::uint64_t partCount(const hills::Database& db) {
-  return db.read([](const hills::ReadTxn& txn) { return txn.tree<plm::Part>().size(); });
-}
-
-bool hasIds(hills::Client& client) {
-  return eventually([&] { return client.status().idsLeft["parts"] > 0; });
-}
 
 constexpr std::uint64_t kFnvOffset = 14695981039346656037ull;
 constexpr std::uint64_t kFnvPrime = 1099511628211ull;
@@ -244,16 +195,7 @@ TEST_CASE("a client restarted with a non-empty outbox loses nothing",
           "[integration][convergence][outbox]") {
   TempDir dir;
   auto config = hills::test::writeServerConfig(dir.sub("server.json"));
-  unsigned port;
-  {
-    // First contact: A is pinned and gets its id ranges.
-    ServerProcess server(dir.sub("server"), config);
-    port = server.port();
-    hills::Client a(dir.sub("a"), clientOptions("A", server.address()));
-    REQUIRE(a.waitConnected(10s));
-    REQUIRE(hasIds(a));
-    REQUIRE(server.kill(SIGTERM) == 0);
-  }
+  const unsigned port = firstContact(dir.sub("server"), config, dir.sub("a"), "A");
   const std::string address = "127.0.0.1:" + std::to_string(port);
 
   // Offline: 50 parts wait in the outbox, and the client goes away.

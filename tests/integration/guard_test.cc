@@ -1,7 +1,5 @@
 // The limits of a real hills-server's connections (server/src/sync_server.cc,
 // server/src/connection.h): what it closes, and what it refuses to serve.
-#include <catch2/catch.hpp>
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -9,67 +7,24 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
-#include <mutex>
 #include <random>
 
 #include "hills/client.h"
 #include "plm_fixtures.h"
 #include "server_process.h"
+#include "sync_fixtures.h"
 #include "temp_dir.h"
 
 using hills::ErrorCode;
 using hills::Key;
-using hills::OpaqueKey;
-using hills::test::eventually;
-using hills::test::makePart;
-using hills::test::ServerProcess;
-using hills::test::TempDir;
+using namespace hills::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-hills::ClientOptions clientOptions(const std::string& name, const std::string& server) {
-  hills::ClientOptions o;
-  o.name = name;
-  o.token = name + "-token";
-  o.server = server;
-  o.database = hills::test::plmOptions();
-  o.minBackoff = 20ms;
-  o.maxBackoff = 200ms;
-  o.callTimeout = 10s;
-  return o;
-}
-
-// Records every event a database yields.
-struct Recorder {
-  explicit Recorder(hills::Database& db)
-      : sub(db.subscribe({}, [this](const hills::Event& e) {
-          std::lock_guard lock(mutex);
-          events.push_back(e);
-        })) {}
-  std::vector<hills::Event> find(hills::EventKind kind, const std::string& origin = {}) {
-    std::lock_guard lock(mutex);
-    std::vector<hills::Event> out;
-    for (auto& e : events) {
-      if (e.kind == kind && (origin.empty() || e.origin == origin)) out.push_back(e);
-    }
-    return out;
-  }
-  std::mutex mutex;
-  std::vector<hills::Event> events;
-  hills::Subscription sub;
-};
-
-std::optional<plm::Part> partIn(hills::Database& db, Key<plm::Part> key) {
-  return db.read([&](const hills::ReadTxn& txn) { return txn.tree<plm::Part>().get(key); });
-}
-
-std::uint64_t partCount(hills::Database& db) {
-  return db.read([](const hills::ReadTxn& txn) { return txn.tree<plm::Part>().size(); });
-}
 
 std::vector<std::string> partNames(hills::Database& db) {
   return db.read([](const hills::ReadTxn& txn) {
@@ -79,25 +34,6 @@ std::vector<std::string> partNames(hills::Database& db) {
     });
     return out;
   });
-}
-
-hills::Error errorOf(auto&& fn) {
-  try {
-    fn();
-  } catch (const hills::Error& e) {
-    return e;
-  }
-  FAIL("no hills::Error was thrown");
-  throw;
-}
-
-bool hasIds(hills::Client& client) {
-  return eventually([&] { return client.status().idsLeft["parts"] > 0; });
-}
-
-Key<plm::Part> createPart(hills::Client& client, int n) {
-  return client.db().write(
-      [&](hills::WriteTxn& txn) { return txn.tree<plm::Part>().create(makePart(n)); });
 }
 
 // A plain TCP connection to the server, closed when the object goes away.

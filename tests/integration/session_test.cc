@@ -2,88 +2,24 @@
 // outlive a restart, refused hellos, read-only clients, broken borrows and
 // the calls that only the server may make (release, new revision, lifecycle).
 #include <catch2/catch.hpp>
-
 #include <memory>
-#include <mutex>
 
 #include "hills/client.h"
 #include "plm_fixtures.h"
 #include "server_process.h"
+#include "sync_fixtures.h"
 #include "temp_dir.h"
 
 using hills::ErrorCode;
 using hills::Key;
 using hills::OpaqueKey;
-using hills::test::eventually;
-using hills::test::makePart;
-using hills::test::ServerProcess;
-using hills::test::TempDir;
+using namespace hills::test;
 using namespace std::chrono_literals;
 
 namespace {
 
-hills::ClientOptions clientOptions(const std::string& name, const std::string& server) {
-  hills::ClientOptions o;
-  o.name = name;
-  o.token = name + "-token";
-  o.server = server;
-  o.database = hills::test::plmOptions();
-  o.minBackoff = 20ms;
-  o.maxBackoff = 200ms;
-  o.callTimeout = 10s;
-  return o;
-}
-
-// Records every event a database yields.
-struct Recorder {
-  explicit Recorder(hills::Database& db)
-      : sub(db.subscribe({}, [this](const hills::Event& e) {
-          std::lock_guard lock(mutex);
-          events.push_back(e);
-        })) {}
-  std::vector<hills::Event> find(hills::EventKind kind, const std::string& origin = {}) {
-    std::lock_guard lock(mutex);
-    std::vector<hills::Event> out;
-    for (auto& e : events) {
-      if (e.kind == kind && (origin.empty() || e.origin == origin)) out.push_back(e);
-    }
-    return out;
-  }
-  std::mutex mutex;
-  std::vector<hills::Event> events;
-  hills::Subscription sub;
-};
-
-std::optional<plm::Part> partIn(hills::Database& db, Key<plm::Part> key) {
-  return db.read([&](const hills::ReadTxn& txn) { return txn.tree<plm::Part>().get(key); });
-}
-
 std::optional<hills::RecordMeta> metaIn(hills::Database& db, Key<plm::Part> key) {
   return db.read([&](const hills::ReadTxn& txn) { return txn.tree<plm::Part>().meta(key); });
-}
-
-std::uint64_t partCount(hills::Database& db) {
-  return db.read([](const hills::ReadTxn& txn) { return txn.tree<plm::Part>().size(); });
-}
-
-hills::Error errorOf(auto&& fn) {
-  try {
-    fn();
-  } catch (const hills::Error& e) {
-    return e;
-  }
-  FAIL("no hills::Error was thrown");
-  throw;
-}
-
-// Waits for the client's first id ranges (granted once connected).
-bool hasIds(hills::Client& client) {
-  return eventually([&] { return client.status().idsLeft["parts"] > 0; });
-}
-
-Key<plm::Part> createPart(hills::Client& client, int n) {
-  return client.db().write(
-      [&](hills::WriteTxn& txn) { return txn.tree<plm::Part>().create(makePart(n)); });
 }
 
 void renamePart(hills::Client& client, Key<plm::Part> key, const std::string& name) {

@@ -84,7 +84,7 @@ struct OutboxItem {
   enum class Kind : std::uint8_t { kCreate, kCheckIn };
   Kind kind = Kind::kCreate;
   OpaqueKey key;
-  bool sent = false;        // pushed at least once
+  bool sent = false;        // pushed since the database was opened
   bool keepBorrow = false;  // kCheckIn: keep the borrow afterwards
   std::int64_t queued = 0;  // when it was queued (nanoseconds); tells requeued entries apart
 };
@@ -416,8 +416,11 @@ class WriteTxn : public ReadTxn {
   // when this replica does not hold the borrow.
   void queueCheckIn(const OpaqueKey& key, bool keepBorrow = false);
 
-  // Marks outbox entries as pushed: a pushed create can no longer be
-  // edited here (the server stores it checked in). A pushed check-in with
+  // Marks outbox entries as pushed, in memory (it needs no commit): a
+  // pushed create can no longer be edited here (the server stores it
+  // checked in). After a reopen it is unpushed again; pushing the same
+  // bytes again is harmless, and an edit made meanwhile comes back from the
+  // server as a refused create, kept as a conflict copy. A pushed check-in with
   // keepBorrow leaves the record editable; its later edits need another
   // check-in.
   void markSent(const std::vector<OpaqueKey>& keys);

@@ -1,0 +1,125 @@
+// A sync server and its replicas as plain databases, for the core tests of
+// borrows and outboxes: a "server" database with a change log lends records
+// of the parts tree; replicas follow its log with applyChange.
+#pragma once
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "error_of.h"
+#include "plm_fixtures.h"
+
+namespace hills::test {
+
+// A stored value or a change message, as the words it is made of.
+using Words = std::vector<capnp::word>;
+
+// The server's database: it keeps a change log and hands out ids.
+inline hills::Options serverOptions() {
+  auto o = plmOptions();
+  o.changeLog = true;
+  o.author = "server";
+  return o;
+}
+
+// A replica's database, writing as the client `name`: it creates records
+// only with ids the server granted.
+inline hills::Options replicaOptions(const std::string& name) {
+  auto o = plmOptions();
+  o.ownIds = false;
+  o.author = name;
+  return o;
+}
+
+// Applies the server's change-log entries after `after` to the replica, in
+// order, and returns the sequence number of the last one.
+inline std::uint64_t replicate(hills::Database& server, hills::Database& replica,
+                               std::uint64_t after) {
+  std::vector<Words> batch;
+  std::uint64_t last = after;
+  server.read([&](const hills::ReadTxn& txn) {
+    txn.changes(after, [&](hills::wire::Change::Reader c) {
+      capnp::MallocMessageBuilder copy;
+      copy.setRoot(c);
+      auto words = capnp::messageToFlatArray(copy);
+      batch.emplace_back(words.begin(), words.end());
+      last = c.getSequence();
+      return true;
+    });
+  });
+  replica.write([&](hills::WriteTxn& txn) {
+    for (auto& w : batch) {
+      capnp::FlatArrayMessageReader msg(kj::ArrayPtr<const capnp::word>(w.data(), w.size()));
+      auto c = msg.getRoot<hills::wire::Change>();
+      txn.tree(c.getTree().cStr()).applyChange(c, c.getOrigin().cStr());
+    }
+  });
+  return last;
+}
+
+// The stored value of a part; empty when there is no record.
+inline Words valueOf(hills::Database& db, Key<plm::Part> key) {
+  return db.read([&](const hills::ReadTxn& txn) {
+    auto rec = txn.tree("parts").find(key.id, key.revision);
+    if (!rec) return Words();
+    auto v = rec.value();
+    return Words(v.begin(), v.end());
+  });
+}
+
+// The bytes of a stored value as hex, to compare values (capnp::word has
+// no ==) and show them when a check fails.
+inline std::string hex(const Words& value) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out;
+  auto bytes = reinterpret_cast<const unsigned char*>(value.data());
+  for (std::size_t i = 0; i < value.size() * sizeof(capnp::word); ++i) {
+    out.push_back(digits[bytes[i] >> 4]);
+    out.push_back(digits[bytes[i] & 15]);
+  }
+  return out;
+}
+
+// The name of the part a stored value holds.
+inline std::string nameIn(const Words& value) {
+  hills::detail::ValueReader reader({value.data(), value.size()});
+  return reader.getRoot<hills::wire::Envelope>().getBody().getAs<plm::Part::Capnp>().getName();
+}
+
+// Creates makePart(n) in `db` and returns its key.
+inline Key<plm::Part> createPart(hills::Database& db, int n) {
+  return db.write([&](hills::WriteTxn& txn) { return txn.tree<plm::Part>().create(makePart(n)); });
+}
+
+// Checks `key` out to `holder` on the server.
+inline hills::BorrowInfo checkOut(hills::Database& db, Key<plm::Part> key,
+                                  std::string_view holder) {
+  return db.write([&](hills::WriteTxn& txn) {
+    return txn.tree("parts").checkOut(key.id, key.revision, holder);
+  });
+}
+
+// The borrow of `key` (on a replica: its mirror of the server's); none when
+// nobody holds it.
+inline std::optional<hills::BorrowInfo> borrowOf(hills::Database& db, Key<plm::Part> key) {
+  return db.read(
+      [&](const hills::ReadTxn& txn) { return txn.tree("parts").borrow(key.id, key.revision); });
+}
+
+// Replaces the part `key` with makePart(n) named `name`.
+inline void rename(hills::Database& replica, Key<plm::Part> key, int n, const std::string& name) {
+  replica.write([&](hills::WriteTxn& txn) {
+    auto p = makePart(n);
+    p.name = name;
+    txn.tree<plm::Part>().update(key, p);
+  });
+}
+
+}  // namespace hills::test
