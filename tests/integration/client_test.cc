@@ -122,3 +122,40 @@ TEST_CASE("a replica refuses a server whose log went back in time", "[integratio
   CHECK_THAT(a.status().lastError, Catch::Contains("log ends at 0"));
   CHECK_THAT(restored.log(), Catch::Contains("refused client 'A'"));
 }
+
+TEST_CASE("a draft removed under a borrow is removed everywhere when checked in",
+          "[integration][client][remove]") {
+  TempDir dir;
+  auto config = writeServerConfig(dir.sub("server.json"));
+  ServerProcess server(dir.sub("server"), config);
+  hills::Client a(dir.sub("a"), clientOptions("A", server.address()));
+  std::optional<Recorder> recorder;
+  auto bOptions = clientOptions("B", server.address());
+  bOptions.onOpen = [&](hills::Database& db) { recorder.emplace(db); };
+  hills::Client b(dir.sub("b"), bOptions);
+  REQUIRE(a.waitConnected(10s));
+  auto key = createPart(a, 7);
+  REQUIRE(a.sync(10s));
+  REQUIRE(eventually([&] { return partIn(b.db(), key).has_value(); }));
+
+  // Without the borrow the removal is refused locally.
+  auto refused = errorOf(
+      [&] { a.db().write([&](hills::WriteTxn& txn) { txn.tree<plm::Part>().remove(key); }); });
+  CHECK(refused.code() == ErrorCode::kNotBorrowed);
+
+  a.checkOut(key);
+  a.db().write([&](hills::WriteTxn& txn) { txn.tree<plm::Part>().remove(key); });
+  CHECK(partIn(b.db(), key).has_value());  // nothing leaves A before the check-in
+  a.checkIn(key);
+  REQUIRE(a.sync(10s));
+  REQUIRE(eventually([&] { return !partIn(b.db(), key).has_value(); }));
+  CHECK(recorder->find(hills::EventKind::kRemoved, "A").size() == 1);
+  CHECK(a.borrows().empty());
+  REQUIRE(server.kill(SIGTERM) == 0);
+  hills::Database serverDb(dir.sub("server"), [] {
+    auto o = plmOptions();
+    o.changeLog = true;
+    return o;
+  }());
+  CHECK(partCount(serverDb) == 0);
+}
