@@ -7,20 +7,25 @@ namespace hills {
 
 namespace {
 
-Options replicaOptions(const ClientOptions& options) {
+Options replicaOptions(const ClientOptions& options, Client::Impl* impl) {
   if (options.name.empty()) {
     throw Error(ErrorCode::kInvalidArgument, "a hills::Client needs a name (ClientOptions::name)");
   }
   Options o = options.database;
   o.ownIds = false;
   o.author = options.name;
+  auto own = std::move(o.onOutbox);
+  o.onOutbox = [impl, own = std::move(own)] {
+    impl->wake();
+    if (own) own();
+  };
   return o;
 }
 
 }  // namespace
 
 Client::Impl::Impl(const std::string& path, ClientOptions o)
-    : options(std::move(o)), db(path, replicaOptions(options)) {}
+    : options(std::move(o)), db(path, replicaOptions(options, this)) {}
 
 void Client::Impl::wake() {
   std::lock_guard lock(wakeMutex);
@@ -80,10 +85,6 @@ void Client::Impl::waitApplied(std::uint64_t sequence) {
 Client::Client(const std::string& path, ClientOptions options)
     : impl_(std::make_unique<Impl>(path, std::move(options))) {
   Impl& impl = *impl_;
-  impl.localCreates =
-      impl.db.subscribe(EventFilter{{}, {EventKind::kCreated}}, [&impl](const Event& e) {
-        if (e.origin.empty()) impl.wake();
-      });
   if (impl.options.onOpen) impl.options.onOpen(impl.db);
   impl.thread = std::thread([&impl] { impl.run(); });
   std::unique_lock lock(impl.mutex);
@@ -157,7 +158,6 @@ BorrowInfo Client::checkOut(const OpaqueKey& key) {
 
 void Client::checkIn(const OpaqueKey& key, bool keepBorrow) {
   impl_->db.write([&](WriteTxn& txn) { txn.queueCheckIn(key, keepBorrow); });
-  impl_->wake();
 }
 
 void Client::release(const OpaqueKey& key) {

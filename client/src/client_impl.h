@@ -21,6 +21,16 @@ struct Client::Impl {
   Impl(const std::string& path, ClientOptions options);
 
   ClientOptions options;
+
+  // Wakes the engine's push loop (from any thread; the database calls it
+  // after commits that queue outbox entries, so it comes before `db`).
+  void wake();
+  // On the sync thread: resolves at the next wake().
+  kj::Promise<void> nextWake();
+  std::mutex wakeMutex;
+  kj::Own<kj::CrossThreadPromiseFulfiller<void>> wakeFulfiller;
+  bool wakePending = true;  // push whatever the outbox held at start
+
   Database db;
 
   // Guards status and the engine pointer; `changed` is notified whenever
@@ -34,14 +44,6 @@ struct Client::Impl {
   kj::Own<const kj::CrossThreadPromiseFulfiller<void>> stop;
   bool started = false;
 
-  // Wakes the engine's push loop (from any thread).
-  void wake();
-  // On the sync thread: resolves at the next wake().
-  kj::Promise<void> nextWake();
-  std::mutex wakeMutex;
-  kj::Own<kj::CrossThreadPromiseFulfiller<void>> wakeFulfiller;
-  bool wakePending = true;  // push whatever the outbox held at start
-
   // Waits until this replica applied the server's change `sequence`.
   void waitApplied(std::uint64_t sequence);
 
@@ -52,7 +54,6 @@ struct Client::Impl {
 
   void run();  // the sync thread's body
   std::thread thread;
-  Subscription localCreates;  // wakes the engine when records are created here
 };
 
 // Runs on the sync thread: connects, says hello, follows the server's

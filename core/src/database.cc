@@ -528,6 +528,7 @@ void Database::runWrite(kj::FunctionParam<void(WriteTxn&)> fn) {
     bool notify = false;
     std::uint64_t ticket = 0;
     std::vector<Event> events;
+    bool queued = false;
     {
       std::shared_lock lock(db.mapLock);
       detail::ActiveTxn active(&db);
@@ -553,12 +554,16 @@ void Database::runWrite(kj::FunctionParam<void(WriteTxn&)> fn) {
         if (notify) ticket = db.hub->takeTicket();
         rc = mdb_txn_commit(state->txn);
         state->txn = nullptr;
-        if (rc == MDB_SUCCESS) events = std::move(state->events);
+        if (rc == MDB_SUCCESS) {
+          events = std::move(state->events);
+          queued = state->outboxQueued;
+        }
       }
     }
     // Delivered with no transaction of ours active, so subscribers may read
     // and write; a failed commit passes its turn on with no events.
     if (notify) db.hub->deliver(ticket, std::move(events));
+    if (queued && db.options.onOutbox) db.options.onOutbox();
     if (rc == MDB_SUCCESS) return;
     if (rc != MDB_MAP_FULL) checkLmdb(rc, "committing a write transaction", db.path);
     db.growMap(sizeAtStart);

@@ -61,6 +61,7 @@ OpaqueKey parseRecordKey(TxnState& t, std::string_view key, std::string_view tab
 
 void putEntry(TxnState& t, const std::string& key, wire::OutboxEntry::Kind kind, bool sent,
               bool keepBorrow, std::int64_t queued) {
+  t.outboxQueued = true;
   capnp::MallocMessageBuilder msg(16);
   auto e = msg.initRoot<wire::OutboxEntry>();
   e.setKind(kind);

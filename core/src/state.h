@@ -102,6 +102,7 @@ struct TxnState {
   std::vector<capnp::word> snapshot;           // a copy of a record for indexers
   std::uint64_t nextSequence = 0;              // of the change log; 0: not read yet
   std::string origin;                          // of local changes (WriteTxn::setOrigin)
+  bool outboxQueued = false;                   // a replica's outbox got an entry
   Appender logAppender;
   kj::Array<capnp::word> scratch;  // first segment of built values, zeroed
 

@@ -49,6 +49,7 @@ void TxnState::reset() {
   indexWrites.clear();
   nextSequence = 0;
   origin.clear();
+  outboxQueued = false;
   logAppender = Appender();
   events.clear();
   failure = nullptr;

@@ -31,7 +31,7 @@ struct ClientOptions {
   std::string server;
 
   // How the local database is opened (trees, indexers, durability...).
-  // Client sets ownIds = false and author = name.
+  // Client sets ownIds = false and author = name, and wraps onOutbox.
   Options database;
 
   // Reconnection: the first retry waits minBackoff, each next one twice as
@@ -111,7 +111,9 @@ class Client {
   }
 
   // Returns a borrow with the record as it is now here: queued in the
-  // outbox at once (durable, offline too) and pushed when online; sync()
+  // outbox at once (durable, offline too) and pushed when online (the same
+  // as WriteTxn::queueCheckIn in a transaction of the application's own,
+  // which may also hold the edit); sync()
   // waits for the server's acknowledgement. `keepBorrow`: store the edit
   // and keep editing. Throws Error(kNotBorrowed) when this client does not
   // hold the borrow. A check-in the server refuses (its borrow was broken)

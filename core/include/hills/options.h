@@ -72,6 +72,12 @@ struct Options {
   // Error(kNoIds) when they run out. Once false for a database, it stays so.
   bool ownIds = true;
 
+  // On a replica: called after each commit that put entries in the outbox
+  // (records created here, queued check-ins), on the committing thread,
+  // after its events. What hills::Client uses to push at once. Must not
+  // throw.
+  std::function<void()> onOutbox;
+
   // Keep a change log (_log): every committed change in order, with its
   // stored value, readable with ReadTxn::changes(). What a sync server hands
   // out. Once on for a database, it stays on (a log must have no holes).
