@@ -515,3 +515,32 @@ TEST_CASE("the outbox and conflicts survive a reopen", "[core][outbox]") {
     return txn.tree<plm::Part>().get(created)->name;
   }) == "edited after the reopen");
 }
+
+TEST_CASE("onOutbox is called after commits that queue outbox entries and no others",
+          "[core][outbox]") {
+  TempDir dir;
+  hills::Database server(dir.sub("server"), serverOptions());
+  int calls = 0;
+  auto options = replicaOptions("A");
+  options.onOutbox = [&] { ++calls; };
+  hills::Database a(dir.sub("a"), options);
+  grant(server, a, "A");
+  CHECK(calls == 0);
+  auto created = createPart(a, 1);
+  CHECK(calls == 1);
+  // An edit of the unpushed create queues nothing new.
+  rename(a, created, 1, "renamed");
+  CHECK(calls == 1);
+  // A transaction that fails queues nothing.
+  CHECK_THROWS(a.write([&](hills::WriteTxn& txn) {
+    txn.tree<plm::Part>().create(makePart(2));
+    throw std::runtime_error("abandoned");
+  }));
+  CHECK(calls == 1);
+  auto held = createPart(server, 3);
+  checkOut(server, held, "A");
+  replicate(server, a, 0);
+  CHECK(calls == 1);  // applying the server's changes queues nothing
+  queueCheckIn(a, held, true);
+  CHECK(calls == 2);
+}
