@@ -25,7 +25,13 @@ Options replicaOptions(const ClientOptions& options, Client::Impl* impl) {
 }  // namespace
 
 Client::Impl::Impl(const std::string& path, ClientOptions o)
-    : options(std::move(o)), db(path, replicaOptions(options, this)) {}
+    : options(std::move(o)), db(path, replicaOptions(options, this)) {
+  db.read([&](const ReadTxn& txn) {
+    state.lastApplied = txn.syncCursor();
+    state.serverSequence = state.lastApplied;
+    state.serverUuid = txn.pinnedServer();
+  });
+}
 
 void Client::Impl::wake() {
   std::lock_guard lock(wakeMutex);

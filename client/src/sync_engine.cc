@@ -20,12 +20,16 @@ class ListenerImpl final : public sync::Listener::Server {
   explicit ListenerImpl(SyncEngine& engine) : engine_(engine) {}
 
   kj::Promise<void> changes(ChangesContext context) override {
+    // After a failed batch nothing more is applied from this session: the
+    // next session starts again at the stored cursor.
+    if (failed_) kj::throwFatalException(KJ_EXCEPTION(DISCONNECTED, "the session has failed"));
     auto params = context.getParams();
     try {
       engine_.apply(params.getChanges(), params.getLast());
     } catch (const Error& e) {
       // A change this replica cannot take (a tree it has not heard of yet):
       // a new session brings the server's schemas and starts again there.
+      failed_ = true;
       engine_.drop(std::string("applying the server's changes failed: ") + e.what());
       kj::throwFatalException(protocol::toException(e));
     }
@@ -34,6 +38,7 @@ class ListenerImpl final : public sync::Listener::Server {
 
  private:
   SyncEngine& engine_;
+  bool failed_ = false;
 };
 
 BorrowInfo borrowOf(sync::Borrow::Reader b) {
@@ -342,10 +347,20 @@ void SyncEngine::apply(capnp::List<wire::Change>::Reader changes, std::uint64_t 
   if (changes.size() == 0) return;
   std::uint64_t newest = changes[changes.size() - 1].getSequence();
   client_.db.write([&](WriteTxn& txn) {
+    // The log is applied in order, without a gap: a batch must continue
+    // where the stored cursor stands (entries at or below it were applied).
+    std::uint64_t cursor = txn.syncCursor();
     for (auto change : changes) {
+      std::uint64_t sequence = change.getSequence();
+      if (sequence <= cursor) continue;
+      if (sequence != cursor + 1) {
+        throw Error(ErrorCode::kProtocol, "the server sent change " + std::to_string(sequence) +
+                                              " after change " + std::to_string(cursor));
+      }
       txn.tree(change.getTree().cStr()).applyChange(change, change.getOrigin().cStr());
+      cursor = sequence;
     }
-    txn.setSyncCursor(newest);
+    txn.setSyncCursor(cursor);
   });
   {
     std::lock_guard lock(client_.mutex);

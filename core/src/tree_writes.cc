@@ -417,12 +417,27 @@ bool storeRemote(TxnState& t, GenericTree& tree, EventKind kind, std::uint64_t i
   ValueReader reader(words);
   auto env = envelopeOf(reader, ts, id, revision);
   if (previous && !force) {
-    // Data and meta iterations only grow: a change that is not newer than
-    // what the record holds was applied already (or was overtaken).
+    // Data and meta iterations only grow. A change behind the record on
+    // both counts was applied already (or was overtaken by an edit here
+    // still on its way to the server); one ahead on both is newer.
     auto held = previous.envelope();
-    auto heldAt = std::pair(held.getDataIteration(), held.getMetaIteration());
-    auto comingAt = std::pair(env.getDataIteration(), env.getMetaIteration());
-    if (comingAt <= heldAt) return false;
+    auto heldData = held.getDataIteration(), heldMeta = held.getMetaIteration();
+    auto data = env.getDataIteration(), meta = env.getMetaIteration();
+    auto local = previous.value().asBytes();
+    bool identical = local.size() == bytes.size() &&
+                     std::memcmp(local.begin(), bytes.begin(), bytes.size()) == 0;
+    bool level = data == heldData && meta == heldMeta;
+    bool behind = data <= heldData && meta <= heldMeta && !level;
+    bool ahead = data >= heldData && meta >= heldMeta && !level;
+    if (identical || behind) return false;
+    if (!ahead) {
+      // Level with other bytes, or ahead on one count and behind on the
+      // other: an edit here that the server never took. The authority
+      // keeps its own; a replica keeps its edit as a conflict copy and
+      // takes the server's record.
+      if (t.db->ownIds) return false;
+      keepConflict(t, ts, id, revision, local, origin, 0);
+    }
   }
   if (env.getTypeId() != ts.typeId) {
     throw Error(ErrorCode::kWrongTree, "a change of " + describe(ts.name, id, revision) +
