@@ -166,19 +166,51 @@ void Client::checkIn(const OpaqueKey& key, bool keepBorrow) {
   impl_->db.write([&](WriteTxn& txn) { txn.queueCheckIn(key, keepBorrow); });
 }
 
-void Client::release(const OpaqueKey& key) {
-  // This client's edits go first, so the released record holds them.
-  bool mine = impl_->db.read([&](const ReadTxn& txn) {
-    auto held = txn.tree(key.tree).borrow(key.id, key.revision);
-    return held && held->holder == impl_->options.name && !held->returning;
-  });
-  if (mine) {
-    checkIn(key, true);
-    if (!sync(impl_->options.callTimeout)) {
-      throw Error(ErrorCode::kOffline, "the check-in of " + describe(key) +
-                                           " before its release was not acknowledged in time");
+void Client::Impl::pushFirst(const OpaqueKey& key) {
+  {
+    std::lock_guard lock(mutex);
+    if (!state.connected) {
+      throw Error(ErrorCode::kOffline,
+                  "client '" + options.name + "' is not connected to its server " + options.server);
     }
   }
+  // This client's edits go first, so the server's change holds them, and
+  // nothing of the record may still wait in the outbox (a queued check-in
+  // would otherwise reach the server after the change and be refused).
+  bool mine = db.read([&](const ReadTxn& txn) {
+    auto held = txn.tree(key.tree).borrow(key.id, key.revision);
+    return held && held->holder == options.name && !held->returning;
+  });
+  if (mine) db.write([&](WriteTxn& txn) { txn.queueCheckIn(key, true); });
+  auto deadline = std::chrono::steady_clock::now() + options.callTimeout;
+  for (;;) {
+    bool waiting = db.read([&](const ReadTxn& txn) {
+      for (const auto& item : txn.outbox()) {
+        if (item.key == key) return true;
+      }
+      return false;
+    });
+    if (!waiting) break;
+    std::unique_lock lock(mutex);
+    if (std::chrono::steady_clock::now() >= deadline) {
+      throw Error(ErrorCode::kOffline,
+                  "the check-in of " + describe(key) + " was not acknowledged in time");
+    }
+    changed.wait_until(
+        lock, std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(20)));
+  }
+  // Its answer may have been a refusal: what the server holds is what the
+  // change applies to, so the mirror must have caught up with it too.
+  std::uint64_t acked;
+  {
+    std::lock_guard lock(mutex);
+    acked = lastAcked;
+  }
+  waitApplied(acked);
+}
+
+void Client::release(const OpaqueKey& key) {
+  impl_->pushFirst(key);
   impl_->waitApplied(impl_->onSyncThread([&] { return impl_->engine->release(key); }));
 }
 
@@ -189,6 +221,7 @@ std::uint32_t Client::newRevision(const OpaqueKey& key) {
 }
 
 void Client::setLifecycle(const OpaqueKey& key, std::uint32_t lifecycle) {
+  impl_->pushFirst(key);
   impl_->waitApplied(
       impl_->onSyncThread([&] { return impl_->engine->setLifecycle(key, lifecycle); }));
 }

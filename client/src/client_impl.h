@@ -44,6 +44,11 @@ struct Client::Impl {
   kj::Own<const kj::CrossThreadPromiseFulfiller<void>> stop;
   bool started = false;
 
+  // Before a change the server makes to `key` for this client: checks in
+  // this client's edits of it and waits until nothing of it is left in the
+  // outbox. Throws kOffline at the call timeout.
+  void pushFirst(const OpaqueKey& key);
+
   // Waits until this replica applied the server's change `sequence`.
   void waitApplied(std::uint64_t sequence);
 

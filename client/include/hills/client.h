@@ -135,8 +135,9 @@ class Client {
   // kOffline, kNotReleased, kNotLatest, kNotFound, kDenied.
   std::uint32_t newRevision(const OpaqueKey& key);
 
-  // Sets the lifecycle number of a record on the server. Throws kOffline,
-  // kBorrowed, kNotFound, kDenied.
+  // Sets the lifecycle number of a record on the server (checking in this
+  // client's edits first when it holds the borrow), and returns when the
+  // change is applied here. Throws kOffline, kBorrowed, kNotFound, kDenied.
   void setLifecycle(const OpaqueKey& key, std::uint32_t lifecycle);
 
   // Administrators only: takes a borrow away from its holder (whose check-in
