@@ -270,12 +270,14 @@ kj::Promise<bool> SyncEngine::pushOnce() {
             gone.push_back(item);
             continue;
           }
-          fencing = held->fencing;
+          // The borrow it was queued under: should the record have been
+          // checked out again since, the server refuses this one as stale.
+          fencing = item.fencing;
         }
         if (bytes > kPushBytes) break;
         bytes += rec ? rec.value().size() * sizeof(capnp::word) : 0;
         picks.push_back(Pick{item, rec ? rec.value() : nullptr, fencing});
-        if (item.kind == OutboxItem::Kind::kCreate && !item.sent) toMark.push_back(item.key);
+        if (!item.sent) toMark.push_back(item.key);
       }
       for (auto& item : gone) txn.settle(item);
       auto list = request.initItems(static_cast<unsigned>(picks.size()));

@@ -60,20 +60,25 @@ OpaqueKey parseRecordKey(TxnState& t, std::string_view key, std::string_view tab
 }
 
 void putEntry(TxnState& t, const std::string& key, wire::OutboxEntry::Kind kind, bool sent,
-              bool keepBorrow, std::int64_t queued) {
+              bool keepBorrow, std::int64_t queued, std::uint64_t fencing = 0) {
   t.outboxQueued = true;
+  {
+    std::lock_guard lock(t.db->sentMutex);  // a new entry has not been pushed
+    t.db->sentEntries.erase(key);
+  }
   capnp::MallocMessageBuilder msg(16);
   auto e = msg.initRoot<wire::OutboxEntry>();
   e.setKind(kind);
   e.setSent(sent);
   e.setKeepBorrow(keepBorrow);
   e.setQueued(queued);
+  e.setFencing(fencing);
   outboxTable(t).putMessage(key, msg);
 }
 
 bool pushed(TxnState& t, const std::string& key) {
   std::lock_guard lock(t.db->sentMutex);
-  return t.db->sentCreates.count(key) > 0;
+  return t.db->sentEntries.count(key) > 0;
 }
 
 const TreeState& treeNamed(TxnState& t, std::string_view name) {
@@ -168,6 +173,7 @@ std::vector<OutboxItem> ReadTxn::outbox(std::size_t limit) const {
     item.sent = detail::pushed(t, std::string(key));
     item.keepBorrow = e.getKeepBorrow();
     item.queued = e.getQueued();
+    item.fencing = e.getFencing();
     out.push_back(std::move(item));
   });
   return out;
@@ -210,7 +216,8 @@ void WriteTxn::queueCheckIn(const OpaqueKey& key, bool keepBorrow) {
     throw Error(ErrorCode::kNotBorrowed, describe(key) + " is not checked out to this client ('" +
                                              t.db->options.author + "'): nothing to check in");
   }
-  detail::putEntry(t, rk, wire::OutboxEntry::Kind::CHECK_IN, false, keepBorrow, t.now);
+  detail::putEntry(t, rk, wire::OutboxEntry::Kind::CHECK_IN, false, keepBorrow, t.now,
+                   held->fencing);
   if (!keepBorrow) {
     capnp::MallocMessageBuilder msg(32);
     auto b = msg.initRoot<wire::Borrow>();
@@ -231,7 +238,7 @@ void WriteTxn::markSent(const std::vector<OpaqueKey>& keys) {
   // server takes the same bytes as done.
   std::lock_guard lock(t.db->sentMutex);
   for (const auto& key : keys) {
-    t.db->sentCreates.insert(
+    t.db->sentEntries.insert(
         detail::recordKey(detail::treeNamed(t, key.tree), key.id, key.revision));
   }
 }
@@ -247,7 +254,7 @@ bool WriteTxn::settle(const OutboxItem& item, std::string_view refusal) {
   table.remove(rk);
   {
     std::lock_guard lock(t.db->sentMutex);
-    t.db->sentCreates.erase(rk);
+    t.db->sentEntries.erase(rk);
   }
   if (!refusal.empty() && item.kind == OutboxItem::Kind::kCreate) {
     // The server will never have it: keep it where the application finds it.

@@ -150,11 +150,11 @@ struct DatabaseImpl {
   std::vector<std::unique_ptr<IndexState>> indexes;
   ChangeLogState log;
   SyncTables sync;
-  // A replica's created records pushed since open (WriteTxn::markSent), by
+  // A replica's outbox entries pushed since open (WriteTxn::markSent), by
   // their key in the sync tables; kept in memory so that a push needs no
   // commit of its own.
   std::mutex sentMutex;
-  std::set<std::string> sentCreates;
+  std::set<std::string> sentEntries;
   std::map<std::string, IndexState*, std::less<>> indexByName;
 
   // Stored schemas of every tree, loaded for the dynamic API.

@@ -50,6 +50,7 @@ struct OutboxEntry {
   sent @1 :Bool;       # unused: pushes are kept in memory (WriteTxn::markSent)
   keepBorrow @2 :Bool; # checkIn: keep the borrow after the check-in
   queued @3 :Int64;    # nanoseconds since the Unix epoch
+  fencing @4 :UInt64;  # checkIn: the fencing number of the borrow it returns
 }
 
 struct Conflict {

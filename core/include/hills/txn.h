@@ -87,6 +87,7 @@ struct OutboxItem {
   bool sent = false;        // pushed since the database was opened
   bool keepBorrow = false;  // kCheckIn: keep the borrow afterwards
   std::int64_t queued = 0;  // when it was queued (nanoseconds); tells requeued entries apart
+  std::uint64_t fencing = 0;  // kCheckIn: of the borrow it returns (as it was when queued)
 };
 
 // A replica's own edit, kept when the server broke its borrow.
