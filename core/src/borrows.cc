@@ -234,16 +234,33 @@ void GenericTree::acceptCreate(std::uint64_t id, kj::ArrayPtr<const kj::byte> va
   auto words = detail::valueWords(*tree_, id, 0, value, copy);
   detail::ValueReader reader(words);
   auto env = detail::envelopeOf(reader, *tree_, id, 0);
-  if (tree_->versioned && env.getState() != wire::State::DRAFT) {
+  const std::string name = describe(tree_->name, id, 0);
+  // What the server stores is what every replica gets: a new record is a
+  // draft of its creator, at its first meta iteration.
+  if (env.getState() != wire::State::DRAFT || env.getLifecycle() != 0 ||
+      env.getMetaIteration() != 1 || env.getDataIteration() == 0) {
     throw Error(ErrorCode::kInvalidArgument,
-                describe(tree_->name, id, 0) + " arrived released: a new record is a draft");
+                name + " arrived as more than a new draft (state, lifecycle or iterations)");
+  }
+  if (std::string_view(env.getAuthor().cStr()) != origin) {
+    throw Error(ErrorCode::kInvalidArgument,
+                name + " names '" + std::string(env.getAuthor().cStr()) + "' as its author, not '" +
+                    std::string(origin) + "' who pushed it");
   }
   if (auto existing = find(id, 0)) {
     auto held = existing.value().asBytes();
     if (held.size() == value.size() && std::memcmp(held.begin(), value.begin(), held.size()) == 0) {
       return;  // pushed again after a lost answer
     }
-    throw Error(ErrorCode::kAlreadyExists, describe(tree_->name, id, 0) + " exists already");
+    // Pushed again with later edits (its client lost the answer and
+    // restarted): while nobody else has touched it, the edit is taken.
+    auto stored = existing.envelope();
+    bool untouched = std::string_view(stored.getAuthor().cStr()) == origin &&
+                     stored.getMetaIteration() == 1 && !borrow(id, 0) &&
+                     env.getDataIteration() > stored.getDataIteration();
+    if (!untouched) throw Error(ErrorCode::kAlreadyExists, name + " exists already");
+    detail::storeRemote(t, *this, EventKind::kUpdated, id, 0, value, origin, false);
+    return;
   }
   if (latestRevision(id)) {
     throw Error(ErrorCode::kAlreadyExists,
@@ -316,6 +333,18 @@ void GenericTree::checkIn(std::uint64_t id, std::uint32_t revision, const CheckI
         throw Error(ErrorCode::kInvalidArgument,
                     "the check-in of " + name +
                         " changes more than the record's data (state, lifecycle or creation)");
+      }
+      auto held = rec.value().asBytes();
+      bool same = held.size() == in.value.size() &&
+                  std::memcmp(held.begin(), in.value.begin(), held.size()) == 0;
+      if (!same && env.getDataIteration() <= now.getDataIteration()) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    "the check-in of " + name + " is not newer than the server's record");
+      }
+      if (!same && std::string_view(env.getAuthor().cStr()) != in.holder) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    "the check-in of " + name + " names '" + std::string(env.getAuthor().cStr()) +
+                        "' as its author, not its holder '" + std::string(in.holder) + "'");
       }
     }
   }

@@ -270,9 +270,10 @@ TEST_CASE("a check-in by a client that holds no borrow or by another holder is r
   hills::Database server(dir.path(), serverOptions());
   auto p = createPart(server, 1);
   auto serverValue = valueOf(server, p);
-  // A valid edit of the record (the check-in at the end takes it).
+  // A valid edit of the record by B (the check-in at the end takes it).
   auto edit = altered(serverValue, [](hills::wire::Envelope::Builder env) {
     env.setDataIteration(env.getDataIteration() + 1);
+    env.setAuthor("B");
     env.getBody().getAs<plm::Part::Capnp>().setName("sneaked in");
   });
 
