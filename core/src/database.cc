@@ -405,9 +405,37 @@ void Database::declareTrees(const std::vector<TreeType>& types) {
     throw Error(ErrorCode::kInvalidArgument,
                 "declareTrees() called inside a read() or write() of the database " + db.path);
   }
+  // Nothing to do when every tree is open with exactly these schemas (a
+  // sync server hears them at every hello): checked without stopping
+  // anyone.
+  bool current = true;
+  runRead([&](const ReadTxn& txn) {
+    detail::MetaStore meta(txn.state_->txn, db.meta, db.path);
+    for (const auto& type : types) {
+      capnp::MallocMessageBuilder msg;
+      detail::buildTreeSchema(type, msg.initRoot<wire::TreeSchema>());
+      if (!db.byName.count(type.tree) || !meta.holds("schema:" + type.tree, msg)) {
+        current = false;
+        return;
+      }
+    }
+  });
+  if (current) return;
   // No transaction of this process may run while trees are added.
   std::unique_lock lock(db.mapLock);
-  MDB_txn* txn = beginTxn(db, 0, nullptr);
+  MDB_txn* txn = nullptr;
+  for (;;) {
+    int rc = mdb_txn_begin(db.env, nullptr, 0, &txn);
+    // Another process grew the map: adopted here, where this thread holds
+    // the map lock already.
+    if (rc == MDB_MAP_RESIZED) {
+      checkLmdb(mdb_env_set_mapsize(db.env, 0), "adopting the map size of another process",
+                db.path);
+      continue;
+    }
+    checkLmdb(rc, "beginning a write transaction", db.path);
+    break;
+  }
   TxnGuard guard{txn};
   detail::MetaStore meta(txn, db.meta, db.path);
   // Every schema is checked before anything is opened, so a refusal leaves
@@ -592,6 +620,12 @@ EventQueue Database::queue(EventFilter filter) {
 }
 
 capnp::StructSchema Database::storedSchema(std::string_view tree) const {
+  // declareTrees() adds trees under the map lock; a thread inside one of
+  // this database's transactions holds it shared already.
+  std::shared_lock lock(impl_->mapLock, std::defer_lock);
+  if (std::count(detail::activeTxns.begin(), detail::activeTxns.end(), impl_.get()) == 0) {
+    lock.lock();
+  }
   auto it = impl_->byName.find(tree);
   if (it == impl_->byName.end()) {
     throw Error(ErrorCode::kUnknownTree,
