@@ -7,8 +7,10 @@ $Cxx.namespace("hills::config");
 
 struct ServerConfig {
   clients @0 :List(Client);
-  idBlock @1 :UInt64 = 4096;        # ids a client gets at a time, per tree
+  idBlock @1 :UInt64 = 4096;        # most ids a client gets at a time, per tree
   batchChanges @2 :UInt32 = 8192;   # change-log entries per message to a subscriber
+  maxConnections @3 :UInt32 = 1024; # more are closed at once
+  helloTimeoutMs @4 :UInt32 = 10000; # a connection without a valid hello is closed after it
 }
 
 struct Client {

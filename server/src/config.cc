@@ -32,9 +32,13 @@ ServerConfig loadServerConfig(const std::string& path) {
   ServerConfig out;
   out.idBlock = root.getIdBlock();
   out.batchChanges = root.getBatchChanges();
-  if (out.idBlock == 0 || out.batchChanges == 0) {
+  out.maxConnections = root.getMaxConnections();
+  out.helloTimeout = std::chrono::milliseconds(root.getHelloTimeoutMs());
+  if (out.idBlock == 0 || out.batchChanges == 0 || out.maxConnections == 0 ||
+      out.helloTimeout.count() == 0) {
     throw Error(ErrorCode::kInvalidArgument,
-                "the server configuration " + path + " sets idBlock or batchChanges to 0");
+                "the server configuration " + path +
+                    " sets idBlock, batchChanges, maxConnections or helloTimeoutMs to 0");
   }
   std::set<std::string> names;
   for (auto c : root.getClients()) {

@@ -54,8 +54,9 @@ struct Connection {
         network(messages, capnp::rpc::twoparty::Side::SERVER) {}
 
   kj::Own<kj::AsyncIoStream> stream;
-  std::string peer;    // "127.0.0.1:40112"
-  std::string client;  // the name it said hello with; empty before
+  std::uint64_t id = 0;  // tells a connection apart from a later one at the same address
+  std::string peer;      // "127.0.0.1:40112"
+  std::string client;    // the name it said hello with; empty before
   bool authenticated = false;
   std::string failure;  // why reading its messages failed
   GuardedStream messages;

@@ -88,7 +88,7 @@ class ServerMain {
                 receiver->getPort(), db_.c_str(), db.uuid().c_str());
     std::fflush(stdout);
 
-    hills::SyncServer server(db, std::move(config), logLine);
+    hills::SyncServer server(db, std::move(config), io.provider->getTimer(), logLine);
     auto serving = server.listen(*receiver).eagerlyEvaluate([](kj::Exception&& e) {
       logLine("stopped accepting connections: " + std::string(e.getDescription().cStr()));
     });

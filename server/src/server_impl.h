@@ -34,10 +34,12 @@ using protocol::translated;
 }  // namespace server
 
 struct SyncServer::Impl final : public kj::TaskSet::ErrorHandler {
-  Impl(Database& db, ServerConfig config, std::function<void(std::string_view)> log);
+  Impl(Database& db, ServerConfig config, kj::Timer& timer,
+       std::function<void(std::string_view)> log);
 
   Database& db;
   ServerConfig config;
+  kj::Timer& timer;
   std::function<void(std::string_view)> log;
   std::uint64_t lastSequence = 0;  // newest change-log entry committed
   std::uint64_t commits = 0;       // durable commits made
@@ -60,7 +62,7 @@ struct SyncServer::Impl final : public kj::TaskSet::ErrorHandler {
   // Ends every connection and subscription.
   void shutdown();
 
-  std::map<server::Connection*, kj::Own<server::Connection>> connections;
+  std::map<std::uint64_t, kj::Own<server::Connection>> connections;  // by Connection::id
   bool shuttingDown = false;
   kj::TaskSet tasks{*this};
 
@@ -73,11 +75,12 @@ struct SyncServer::Impl final : public kj::TaskSet::ErrorHandler {
   void committed(std::vector<Work> batch, kj::Maybe<kj::Exception> failure);
   void pump(const std::shared_ptr<server::Subscriber>& sub);
   void pumpAll();
-  void closed(server::Connection* conn);
+  void closed(std::uint64_t id);
 
   std::vector<Work> queue_;
   bool flushScheduled_ = false;
   bool writing_ = false;  // a batch is on the writer thread
+  std::uint64_t nextConnection_ = 1;
   server::Writer writer_;
   std::vector<std::shared_ptr<server::Subscriber>> subscribers_;
 };

@@ -82,11 +82,9 @@ class SessionImpl final : public sync::Session::Server {
       need(account_.write, "take ids");
       auto params = context.getParams();
       std::string tree = params.getTree();
-      std::uint64_t count = params.getCount();
-      if (count == 0 || count > (std::uint64_t{1} << 24)) {
-        throw Error(ErrorCode::kInvalidArgument,
-                    "a grant of " + std::to_string(count) + " ids (1 to 16777216 may be asked)");
-      }
+      // At most the configured block: a client cannot use up the id space.
+      std::uint64_t count = std::min(params.getCount(), server_.config.idBlock);
+      if (count == 0) throw Error(ErrorCode::kInvalidArgument, "a grant of 0 ids");
       auto range = std::make_shared<std::pair<std::uint64_t, std::uint64_t>>();
       auto failure = std::make_shared<std::optional<Error>>();
       return write(failure,
@@ -127,6 +125,10 @@ class SessionImpl final : public sync::Session::Server {
   kj::Promise<void> subscribe(SubscribeContext context) override {
     return translated([&] {
       need(account_.read, "subscribe to changes");
+      if (subscribed_) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    "client '" + account_.name + "' subscribed already in this session");
+      }
       auto params = context.getParams();
       if (params.getAfter() > server_.lastSequence) {
         // Same uuid, shorter log: the server's database went back in time
@@ -142,6 +144,7 @@ class SessionImpl final : public sync::Session::Server {
                         "the replica must be rebuilt from this server");
       }
       auto sub = server_.subscribe(params.getListener(), account_.name, params.getAfter());
+      subscribed_ = true;
       context.getResults().setSubscription(kj::heap<SubscriptionImpl>(server_, std::move(sub)));
       return kj::Promise<void>(kj::READY_NOW);
     });
@@ -369,6 +372,7 @@ class SessionImpl final : public sync::Session::Server {
 
   SyncServer::Impl& server_;
   ClientAccount account_;
+  bool subscribed_ = false;  // one live subscription per session
 };
 
 class GateImpl final : public sync::Gate::Server {
@@ -384,10 +388,13 @@ class GateImpl final : public sync::Gate::Server {
         if (a.name == name) account = &a;
       }
       if (account == nullptr || !sameToken(account->token, hello.getToken().cStr())) {
-        std::string why = account == nullptr ? "the server knows no client '" + name + "'"
-                                             : "the token of client '" + name + "' is wrong";
-        server_.log("refused a hello from " + conn_.peer + ": " + why);
-        throw Error(ErrorCode::kDenied, why);
+        // The log says which; the caller learns no more than that one of
+        // the two is wrong.
+        server_.log("refused a hello from " + conn_.peer + ": " +
+                    (account == nullptr ? "the server knows no client '" + name + "'"
+                                        : "the token of client '" + name + "' is wrong"));
+        throw Error(ErrorCode::kDenied,
+                    "the server knows no client '" + name + "' with that token");
       }
       if (hello.getProtocol() != sync::PROTOCOL_VERSION) {
         throw Error(ErrorCode::kProtocol,

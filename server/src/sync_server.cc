@@ -52,9 +52,9 @@ std::string peerOf(kj::AsyncIoStream& stream) {
 
 }  // namespace server
 
-SyncServer::Impl::Impl(Database& database, ServerConfig cfg,
+SyncServer::Impl::Impl(Database& database, ServerConfig cfg, kj::Timer& t,
                        std::function<void(std::string_view)> logger)
-    : db(database), config(std::move(cfg)), log(std::move(logger)), writer_(database) {
+    : db(database), config(std::move(cfg)), timer(t), log(std::move(logger)), writer_(database) {
   lastSequence = db.read([](const ReadTxn& txn) { return txn.lastSequence(); });
 }
 
@@ -166,15 +166,34 @@ void SyncServer::Impl::pump(const std::shared_ptr<server::Subscriber>& sub) {
 
 void SyncServer::Impl::accept(kj::Own<kj::AsyncIoStream> stream) {
   std::string peer = server::peerOf(*stream);
+  if (connections.size() >= config.maxConnections) {
+    log("refused a connection from " + peer + ": " + std::to_string(connections.size()) +
+        " connections are open already");
+    return;  // closed as `stream` goes
+  }
   auto conn = kj::heap<server::Connection>(kj::mv(stream), peer);
   server::Connection* c = conn.get();
+  c->id = nextConnection_++;
+  std::uint64_t id = c->id;
   c->rpc = capnp::makeRpcServer(c->network, newGate(*this, *c));
-  connections.emplace(c, kj::mv(conn));
-  tasks.add(c->network.onDisconnect().then([this, c] { closed(c); }));
+  connections.emplace(id, kj::mv(conn));
+  tasks.add(c->network.onDisconnect().then([this, id] { closed(id); },
+                                           [this, id](kj::Exception&&) { closed(id); }));
+  // A connection that says no valid hello in time is closed.
+  tasks.add(timer.afterDelay(config.helloTimeout.count() * kj::MILLISECONDS).then([this, id] {
+    auto it = connections.find(id);
+    if (it == connections.end() || it->second->authenticated) return;
+    log("closed the connection from " + it->second->peer + ": no valid hello within " +
+        std::to_string(config.helloTimeout.count()) + " ms");
+    connections.erase(it);
+  }));
 }
 
-void SyncServer::Impl::closed(server::Connection* c) {
+void SyncServer::Impl::closed(std::uint64_t id) {
   if (shuttingDown) return;
+  auto it = connections.find(id);
+  if (it == connections.end()) return;  // closed here already
+  server::Connection* c = it->second.get();
   if (!c->failure.empty()) {
     log("closed the connection from " + c->peer +
         (c->client.empty() ? std::string() : " (client '" + c->client + "')") + ": " + c->failure);
@@ -182,11 +201,12 @@ void SyncServer::Impl::closed(server::Connection* c) {
     log("client '" + c->client + "' disconnected (" + c->peer + ")");
   }
   // Destroyed in a later turn: the network is still unwinding this one.
-  tasks.add(kj::evalLater([this, c] { connections.erase(c); }));
+  tasks.add(kj::evalLater([this, id] { connections.erase(id); }));
 }
 
-SyncServer::SyncServer(Database& db, ServerConfig config, std::function<void(std::string_view)> log)
-    : impl_(std::make_unique<Impl>(db, std::move(config), std::move(log))) {}
+SyncServer::SyncServer(Database& db, ServerConfig config, kj::Timer& timer,
+                       std::function<void(std::string_view)> log)
+    : impl_(std::make_unique<Impl>(db, std::move(config), timer, std::move(log))) {}
 
 SyncServer::~SyncServer() = default;
 

@@ -50,6 +50,10 @@ void Writer::loop() {
       failure.emplace(protocol::toException(e));
     } catch (const kj::Exception& e) {
       failure.emplace(kj::cp(e));
+    } catch (const std::exception& e) {
+      failure.emplace(KJ_EXCEPTION(FAILED, "the commit failed", e.what()));
+    } catch (...) {
+      failure.emplace(KJ_EXCEPTION(FAILED, "the commit failed"));
     }
     batch.clear();
     kj::Own<const kj::CrossThreadPromiseFulfiller<std::uint64_t>> done;

@@ -26,7 +26,7 @@ inline std::string writeServerConfig(const std::string& path) {
     {"name": "C", "token": "C-token", "write": true},
     {"name": "reader", "token": "reader-token"},
     {"name": "admin", "token": "admin-token", "write": true, "admin": true}
-  ], "idBlock": 4096})";
+  ], "idBlock": 4096, "helloTimeoutMs": 1000})";
   return path;
 }
 

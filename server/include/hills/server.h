@@ -5,6 +5,7 @@
 
 #include <kj/async-io.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -27,8 +28,10 @@ struct ClientAccount {
 
 struct ServerConfig {
   std::vector<ClientAccount> clients;
-  std::uint64_t idBlock = 4096;       // ids granted at a time, per client and tree
-  std::uint32_t batchChanges = 8192;  // change-log entries per message to a subscriber
+  std::uint64_t idBlock = 4096;                   // most ids granted at a time, per client and tree
+  std::uint32_t batchChanges = 8192;              // change-log entries per message to a subscriber
+  std::size_t maxConnections = 1024;              // more are closed at once
+  std::chrono::milliseconds helloTimeout{10000};  // a connection without a hello is closed
 };
 
 // Reads a server configuration written as JSON (schemas/hills/config.capnp):
@@ -47,7 +50,10 @@ Options serverDatabaseOptions();
 class SyncServer {
  public:
   // `log` receives one line per connection, refusal and admin action.
-  SyncServer(Database& db, ServerConfig config, std::function<void(std::string_view)> log);
+  // `timer` (the event loop's) bounds how long a connection may take to
+  // say hello.
+  SyncServer(Database& db, ServerConfig config, kj::Timer& timer,
+             std::function<void(std::string_view)> log);
   ~SyncServer();
   SyncServer(const SyncServer&) = delete;
   SyncServer& operator=(const SyncServer&) = delete;
