@@ -43,6 +43,20 @@ void Client::Impl::wake() {
   }
 }
 
+void Client::Impl::rearmWake() {
+  std::lock_guard lock(wakeMutex);
+  wakeFulfiller = nullptr;
+  wakePending = true;
+}
+
+void Client::Impl::requireOtherThread(std::string_view what) const {
+  if (std::this_thread::get_id() != syncThread) return;
+  throw Error(ErrorCode::kInvalidArgument,
+              "Client::" + std::string(what) +
+                  " called on the client's sync thread (from an event subscriber): it would wait "
+                  "for itself; call it from another thread");
+}
+
 kj::Promise<void> Client::Impl::nextWake() {
   std::lock_guard lock(wakeMutex);
   if (wakePending) {
@@ -57,6 +71,7 @@ kj::Promise<void> Client::Impl::nextWake() {
 void Client::Impl::run() {
   auto io = kj::setupAsyncIo();
   SyncEngine engineOnThread(*this, io);
+  syncThread = std::this_thread::get_id();
   auto stopped = kj::newPromiseAndCrossThreadFulfiller<void>();
   {
     std::lock_guard lock(mutex);
@@ -121,11 +136,13 @@ ClientStatus Client::status() const {
 }
 
 bool Client::waitConnected(std::chrono::milliseconds timeout) {
+  impl_->requireOtherThread("waitConnected");
   std::unique_lock lock(impl_->mutex);
   return impl_->changed.wait_for(lock, timeout, [&] { return impl_->state.connected; });
 }
 
 bool Client::sync(std::chrono::milliseconds timeout) {
+  impl_->requireOtherThread("sync");
   auto deadline = std::chrono::steady_clock::now() + timeout;
   std::uint64_t target;
   {
@@ -145,6 +162,7 @@ bool Client::sync(std::chrono::milliseconds timeout) {
 }
 
 bool Client::flush(std::chrono::milliseconds timeout) {
+  impl_->requireOtherThread("flush");
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     if (impl_->db.read([](const ReadTxn& txn) { return txn.outbox(1).empty(); })) return true;
@@ -157,6 +175,7 @@ bool Client::flush(std::chrono::milliseconds timeout) {
 }
 
 BorrowInfo Client::checkOut(const OpaqueKey& key) {
+  impl_->requireOtherThread("checkOut");
   auto [borrow, sequence] = impl_->onSyncThread([&] { return impl_->engine->checkOut(key); });
   impl_->waitApplied(sequence);
   return borrow;
@@ -210,23 +229,27 @@ void Client::Impl::pushFirst(const OpaqueKey& key) {
 }
 
 void Client::release(const OpaqueKey& key) {
+  impl_->requireOtherThread("release");
   impl_->pushFirst(key);
   impl_->waitApplied(impl_->onSyncThread([&] { return impl_->engine->release(key); }));
 }
 
 std::uint32_t Client::newRevision(const OpaqueKey& key) {
+  impl_->requireOtherThread("newRevision");
   auto [revision, sequence] = impl_->onSyncThread([&] { return impl_->engine->newRevision(key); });
   impl_->waitApplied(sequence);
   return revision;
 }
 
 void Client::setLifecycle(const OpaqueKey& key, std::uint32_t lifecycle) {
+  impl_->requireOtherThread("setLifecycle");
   impl_->pushFirst(key);
   impl_->waitApplied(
       impl_->onSyncThread([&] { return impl_->engine->setLifecycle(key, lifecycle); }));
 }
 
 BorrowInfo Client::breakBorrow(const OpaqueKey& key) {
+  impl_->requireOtherThread("breakBorrow");
   auto [borrow, sequence] = impl_->onSyncThread([&] { return impl_->engine->breakBorrow(key); });
   impl_->waitApplied(sequence);
   return borrow;

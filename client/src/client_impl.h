@@ -57,8 +57,17 @@ struct Client::Impl {
   template <class F>
   auto onSyncThread(F&& fn);
 
+  // After a session ended: the next session pushes whatever the outbox
+  // holds, and a wake-up meant for the old one is not lost.
+  void rearmWake();
+
+  // Throws kInvalidArgument on the sync thread (an event subscriber), where
+  // a call that waits for the sync engine would wait for itself.
+  void requireOtherThread(std::string_view what) const;
+
   void run();  // the sync thread's body
   std::thread thread;
+  std::thread::id syncThread;
 };
 
 // Runs on the sync thread: connects, says hello, follows the server's

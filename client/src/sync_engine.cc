@@ -51,11 +51,29 @@ BorrowInfo borrowOf(sync::Borrow::Reader b) {
 
 }  // namespace
 
+// What the client reads from its server at most in one message: batches of
+// the change log are far smaller (the server caps them), but one record may
+// be large.
+capnp::ReaderOptions serverLimits() {
+  capnp::ReaderOptions o;
+  o.traversalLimitInWords = std::uint64_t{32} << 20;  // 256 MiB
+  return o;
+}
+
 struct SyncEngine::Session {
   explicit Session(kj::Own<kj::AsyncIoStream> s)
-      : stream(kj::mv(s)), rpc(*stream), gate(rpc.bootstrap().castAs<sync::Gate>()) {}
+      : stream(kj::mv(s)),
+        network(*stream, capnp::rpc::twoparty::Side::CLIENT, serverLimits()),
+        rpc(capnp::makeRpcClient(network)),
+        gate(bootstrap()) {}
+  sync::Gate::Client bootstrap() {
+    capnp::MallocMessageBuilder vat(8);
+    vat.initRoot<capnp::rpc::twoparty::VatId>().setSide(capnp::rpc::twoparty::Side::SERVER);
+    return rpc.bootstrap(vat.getRoot<capnp::rpc::twoparty::VatId>()).castAs<sync::Gate>();
+  }
   kj::Own<kj::AsyncIoStream> stream;
-  capnp::TwoPartyClient rpc;
+  capnp::TwoPartyVatNetwork network;
+  capnp::RpcSystem<capnp::rpc::twoparty::VatId> rpc;
   sync::Gate::Client gate;
   kj::Maybe<sync::Session::Client> session;
   kj::Maybe<sync::Subscription::Client> subscription;
@@ -99,6 +117,7 @@ kj::Promise<void> SyncEngine::run() {
             [this](kj::Exception&& e) { setConnected(false, protocol::toError(e).what()); })
       .then([this]() {
         session_ = nullptr;
+        client_.rearmWake();
         auto wait = backoff_;
         backoff_ = std::min(backoff_ * 2, client_.options.maxBackoff);
         return io_.provider->getTimer().afterDelay(wait.count() * kj::MILLISECONDS).then([this]() {
@@ -168,7 +187,7 @@ kj::Promise<void> SyncEngine::connectOnce() {
 }
 
 kj::Promise<void> SyncEngine::startSession(kj::Own<Session> s) {
-  auto disconnected = s->rpc.onDisconnect();
+  auto disconnected = s->network.onDisconnect();
   auto paf = kj::newPromiseAndFulfiller<void>();
   dropped_ = kj::mv(paf.fulfiller);
   Session& ref = *s;

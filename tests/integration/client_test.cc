@@ -159,3 +159,34 @@ TEST_CASE("a draft removed under a borrow is removed everywhere when checked in"
   }());
   CHECK(partCount(serverDb) == 0);
 }
+
+TEST_CASE("a client call that waits for the server is refused inside an event of the sync thread",
+          "[integration][client][threads]") {
+  TempDir dir;
+  auto config = writeServerConfig(dir.sub("server.json"));
+  ServerProcess server(dir.sub("server"), config);
+  hills::Client a(dir.sub("a"), clientOptions("A", server.address()));
+  REQUIRE(a.waitConnected(10s));
+  std::atomic<hills::Client*> self{nullptr};
+  std::atomic<int> code{-1};
+  hills::Subscription sub;
+  auto bOptions = clientOptions("B", server.address());
+  bOptions.onOpen = [&](hills::Database& db) {
+    sub = db.subscribe({{"parts"}, {hills::EventKind::kCreated}}, [&](const hills::Event& e) {
+      if (self == nullptr || e.origin != "A") return;
+      try {
+        self.load()->checkOut(e.key);
+        code = 1000;  // not refused
+      } catch (const hills::Error& error) {
+        code = static_cast<int>(error.code());
+      }
+    });
+  };
+  hills::Client b(dir.sub("b"), bOptions);
+  self = &b;
+  REQUIRE(b.waitConnected(10s));
+  createPart(a, 1);
+  REQUIRE(a.sync(10s));
+  REQUIRE(eventually([&] { return code != -1; }));
+  CHECK(code == static_cast<int>(ErrorCode::kInvalidArgument));
+}

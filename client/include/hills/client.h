@@ -66,6 +66,13 @@ struct ClientStatus {
   std::string lastError;                         // why the last connection or push failed
 };
 
+// The calls that wait for the server (waitConnected, sync, flush, checkOut,
+// release, newRevision, setLifecycle, breakBorrow) throw
+// Error(kInvalidArgument) when called on the sync thread, that is from an
+// event subscriber while it handles a change applied from the server; call
+// them from another thread. Do not call them inside a read() or write() of
+// the client's database either: the sync thread may need that database to
+// answer.
 class Client {
  public:
   // Opens (creating) the replica in `path` and starts syncing in the
