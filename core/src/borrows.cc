@@ -82,6 +82,18 @@ std::string grantKey(const TreeState& tree, std::uint64_t id) {
   return key;
 }
 
+// A value from a client is followed to its last pointer before the server
+// stores it, so a malformed body is refused here rather than found by
+// every replica's readers.
+void requireWhole(const TreeState& tree, std::uint64_t id, std::uint32_t revision,
+                  wire::Envelope::Reader env) {
+  try {
+    env.getBody().targetSize();
+  } catch (const kj::Exception& e) {
+    throwCorrupt(tree, id, revision, e);
+  }
+}
+
 std::pair<std::uint32_t, std::uint32_t> iterationsOf(const StoredRecord& rec) {
   if (!rec) return {0, 0};
   return {rec.envelope().getDataIteration(), rec.envelope().getMetaIteration()};
@@ -234,6 +246,7 @@ void GenericTree::acceptCreate(std::uint64_t id, kj::ArrayPtr<const kj::byte> va
   auto words = detail::valueWords(*tree_, id, 0, value, copy);
   detail::ValueReader reader(words);
   auto env = detail::envelopeOf(reader, *tree_, id, 0);
+  detail::requireWhole(*tree_, id, 0, env);
   const std::string name = describe(tree_->name, id, 0);
   // What the server stores is what every replica gets: a new record is a
   // draft of its creator, at its first meta iteration.
@@ -326,6 +339,7 @@ void GenericTree::checkIn(std::uint64_t id, std::uint32_t revision, const CheckI
       auto words = detail::valueWords(*tree_, id, revision, in.value, copy);
       detail::ValueReader reader(words);
       auto env = detail::envelopeOf(reader, *tree_, id, revision);
+      detail::requireWhole(*tree_, id, revision, env);
       auto now = rec.envelope();
       if (env.getState() != now.getState() || env.getLifecycle() != now.getLifecycle() ||
           env.getMetaIteration() != now.getMetaIteration() ||

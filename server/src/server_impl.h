@@ -31,6 +31,34 @@ struct Subscriber {
 
 using protocol::translated;
 
+// Fills `init(count)` with the change-log entries after `after`: at most
+// `maxCount`, and no more than 16 MiB unless the first entry alone is
+// larger. Returns how many. `init` makes the list of that size.
+template <class Init>
+std::uint64_t fillChanges(const ReadTxn& txn, std::uint64_t after, std::uint64_t maxCount,
+                          Init&& init) {
+  constexpr std::uint64_t kBatchWords = std::uint64_t{2} << 20;
+  std::uint64_t words = 0, count = 0;
+  if (maxCount > 0) {
+    txn.changes(after, [&](wire::Change::Reader change) {
+      words += change.totalSize().wordCount;
+      if (count > 0 && words > kBatchWords) return false;
+      return ++count < maxCount;
+    });
+  }
+  // Sequence numbers have no holes, so the list's size is known first.
+  auto list = init(static_cast<unsigned>(count));
+  std::uint64_t filled = 0;
+  if (count > 0) {
+    txn.changes(after, [&](wire::Change::Reader change) {
+      list.setWithCaveats(static_cast<unsigned>(filled++), change);
+      return filled < count;
+    });
+  }
+  KJ_ASSERT(filled == count, "the change log has a hole", after, count, filled);
+  return count;
+}
+
 }  // namespace server
 
 struct SyncServer::Impl final : public kj::TaskSet::ErrorHandler {

@@ -106,17 +106,10 @@ class SessionImpl final : public sync::Session::Server {
       std::uint64_t limit = std::clamp<std::uint64_t>(params.getLimit(), 1, 8192);
       server_.db.read([&](const ReadTxn& txn) {
         std::uint64_t last = txn.lastSequence();
-        std::uint64_t count = after < last ? std::min(limit, last - after) : 0;
         auto results = context.getResults();
         results.setLast(last);
-        auto list = results.initChanges(static_cast<unsigned>(count));
-        unsigned i = 0;
-        if (count > 0) {
-          txn.changes(after, [&](wire::Change::Reader change) {
-            list.setWithCaveats(i++, change);
-            return i < count;
-          });
-        }
+        server::fillChanges(txn, after, after < last ? std::min(limit, last - after) : 0,
+                            [&](unsigned n) { return results.initChanges(n); });
       });
       return kj::Promise<void>(kj::READY_NOW);
     });

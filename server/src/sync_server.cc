@@ -133,28 +133,14 @@ void SyncServer::Impl::pump(const std::shared_ptr<server::Subscriber>& sub) {
   // Two batches in flight: the client applies one while the next travels.
   constexpr unsigned kWindow = 2;
   while (!sub->dead && sub->inFlight < kWindow && sub->sent < lastSequence) {
-    // At most batchChanges entries and (unless one entry is larger) 16 MiB.
-    constexpr std::uint64_t kBatchWords = std::uint64_t{2} << 20;
     auto request = sub->listener.changesRequest();
     std::uint64_t from = sub->sent;
-    std::uint64_t count = std::min<std::uint64_t>(config.batchChanges, lastSequence - from);
-    std::uint64_t filled = 0;
+    std::uint64_t count = 0;
     db.read([&](const ReadTxn& txn) {
-      std::uint64_t words = 0, fit = 0;
-      txn.changes(from, [&](wire::Change::Reader change) {
-        words += change.totalSize().wordCount;
-        if (fit > 0 && words > kBatchWords) return false;
-        return ++fit < count;
-      });
-      count = fit;
-      // Sequence numbers have no holes, so the batch's size is known.
-      auto list = request.initChanges(static_cast<unsigned>(count));
-      txn.changes(from, [&](wire::Change::Reader change) {
-        list.setWithCaveats(static_cast<unsigned>(filled++), change);
-        return filled < count;
-      });
+      count = server::fillChanges(txn, from,
+                                  std::min<std::uint64_t>(config.batchChanges, lastSequence - from),
+                                  [&](unsigned n) { return request.initChanges(n); });
     });
-    KJ_ASSERT(filled == count, "the change log has a hole", from, count, filled);
     sub->sent = from + count;
     request.setLast(lastSequence);
     ++sub->inFlight;
