@@ -50,23 +50,6 @@ std::uint64_t lastSequence(hills::Database& db) {
   return db.read([](const hills::ReadTxn& txn) { return txn.lastSequence(); });
 }
 
-kj::ArrayPtr<const kj::byte> bytesOf(const Words& w) {
-  return kj::arrayPtr(reinterpret_cast<const kj::byte*>(w.data()), w.size() * sizeof(capnp::word));
-}
-
-// A stored value rebuilt with `change` applied to its envelope: a single
-// segment without the segment table, as values are stored.
-template <class F>
-Words altered(const Words& value, F&& change) {
-  hills::detail::ValueReader reader({value.data(), value.size()});
-  capnp::MallocMessageBuilder msg(static_cast<unsigned>(value.size() * 2 + 64));
-  msg.setRoot(reader.getRoot<hills::wire::Envelope>());
-  change(msg.getRoot<hills::wire::Envelope>());
-  auto segments = msg.getSegmentsForOutput();
-  REQUIRE(segments.size() == 1);
-  return Words(segments[0].begin(), segments[0].end());
-}
-
 void checkIn(hills::Database& db, Key<plm::Part> key, const hills::CheckIn& in) {
   db.write([&](hills::WriteTxn& txn) { txn.tree("parts").checkIn(key.id, key.revision, in); });
 }
@@ -148,8 +131,8 @@ TEST_CASE("a second client's check-out is refused naming the holder", "[core][bo
 }
 
 TEST_CASE_METHOD(LentToA,
-                 "a check-in stores the edited value and ends the borrow; the log has updated then "
-                 "checkedIn entries with holder and fencing",
+                 "a check-in stores the edited value and ends the borrow and the log has updated "
+                 "then checkedIn entries with holder and fencing",
                  "[core][borrows]") {
   rename(a, p, 1, "edited by A");
   auto edited = valueOf(a, p);
@@ -545,4 +528,280 @@ TEST_CASE("ReadTxn::borrows lists every borrow with tree and key and holder and 
   REQUIRE(all.size() == 3);
   CHECK(all[1].key == b1.key);
   CHECK(all[2].key == b3.key);
+}
+
+namespace {
+
+// Grants ids of `tree` to the replica "A" and creates one record there, not
+// pushed yet: a part, or a stock item of the unversioned tree "stock".
+hills::OpaqueKey createOnA(hills::Database& server, hills::Database& a, const std::string& tree) {
+  auto range = server.write([&](hills::WriteTxn& txn) { return txn.tree(tree).grantIds(10, "A"); });
+  a.write([&](hills::WriteTxn& txn) { txn.tree(tree).addIdRange(range.first, range.second); });
+  return a.write([&](hills::WriteTxn& txn) {
+    if (tree == "stock") {
+      plm::StockItem item{};
+      item.location = "A-03-2";
+      item.quantity = 5;
+      return hills::opaque(txn.tree<plm::StockItem>().create(item));
+    }
+    return hills::opaque(txn.tree<plm::Part>().create(makePart(1)));
+  });
+}
+
+// The error of a create the server refuses (caught inside the write, which
+// then commits).
+hills::Error acceptError(hills::Database& db, const hills::OpaqueKey& key, const Words& value,
+                         std::string_view origin) {
+  return db.write([&](hills::WriteTxn& txn) {
+    return errorOf([&] { txn.tree(key.tree).acceptCreate(key.id, bytesOf(value), origin); });
+  });
+}
+
+void accept(hills::Database& db, const hills::OpaqueKey& key, const Words& value,
+            std::string_view origin) {
+  db.write([&](hills::WriteTxn& txn) {
+    txn.tree(key.tree).acceptCreate(key.id, bytesOf(value), origin);
+  });
+}
+
+using EnvelopeBuilder = hills::wire::Envelope::Builder;
+
+}  // namespace
+
+TEST_CASE("acceptCreate refuses a value that is not a new draft authored by its pusher",
+          "[core][borrows]") {
+  // Parts are versioned; stock items are edited in place. The rule is the same.
+  const std::string tree = GENERATE(as<std::string>(), "parts", "stock");
+  CAPTURE(tree);
+  TempDir dir;
+  hills::Database server(dir.sub("server"), serverOptions());
+  hills::Database a(dir.sub("a"), replicaOptions("A"));
+  auto key = createOnA(server, a, tree);
+  auto value = valueOf(a, key);
+  REQUIRE_FALSE(value.empty());
+  REQUIRE(iterationsOf(value) == std::pair<std::uint32_t, std::uint32_t>(1, 1));
+
+  struct Case {
+    const char* what;
+    Words value;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"authored by another client",
+       altered(value, [](EnvelopeBuilder env) { env.setAuthor("B"); }), "'B'"},
+      {"at its second meta iteration",
+       altered(value, [](EnvelopeBuilder env) { env.setMetaIteration(2); }), "new draft"},
+      {"with a lifecycle", altered(value, [](EnvelopeBuilder env) { env.setLifecycle(3); }),
+       "new draft"},
+      {"released",
+       altered(value, [](EnvelopeBuilder env) { env.setState(hills::wire::State::RELEASED); }),
+       "new draft"},
+  };
+  auto seq = lastSequence(server);
+  for (const auto& c : cases) {
+    CAPTURE(c.what);
+    auto e = acceptError(server, key, c.value, "A");
+    CHECK(e.code() == ErrorCode::kInvalidArgument);
+    CHECK_THAT(e.what(), Catch::Contains(c.message));
+    CHECK_THAT(e.what(), Catch::Contains(hills::describe(key)));
+    CHECK(valueOf(server, key).empty());
+    CHECK(lastSequence(server) == seq);
+  }
+  // The author's refusal names the pusher too.
+  CHECK_THAT(acceptError(server, key, cases[0].value, "A").what(), Catch::Contains("'A'"));
+
+  // The value rebuilt without a change is taken: the refusals were about the
+  // envelope, not about how the values were built.
+  auto same = altered(value, [](EnvelopeBuilder) {});
+  accept(server, key, same, "A");
+  CHECK(hex(valueOf(server, key)) == hex(same));
+  auto log = changesAfter(server, seq);
+  REQUIRE(log.size() == 1);
+  CHECK(log[0].kind == ChangeKind::CREATED);
+  CHECK(log[0].tree == tree);
+  CHECK(log[0].origin == "A");
+}
+
+TEST_CASE("acceptCreate takes a create pushed again with later edits while nobody touched it",
+          "[core][borrows]") {
+  TempDir dir;
+  hills::Database server(dir.sub("server"), serverOptions());
+  hills::Database a(dir.sub("a"), replicaOptions("A"));
+  auto key = createOnA(server, a, "parts");
+  Key<plm::Part> p{key.id, key.revision};
+  auto first = valueOf(a, p);
+  accept(server, key, first, "A");
+  // The client lost the answer, went on editing its draft, and pushes it again.
+  rename(a, p, 1, "edited by A");
+  rename(a, p, 1, "edited again by A");
+  auto later = valueOf(a, p);
+  REQUIRE(iterationsOf(later) == std::pair<std::uint32_t, std::uint32_t>(3, 1));
+
+  SECTION("the later edit is taken as an update by the client") {
+    auto seq = lastSequence(server);
+    accept(server, key, later, "A");
+    CHECK(hex(valueOf(server, p)) == hex(later));
+    auto log = changesAfter(server, seq);
+    REQUIRE(log.size() == 1);
+    CHECK(log[0].kind == ChangeKind::UPDATED);
+    CHECK(log[0].id == p.id);
+    CHECK(log[0].origin == "A");
+    CHECK(hex(log[0].value) == hex(later));
+    CHECK_FALSE(borrowOf(server, p));
+  }
+
+  SECTION("refused while another client has it checked out") {
+    auto b = checkOut(server, p, "B");
+    auto seq = lastSequence(server);
+    auto e = acceptError(server, key, later, "A");
+    CHECK(e.code() == ErrorCode::kAlreadyExists);
+    CHECK(hex(valueOf(server, p)) == hex(first));
+    CHECK(lastSequence(server) == seq);
+    auto held = borrowOf(server, p);
+    REQUIRE(held);
+    CHECK(held->holder == "B");
+    CHECK(held->fencing == b.fencing);
+  }
+
+  SECTION("refused once another client has checked it in since") {
+    auto b = checkOut(server, p, "B");
+    auto byB = altered(first, [](EnvelopeBuilder env) {
+      env.setDataIteration(env.getDataIteration() + 1);
+      env.setAuthor("B");
+      env.getBody().getAs<plm::Part::Capnp>().setName("edited by B");
+    });
+    checkIn(server, p, hills::CheckIn{.holder = "B", .fencing = b.fencing, .value = bytesOf(byB)});
+    REQUIRE(hex(valueOf(server, p)) == hex(byB));
+    // A's push is newer by its data iteration: only the author tells.
+    REQUIRE(iterationsOf(later).first > iterationsOf(byB).first);
+    auto seq = lastSequence(server);
+    auto e = acceptError(server, key, later, "A");
+    CHECK(e.code() == ErrorCode::kAlreadyExists);
+    CHECK(hex(valueOf(server, p)) == hex(byB));
+    CHECK(lastSequence(server) == seq);
+  }
+
+  SECTION("refused once the server has moved it past its first meta iteration") {
+    server.write([&](hills::WriteTxn& txn) { txn.tree<plm::Part>().setLifecycle(p, 2); });
+    // A has checked it out and in since: the record is A's again, unborrowed,
+    // and A's push is newer by its data iteration; only the meta iteration tells.
+    auto b = checkOut(server, p, "A");
+    auto byA = altered(valueOf(server, p), [](EnvelopeBuilder env) {
+      env.setDataIteration(env.getDataIteration() + 1);
+      env.setAuthor("A");
+      env.getBody().getAs<plm::Part::Capnp>().setName("checked in by A");
+    });
+    checkIn(server, p, hills::CheckIn{.holder = "A", .fencing = b.fencing, .value = bytesOf(byA)});
+    REQUIRE(hex(valueOf(server, p)) == hex(byA));
+    REQUIRE(iterationsOf(byA) == std::pair<std::uint32_t, std::uint32_t>(2, 2));
+    REQUIRE_FALSE(borrowOf(server, p));
+    auto seq = lastSequence(server);
+    auto e = acceptError(server, key, later, "A");
+    CHECK(e.code() == ErrorCode::kAlreadyExists);
+    CHECK(hex(valueOf(server, p)) == hex(byA));
+    CHECK(lastSequence(server) == seq);
+  }
+}
+
+TEST_CASE_METHOD(LentToA,
+                 "a check-in with other bytes that are not newer than the server's record is "
+                 "refused",
+                 "[core][borrows]") {
+  // The server's record is at its second data iteration.
+  rename(server, p, 1, "edited on the server");
+  auto serverValue = valueOf(server, p);
+  REQUIRE(iterationsOf(serverValue).first == 2);
+  auto level = altered(serverValue, [](EnvelopeBuilder env) {
+    env.setAuthor("A");
+    env.getBody().getAs<plm::Part::Capnp>().setName("level with the server");
+  });
+  auto older = altered(serverValue, [](EnvelopeBuilder env) {
+    env.setDataIteration(env.getDataIteration() - 1);
+    env.setAuthor("A");
+    env.getBody().getAs<plm::Part::Capnp>().setName("behind the server");
+  });
+
+  auto seq = lastSequence(server);
+  for (const Words* value : {&level, &older}) {
+    CAPTURE(nameIn(*value));
+    auto e = checkInError(
+        server, p,
+        hills::CheckIn{.holder = "A", .fencing = borrow.fencing, .value = bytesOf(*value)});
+    CHECK(e.code() == ErrorCode::kInvalidArgument);
+    CHECK_THAT(e.what(), Catch::Contains("not newer"));
+  }
+  CHECK(hex(valueOf(server, p)) == hex(serverValue));
+  CHECK(lastSequence(server) == seq);
+  auto held = borrowOf(server, p);
+  REQUIRE(held);
+  CHECK(held->holder == "A");
+  CHECK(held->fencing == borrow.fencing);
+
+  // One data iteration more, and it is taken.
+  auto newer = altered(level, [](EnvelopeBuilder env) { env.setDataIteration(3); });
+  checkIn(server, p,
+          hills::CheckIn{.holder = "A", .fencing = borrow.fencing, .value = bytesOf(newer)});
+  CHECK(nameIn(valueOf(server, p)) == "level with the server");
+}
+
+TEST_CASE_METHOD(LentToA, "a check-in of the server's own bytes changes nothing",
+                 "[core][borrows]") {
+  auto serverValue = valueOf(server, p);
+  // Made by the server: its author is not the holder, and it need not be.
+  REQUIRE(std::string(hills::detail::ValueReader({serverValue.data(), serverValue.size()})
+                          .getRoot<hills::wire::Envelope>()
+                          .getAuthor()
+                          .cStr()) == "server");
+  auto seq = lastSequence(server);
+  hills::CheckIn in{.holder = "A", .fencing = borrow.fencing, .value = bytesOf(serverValue)};
+
+  SECTION("the borrow ends with a checkedIn entry and nothing else") {
+    checkIn(server, p, in);
+    CHECK(hex(valueOf(server, p)) == hex(serverValue));
+    CHECK_FALSE(borrowOf(server, p));
+    auto log = changesAfter(server, seq);
+    REQUIRE(log.size() == 1);
+    CHECK(log[0].kind == ChangeKind::CHECKED_IN);
+    CHECK(log[0].holder == "A");
+    CHECK(log[0].fencing == borrow.fencing);
+  }
+
+  SECTION("with keepBorrow nothing is logged and the borrow stays") {
+    in.keepBorrow = true;
+    checkIn(server, p, in);
+    CHECK(hex(valueOf(server, p)) == hex(serverValue));
+    CHECK(lastSequence(server) == seq);
+    auto held = borrowOf(server, p);
+    REQUIRE(held);
+    CHECK(held->holder == "A");
+    CHECK(held->fencing == borrow.fencing);
+  }
+}
+
+TEST_CASE_METHOD(LentToA, "a check-in authored by another client than the holder is refused",
+                 "[core][borrows]") {
+  auto serverValue = valueOf(server, p);
+  auto byB = altered(serverValue, [](EnvelopeBuilder env) {
+    env.setDataIteration(env.getDataIteration() + 1);
+    env.setAuthor("B");
+    env.getBody().getAs<plm::Part::Capnp>().setName("edited by B");
+  });
+  auto seq = lastSequence(server);
+  auto e = checkInError(
+      server, p, hills::CheckIn{.holder = "A", .fencing = borrow.fencing, .value = bytesOf(byB)});
+  CHECK(e.code() == ErrorCode::kInvalidArgument);
+  CHECK_THAT(e.what(), Catch::Contains("'B'"));
+  CHECK_THAT(e.what(), Catch::Contains("'A'"));
+  CHECK(hex(valueOf(server, p)) == hex(serverValue));
+  CHECK(lastSequence(server) == seq);
+  auto held = borrowOf(server, p);
+  REQUIRE(held);
+  CHECK(held->holder == "A");
+
+  // The same edit authored by the holder is taken.
+  auto byA = altered(byB, [](EnvelopeBuilder env) { env.setAuthor("A"); });
+  checkIn(server, p,
+          hills::CheckIn{.holder = "A", .fencing = borrow.fencing, .value = bytesOf(byA)});
+  CHECK(hex(valueOf(server, p)) == hex(byA));
+  CHECK_FALSE(borrowOf(server, p));
 }

@@ -3,6 +3,7 @@
 // lends records; the replicas "A" and "B" follow its log with applyChange.
 #include <catch2/catch.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "replication.h"
@@ -543,4 +544,187 @@ TEST_CASE("onOutbox is called after commits that queue outbox entries and no oth
   CHECK(calls == 1);  // applying the server's changes queues nothing
   queueCheckIn(a, held, true);
   CHECK(calls == 2);
+}
+
+namespace {
+
+using Iterations = std::pair<std::uint32_t, std::uint32_t>;
+using EnvelopeBuilder = hills::wire::Envelope::Builder;
+
+// Every event a database delivers while it lives.
+struct Recorder {
+  std::vector<hills::Event> events;
+  hills::Subscription sub;
+  explicit Recorder(hills::Database& db)
+      : sub(db.subscribe({}, [this](const hills::Event& e) { events.push_back(e); })) {}
+};
+
+// `value` renamed to `name` and authored by "B", at the given iterations: a
+// record as another client's check-in left it on the server.
+Words editedByB(const Words& value, const std::string& name, Iterations iterations) {
+  return altered(value, [&](EnvelopeBuilder env) {
+    env.setAuthor("B");
+    env.setDataIteration(iterations.first);
+    env.setMetaIteration(iterations.second);
+    env.getBody().getAs<plm::Part::Capnp>().setName(name);
+  });
+}
+
+// The server's part 1 checked out to the replica "A", which has edited it
+// (data iteration 2) without checking it in.
+struct EditedOnA {
+  TempDir dir;
+  hills::Database server{dir.sub("server"), serverOptions()};
+  hills::Database a{dir.sub("a"), replicaOptions("A")};
+  Key<plm::Part> p = createPart(server, 1);
+  hills::BorrowInfo borrow = checkOut(server, p, "A");
+  std::uint64_t cursor = replicate(server, a, 0);
+  Words original = valueOf(a, p);
+  Words edited;
+  EditedOnA() {
+    rename(a, p, 1, "edited by A");
+    edited = valueOf(a, p);
+  }
+};
+
+}  // namespace
+
+TEST_CASE_METHOD(EditedOnA,
+                 "a server change level with a local edit but with other bytes wins and the edit "
+                 "is kept as a conflict copy",
+                 "[core][outbox]") {
+  REQUIRE(iterationsOf(edited) == Iterations(2, 1));
+  auto theirs = editedByB(edited, "edited by B", iterationsOf(edited));
+  REQUIRE(hex(theirs) != hex(edited));
+  Recorder rec(a);
+  applyChange(a, changeOf(hills::wire::ChangeKind::UPDATED, p, theirs, "B"));
+
+  CHECK(hex(valueOf(a, p)) == hex(theirs));
+  auto copies = conflictsOf(a);
+  REQUIRE(copies.size() == 1);
+  CHECK(copies[0].key == hills::opaque(p));
+  CHECK(copies[0].brokenBy == "B");
+  CHECK(hex(copies[0].value) == hex(edited));
+  REQUIRE(rec.events.size() == 1);
+  CHECK(rec.events[0].kind == hills::EventKind::kUpdated);
+  CHECK(rec.events[0].origin == "B");
+  CHECK(rec.events[0].key == hills::opaque(p));
+
+  // The same change again (a batch applied twice) is identical now: skipped.
+  applyChange(a, changeOf(hills::wire::ChangeKind::UPDATED, p, theirs, "B"));
+  CHECK(conflictsOf(a).size() == 1);
+  CHECK(rec.events.size() == 1);
+}
+
+TEST_CASE_METHOD(EditedOnA,
+                 "a server change ahead on one counter and behind on the other wins with a "
+                 "conflict copy",
+                 "[core][outbox]") {
+  // A lifecycle given on the server to the record before A's edit: its meta
+  // iteration is ahead of A's record and its data iteration behind.
+  auto mine = iterationsOf(edited);
+  auto theirs = editedByB(original, "given a lifecycle", {mine.first - 1, mine.second + 1});
+  applyChange(a, changeOf(hills::wire::ChangeKind::LIFECYCLE_CHANGED, p, theirs, "B"));
+
+  CHECK(hex(valueOf(a, p)) == hex(theirs));
+  auto copies = conflictsOf(a);
+  REQUIRE(copies.size() == 1);
+  CHECK(copies[0].key == hills::opaque(p));
+  CHECK(copies[0].brokenBy == "B");
+  CHECK(hex(copies[0].value) == hex(edited));
+}
+
+TEST_CASE("a server change behind the replica's record or with its very bytes is skipped",
+          "[core][outbox]") {
+  TempDir dir;
+  hills::Database server(dir.sub("server"), serverOptions());
+  hills::Database a(dir.sub("a"), replicaOptions("A"));
+  auto p = createPart(server, 1);
+  auto first = valueOf(server, p);  // iterations (1, 1)
+  server.write([&](hills::WriteTxn& txn) { txn.tree<plm::Part>().setLifecycle(p, 2); });
+  auto second = valueOf(server, p);  // (1, 2)
+  checkOut(server, p, "A");
+  replicate(server, a, 0);
+  rename(a, p, 1, "edited by A");
+  auto edited = valueOf(a, p);
+  REQUIRE(iterationsOf(first) == Iterations(1, 1));
+  REQUIRE(iterationsOf(second) == Iterations(1, 2));
+  REQUIRE(iterationsOf(edited) == Iterations(2, 2));
+
+  Recorder rec(a);
+  SECTION("behind on both counts") {
+    applyChange(a, changeOf(hills::wire::ChangeKind::UPDATED, p, first, "B"));
+  }
+  SECTION("behind on one count and level on the other") {
+    applyChange(a, changeOf(hills::wire::ChangeKind::LIFECYCLE_CHANGED, p, second, "B"));
+  }
+  SECTION("the replica's own bytes") {
+    applyChange(a, changeOf(hills::wire::ChangeKind::UPDATED, p, edited, "B"));
+  }
+  CHECK(hex(valueOf(a, p)) == hex(edited));
+  CHECK(conflictsOf(a).empty());
+  CHECK(rec.events.empty());
+}
+
+TEST_CASE(
+    "on the authority a change level with its record or beside it is skipped without a "
+    "conflict copy",
+    "[core][outbox]") {
+  TempDir dir;
+  hills::Database server(dir.sub("server"), serverOptions());
+  auto p = createPart(server, 1);
+  rename(server, p, 1, "edited on the server");
+  auto mine = valueOf(server, p);
+  REQUIRE(iterationsOf(mine) == Iterations(2, 1));
+  auto seq = server.read([](const hills::ReadTxn& txn) { return txn.lastSequence(); });
+  Recorder rec(server);
+
+  SECTION("level with other bytes") {
+    auto theirs = editedByB(mine, "edited by B", {2, 1});
+    applyChange(server, changeOf(hills::wire::ChangeKind::UPDATED, p, theirs, "B"));
+  }
+  SECTION("ahead on one count and behind on the other") {
+    auto theirs = editedByB(mine, "given a lifecycle by B", {1, 2});
+    applyChange(server, changeOf(hills::wire::ChangeKind::LIFECYCLE_CHANGED, p, theirs, "B"));
+  }
+  CHECK(hex(valueOf(server, p)) == hex(mine));
+  CHECK(conflictsOf(server).empty());
+  CHECK(rec.events.empty());
+  CHECK(server.read([](const hills::ReadTxn& txn) { return txn.lastSequence(); }) == seq);
+}
+
+TEST_CASE("a queued check-in keeps the fencing number of the borrow it was queued under",
+          "[core][outbox]") {
+  TempDir dir;
+  hills::Database server(dir.sub("server"), serverOptions());
+  hills::Database a(dir.sub("a"), replicaOptions("A"));
+  auto p = createPart(server, 1);
+  auto first = checkOut(server, p, "A");
+  auto cursor = replicate(server, a, 0);
+  rename(a, p, 1, "edited by A");
+  queueCheckIn(a, p);
+  auto box = outboxOf(a);
+  REQUIRE(box.size() == 1);
+  CHECK(box[0].kind == OutboxItem::Kind::kCheckIn);
+  CHECK(box[0].fencing == first.fencing);
+
+  // The server took a check-in and lent the record to A again; the replica
+  // follows before its own entry is settled.
+  server.write([&](hills::WriteTxn& txn) {
+    txn.tree("parts").checkIn(p.id, p.revision,
+                              hills::CheckIn{.holder = "A", .fencing = first.fencing, .value = {}});
+  });
+  auto second = checkOut(server, p, "A");
+  REQUIRE(second.fencing > first.fencing);
+  replicate(server, a, cursor);
+  auto mirror = borrowOf(a, p);
+  REQUIRE(mirror);
+  CHECK(mirror->fencing == second.fencing);
+  CHECK_FALSE(mirror->returning);
+
+  auto after = outboxOf(a);
+  REQUIRE(after.size() == 1);
+  CHECK(after[0].key == hills::opaque(p));
+  CHECK(after[0].queued == box[0].queued);
+  CHECK(after[0].fencing == first.fencing);
 }

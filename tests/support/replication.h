@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "error_of.h"
@@ -38,6 +39,14 @@ inline hills::Options replicaOptions(const std::string& name) {
   return o;
 }
 
+// Applies one change message (a flat array of words) with its own origin, as
+// a replica applies what its server sends.
+inline void applyMessage(hills::WriteTxn& txn, const Words& change) {
+  capnp::FlatArrayMessageReader msg(kj::ArrayPtr<const capnp::word>(change.data(), change.size()));
+  auto c = msg.getRoot<hills::wire::Change>();
+  txn.tree(c.getTree().cStr()).applyChange(c, c.getOrigin().cStr());
+}
+
 // Applies the server's change-log entries after `after` to the replica, in
 // order, and returns the sequence number of the last one.
 inline std::uint64_t replicate(hills::Database& server, hills::Database& replica,
@@ -55,23 +64,63 @@ inline std::uint64_t replicate(hills::Database& server, hills::Database& replica
     });
   });
   replica.write([&](hills::WriteTxn& txn) {
-    for (auto& w : batch) {
-      capnp::FlatArrayMessageReader msg(kj::ArrayPtr<const capnp::word>(w.data(), w.size()));
-      auto c = msg.getRoot<hills::wire::Change>();
-      txn.tree(c.getTree().cStr()).applyChange(c, c.getOrigin().cStr());
-    }
+    for (auto& w : batch) applyMessage(txn, w);
   });
   return last;
 }
 
-// The stored value of a part; empty when there is no record.
-inline Words valueOf(hills::Database& db, Key<plm::Part> key) {
+// The stored value of a record; empty when there is no record.
+inline Words valueOf(hills::Database& db, const hills::OpaqueKey& key) {
   return db.read([&](const hills::ReadTxn& txn) {
-    auto rec = txn.tree("parts").find(key.id, key.revision);
+    auto rec = txn.tree(key.tree).find(key.id, key.revision);
     if (!rec) return Words();
     auto v = rec.value();
     return Words(v.begin(), v.end());
   });
+}
+
+// The stored value of a part; empty when there is no record.
+inline Words valueOf(hills::Database& db, Key<plm::Part> key) {
+  return valueOf(db, hills::opaque(key));
+}
+
+// The bytes of a stored value, as a check-in or acceptCreate takes them.
+inline kj::ArrayPtr<const kj::byte> bytesOf(const Words& w) {
+  return kj::arrayPtr(reinterpret_cast<const kj::byte*>(w.data()), w.size() * sizeof(capnp::word));
+}
+
+// A stored value rebuilt with `change` applied to its envelope: a single
+// segment without the segment table, as values are stored.
+template <class F>
+Words altered(const Words& value, F&& change) {
+  hills::detail::ValueReader reader({value.data(), value.size()});
+  capnp::MallocMessageBuilder msg(static_cast<unsigned>(value.size() * 2 + 64));
+  msg.setRoot(reader.getRoot<hills::wire::Envelope>());
+  change(msg.getRoot<hills::wire::Envelope>());
+  auto segments = msg.getSegmentsForOutput();
+  REQUIRE(segments.size() == 1);
+  return Words(segments[0].begin(), segments[0].end());
+}
+
+// A change-log entry made by hand, as a server sends it: `kind` of the part
+// `key` with `value` (the stored value after the change), made for `origin`.
+inline Words changeOf(hills::wire::ChangeKind kind, Key<plm::Part> key, const Words& value,
+                      const std::string& origin) {
+  capnp::MallocMessageBuilder msg;
+  auto c = msg.initRoot<hills::wire::Change>();
+  c.setKind(kind);
+  c.setTree("parts");
+  c.setId(key.id);
+  c.setRevision(key.revision);
+  c.setOrigin(origin);
+  c.setValue(bytesOf(value));
+  auto words = capnp::messageToFlatArray(msg);
+  return Words(words.begin(), words.end());
+}
+
+// Applies one change message (changeOf) to `db` in a transaction of its own.
+inline void applyChange(hills::Database& db, const Words& change) {
+  db.write([&](hills::WriteTxn& txn) { applyMessage(txn, change); });
 }
 
 // The bytes of a stored value as hex, to compare values (capnp::word has
@@ -91,6 +140,13 @@ inline std::string hex(const Words& value) {
 inline std::string nameIn(const Words& value) {
   hills::detail::ValueReader reader({value.data(), value.size()});
   return reader.getRoot<hills::wire::Envelope>().getBody().getAs<plm::Part::Capnp>().getName();
+}
+
+// The data and meta iterations a stored value carries.
+inline std::pair<std::uint32_t, std::uint32_t> iterationsOf(const Words& value) {
+  hills::detail::ValueReader reader({value.data(), value.size()});
+  auto env = reader.getRoot<hills::wire::Envelope>();
+  return {env.getDataIteration(), env.getMetaIteration()};
 }
 
 // Creates makePart(n) in `db` and returns its key.
