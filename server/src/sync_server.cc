@@ -104,7 +104,12 @@ void SyncServer::Impl::committed(std::vector<Work> batch, kj::Maybe<kj::Exceptio
     ++commits;
     requests += batch.size();
     for (auto& work : batch) work.done->fulfill();
-    pumpAll();
+    try {
+      pumpAll();
+    } catch (const std::exception& e) {
+      // The next commit feeds the subscribers again; the queue must not wait.
+      log("feeding subscribers failed: " + std::string(e.what()));
+    }
   }
   if (!queue_.empty()) flush();
 }
