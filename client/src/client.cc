@@ -128,9 +128,10 @@ ClientStatus Client::status() const {
     std::lock_guard lock(impl_->mutex);
     out = impl_->state;
   }
+  auto trees = impl_->db.trees();
   impl_->db.read([&](const ReadTxn& txn) {
-    out.outbox = txn.outbox().size();
-    for (auto& t : impl_->db.trees()) out.idsLeft[t.name] = txn.tree(t.name).idsLeft();
+    out.outbox = txn.outboxLength();
+    for (auto& t : trees) out.idsLeft[t.name] = txn.tree(t.name).idsLeft();
   });
   return out;
 }
@@ -150,7 +151,7 @@ bool Client::sync(std::chrono::milliseconds timeout) {
     target = impl_->state.serverSequence;
   }
   for (;;) {
-    bool empty = impl_->db.read([](const ReadTxn& txn) { return txn.outbox(1).empty(); });
+    bool empty = impl_->db.read([](const ReadTxn& txn) { return txn.outboxLength() == 0; });
     std::unique_lock lock(impl_->mutex);
     auto& s = impl_->state;
     if (s.connected && empty && s.lastApplied >= std::max(target, impl_->lastAcked)) return true;
@@ -165,7 +166,7 @@ bool Client::flush(std::chrono::milliseconds timeout) {
   impl_->requireOtherThread("flush");
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    if (impl_->db.read([](const ReadTxn& txn) { return txn.outbox(1).empty(); })) return true;
+    if (impl_->db.read([](const ReadTxn& txn) { return txn.outboxLength() == 0; })) return true;
     std::unique_lock lock(impl_->mutex);
     if (std::chrono::steady_clock::now() >= deadline) return false;
     // Woken by the engine when it settles; the outbox is read again in any case.

@@ -220,8 +220,9 @@ kj::Promise<void> SyncEngine::topUp() {
   // would take).
   if (!mayWrite_) return kj::READY_NOW;
   std::vector<std::string> low;
+  auto trees = client_.db.trees();
   client_.db.read([&](const ReadTxn& txn) {
-    for (auto& t : client_.db.trees()) {
+    for (auto& t : trees) {
       if (txn.tree(t.name).idsLeft() < client_.options.idLowWater) low.push_back(t.name);
     }
   });
@@ -253,11 +254,8 @@ kj::Promise<void> SyncEngine::pushLoop() {
 
 kj::Promise<bool> SyncEngine::pushOnce() {
   auto request = session().pushRequest();
-  struct Sent {
-    OutboxItem item;
-    bool wasSent;
-  };
-  auto batch = kj::heap<std::vector<Sent>>();
+  // As read before this push marked them: `sent` says pushed before.
+  auto batch = kj::heap<std::vector<OutboxItem>>();
   bool creates = false;
   protocol::translated([&] {
     // One write transaction: the values pushed and the marks that stop
@@ -270,32 +268,22 @@ kj::Promise<bool> SyncEngine::pushOnce() {
       struct Pick {
         OutboxItem item;
         kj::ArrayPtr<const capnp::word> value;
-        std::uint64_t fencing;
       };
       std::vector<Pick> picks;
       std::vector<OutboxItem> gone;
       for (auto& item : txn.outbox(kPushItems)) {
         auto tree = txn.tree(item.key.tree);
         auto rec = tree.find(item.key.id, item.key.revision);
-        std::uint64_t fencing = 0;
-        if (item.kind == OutboxItem::Kind::kCreate) {
-          if (!rec) {  // created and removed here before the server saw it
-            gone.push_back(item);
-            continue;
-          }
-        } else {
-          auto held = tree.borrow(item.key.id, item.key.revision);
-          if (!held) {  // broken meanwhile: the edit is a conflict copy
-            gone.push_back(item);
-            continue;
-          }
-          // The borrow it was queued under: should the record have been
-          // checked out again since, the server refuses this one as stale.
-          fencing = item.fencing;
+        bool create = item.kind == OutboxItem::Kind::kCreate;
+        // A create removed here before the server saw it, or a check-in
+        // whose borrow was broken meanwhile (the edit is a conflict copy).
+        if (create ? !rec : !tree.borrow(item.key.id, item.key.revision)) {
+          gone.push_back(item);
+          continue;
         }
         if (bytes > kPushBytes) break;
         bytes += rec ? rec.value().size() * sizeof(capnp::word) : 0;
-        picks.push_back(Pick{item, rec ? rec.value() : nullptr, fencing});
+        picks.push_back(Pick{item, rec ? rec.value() : nullptr});
         if (!item.sent) toMark.push_back(item.key);
       }
       for (auto& item : gone) txn.settle(item);
@@ -309,7 +297,9 @@ kj::Promise<bool> SyncEngine::pushOnce() {
           creates = true;
         } else {
           auto in = out.initCheckIn();
-          in.setFencing(p.fencing);
+          // The borrow it was queued under: should the record have been
+          // checked out again since, the server refuses this one as stale.
+          in.setFencing(p.item.fencing);
           if (p.value.size() == 0) {
             in.setRemoved(true);
           } else {
@@ -317,7 +307,7 @@ kj::Promise<bool> SyncEngine::pushOnce() {
           }
           in.setKeepBorrow(p.item.keepBorrow);
         }
-        batch->push_back(Sent{p.item, p.item.sent});
+        batch->push_back(p.item);
       }
       txn.markSent(toMark);
     });
@@ -334,16 +324,16 @@ kj::Promise<bool> SyncEngine::pushOnce() {
                refused = 0;
                for (unsigned i = 0; i < sent.size() && i < outcomes.size(); ++i) {
                  auto outcome = outcomes[i];
-                 const auto& s = sent[i];
+                 const auto& item = sent[i];
                  acked = std::max(acked, outcome.getSequence());
                  std::string error = outcome.getError();
                  ErrorCode code = protocol::codeNamed(outcome.getCode().cStr());
                  // A check-in pushed again after a lost answer finds
                  // its borrow returned already: it was stored.
                  bool done =
-                     error.empty() || (s.wasSent && s.item.kind == OutboxItem::Kind::kCheckIn &&
+                     error.empty() || (item.sent && item.kind == OutboxItem::Kind::kCheckIn &&
                                        code == ErrorCode::kNotBorrowed);
-                 txn.settle(s.item, done ? std::string_view() : std::string_view(error));
+                 txn.settle(item, done ? std::string_view() : std::string_view(error));
                  if (!done) {
                    ++refused;
                    lastRefusal = error;

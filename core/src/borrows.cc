@@ -108,6 +108,18 @@ std::string recordKey(const TreeState& tree, std::uint64_t id, std::uint32_t rev
   return key;
 }
 
+OpaqueKey parseRecordKey(TxnState& t, std::string_view key, std::string_view table,
+                         std::size_t trailing) {
+  auto nul = key.find('\0');
+  if (nul == std::string_view::npos || key.size() != nul + 1 + kKeySize + trailing) {
+    throw Error(ErrorCode::kCorrupt,
+                "a malformed key in " + std::string(table) + " (database " + t.db->path + ")");
+  }
+  auto* bytes = reinterpret_cast<const unsigned char*>(key.data() + nul + 1);
+  return OpaqueKey{std::string(key.substr(0, nul)), loadBigEndian64(bytes),
+                   static_cast<std::uint32_t>(loadBigEndian64(bytes + 8) >> 32)};
+}
+
 void openSyncTables(DatabaseImpl& db, MDB_txn* txn) {
   const unsigned flags = db.options.readOnly ? 0 : MDB_CREATE;
   struct Table {
@@ -218,15 +230,9 @@ std::vector<BorrowInfo> ReadTxn::borrows() const {
   TxnState& t = *state_;
   if (!t.db->sync.open) return out;
   detail::borrowTable(t).forEachPrefix("", [&](std::string_view key, capnp::MessageReader& msg) {
-    auto nul = key.find('\0');
-    if (nul == std::string_view::npos || key.size() != nul + 1 + detail::kKeySize) {
-      throw Error(ErrorCode::kCorrupt, "a malformed key in _borrows (database " + t.db->path + ")");
-    }
-    auto* bytes = reinterpret_cast<const unsigned char*>(key.data() + nul + 1);
-    std::uint64_t id = detail::loadBigEndian64(bytes);
-    std::uint32_t revision = static_cast<std::uint32_t>(detail::loadBigEndian64(bytes + 8) >> 32);
-    out.push_back(
-        detail::toInfo(std::string(key.substr(0, nul)), id, revision, msg.getRoot<wire::Borrow>()));
+    auto k = detail::parseRecordKey(t, key, "_borrows");
+    out.push_back(detail::toInfo(std::move(k.tree), k.id, k.revision, msg.getRoot<wire::Borrow>()));
+    return true;
   });
   return out;
 }

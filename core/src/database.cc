@@ -363,10 +363,11 @@ void openDatabase(DatabaseImpl& db) {
     // Trees only stored: generic access through their stored schemas.
     meta.forEachPrefix("schema:", [&](std::string_view key, capnp::MessageReader& msg) {
       std::string name(key.substr(7));
-      if (declared.count(name)) return;
+      if (declared.count(name)) return true;
       auto reader = msg.getRoot<wire::TreeSchema>();
       detail::loadTreeSchema(db.schemas, reader);
       openTree(db, txn, name, reader.getVersioned(), reader.getTypeId(), false);
+      return true;
     });
 
     for (auto& tree : db.trees) tree->schema = db.schemas.get(tree->typeId).asStruct();

@@ -45,20 +45,6 @@ std::chrono::system_clock::time_point timeOf(std::int64_t nanos) {
           std::chrono::nanoseconds(nanos)));
 }
 
-// Splits a key of the sync tables into tree, id and revision (and what
-// follows the record key).
-OpaqueKey parseRecordKey(TxnState& t, std::string_view key, std::string_view table,
-                         std::size_t trailing = 0) {
-  auto nul = key.find('\0');
-  if (nul == std::string_view::npos || key.size() != nul + 1 + kKeySize + trailing) {
-    throw Error(ErrorCode::kCorrupt,
-                "a malformed key in " + std::string(table) + " (database " + t.db->path + ")");
-  }
-  auto* bytes = reinterpret_cast<const unsigned char*>(key.data() + nul + 1);
-  return OpaqueKey{std::string(key.substr(0, nul)), loadBigEndian64(bytes),
-                   static_cast<std::uint32_t>(loadBigEndian64(bytes + 8) >> 32)};
-}
-
 void putEntry(TxnState& t, const std::string& key, wire::OutboxEntry::Kind kind, bool sent,
               bool keepBorrow, std::int64_t queued, std::uint64_t fencing = 0) {
   t.outboxQueued = true;
@@ -163,8 +149,8 @@ std::vector<OutboxItem> ReadTxn::outbox(std::size_t limit) const {
   std::vector<OutboxItem> out;
   TxnState& t = *state_;
   if (!t.db->sync.open) return out;
+  if (limit == 0) return out;
   detail::outboxTable(t).forEachPrefix("", [&](std::string_view key, capnp::MessageReader& msg) {
-    if (out.size() >= limit) return;
     auto e = msg.getRoot<wire::OutboxEntry>();
     OutboxItem item;
     item.kind = e.getKind() == wire::OutboxEntry::Kind::CREATE ? OutboxItem::Kind::kCreate
@@ -175,8 +161,14 @@ std::vector<OutboxItem> ReadTxn::outbox(std::size_t limit) const {
     item.queued = e.getQueued();
     item.fencing = e.getFencing();
     out.push_back(std::move(item));
+    return out.size() < limit;
   });
   return out;
+}
+
+std::size_t ReadTxn::outboxLength() const {
+  TxnState& t = *state_;
+  return t.db->sync.open ? detail::outboxTable(t).size() : 0;
 }
 
 std::vector<ConflictCopy> ReadTxn::conflicts() const {
@@ -196,6 +188,7 @@ std::vector<ConflictCopy> ReadTxn::conflicts() const {
       std::memcpy(copy.value.data(), bytes.begin(), copy.value.size() * sizeof(capnp::word));
     }
     out.push_back(std::move(copy));
+    return true;
   });
   return out;
 }
@@ -270,8 +263,10 @@ void WriteTxn::dropConflict(const OpaqueKey& key) {
   detail::requireReplica(t, "keeps conflict copies");
   std::string prefix = detail::recordKey(detail::treeNamed(t, key.tree), key.id, key.revision);
   std::vector<std::string> keys;
-  detail::conflictTable(t).forEachPrefix(
-      prefix, [&](std::string_view k, capnp::MessageReader&) { keys.emplace_back(k); });
+  detail::conflictTable(t).forEachPrefix(prefix, [&](std::string_view k, capnp::MessageReader&) {
+    keys.emplace_back(k);
+    return true;
+  });
   auto table = detail::conflictTable(t);
   for (const auto& k : keys) table.remove(k);
 }

@@ -135,7 +135,7 @@ bool MetaStore::holds(std::string_view key, capnp::MessageBuilder& msg) const {
 
 void MetaStore::forEachPrefix(
     std::string_view prefix,
-    kj::FunctionParam<void(std::string_view key, capnp::MessageReader& msg)> fn) const {
+    kj::FunctionParam<bool(std::string_view key, capnp::MessageReader& msg)> fn) const {
   Cursor cursor(txn_, dbi_, where_);
   MDB_val k = toVal(prefix), v;
   // LMDB refuses an empty key: no prefix means from the first key on.
@@ -144,11 +144,17 @@ void MetaStore::forEachPrefix(
     std::string_view key(static_cast<const char*>(k.mv_data), k.mv_size);
     if (key.substr(0, prefix.size()) != prefix) break;
     auto msg = copyMessage(v, key);
-    fn(key, *msg);
+    if (!fn(key, *msg)) return;
     rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT);
   }
   if (rc != MDB_NOTFOUND && rc != MDB_SUCCESS)
     checkLmdb(rc, "listing " + std::string(table_), where_);
+}
+
+std::size_t MetaStore::size() const {
+  MDB_stat stat;
+  checkLmdb(mdb_stat(txn_, dbi_, &stat), "counting " + std::string(table_), where_);
+  return stat.ms_entries;
 }
 
 std::unique_ptr<OwnedMessage> MetaStore::floor(std::string_view prefix,

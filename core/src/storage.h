@@ -57,10 +57,13 @@ class MetaStore {
   void putMessage(std::string_view key, capnp::MessageBuilder& msg);
   // Whether `key` holds exactly the words of `msg` (so writing it is moot).
   bool holds(std::string_view key, capnp::MessageBuilder& msg) const;
-  // Calls fn for every key that starts with `prefix`, in key order.
+  // Calls fn for every key that starts with `prefix`, in key order, until
+  // fn returns false.
   void forEachPrefix(
       std::string_view prefix,
-      kj::FunctionParam<void(std::string_view key, capnp::MessageReader& msg)> fn) const;
+      kj::FunctionParam<bool(std::string_view key, capnp::MessageReader& msg)> fn) const;
+  // The number of keys in the table.
+  std::size_t size() const;
   // The message at the greatest key <= `key` that starts with `prefix`.
   std::unique_ptr<OwnedMessage> floor(std::string_view prefix, std::string_view key) const;
   // Removes `key`; false when it was absent.

@@ -36,6 +36,11 @@ void recordGrant(TxnState& t, const TreeState& tree, std::uint64_t start, std::u
 // Key of a record in the sync tables: the tree's name, a NUL, the record key.
 std::string recordKey(const TreeState& tree, std::uint64_t id, std::uint32_t revision);
 
+// The tree, id and revision of a key recordKey() made; `trailing` bytes may
+// follow it (a conflict copy's time). Throws kCorrupt naming `table`.
+OpaqueKey parseRecordKey(TxnState& t, std::string_view key, std::string_view table,
+                         std::size_t trailing = 0);
+
 // The borrow of a record as stored (server) or mirrored (client).
 std::optional<BorrowInfo> findBorrow(TxnState& t, const TreeState& tree, std::uint64_t id,
                                      std::uint32_t revision);

@@ -84,9 +84,9 @@ struct OutboxItem {
   enum class Kind : std::uint8_t { kCreate, kCheckIn };
   Kind kind = Kind::kCreate;
   OpaqueKey key;
-  bool sent = false;        // pushed since the database was opened
-  bool keepBorrow = false;  // kCheckIn: keep the borrow afterwards
-  std::int64_t queued = 0;  // when it was queued (nanoseconds); tells requeued entries apart
+  bool sent = false;          // pushed since the database was opened
+  bool keepBorrow = false;    // kCheckIn: keep the borrow afterwards
+  std::int64_t queued = 0;    // when it was queued (nanoseconds); tells requeued entries apart
   std::uint64_t fencing = 0;  // kCheckIn: of the borrow it returns (as it was when queued)
 };
 
@@ -366,6 +366,9 @@ class ReadTxn {
   // A replica's outbox: local changes its server has not acknowledged, by
   // tree and key; at most `limit` of them.
   std::vector<OutboxItem> outbox(std::size_t limit = SIZE_MAX) const;
+
+  // How many entries the outbox holds (without reading them).
+  std::size_t outboxLength() const;
 
   // A replica's conflict copies, oldest first within each record.
   std::vector<ConflictCopy> conflicts() const;
