@@ -28,13 +28,9 @@ std::string treePrefix(const TreeState& tree) {
   return prefix;
 }
 
-MetaStore borrowTable(TxnState& t) {
-  return MetaStore(t.txn, t.db->sync.borrows, t.db->path, &t.mapFull, "_borrows");
-}
+MetaStore borrowTable(TxnState& t) { return MetaStore(t, t.db->sync.borrows, "_borrows"); }
 
-MetaStore grantTable(TxnState& t) {
-  return MetaStore(t.txn, t.db->sync.grants, t.db->path, &t.mapFull, "_grants");
-}
+MetaStore grantTable(TxnState& t) { return MetaStore(t, t.db->sync.grants, "_grants"); }
 
 void requireServer(TxnState& t, std::string_view what) {
   if (!t.db->log.open || !t.db->ownIds || !t.db->sync.open) {
@@ -48,17 +44,6 @@ void requireServer(TxnState& t, std::string_view what) {
   }
 }
 
-void putBorrow(TxnState& t, const TreeState& tree, std::uint64_t id, std::uint32_t revision,
-               std::string_view holder, std::uint64_t fencing, std::int64_t since, bool returning) {
-  capnp::MallocMessageBuilder msg(32);
-  auto b = msg.initRoot<wire::Borrow>();
-  b.setHolder(std::string(holder));
-  b.setFencing(fencing);
-  b.setSince(since);
-  b.setReturning(returning);
-  borrowTable(t).putMessage(recordKey(tree, id, revision), msg);
-}
-
 BorrowInfo toInfo(std::string tree, std::uint64_t id, std::uint32_t revision,
                   wire::Borrow::Reader b) {
   return BorrowInfo{OpaqueKey{std::move(tree), id, revision}, b.getHolder().cStr(), b.getFencing(),
@@ -69,7 +54,7 @@ BorrowInfo toInfo(std::string tree, std::uint64_t id, std::uint32_t revision,
 }
 
 std::uint64_t nextFencing(TxnState& t) {
-  MetaStore meta(t.txn, t.db->meta, t.db->path, &t.mapFull);
+  MetaStore meta(t, t.db->meta);
   std::uint64_t next = std::stoull(meta.getText("fencing").value_or("0")) + 1;
   meta.putText("fencing", std::to_string(next));
   return next;
@@ -120,6 +105,17 @@ OpaqueKey parseRecordKey(TxnState& t, std::string_view key, std::string_view tab
                    static_cast<std::uint32_t>(loadBigEndian64(bytes + 8) >> 32)};
 }
 
+void putBorrow(TxnState& t, const TreeState& tree, std::uint64_t id, std::uint32_t revision,
+               std::string_view holder, std::uint64_t fencing, std::int64_t since, bool returning) {
+  capnp::MallocMessageBuilder msg(32);
+  auto b = msg.initRoot<wire::Borrow>();
+  b.setHolder(std::string(holder));
+  b.setFencing(fencing);
+  b.setSince(since);
+  b.setReturning(returning);
+  borrowTable(t).putMessage(recordKey(tree, id, revision), msg);
+}
+
 void openSyncTables(DatabaseImpl& db, MDB_txn* txn) {
   const unsigned flags = db.options.readOnly ? 0 : MDB_CREATE;
   struct Table {
@@ -168,7 +164,7 @@ void applyBorrowChange(TxnState& t, GenericTree& tree, wire::Change::Reader chan
     throw Error(ErrorCode::kInvalidArgument,
                 "the database " + t.db->path + " has no borrow table (opened read-only)");
   }
-  auto kind = static_cast<EventKind>(static_cast<std::uint16_t>(change.getKind()));
+  auto kind = eventKind(change.getKind());
   std::uint64_t id = change.getId();
   std::uint32_t revision = change.getRevision();
   std::uint64_t fencing = change.getFencing();

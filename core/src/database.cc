@@ -40,6 +40,11 @@ struct ActiveTxn {
   ~ActiveTxn() { activeTxns.pop_back(); }
 };
 
+// How many transactions of `db` this thread is inside of.
+std::size_t transactionsOf(const DatabaseImpl& db) {
+  return static_cast<std::size_t>(std::count(activeTxns.begin(), activeTxns.end(), &db));
+}
+
 // At the end of a transaction: events held back while this thread was in
 // one (a write to another database from inside it) are delivered now.
 struct FlushHeldEvents {
@@ -132,6 +137,10 @@ void DatabaseImpl::growMap(std::size_t sizeAtFailure) {
 
 void DatabaseImpl::adoptMapSize() {
   std::unique_lock lock(mapLock);
+  adoptMapSizeLocked();
+}
+
+void DatabaseImpl::adoptMapSizeLocked() {
   checkLmdb(mdb_env_set_mapsize(env, 0), "adopting the map size of another process", path);
 }
 
@@ -154,7 +163,7 @@ MDB_txn* beginTxn(DatabaseImpl& db, unsigned flags, std::shared_lock<std::shared
       // Adopting the new size needs every transaction of this process ended;
       // a thread already inside one of this database's transactions would
       // wait for itself.
-      if (std::count(detail::activeTxns.begin(), detail::activeTxns.end(), &db) > 1) {
+      if (detail::transactionsOf(db) > 1) {
         throw Error(ErrorCode::kStorage,
                     "another process grew the map of the database " + db.path +
                         "; this thread must end its open transaction before it starts another");
@@ -380,8 +389,9 @@ void openDatabase(DatabaseImpl& db) {
   detail::openChangeLog(db, txn);
   detail::openSyncTables(db, txn);
   // A replica that took its ids from a server must never mint its own.
-  db.ownIds = o.ownIds && meta.getU32("serverIds").value_or(0) == 0;
-  if (!db.ownIds && !o.readOnly) meta.putU32("serverIds", 1);
+  bool replica = meta.getU32("serverIds").value_or(0) == 1;
+  db.ownIds = o.ownIds && !replica;
+  if (!db.ownIds && !replica && !o.readOnly) meta.putU32("serverIds", 1);
 
   // Committing (a read-only transaction too) keeps the DBI handles opened in it.
   guard.txn = nullptr;
@@ -402,7 +412,7 @@ void Database::declareTrees(const std::vector<TreeType>& types) {
                   "tree name '" + type.tree + "' is reserved or empty");
     }
   }
-  if (std::count(detail::activeTxns.begin(), detail::activeTxns.end(), &db) > 0) {
+  if (detail::transactionsOf(db) > 0) {
     throw Error(ErrorCode::kInvalidArgument,
                 "declareTrees() called inside a read() or write() of the database " + db.path);
   }
@@ -425,18 +435,14 @@ void Database::declareTrees(const std::vector<TreeType>& types) {
   // No transaction of this process may run while trees are added.
   std::unique_lock lock(db.mapLock);
   MDB_txn* txn = nullptr;
-  for (;;) {
-    int rc = mdb_txn_begin(db.env, nullptr, 0, &txn);
+  int rc = mdb_txn_begin(db.env, nullptr, 0, &txn);
+  if (rc == MDB_MAP_RESIZED) {
     // Another process grew the map: adopted here, where this thread holds
     // the map lock already.
-    if (rc == MDB_MAP_RESIZED) {
-      checkLmdb(mdb_env_set_mapsize(db.env, 0), "adopting the map size of another process",
-                db.path);
-      continue;
-    }
-    checkLmdb(rc, "beginning a write transaction", db.path);
-    break;
+    db.adoptMapSizeLocked();
+    rc = mdb_txn_begin(db.env, nullptr, 0, &txn);
   }
+  checkLmdb(rc, "beginning a write transaction", db.path);
   TxnGuard guard{txn};
   detail::MetaStore meta(txn, db.meta, db.path);
   // Every schema is checked before anything is opened, so a refusal leaves
@@ -543,8 +549,7 @@ void Database::runWrite(kj::FunctionParam<void(WriteTxn&)> fn) {
   if (db.options.readOnly) {
     throw Error(ErrorCode::kInvalidArgument, "the database " + db.path + " is open read-only");
   }
-  if (std::find(detail::activeTxns.begin(), detail::activeTxns.end(), &db) !=
-      detail::activeTxns.end()) {
+  if (detail::transactionsOf(db) > 0) {
     throw Error(ErrorCode::kInvalidArgument,
                 "write() called inside a read() or write() of the same database on the same "
                 "thread (database " +
@@ -624,7 +629,7 @@ capnp::StructSchema Database::storedSchema(std::string_view tree) const {
   // declareTrees() adds trees under the map lock; a thread inside one of
   // this database's transactions holds it shared already.
   std::shared_lock lock(impl_->mapLock, std::defer_lock);
-  if (std::count(detail::activeTxns.begin(), detail::activeTxns.end(), impl_.get()) == 0) {
+  if (detail::transactionsOf(*impl_) == 0) {
     lock.lock();
   }
   auto it = impl_->byName.find(tree);

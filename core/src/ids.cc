@@ -26,12 +26,11 @@ std::uint64_t lastStoredId(TxnState& txn, const TreeState& tree) {
   DecodedKey key;
   return decodeKey(k, key) ? key.id : 0;
 }
-}  // namespace
 
 std::vector<std::pair<std::uint64_t, std::uint64_t>> loadRanges(TxnState& txn,
                                                                 const TreeState& tree) {
   std::vector<std::pair<std::uint64_t, std::uint64_t>> out;
-  MetaStore meta(txn.txn, txn.db->meta, txn.db->path);
+  MetaStore meta(txn, txn.db->meta);
   if (auto msg = meta.getMessage(idsKey(tree))) {
     try {
       for (auto r : msg->getRoot<wire::IdRanges>().getRanges()) {
@@ -46,7 +45,6 @@ std::vector<std::pair<std::uint64_t, std::uint64_t>> loadRanges(TxnState& txn,
   return out;
 }
 
-namespace {
 std::vector<std::pair<std::uint64_t, std::uint64_t>>& rangesOf(TxnState& txn,
                                                                const TreeState& tree) {
   TreeWrite& w = txn.writes[tree.ordinal];
@@ -146,7 +144,7 @@ void flushIds(TxnState& txn) {
       list[j].setNext(w.ranges[j].first);
       list[j].setEnd(w.ranges[j].second);
     }
-    MetaStore meta(txn.txn, txn.db->meta, txn.db->path, &txn.mapFull);
+    MetaStore meta(txn, txn.db->meta);
     meta.putMessage(idsKey(*txn.db->trees[i]), msg);
     w.idsDirty = false;
   }

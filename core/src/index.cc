@@ -13,7 +13,6 @@ namespace hills {
 using detail::checkLmdb;
 using detail::Cursor;
 using detail::IndexState;
-using detail::IndexWrite;
 using detail::TxnState;
 
 namespace {
@@ -322,7 +321,7 @@ void IndexOps::rebuild(
     return true;
   });
   if (progress) progress(ix.name, done, total);
-  MetaStore meta(t.txn, t.db->meta, t.db->path, &t.mapFull);
+  MetaStore meta(t, t.db->meta);
   meta.putText("index:" + ix.name, stamp(ix));
 }
 

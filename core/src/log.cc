@@ -25,6 +25,10 @@ wire::ChangeKind wireKind(EventKind kind) {
 
 }  // namespace
 
+EventKind eventKind(wire::ChangeKind kind) {
+  return static_cast<EventKind>(static_cast<std::uint16_t>(kind));
+}
+
 void openChangeLog(DatabaseImpl& db, MDB_txn* txn) {
   MetaStore meta(txn, db.meta, db.path);
   bool kept = meta.getU32("changeLog").value_or(0) == 1;
@@ -41,20 +45,23 @@ void openChangeLog(DatabaseImpl& db, MDB_txn* txn) {
   db.log.open = true;
 }
 
+namespace {
+
+// The sequence number of the newest entry; 0 when the log is empty.
+std::uint64_t newestSequence(MDB_txn* txn, const DatabaseImpl& db) {
+  Cursor cursor(txn, db.log.dbi, db.path);
+  MDB_val k, v;
+  int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_LAST);
+  if (rc == MDB_NOTFOUND) return 0;
+  checkLmdb(rc, "reading the change log", db.path);
+  return k.mv_size == 8 ? loadBigEndian64(k.mv_data) : 0;
+}
+
+// Appends one change in the writing transaction.
 void appendChange(TxnState& t, const TreeState& tree, EventKind kind, std::uint64_t id,
                   std::uint32_t revision, kj::ArrayPtr<const capnp::word> value,
                   const ChangeNote& note) {
-  if (t.nextSequence == 0) {
-    Cursor cursor(t.txn, t.db->log.dbi, t.db->path);
-    MDB_val k, v;
-    int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_LAST);
-    t.nextSequence = 1;
-    if (rc == MDB_SUCCESS && k.mv_size == 8) {
-      t.nextSequence = loadBigEndian64(k.mv_data) + 1;
-    } else if (rc != MDB_NOTFOUND && rc != MDB_SUCCESS) {
-      checkLmdb(rc, "reading the change log", t.db->path);
-    }
-  }
+  if (t.nextSequence == 0) t.nextSequence = newestSequence(t.txn, *t.db) + 1;
   capnp::MallocMessageBuilder msg(static_cast<uint>(
       value.size() + 24 + (tree.name.size() + note.origin.size() + note.holder.size()) / 8));
   auto change = msg.initRoot<wire::Change>();
@@ -79,6 +86,8 @@ void appendChange(TxnState& t, const TreeState& tree, EventKind kind, std::uint6
                [&] { return "writing change " + std::to_string(seq) + " to the change log"; });
   ++t.nextSequence;
 }
+
+}  // namespace
 
 void recordChange(TxnState& t, const TreeState& tree, EventKind kind, std::uint64_t id,
                   std::uint32_t revision, std::uint32_t dataIteration, std::uint32_t metaIteration,
@@ -128,13 +137,7 @@ void ReadTxn::changes(std::uint64_t after,
 
 std::uint64_t ReadTxn::lastSequence() const {
   auto& db = *state_->db;
-  if (!db.log.open) return 0;
-  detail::Cursor cursor(state_->txn, db.log.dbi, db.path);
-  MDB_val k, v;
-  int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_LAST);
-  if (rc == MDB_NOTFOUND || k.mv_size != 8) return 0;
-  detail::checkLmdb(rc, "reading the change log", db.path);
-  return detail::loadBigEndian64(k.mv_data);
+  return db.log.open ? detail::newestSequence(state_->txn, db) : 0;
 }
 
 }  // namespace hills

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "hills/events.h"
+#include "hills/record.capnp.h"
 
 namespace hills::detail {
 
@@ -28,6 +29,10 @@ struct ChangeLogState {
 // once Options::changeLog turned it on, it stays on for that database.
 void openChangeLog(DatabaseImpl& db, MDB_txn* txn);
 
+// The event kind of a change-log entry's kind (the two enums share their
+// order).
+EventKind eventKind(wire::ChangeKind kind);
+
 // What a committed change says beyond its record: who made it and, for the
 // borrow kinds, the borrow.
 struct ChangeNote {
@@ -35,11 +40,6 @@ struct ChangeNote {
   std::string_view holder;
   std::uint64_t fencing = 0;
 };
-
-// Appends one change in the writing transaction.
-void appendChange(TxnState& t, const TreeState& tree, EventKind kind, std::uint64_t id,
-                  std::uint32_t revision, kj::ArrayPtr<const capnp::word> value,
-                  const ChangeNote& note);
 
 // Records a stored change: in the change log when the database keeps one,
 // and as an event for delivery after commit when anyone listens. `value` is

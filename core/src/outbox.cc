@@ -19,13 +19,9 @@ namespace detail {
 
 namespace {
 
-MetaStore outboxTable(TxnState& t) {
-  return MetaStore(t.txn, t.db->sync.outbox, t.db->path, &t.mapFull, "_outbox");
-}
+MetaStore outboxTable(TxnState& t) { return MetaStore(t, t.db->sync.outbox, "_outbox"); }
 
-MetaStore conflictTable(TxnState& t) {
-  return MetaStore(t.txn, t.db->sync.conflicts, t.db->path, &t.mapFull, "_conflicts");
-}
+MetaStore conflictTable(TxnState& t) { return MetaStore(t, t.db->sync.conflicts, "_conflicts"); }
 
 void requireReplica(TxnState& t, std::string_view what) {
   if (t.db->ownIds || !t.db->sync.open) {
@@ -212,15 +208,10 @@ void WriteTxn::queueCheckIn(const OpaqueKey& key, bool keepBorrow) {
   detail::putEntry(t, rk, wire::OutboxEntry::Kind::CHECK_IN, false, keepBorrow, t.now,
                    held->fencing);
   if (!keepBorrow) {
-    capnp::MallocMessageBuilder msg(32);
-    auto b = msg.initRoot<wire::Borrow>();
-    b.setHolder(held->holder);
-    b.setFencing(held->fencing);
-    b.setSince(std::chrono::duration_cast<std::chrono::nanoseconds>(held->since.time_since_epoch())
-                   .count());
-    b.setReturning(true);
-    detail::MetaStore(t.txn, t.db->sync.borrows, t.db->path, &t.mapFull, "_borrows")
-        .putMessage(rk, msg);
+    auto since =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(held->since.time_since_epoch());
+    detail::putBorrow(t, ts, key.id, key.revision, held->holder, held->fencing, since.count(),
+                      true);
   }
 }
 
@@ -275,21 +266,20 @@ void WriteTxn::setOrigin(std::string_view origin) { state_->origin = origin; }
 
 std::uint64_t ReadTxn::syncCursor() const {
   TxnState& t = *state_;
-  detail::MetaStore meta(t.txn, t.db->meta, t.db->path);
+  detail::MetaStore meta(t, t.db->meta);
   return std::stoull(meta.getText("syncCursor").value_or("0"));
 }
 
 std::string ReadTxn::pinnedServer() const {
   TxnState& t = *state_;
-  detail::MetaStore meta(t.txn, t.db->meta, t.db->path);
+  detail::MetaStore meta(t, t.db->meta);
   return meta.getText("pinnedServer").value_or("");
 }
 
 void WriteTxn::setSyncCursor(std::uint64_t sequence) {
   TxnState& t = *state_;
   detail::requireReplica(t, "follows a server's change log");
-  detail::MetaStore(t.txn, t.db->meta, t.db->path, &t.mapFull)
-      .putText("syncCursor", std::to_string(sequence));
+  detail::MetaStore(t, t.db->meta).putText("syncCursor", std::to_string(sequence));
 }
 
 void WriteTxn::pinServer(std::string_view uuid) {
@@ -301,8 +291,7 @@ void WriteTxn::pinServer(std::string_view uuid) {
     throw Error(ErrorCode::kWrongServer, "the replica " + t.db->path + " belongs to server " +
                                              pinned + ", not to server " + std::string(uuid));
   }
-  detail::MetaStore(t.txn, t.db->meta, t.db->path, &t.mapFull)
-      .putText("pinnedServer", std::string(uuid));
+  detail::MetaStore(t, t.db->meta).putText("pinnedServer", std::string(uuid));
 }
 
 }  // namespace hills

@@ -184,6 +184,8 @@ struct DatabaseImpl {
   void growMap(std::size_t sizeAtFailure);
   // Adopts the size another process gave the map.
   void adoptMapSize();
+  // The same, for a caller that holds mapLock exclusively.
+  void adoptMapSizeLocked();
   std::size_t mapSize() const;
 };
 

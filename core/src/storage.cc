@@ -56,8 +56,10 @@ void TxnState::reset() {
   txn = nullptr;
   mapFull = false;
   scratchInUse = false;
-  scratchInUse = false;
 }
+
+MetaStore::MetaStore(TxnState& t, MDB_dbi dbi, std::string_view table)
+    : MetaStore(t.txn, dbi, t.db->path, &t.mapFull, table) {}
 
 std::optional<MDB_val> MetaStore::get(std::string_view key) const {
   MDB_val k = toVal(key), v;

@@ -14,6 +14,8 @@
 
 namespace hills::detail {
 
+struct TxnState;
+
 // First-segment size of the message builder a write transaction reuses: big
 // enough that typical records build in one segment with no allocation.
 constexpr std::size_t kScratchWords = 8192;
@@ -48,6 +50,8 @@ class MetaStore {
   MetaStore(MDB_txn* txn, MDB_dbi dbi, std::string_view where, bool* mapFull = nullptr,
             std::string_view table = "_meta")
       : txn_(txn), dbi_(dbi), where_(where), mapFull_(mapFull), table_(table) {}
+  // The table `dbi` in a transaction of Database::read or write.
+  MetaStore(TxnState& t, MDB_dbi dbi, std::string_view table = "_meta");
 
   std::optional<std::uint32_t> getU32(std::string_view key) const;
   void putU32(std::string_view key, std::uint32_t value);

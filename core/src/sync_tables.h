@@ -13,6 +13,7 @@
 #include "hills/events.h"
 #include "hills/record.capnp.h"
 #include "hills/txn.h"
+#include "log.h"
 
 namespace hills::detail {
 
@@ -40,6 +41,10 @@ std::string recordKey(const TreeState& tree, std::uint64_t id, std::uint32_t rev
 // follow it (a conflict copy's time). Throws kCorrupt naming `table`.
 OpaqueKey parseRecordKey(TxnState& t, std::string_view key, std::string_view table,
                          std::size_t trailing = 0);
+
+// Stores the borrow of a record (`since`: nanoseconds since the epoch).
+void putBorrow(TxnState& t, const TreeState& tree, std::uint64_t id, std::uint32_t revision,
+               std::string_view holder, std::uint64_t fencing, std::int64_t since, bool returning);
 
 // The borrow of a record as stored (server) or mirrored (client).
 std::optional<BorrowInfo> findBorrow(TxnState& t, const TreeState& tree, std::uint64_t id,
@@ -78,6 +83,11 @@ void dropOutboxEntry(TxnState& t, const TreeState& tree, std::uint64_t id, std::
 bool storeRemote(TxnState& t, GenericTree& tree, EventKind kind, std::uint64_t id,
                  std::uint32_t revision, kj::ArrayPtr<const kj::byte> bytes,
                  std::string_view origin, bool force);
+
+// Removes the stored record `old` (indexers, the change log and its event
+// included), as a local removal or a remote one (`note`).
+void eraseRecord(TxnState& t, const TreeState& tree, const StoredRecord& old,
+                 const ChangeNote& note);
 
 // Removes a record as another database did; nothing when it is absent.
 void removeRemote(TxnState& t, GenericTree& tree, std::uint64_t id, std::uint32_t revision,

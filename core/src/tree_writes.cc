@@ -109,16 +109,21 @@ struct Snapshot {
   }
 };
 
-// Runs the tree's indexers for a mutation whose new value `msg` holds (none
+// Runs the tree's indexers for a mutation whose new value `after` is (none
 // for a remove), before it is stored.
 void index(TxnState& t, const TreeState& tree, const StoredRecord* before, std::uint64_t id,
-           std::uint32_t revision, capnp::MessageBuilder* msg) {
+           std::uint32_t revision, std::optional<wire::Envelope::Reader> after) {
   if (tree.indexes.empty()) return;
   std::optional<Snapshot> old;
   if (before) old.emplace(t, *before);
   std::optional<IndexedRecord> now;
-  if (msg) now = IndexedRecord{id, revision, msg->getRoot<wire::Envelope>().asReader()};
+  if (after) now = IndexedRecord{id, revision, *after};
   detail::IndexOps::apply(t, tree, old ? &old->record : nullptr, now ? &*now : nullptr);
+}
+
+// Envelope of a value being built, for index().
+wire::Envelope::Reader built(capnp::MessageBuilder& msg) {
+  return msg.getRoot<wire::Envelope>().asReader();
 }
 
 // Stores a change whose index entries are written already: if storing it
@@ -152,7 +157,7 @@ std::uint64_t GenericTree::create(BodyWriter write) {
   env.setDataIteration(1);
   env.setMetaIteration(1);
   bool compact = write(env.getBody(), capnp::AnyPointer::Reader());
-  index(t, *tree_, nullptr, id, 0, &msg);
+  index(t, *tree_, nullptr, id, 0, built(msg));
   kj::Array<capnp::word> spill;
   auto words = detail::singleSegment(msg, compact, spill);
   storeIndexed(t, *tree_, [&] { detail::putValue(t, *tree_, id, 0, words, true); });
@@ -194,7 +199,7 @@ void GenericTree::update(std::uint64_t id, std::uint32_t revision, BodyWriter wr
       changed = detail::changedFields(tree_->schema, o.getBody().getAs<capnp::AnyStruct>(),
                                       env.getBody().asReader().getAs<capnp::AnyStruct>());
     }
-    index(t, *tree_, &old, id, revision, &msg);
+    index(t, *tree_, &old, id, revision, built(msg));
     kj::Array<capnp::word> spill;
     auto words = detail::singleSegment(msg, compact, spill);
     storeIndexed(t, *tree_, [&] { detail::putValue(t, *tree_, id, revision, words, false); });
@@ -215,19 +220,7 @@ void GenericTree::remove(std::uint64_t id, std::uint32_t revision) {
                                           " is released: it cannot be removed, so that records "
                                           "that point to it keep what they pointed to");
   }
-  // Read before anything is written: the old bytes may move or change.
-  const std::uint32_t dataIteration = old.envelope().getDataIteration();
-  const std::uint32_t metaIteration = old.envelope().getMetaIteration();
-  index(t, *tree_, &old, id, revision, nullptr);
-  KeyBytes key = detail::encodeKey(id, revision);
-  MDB_val k = detail::toVal(key);
-  t.writes[tree_->ordinal].appender.invalidate();
-  storeIndexed(t, *tree_, [&] {
-    t.checkWrite(mdb_del(t.txn, tree_->dbi, &k, nullptr),
-                 [&] { return "removing " + describe(tree_->name, id, revision); });
-  });
-  detail::recordChange(t, *tree_, EventKind::kRemoved, id, revision, dataIteration, metaIteration,
-                       {});
+  detail::eraseRecord(t, *tree_, old, {});
 }
 
 namespace {
@@ -247,7 +240,7 @@ void rewrite(TxnState& t, const TreeState& tree, const StoredRecord& old, std::u
     change(env);
     std::uint32_t dataIteration = env.getDataIteration(), metaIteration = env.getMetaIteration();
     // A new revision is a new record: indexers see no `before` for it.
-    index(t, tree, fresh ? nullptr : &old, id, revision, &msg);
+    index(t, tree, fresh ? nullptr : &old, id, revision, built(msg));
     kj::Array<capnp::word> spill;
     auto words = detail::singleSegment(msg, false, spill);
     storeIndexed(t, tree, [&] { detail::putValue(t, tree, id, revision, words, fresh); });
@@ -342,7 +335,7 @@ void GenericTree::applyChange(wire::Change::Reader change, std::string_view orig
     throw Error(ErrorCode::kWrongTree, "a change of tree '" + std::string(change.getTree().cStr()) +
                                            "' applied to tree '" + tree_->name + "'");
   }
-  auto kind = static_cast<EventKind>(static_cast<std::uint16_t>(change.getKind()));
+  auto kind = detail::eventKind(change.getKind());
   switch (kind) {
     case EventKind::kRemoved:
       detail::removeRemote(t, *this, id, revision, origin);
@@ -366,23 +359,31 @@ void GenericTree::applyChange(wire::Change::Reader change, std::string_view orig
 
 namespace detail {
 
+void eraseRecord(TxnState& t, const TreeState& tree, const StoredRecord& old,
+                 const ChangeNote& note) {
+  const std::uint64_t id = old.id();
+  const std::uint32_t revision = old.revision();
+  // Read before anything is written: the old bytes may move or change.
+  const std::uint32_t dataIteration = old.envelope().getDataIteration();
+  const std::uint32_t metaIteration = old.envelope().getMetaIteration();
+  index(t, tree, &old, id, revision, std::nullopt);
+  KeyBytes key = encodeKey(id, revision);
+  MDB_val k = toVal(key);
+  t.writes[tree.ordinal].appender.invalidate();
+  storeIndexed(t, tree, [&] {
+    t.checkWrite(mdb_del(t.txn, tree.dbi, &k, nullptr),
+                 [&] { return "removing " + describe(tree.name, id, revision); });
+  });
+  recordChange(t, tree, EventKind::kRemoved, id, revision, dataIteration, metaIteration, {}, {},
+               note);
+}
+
 void removeRemote(TxnState& t, GenericTree& tree, std::uint64_t id, std::uint32_t revision,
                   std::string_view origin) {
   const TreeState& ts = *TreeAccess::state(tree);
   auto previous = tree.find(id, revision);
   if (!previous) return;  // applied already
-  auto iterations =
-      std::pair(previous.envelope().getDataIteration(), previous.envelope().getMetaIteration());
-  index(t, ts, &previous, id, revision, nullptr);
-  KeyBytes key = encodeKey(id, revision);
-  MDB_val k = toVal(key);
-  t.writes[ts.ordinal].appender.invalidate();
-  storeIndexed(t, ts, [&] {
-    t.checkWrite(mdb_del(t.txn, ts.dbi, &k, nullptr),
-                 [&] { return "removing " + describe(ts.name, id, revision); });
-  });
-  recordChange(t, ts, EventKind::kRemoved, id, revision, iterations.first, iterations.second, {},
-               {}, ChangeNote{origin, {}, 0});
+  eraseRecord(t, ts, previous, ChangeNote{origin, {}, 0});
 }
 
 kj::ArrayPtr<const capnp::word> valueWords(const TreeState& tree, std::uint64_t id,
@@ -452,12 +453,7 @@ bool storeRemote(TxnState& t, GenericTree& tree, EventKind kind, std::uint64_t i
       throwCorrupt(ts, id, revision, e);
     }
   }
-  if (!ts.indexes.empty()) {
-    std::optional<Snapshot> old;
-    if (previous) old.emplace(t, previous);
-    IndexedRecord now{id, revision, env};
-    IndexOps::apply(t, ts, old ? &old->record : nullptr, &now);
-  }
+  index(t, ts, previous ? &previous : nullptr, id, revision, env);
   bool fresh = !previous;
   storeIndexed(t, ts, [&] { putValue(t, ts, id, revision, words, fresh); });
   recordChange(t, ts, kind, id, revision, env.getDataIteration(), env.getMetaIteration(), words,

@@ -9,13 +9,9 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
-#include <initializer_list>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -88,7 +84,6 @@ class Subscription {
 
  private:
   friend class Database;
-  friend class detail::EventHub;
   Subscription(std::weak_ptr<detail::EventHub> hub, std::uint64_t id)
       : hub_(std::move(hub)), id_(id) {}
 

@@ -185,6 +185,8 @@ class LatestRevisionIndex : public Indexer {
     auto current = out.exact(key);
     if (after) {
       if (!current.empty() && current.back().revision > after->revision) return;
+      // An edit of the newest revision leaves the entry as it is.
+      if (current.size() == 1 && current[0] == RecordId{after->id, after->revision}) return;
       for (auto r : current) out.remove(key, r);
       out.put(key, RecordId{after->id, after->revision});
       return;
