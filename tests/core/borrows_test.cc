@@ -62,16 +62,17 @@ hills::Error checkInError(hills::Database& db, Key<plm::Part> key, const hills::
   });
 }
 
-// The server's part 1 checked out to the replica "A", which has followed the
-// server's log up to `cursor`.
-struct LentToA {
-  TempDir dir;
-  hills::Database server{dir.sub("server"), serverOptions()};
-  hills::Database a{dir.sub("a"), replicaOptions("A")};
-  Key<plm::Part> p = createPart(server, 1);
-  hills::BorrowInfo borrow = checkOut(server, p, "A");
-  std::uint64_t cursor = replicate(server, a, 0);
-};
+using EnvelopeBuilder = hills::wire::Envelope::Builder;
+
+// `value` as the client `author` would edit it: renamed to `name`, one data
+// iteration on.
+Words editedBy(const Words& value, const std::string& author, const std::string& name) {
+  return altered(value, [&](EnvelopeBuilder env) {
+    env.setDataIteration(env.getDataIteration() + 1);
+    env.setAuthor(author);
+    env.getBody().getAs<plm::Part::Capnp>().setName(name);
+  });
+}
 
 }  // namespace
 
@@ -254,11 +255,7 @@ TEST_CASE("a check-in by a client that holds no borrow or by another holder is r
   auto p = createPart(server, 1);
   auto serverValue = valueOf(server, p);
   // A valid edit of the record by B (the check-in at the end takes it).
-  auto edit = altered(serverValue, [](hills::wire::Envelope::Builder env) {
-    env.setDataIteration(env.getDataIteration() + 1);
-    env.setAuthor("B");
-    env.getBody().getAs<plm::Part::Capnp>().setName("sneaked in");
-  });
+  auto edit = editedBy(serverValue, "B", "sneaked in");
 
   auto seq = lastSequence(server);
   auto e =
@@ -564,8 +561,6 @@ void accept(hills::Database& db, const hills::OpaqueKey& key, const Words& value
   });
 }
 
-using EnvelopeBuilder = hills::wire::Envelope::Builder;
-
 }  // namespace
 
 TEST_CASE("acceptCreate refuses a value that is not a new draft authored by its pusher",
@@ -665,11 +660,7 @@ TEST_CASE("acceptCreate takes a create pushed again with later edits while nobod
 
   SECTION("refused once another client has checked it in since") {
     auto b = checkOut(server, p, "B");
-    auto byB = altered(first, [](EnvelopeBuilder env) {
-      env.setDataIteration(env.getDataIteration() + 1);
-      env.setAuthor("B");
-      env.getBody().getAs<plm::Part::Capnp>().setName("edited by B");
-    });
+    auto byB = editedBy(first, "B", "edited by B");
     checkIn(server, p, hills::CheckIn{.holder = "B", .fencing = b.fencing, .value = bytesOf(byB)});
     REQUIRE(hex(valueOf(server, p)) == hex(byB));
     // A's push is newer by its data iteration: only the author tells.
@@ -686,11 +677,7 @@ TEST_CASE("acceptCreate takes a create pushed again with later edits while nobod
     // A has checked it out and in since: the record is A's again, unborrowed,
     // and A's push is newer by its data iteration; only the meta iteration tells.
     auto b = checkOut(server, p, "A");
-    auto byA = altered(valueOf(server, p), [](EnvelopeBuilder env) {
-      env.setDataIteration(env.getDataIteration() + 1);
-      env.setAuthor("A");
-      env.getBody().getAs<plm::Part::Capnp>().setName("checked in by A");
-    });
+    auto byA = editedBy(valueOf(server, p), "A", "checked in by A");
     checkIn(server, p, hills::CheckIn{.holder = "A", .fencing = b.fencing, .value = bytesOf(byA)});
     REQUIRE(hex(valueOf(server, p)) == hex(byA));
     REQUIRE(iterationsOf(byA) == std::pair<std::uint32_t, std::uint32_t>(2, 2));
@@ -781,11 +768,7 @@ TEST_CASE_METHOD(LentToA, "a check-in of the server's own bytes changes nothing"
 TEST_CASE_METHOD(LentToA, "a check-in authored by another client than the holder is refused",
                  "[core][borrows]") {
   auto serverValue = valueOf(server, p);
-  auto byB = altered(serverValue, [](EnvelopeBuilder env) {
-    env.setDataIteration(env.getDataIteration() + 1);
-    env.setAuthor("B");
-    env.getBody().getAs<plm::Part::Capnp>().setName("edited by B");
-  });
+  auto byB = editedBy(serverValue, "B", "edited by B");
   auto seq = lastSequence(server);
   auto e = checkInError(
       server, p, hills::CheckIn{.holder = "A", .fencing = borrow.fencing, .value = bytesOf(byB)});

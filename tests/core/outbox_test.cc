@@ -155,14 +155,9 @@ TEST_CASE(
   });
 }
 
-TEST_CASE("a replica mirrors the server's borrows and only the holder may edit", "[core][outbox]") {
-  TempDir dir;
-  hills::Database server(dir.sub("server"), serverOptions());
-  hills::Database a(dir.sub("a"), replicaOptions("A"));
+TEST_CASE_METHOD(LentToA, "a replica mirrors the server's borrows and only the holder may edit",
+                 "[core][outbox]") {
   hills::Database b(dir.sub("b"), replicaOptions("B"));
-  auto p = createPart(server, 1);
-  auto borrow = checkOut(server, p, "A");
-  replicate(server, a, 0);
   replicate(server, b, 0);
 
   for (hills::Database* db : {&a, &b}) {
@@ -242,13 +237,8 @@ TEST_CASE("queueCheckIn marks the borrow returning and settle drops the entry", 
   }
 }
 
-TEST_CASE("a borrow change applied again leaves a returning borrow as it is", "[core][outbox]") {
-  TempDir dir;
-  hills::Database server(dir.sub("server"), serverOptions());
-  hills::Database a(dir.sub("a"), replicaOptions("A"));
-  auto p = createPart(server, 1);
-  auto borrow = checkOut(server, p, "A");
-  replicate(server, a, 0);
+TEST_CASE_METHOD(LentToA, "a borrow change applied again leaves a returning borrow as it is",
+                 "[core][outbox]") {
   rename(a, p, 1, "edited by A");
   queueCheckIn(a, p);
   // The same batch again, as after a crash before the cursor was saved.
@@ -262,13 +252,8 @@ TEST_CASE("a borrow change applied again leaves a returning borrow as it is", "[
   CHECK(outboxOf(a).size() == 1);
 }
 
-TEST_CASE("queueCheckIn with keepBorrow leaves the record editable", "[core][outbox]") {
-  TempDir dir;
-  hills::Database server(dir.sub("server"), serverOptions());
-  hills::Database a(dir.sub("a"), replicaOptions("A"));
-  auto p = createPart(server, 1);
-  checkOut(server, p, "A");
-  replicate(server, a, 0);
+TEST_CASE_METHOD(LentToA, "queueCheckIn with keepBorrow leaves the record editable",
+                 "[core][outbox]") {
   rename(a, p, 1, "first edit");
   queueCheckIn(a, p, true);
   auto box = outboxOf(a);
@@ -282,14 +267,8 @@ TEST_CASE("queueCheckIn with keepBorrow leaves the record editable", "[core][out
   CHECK(nameIn(valueOf(a, p)) == "second edit");
 }
 
-TEST_CASE("a queued check-in accepted by the server ends the borrow on the replica",
-          "[core][outbox]") {
-  TempDir dir;
-  hills::Database server(dir.sub("server"), serverOptions());
-  hills::Database a(dir.sub("a"), replicaOptions("A"));
-  auto p = createPart(server, 1);
-  auto borrow = checkOut(server, p, "A");
-  auto cursor = replicate(server, a, 0);
+TEST_CASE_METHOD(LentToA, "a queued check-in accepted by the server ends the borrow on the replica",
+                 "[core][outbox]") {
   rename(a, p, 1, "edited by A");
   queueCheckIn(a, p);
   auto item = outboxOf(a).at(0);
@@ -298,10 +277,7 @@ TEST_CASE("a queued check-in accepted by the server ends the borrow on the repli
   server.write([&](hills::WriteTxn& txn) {
     txn.tree("parts").checkIn(
         p.id, p.revision,
-        hills::CheckIn{.holder = "A",
-                       .fencing = borrow.fencing,
-                       .value = kj::arrayPtr(reinterpret_cast<const kj::byte*>(value.data()),
-                                             value.size() * sizeof(capnp::word))});
+        hills::CheckIn{.holder = "A", .fencing = borrow.fencing, .value = bytesOf(value)});
   });
   replicate(server, a, cursor);
   CHECK(a.write([&](hills::WriteTxn& txn) { return txn.settle(item); }));
@@ -361,16 +337,11 @@ TEST_CASE(
   CHECK(hex(valueOf(b, p)) == hex(serverP));
 }
 
-TEST_CASE(
+TEST_CASE_METHOD(
+    LentToA,
     "a broken borrow of a record removed locally keeps an empty conflict copy and brings "
     "the record back",
     "[core][outbox]") {
-  TempDir dir;
-  hills::Database server(dir.sub("server"), serverOptions());
-  hills::Database a(dir.sub("a"), replicaOptions("A"));
-  auto p = createPart(server, 1);
-  checkOut(server, p, "A");
-  auto cursor = replicate(server, a, 0);
   a.write([&](hills::WriteTxn& txn) { txn.tree<plm::Part>().remove(p); });
   REQUIRE(valueOf(a, p).empty());
   breakBorrow(server, p);
@@ -570,15 +541,9 @@ Words editedByB(const Words& value, const std::string& name, Iterations iteratio
   });
 }
 
-// The server's part 1 checked out to the replica "A", which has edited it
-// (data iteration 2) without checking it in.
-struct EditedOnA {
-  TempDir dir;
-  hills::Database server{dir.sub("server"), serverOptions()};
-  hills::Database a{dir.sub("a"), replicaOptions("A")};
-  Key<plm::Part> p = createPart(server, 1);
-  hills::BorrowInfo borrow = checkOut(server, p, "A");
-  std::uint64_t cursor = replicate(server, a, 0);
+// LentToA, where the replica "A" has edited its part (data iteration 2)
+// without checking it in.
+struct EditedOnA : LentToA {
   Words original = valueOf(a, p);
   Words edited;
   EditedOnA() {
@@ -693,29 +658,24 @@ TEST_CASE(
   CHECK(server.read([](const hills::ReadTxn& txn) { return txn.lastSequence(); }) == seq);
 }
 
-TEST_CASE("a queued check-in keeps the fencing number of the borrow it was queued under",
-          "[core][outbox]") {
-  TempDir dir;
-  hills::Database server(dir.sub("server"), serverOptions());
-  hills::Database a(dir.sub("a"), replicaOptions("A"));
-  auto p = createPart(server, 1);
-  auto first = checkOut(server, p, "A");
-  auto cursor = replicate(server, a, 0);
+TEST_CASE_METHOD(LentToA,
+                 "a queued check-in keeps the fencing number of the borrow it was queued under",
+                 "[core][outbox]") {
   rename(a, p, 1, "edited by A");
   queueCheckIn(a, p);
   auto box = outboxOf(a);
   REQUIRE(box.size() == 1);
   CHECK(box[0].kind == OutboxItem::Kind::kCheckIn);
-  CHECK(box[0].fencing == first.fencing);
+  CHECK(box[0].fencing == borrow.fencing);
 
   // The server took a check-in and lent the record to A again; the replica
   // follows before its own entry is settled.
   server.write([&](hills::WriteTxn& txn) {
-    txn.tree("parts").checkIn(p.id, p.revision,
-                              hills::CheckIn{.holder = "A", .fencing = first.fencing, .value = {}});
+    txn.tree("parts").checkIn(
+        p.id, p.revision, hills::CheckIn{.holder = "A", .fencing = borrow.fencing, .value = {}});
   });
   auto second = checkOut(server, p, "A");
-  REQUIRE(second.fencing > first.fencing);
+  REQUIRE(second.fencing > borrow.fencing);
   replicate(server, a, cursor);
   auto mirror = borrowOf(a, p);
   REQUIRE(mirror);
@@ -726,5 +686,5 @@ TEST_CASE("a queued check-in keeps the fencing number of the borrow it was queue
   REQUIRE(after.size() == 1);
   CHECK(after[0].key == hills::opaque(p));
   CHECK(after[0].queued == box[0].queued);
-  CHECK(after[0].fencing == first.fencing);
+  CHECK(after[0].fencing == borrow.fencing);
 }

@@ -16,6 +16,7 @@
 
 #include "error_of.h"
 #include "plm_fixtures.h"
+#include "temp_dir.h"
 
 namespace hills::test {
 
@@ -177,5 +178,15 @@ inline void rename(hills::Database& replica, Key<plm::Part> key, int n, const st
     txn.tree<plm::Part>().update(key, p);
   });
 }
+
+// The server's part 1 checked out to the replica "A", replicated up to `cursor`.
+struct LentToA {
+  TempDir dir;
+  hills::Database server{dir.sub("server"), serverOptions()};
+  hills::Database a{dir.sub("a"), replicaOptions("A")};
+  Key<plm::Part> p = createPart(server, 1);
+  hills::BorrowInfo borrow = checkOut(server, p, "A");
+  std::uint64_t cursor = replicate(server, a, 0);
+};
 
 }  // namespace hills::test
