@@ -7,30 +7,39 @@ namespace hills {
 
 namespace {
 
-Options replicaOptions(const ClientOptions& options, Client::Impl* impl) {
+std::shared_ptr<client::Replica> makeReplica(const ClientOptions& options, Client::Impl* impl) {
   if (options.name.empty()) {
     throw Error(ErrorCode::kInvalidArgument, "a hills::Client needs a name (ClientOptions::name)");
   }
+  auto replica = std::make_shared<client::Replica>(options.name);
+  replica->setOnOutbox([impl] { impl->wake(); });
+  return replica;
+}
+
+Options replicaOptions(const ClientOptions& options, std::shared_ptr<client::Replica> replica) {
   Options o = options.database;
-  o.ownIds = false;
+  o.ids = Options::IdSource::kRanges;
   o.author = options.name;
-  auto own = std::move(o.onOutbox);
-  o.onOutbox = [impl, own = std::move(own)] {
-    impl->wake();
-    if (own) own();
-  };
+  o.hooks.push_back(std::move(replica));
   return o;
 }
 
 }  // namespace
 
 Client::Impl::Impl(const std::string& path, ClientOptions o)
-    : options(std::move(o)), db(path, replicaOptions(options, this)) {
+    : options(std::move(o)),
+      replica(makeReplica(options, this)),
+      db(path, replicaOptions(options, replica)) {
   db.read([&](const ReadTxn& txn) {
-    state.lastApplied = txn.syncCursor();
+    state.lastApplied = replica->cursor(txn);
     state.serverSequence = state.lastApplied;
-    state.serverUuid = txn.pinnedServer();
+    state.serverUuid = replica->pinnedServer(txn);
   });
+}
+
+std::pair<std::string, std::string> Client::Impl::target() const {
+  std::lock_guard lock(mutex);
+  return {options.server, options.token};
 }
 
 void Client::Impl::wake() {
@@ -130,7 +139,7 @@ ClientStatus Client::status() const {
   }
   auto trees = impl_->db.trees();
   impl_->db.read([&](const ReadTxn& txn) {
-    out.outbox = txn.outboxLength();
+    out.outbox = impl_->replica->outboxLength(txn);
     for (auto& t : trees) out.idsLeft[t.name] = txn.tree(t.name).idsLeft();
   });
   return out;
@@ -139,22 +148,57 @@ ClientStatus Client::status() const {
 bool Client::waitConnected(std::chrono::milliseconds timeout) {
   impl_->requireOtherThread("waitConnected");
   std::unique_lock lock(impl_->mutex);
-  return impl_->changed.wait_for(lock, timeout, [&] { return impl_->state.connected; });
+  auto& s = impl_->state;
+  impl_->changed.wait_for(lock, timeout, [&] { return s.connected || s.refusedBy.has_value(); });
+  if (s.refusedBy && !s.connected) throw Error(*s.refusedBy, s.lastError);
+  return s.connected;
+}
+
+void Client::connectTo(const std::string& server, const std::string& token) {
+  impl_->requireOtherThread("connectTo");
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->options.server = server;
+    impl_->options.token = token;
+    impl_->state.refusedBy.reset();
+  }
+  impl_->onSyncThread([&] {
+    impl_->engine->restart();
+    return kj::Promise<void>(kj::READY_NOW);
+  });
 }
 
 bool Client::sync(std::chrono::milliseconds timeout) {
   impl_->requireOtherThread("sync");
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::uint64_t target;
-  {
-    std::lock_guard lock(impl_->mutex);
-    target = impl_->state.serverSequence;
-  }
+  auto outboxEmpty = [&] {
+    return impl_->db.read(
+        [&](const ReadTxn& txn) { return impl_->replica->outboxLength(txn) == 0; });
+  };
+  // What the server has committed now: asked, not remembered, so a change
+  // another client made just before the call is waited for.
+  std::optional<std::uint64_t> target;
   for (;;) {
-    bool empty = impl_->db.read([](const ReadTxn& txn) { return txn.outboxLength() == 0; });
+    if (!target) {
+      bool connected;
+      {
+        std::lock_guard lock(impl_->mutex);
+        connected = impl_->state.connected;
+      }
+      if (connected) {
+        try {
+          target = impl_->onSyncThread([&] { return impl_->engine->lastSequence(); });
+        } catch (const Error& e) {
+          if (e.code() != ErrorCode::kOffline) throw;
+        }
+      }
+    }
+    bool empty = outboxEmpty();
     std::unique_lock lock(impl_->mutex);
     auto& s = impl_->state;
-    if (s.connected && empty && s.lastApplied >= std::max(target, impl_->lastAcked)) return true;
+    if (target && s.connected && empty && s.lastApplied >= std::max(*target, impl_->lastAcked)) {
+      return true;
+    }
     if (std::chrono::steady_clock::now() >= deadline) return false;
     // Woken by the engine; the outbox is read again in any case.
     impl_->changed.wait_until(
@@ -166,7 +210,10 @@ bool Client::flush(std::chrono::milliseconds timeout) {
   impl_->requireOtherThread("flush");
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    if (impl_->db.read([](const ReadTxn& txn) { return txn.outboxLength() == 0; })) return true;
+    if (impl_->db.read(
+            [&](const ReadTxn& txn) { return impl_->replica->outboxLength(txn) == 0; })) {
+      return true;
+    }
     std::unique_lock lock(impl_->mutex);
     if (std::chrono::steady_clock::now() >= deadline) return false;
     // Woken by the engine when it settles; the outbox is read again in any case.
@@ -183,7 +230,11 @@ BorrowInfo Client::checkOut(const OpaqueKey& key) {
 }
 
 void Client::checkIn(const OpaqueKey& key, bool keepBorrow) {
-  impl_->db.write([&](WriteTxn& txn) { txn.queueCheckIn(key, keepBorrow); });
+  impl_->db.write([&](WriteTxn& txn) { checkIn(txn, key, keepBorrow); });
+}
+
+void Client::checkIn(WriteTxn& txn, const OpaqueKey& key, bool keepBorrow) {
+  impl_->replica->queueCheckIn(txn, key, keepBorrow);
 }
 
 void Client::Impl::pushFirst(const OpaqueKey& key) {
@@ -194,18 +245,19 @@ void Client::Impl::pushFirst(const OpaqueKey& key) {
                   "client '" + options.name + "' is not connected to its server " + options.server);
     }
   }
+  const client::Replica& r = *replica;
   // This client's edits go first, so the server's change holds them, and
   // nothing of the record may still wait in the outbox (a queued check-in
   // would otherwise reach the server after the change and be refused).
   bool mine = db.read([&](const ReadTxn& txn) {
-    auto held = txn.tree(key.tree).borrow(key.id, key.revision);
+    auto held = protocol::findBorrow(txn, key);
     return held && held->holder == options.name && !held->returning;
   });
-  if (mine) db.write([&](WriteTxn& txn) { txn.queueCheckIn(key, true); });
+  if (mine) db.write([&](WriteTxn& txn) { replica->queueCheckIn(txn, key, true); });
   auto deadline = std::chrono::steady_clock::now() + options.callTimeout;
   for (;;) {
     bool waiting = db.read([&](const ReadTxn& txn) {
-      for (const auto& item : txn.outbox()) {
+      for (const auto& item : r.outbox(txn)) {
         if (item.key == key) return true;
       }
       return false;
@@ -257,11 +309,19 @@ BorrowInfo Client::breakBorrow(const OpaqueKey& key) {
 }
 
 std::vector<BorrowInfo> Client::borrows() const {
-  return impl_->db.read([](const ReadTxn& txn) { return txn.borrows(); });
+  return impl_->db.read([](const ReadTxn& txn) { return protocol::listBorrows(txn); });
 }
 
 std::vector<ConflictCopy> Client::conflicts() const {
-  return impl_->db.read([](const ReadTxn& txn) { return txn.conflicts(); });
+  return impl_->db.read([&](const ReadTxn& txn) { return impl_->replica->conflicts(txn); });
+}
+
+void Client::dropConflicts(const OpaqueKey& key) {
+  impl_->db.write([&](WriteTxn& txn) { impl_->replica->dropConflict(txn, key); });
+}
+
+std::vector<OutboxItem> Client::outbox() const {
+  return impl_->db.read([&](const ReadTxn& txn) { return impl_->replica->outbox(txn); });
 }
 
 }  // namespace hills

@@ -12,6 +12,7 @@
 
 #include "hills/client.h"
 #include "hills/protocol.h"
+#include "replica.h"
 
 namespace hills {
 
@@ -20,9 +21,12 @@ class SyncEngine;
 struct Client::Impl {
   Impl(const std::string& path, ClientOptions options);
 
-  ClientOptions options;
+  ClientOptions options;  // server and token guarded by `mutex` (connectTo)
 
-  // Wakes the engine's push loop (from any thread; the database calls it
+  // The replica's rules and tables, the database's write hook.
+  std::shared_ptr<client::Replica> replica;
+
+  // Wakes the engine's push loop (from any thread; the replica calls it
   // after commits that queue outbox entries, so it comes before `db`).
   void wake();
   // On the sync thread: resolves at the next wake().
@@ -65,6 +69,9 @@ struct Client::Impl {
   // a call that waits for the sync engine would wait for itself.
   void requireOtherThread(std::string_view what) const;
 
+  // The server to connect to and the token to say, as connectTo() last set them.
+  std::pair<std::string, std::string> target() const;
+
   void run();  // the sync thread's body
   std::thread thread;
   std::thread::id syncThread;
@@ -85,6 +92,11 @@ class SyncEngine {
   kj::Promise<std::pair<std::uint32_t, std::uint64_t>> newRevision(OpaqueKey key);
   kj::Promise<std::uint64_t> setLifecycle(OpaqueKey key, std::uint32_t lifecycle);
   kj::Promise<std::pair<BorrowInfo, std::uint64_t>> breakBorrow(OpaqueKey key);
+  kj::Promise<std::uint64_t> lastSequence();
+
+  // Ends the session and connects again at once, to what Impl::target()
+  // says now, forgetting a refusal.
+  void restart();
 
   // Applies a batch of the server's change log (the listener's call).
   void apply(capnp::List<wire::Change>::Reader changes, std::uint64_t last);
@@ -93,7 +105,9 @@ class SyncEngine {
 
  private:
   struct Session;
-  kj::Promise<void> connectOnce();
+  kj::Promise<void> connectOnce(std::string server, std::string token);
+  kj::Promise<void> idle();  // until restart()
+  void ended(const kj::Exception* failure);
   kj::Promise<void> startSession(kj::Own<Session> session);
   kj::Promise<void> pushLoop();
   kj::Promise<bool> pushOnce();
@@ -110,6 +124,7 @@ class SyncEngine {
   std::chrono::milliseconds backoff_;
   bool everConnected_ = false;
   bool mayWrite_ = false;  // the server's configuration lets this client write
+  kj::Own<kj::PromiseFulfiller<void>> resume_;  // idle(): fulfilled by restart()
 };
 
 template <class F>

@@ -41,12 +41,11 @@ class ListenerImpl final : public sync::Listener::Server {
   bool failed_ = false;
 };
 
-BorrowInfo borrowOf(sync::Borrow::Reader b) {
-  return BorrowInfo{protocol::keyOf(b.getKey()), b.getHolder().cStr(), b.getFencing(),
-                    std::chrono::system_clock::time_point(
-                        std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                            std::chrono::nanoseconds(b.getSince()))),
-                    false};
+// Refusals that another attempt with the same name, token and replica
+// would meet again: the client waits for connectTo().
+bool permanent(ErrorCode code) {
+  return code == ErrorCode::kDenied || code == ErrorCode::kWrongServer ||
+         code == ErrorCode::kSchemaMismatch || code == ErrorCode::kProtocol;
 }
 
 }  // namespace
@@ -107,23 +106,57 @@ sync::Session::Client& SyncEngine::session() {
   }
   throw Error(ErrorCode::kOffline, "client '" + client_.options.name +
                                        "' is not connected to its server " +
-                                       client_.options.server);
+                                       client_.target().first);
 }
 
 kj::Promise<void> SyncEngine::run() {
-  if (client_.options.server.empty()) return kj::NEVER_DONE;
-  return connectOnce()
-      .then([this]() { setConnected(false, "the server closed the connection"); },
-            [this](kj::Exception&& e) { setConnected(false, protocol::toError(e).what()); })
+  auto [server, token] = client_.target();
+  if (server.empty()) return idle().then([this]() { return run(); });
+  return connectOnce(server, token)
+      .then([this]() { ended(nullptr); }, [this](kj::Exception&& e) { ended(&e); })
       .then([this]() {
         session_ = nullptr;
         client_.rearmWake();
+        bool refused;
+        {
+          std::lock_guard lock(client_.mutex);
+          refused = client_.state.refusedBy.has_value();
+        }
+        if (refused) return idle().then([this]() { return run(); });
         auto wait = backoff_;
         backoff_ = std::min(backoff_ * 2, client_.options.maxBackoff);
-        return io_.provider->getTimer().afterDelay(wait.count() * kj::MILLISECONDS).then([this]() {
-          return run();
-        });
+        return io_.provider->getTimer()
+            .afterDelay(wait.count() * kj::MILLISECONDS)
+            .exclusiveJoin(idle())
+            .then([this]() { return run(); });
       });
+}
+
+void SyncEngine::ended(const kj::Exception* failure) {
+  if (failure == nullptr) {
+    setConnected(false, "the server closed the connection");
+    return;
+  }
+  Error error = protocol::toError(*failure);
+  // Only what the server (or this replica) said in so many words is final;
+  // a lost connection or a timeout is tried again.
+  if (permanent(error.code()) && protocol::carriesError(*failure)) {
+    std::lock_guard lock(client_.mutex);
+    client_.state.refusedBy = error.code();
+  }
+  setConnected(false, error.what());
+}
+
+kj::Promise<void> SyncEngine::idle() {
+  auto paf = kj::newPromiseAndFulfiller<void>();
+  resume_ = kj::mv(paf.fulfiller);
+  return kj::mv(paf.promise);
+}
+
+void SyncEngine::restart() {
+  backoff_ = client_.options.minBackoff;
+  if (resume_) resume_->fulfill();
+  if (session_ != nullptr) drop("connecting to another server");
 }
 
 void SyncEngine::drop(const std::string& why) {
@@ -131,22 +164,23 @@ void SyncEngine::drop(const std::string& why) {
   if (dropped_) dropped_->reject(KJ_EXCEPTION(DISCONNECTED, why.c_str()));
 }
 
-kj::Promise<void> SyncEngine::connectOnce() {
+kj::Promise<void> SyncEngine::connectOnce(std::string server, std::string token) {
   auto& network = io_.provider->getNetwork();
-  return timed(network.parseAddress(client_.options.server, 7420)
+  return timed(network.parseAddress(server, 7420)
                    .then([](kj::Own<kj::NetworkAddress> address) {
                      return address->connect().attach(kj::mv(address));
                    })
-                   .then([this](kj::Own<kj::AsyncIoStream> stream) {
+                   .then([this, token](kj::Own<kj::AsyncIoStream> stream) {
                      auto s = kj::heap<Session>(kj::mv(stream));
                      auto request = s->gate.helloRequest();
                      protocol::translated([&] {
                        auto hello = request.initHello();
                        hello.setClient(client_.options.name);
-                       hello.setToken(client_.options.token);
+                       hello.setToken(token);
                        hello.setProtocol(sync::PROTOCOL_VERSION);
-                       hello.setPinnedServer(
-                           client_.db.read([](const ReadTxn& txn) { return txn.pinnedServer(); }));
+                       hello.setPinnedServer(client_.db.read([&](const ReadTxn& txn) {
+                         return client_.replica->pinnedServer(txn);
+                       }));
                        std::vector<TreeInfo> mine;
                        for (auto& t : client_.db.trees()) {
                          if (t.compiled) mine.push_back(t);
@@ -164,7 +198,8 @@ kj::Promise<void> SyncEngine::connectOnce() {
                          auto info = response.getServer();
                          std::string uuid = info.getUuid();
                          // A server that is not ours never gets to send a change.
-                         client_.db.write([&](WriteTxn& txn) { txn.pinServer(uuid); });
+                         client_.db.write(
+                             [&](WriteTxn& txn) { client_.replica->pin(txn, uuid); });
                          capnp::SchemaLoader loader;
                          std::vector<TreeType> types;
                          for (auto schema : info.getSchemas()) {
@@ -192,7 +227,8 @@ kj::Promise<void> SyncEngine::startSession(kj::Own<Session> s) {
   dropped_ = kj::mv(paf.fulfiller);
   Session& ref = *s;
   session_ = kj::mv(s);
-  std::uint64_t cursor = client_.db.read([](const ReadTxn& txn) { return txn.syncCursor(); });
+  std::uint64_t cursor =
+      client_.db.read([&](const ReadTxn& txn) { return client_.replica->cursor(txn); });
   auto request = session().subscribeRequest();
   request.setAfter(cursor);
   request.setListener(kj::heap<ListenerImpl>(*this));
@@ -257,13 +293,14 @@ kj::Promise<bool> SyncEngine::pushOnce() {
   // As read before this push marked them: `sent` says pushed before.
   auto batch = kj::heap<std::vector<OutboxItem>>();
   bool creates = false;
+  auto& replica = *client_.replica;
   protocol::translated([&] {
     // One write transaction: the values pushed and the marks that stop
     // further local edits of pushed creates are taken together.
     client_.db.write([&](WriteTxn& txn) {
       batch->clear();
       creates = false;
-      std::vector<OpaqueKey> toMark;
+      std::vector<OutboxItem> toMark;
       std::size_t bytes = 0;
       struct Pick {
         OutboxItem item;
@@ -271,22 +308,22 @@ kj::Promise<bool> SyncEngine::pushOnce() {
       };
       std::vector<Pick> picks;
       std::vector<OutboxItem> gone;
-      for (auto& item : txn.outbox(kPushItems)) {
+      for (auto& item : replica.outbox(txn, kPushItems)) {
         auto tree = txn.tree(item.key.tree);
         auto rec = tree.find(item.key.id, item.key.revision);
         bool create = item.kind == OutboxItem::Kind::kCreate;
         // A create removed here before the server saw it, or a check-in
         // whose borrow was broken meanwhile (the edit is a conflict copy).
-        if (create ? !rec : !tree.borrow(item.key.id, item.key.revision)) {
+        if (create ? !rec : !protocol::findBorrow(txn, item.key)) {
           gone.push_back(item);
           continue;
         }
         if (bytes > kPushBytes) break;
         bytes += rec ? rec.value().size() * sizeof(capnp::word) : 0;
         picks.push_back(Pick{item, rec ? rec.value() : nullptr});
-        if (!item.sent) toMark.push_back(item.key);
+        if (!item.sent) toMark.push_back(item);
       }
-      for (auto& item : gone) txn.settle(item);
+      for (auto& item : gone) replica.settle(txn, item);
       auto list = request.initItems(static_cast<unsigned>(picks.size()));
       for (unsigned i = 0; i < picks.size(); ++i) {
         auto& p = picks[i];
@@ -309,12 +346,12 @@ kj::Promise<bool> SyncEngine::pushOnce() {
         }
         batch->push_back(p.item);
       }
-      txn.markSent(toMark);
+      replica.markSent(txn, toMark);
     });
   });
   if (batch->empty()) return false;
   auto& sent = *batch;
-  return timed(request.send().then([this, &sent, creates](auto&& response) {
+  return timed(request.send().then([this, &sent, &replica, creates](auto&& response) {
            auto outcomes = response.getOutcomes();
            std::uint64_t acked = 0, refused = 0;
            std::string lastRefusal;
@@ -327,13 +364,13 @@ kj::Promise<bool> SyncEngine::pushOnce() {
                  const auto& item = sent[i];
                  acked = std::max(acked, outcome.getSequence());
                  std::string error = outcome.getError();
-                 ErrorCode code = protocol::codeNamed(outcome.getCode().cStr());
+                 auto code = protocol::refusal(outcome);
                  // A check-in pushed again after a lost answer finds
                  // its borrow returned already: it was stored.
                  bool done =
-                     error.empty() || (item.sent && item.kind == OutboxItem::Kind::kCheckIn &&
-                                       code == ErrorCode::kNotBorrowed);
-                 txn.settle(item, done ? std::string_view() : std::string_view(error));
+                     !code || (item.sent && item.kind == OutboxItem::Kind::kCheckIn &&
+                               *code == ErrorCode::kNotBorrowed);
+                 replica.settle(txn, item, done ? std::string_view() : std::string_view(error));
                  if (!done) {
                    ++refused;
                    lastRefusal = error;
@@ -360,7 +397,7 @@ void SyncEngine::apply(capnp::List<wire::Change>::Reader changes, std::uint64_t 
   client_.db.write([&](WriteTxn& txn) {
     // The log is applied in order, without a gap: a batch must continue
     // where the stored cursor stands (entries at or below it were applied).
-    std::uint64_t cursor = txn.syncCursor();
+    std::uint64_t cursor = client_.replica->cursor(txn);
     for (auto change : changes) {
       std::uint64_t sequence = change.getSequence();
       if (sequence <= cursor) continue;
@@ -371,7 +408,7 @@ void SyncEngine::apply(capnp::List<wire::Change>::Reader changes, std::uint64_t 
       txn.tree(change.getTree().cStr()).applyChange(change, change.getOrigin().cStr());
       cursor = sequence;
     }
-    txn.setSyncCursor(cursor);
+    client_.replica->setCursor(txn, cursor);
   });
   {
     std::lock_guard lock(client_.mutex);
@@ -388,7 +425,7 @@ kj::Promise<std::pair<BorrowInfo, std::uint64_t>> SyncEngine::checkOut(OpaqueKey
     return protocol::translated([&] {
       auto outcome = response.getOutcomes()[0];
       protocol::check(outcome);
-      return std::pair(borrowOf(response.getBorrows()[0]), outcome.getSequence());
+      return std::pair(protocol::borrowOf(response.getBorrows()[0]), outcome.getSequence());
     });
   }));
 }
@@ -433,9 +470,15 @@ kj::Promise<std::pair<BorrowInfo, std::uint64_t>> SyncEngine::breakBorrow(Opaque
   return timed(request.send().then([](auto&& response) {
     return protocol::translated([&] {
       protocol::check(response.getOutcome());
-      return std::pair(borrowOf(response.getBorrow()), response.getOutcome().getSequence());
+      return std::pair(protocol::borrowOf(response.getBorrow()),
+                       response.getOutcome().getSequence());
     });
   }));
+}
+
+kj::Promise<std::uint64_t> SyncEngine::lastSequence() {
+  auto request = session().lastSequenceRequest();
+  return timed(request.send().then([](auto&& response) { return response.getLast(); }));
 }
 
 }  // namespace hills

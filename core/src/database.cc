@@ -17,7 +17,7 @@
 #include "schema_registry.h"
 #include "state.h"
 #include "storage.h"
-#include "sync_tables.h"
+#include "tables.h"
 
 namespace hills {
 
@@ -191,6 +191,15 @@ struct TxnEnd {
     db.returnTxnState(std::move(state));
   }
 };
+
+// Runs a write transaction's onAbort callbacks, while it still holds the
+// writer lock (they undo what an extension keeps in memory for it).
+void runAbortFns(TxnState& state) {
+  auto fns = std::move(state.abortFns);
+  state.abortFns.clear();
+  state.commitFns.clear();
+  for (auto& fn : fns) fn();
+}
 
 struct TxnGuard {
   MDB_txn* txn;
@@ -387,11 +396,12 @@ void openDatabase(DatabaseImpl& db) {
 
   openIndexes(db, txn, meta);
   detail::openChangeLog(db, txn);
-  detail::openSyncTables(db, txn);
-  // A replica that took its ids from a server must never mint its own.
-  bool replica = meta.getU32("serverIds").value_or(0) == 1;
-  db.ownIds = o.ownIds && !replica;
-  if (!db.ownIds && !replica && !o.readOnly) meta.putU32("serverIds", 1);
+  detail::openHookTables(db, txn);
+  // A database that took its ids from ranges another one granted must never
+  // mint its own: they could be the grantor's.
+  bool rangesOnly = meta.getU32(detail::kRangesOnlyKey).value_or(0) == 1;
+  db.rangesOnly = rangesOnly || o.ids == Options::IdSource::kRanges;
+  if (db.rangesOnly && !rangesOnly && !o.readOnly) meta.putU32(detail::kRangesOnlyKey, 1);
 
   // Committing (a read-only transaction too) keeps the DBI handles opened in it.
   guard.txn = nullptr;
@@ -417,7 +427,7 @@ void Database::declareTrees(const std::vector<TreeType>& types) {
                 "declareTrees() called inside a read() or write() of the database " + db.path);
   }
   // Nothing to do when every tree is open with exactly these schemas (a
-  // sync server hears them at every hello): checked without stopping
+  // server hears them from every peer): checked without stopping
   // anyone.
   bool current = true;
   runRead([&](const ReadTxn& txn) {
@@ -562,7 +572,7 @@ void Database::runWrite(kj::FunctionParam<void(WriteTxn&)> fn) {
     bool notify = false;
     std::uint64_t ticket = 0;
     std::vector<Event> events;
-    bool queued = false;
+    std::vector<std::function<void()>> committed;
     {
       std::shared_lock lock(db.mapLock);
       detail::ActiveTxn active(&db);
@@ -573,13 +583,18 @@ void Database::runWrite(kj::FunctionParam<void(WriteTxn&)> fn) {
       WriteTxn txn(state.get());
       try {
         fn(txn);
-        // An indexer's failure aborts the transaction even when fn caught it.
+        // An indexer's or hook's failure aborts the transaction even when fn
+        // caught it.
         if (state->failure && !state->mapFull) std::rethrow_exception(state->failure);
         if (!state->mapFull) detail::flushIds(*state);
       } catch (...) {
-        if (!state->mapFull) throw;
+        if (!state->mapFull) {
+          runAbortFns(*state);
+          throw;
+        }
       }
       if (state->mapFull) {
+        runAbortFns(*state);
         rc = MDB_MAP_FULL;
       } else {
         // The ticket is taken under LMDB's writer lock, so tickets follow
@@ -590,14 +605,16 @@ void Database::runWrite(kj::FunctionParam<void(WriteTxn&)> fn) {
         state->txn = nullptr;
         if (rc == MDB_SUCCESS) {
           events = std::move(state->events);
-          queued = state->outboxQueued;
+          committed = std::move(state->commitFns);
+        } else {
+          runAbortFns(*state);
         }
       }
     }
     // Delivered with no transaction of ours active, so subscribers may read
     // and write; a failed commit passes its turn on with no events.
     if (notify) db.hub->deliver(ticket, std::move(events));
-    if (queued && db.options.onOutbox) db.options.onOutbox();
+    for (auto& done : committed) done();
     if (rc == MDB_SUCCESS) return;
     if (rc != MDB_MAP_FULL) checkLmdb(rc, "committing a write transaction", db.path);
     db.growMap(sizeAtStart);

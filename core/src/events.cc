@@ -24,14 +24,8 @@ std::string_view toString(EventKind kind) {
       return "new revision";
     case EventKind::kLifecycleChanged:
       return "lifecycle changed";
-    case EventKind::kBorrowed:
-      return "borrowed";
-    case EventKind::kCheckedIn:
-      return "checked in";
-    case EventKind::kBorrowBroken:
-      return "borrow broken";
   }
-  return "unknown";
+  return "hook entry";
 }
 
 bool EventFilter::matches(const Event& e) const {

@@ -82,11 +82,11 @@ void addIdRange(TxnState& txn, const TreeState& tree, std::uint64_t start, std::
 
 std::pair<std::uint64_t, std::uint64_t> grantIds(TxnState& txn, const TreeState& tree,
                                                  std::uint64_t count) {
-  if (count == 0 || !txn.db->ownIds) {
+  if (count == 0 || txn.db->rangesOnly) {
     throw Error(ErrorCode::kInvalidArgument,
-                count == 0
-                    ? "a grant of 0 ids of tree '" + tree.name + "'"
-                    : "the database " + txn.db->path + " is a replica: only its server grants ids");
+                count == 0 ? "a grant of 0 ids of tree '" + tree.name + "'"
+                           : "the database " + txn.db->path +
+                                 " takes its ids from ranges granted to it: it cannot grant ids");
   }
   auto& ranges = rangesOf(txn, tree);
   // Beyond the high-water mark (the last range's end) and every stored id.
@@ -119,10 +119,11 @@ std::uint64_t allocateId(TxnState& txn, const TreeState& tree) {
     w.ranges.erase(w.ranges.begin());
   }
   if (w.ranges.empty() || w.ranges.front().first >= w.ranges.front().second) {
-    if (!txn.db->ownIds) {
-      throw Error(ErrorCode::kNoIds,
-                  "tree '" + tree.name + "' has used every id its sync server granted (database " +
-                      txn.db->path + "); new records need a fresh range from the server");
+    if (txn.db->rangesOnly) {
+      throw Error(ErrorCode::kNoIds, "tree '" + tree.name +
+                                         "' has used every id of the ranges granted to it "
+                                         "(database " +
+                                         txn.db->path + "); new records need a fresh range");
     }
     // This database is its own id authority: extend past the high-water
     // mark, and past every id the tree holds, whatever put it there.

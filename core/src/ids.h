@@ -1,8 +1,8 @@
 // Id ranges: where new record ids come from.
 //
 // Each tree has a list of id ranges in _meta ("ids:<tree>"). A database that
-// is its own id authority (no sync server) extends its range by itself; a
-// client of a server uses the ranges the server granted.
+// owns its ids extends its range by itself; one that takes its ids from
+// ranges (Options::IdSource::kRanges) uses only those added to it.
 #pragma once
 
 #include <cstdint>
@@ -16,7 +16,7 @@ struct TreeState;
 // The next free id of the tree. Throws Error(kNoIds) when the ranges are used up.
 std::uint64_t allocateId(TxnState& txn, const TreeState& tree);
 
-// Adds a range [start, end) granted by a sync server. Throws
+// Adds a range [start, end) another database granted. Throws
 // kInvalidArgument for an empty range or one overlapping unused ids.
 void addIdRange(TxnState& txn, const TreeState& tree, std::uint64_t start, std::uint64_t end);
 

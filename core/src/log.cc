@@ -63,7 +63,7 @@ void appendChange(TxnState& t, const TreeState& tree, EventKind kind, std::uint6
                   const ChangeNote& note) {
   if (t.nextSequence == 0) t.nextSequence = newestSequence(t.txn, *t.db) + 1;
   capnp::MallocMessageBuilder msg(static_cast<uint>(
-      value.size() + 24 + (tree.name.size() + note.origin.size() + note.holder.size()) / 8));
+      value.size() + 24 + (tree.name.size() + note.origin.size() + note.note.size()) / 8));
   auto change = msg.initRoot<wire::Change>();
   std::uint64_t seq = t.nextSequence;
   change.setSequence(seq);
@@ -74,8 +74,8 @@ void appendChange(TxnState& t, const TreeState& tree, EventKind kind, std::uint6
   change.setTime(t.now);
   // Cap'n Proto's Text needs NUL-terminated strings.
   if (!note.origin.empty()) change.setOrigin(std::string(note.origin));
-  if (!note.holder.empty()) change.setHolder(std::string(note.holder));
-  change.setFencing(note.fencing);
+  if (!note.note.empty()) change.setNote(std::string(note.note));
+  change.setNumber(note.number);
   change.setValue(value.asBytes());
   kj::Array<capnp::word> spill;
   auto words = singleSegment(msg, false, spill);

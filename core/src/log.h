@@ -1,5 +1,5 @@
 // The change log (_log): every committed change, in order, with the stored
-// value, for a sync server to hand out from a sequence number on.
+// value, for other databases to follow from a sequence number on.
 #pragma once
 
 #include <capnp/common.h>
@@ -33,18 +33,18 @@ void openChangeLog(DatabaseImpl& db, MDB_txn* txn);
 // order).
 EventKind eventKind(wire::ChangeKind kind);
 
-// What a committed change says beyond its record: who made it and, for the
-// borrow kinds, the borrow.
+// What a committed change says beyond its record: who made it and, for a
+// write hook's kinds, what the hook says (wire::Change.note and .number).
 struct ChangeNote {
-  std::string_view origin;  // empty: this database
-  std::string_view holder;
-  std::uint64_t fencing = 0;
+  std::string_view origin;  // empty: the transaction's origin
+  std::string_view note;
+  std::uint64_t number = 0;
 };
 
 // Records a stored change: in the change log when the database keeps one,
 // and as an event for delivery after commit when anyone listens. `value` is
-// what was stored (empty for a removal and the borrow kinds but a broken
-// borrow, which carries the record as the server holds it).
+// what was stored (empty for a removal; for a hook's kind, what the hook
+// gave).
 void recordChange(TxnState& t, const TreeState& tree, EventKind kind, std::uint64_t id,
                   std::uint32_t revision, std::uint32_t dataIteration, std::uint32_t metaIteration,
                   kj::ArrayPtr<const capnp::word> value, std::vector<std::string> changed = {},

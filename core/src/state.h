@@ -9,11 +9,11 @@
 #include <atomic>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -100,9 +100,11 @@ struct TxnState {
   std::exception_ptr failure;                  // an indexer failed: the transaction must not commit
   std::vector<IndexWrite> indexWrites;         // by IndexState::ordinal
   std::vector<capnp::word> snapshot;           // a copy of a record for indexers
+  bool snapshotInUse = false;                  // a Snapshot holds `snapshot`
   std::uint64_t nextSequence = 0;              // of the change log; 0: not read yet
   std::string origin;                          // of local changes (WriteTxn::setOrigin)
-  bool outboxQueued = false;                   // a replica's outbox got an entry
+  std::vector<std::function<void()>> commitFns;  // WriteTxn::onCommit
+  std::vector<std::function<void()>> abortFns;   // WriteTxn::onAbort
   Appender logAppender;
   kj::Array<capnp::word> scratch;  // first segment of built values, zeroed
 
@@ -127,14 +129,11 @@ struct TxnState {
   void checkWrite(int rc, What&& what);
 };
 
-// The internal tables of sync: on a server _borrows and _grants, on a
-// client _borrows (its mirror of the server's), _outbox and _conflicts.
-struct SyncTables {
-  bool open = false;
-  MDB_dbi borrows = 0;
-  MDB_dbi grants = 0;
-  MDB_dbi outbox = 0;
-  MDB_dbi conflicts = 0;
+// An internal table of a write hook.
+struct TableState {
+  std::string name;
+  MDB_dbi dbi = 0;
+  bool open = false;  // false: a read-only open did not find it
 };
 
 struct DatabaseImpl {
@@ -149,13 +148,8 @@ struct DatabaseImpl {
   std::map<std::string, TreeState*, std::less<>> byName;
   std::vector<std::unique_ptr<IndexState>> indexes;
   ChangeLogState log;
-  SyncTables sync;
-  // A replica's outbox entries pushed since open (WriteTxn::markSent), by
-  // their key in the sync tables; kept in memory so that a push needs no
-  // commit of its own.
-  std::mutex sentMutex;
-  std::set<std::string> sentEntries;
   std::map<std::string, IndexState*, std::less<>> indexByName;
+  std::map<std::string, std::unique_ptr<TableState>, std::less<>> tables;  // of write hooks
 
   // Stored schemas of every tree, loaded for the dynamic API.
   capnp::SchemaLoader schemas;
@@ -169,7 +163,7 @@ struct DatabaseImpl {
   std::atomic<std::uint64_t> unalignedReads{0};
   std::atomic<std::uint64_t> mapGrowths{0};
   std::uint64_t staleReadersCleared = 0;  // at open
-  bool ownIds = true;                     // false: ids only from ranges a sync server granted
+  bool rangesOnly = false;                // ids only from ranges added (Options::IdSource::kRanges)
 
   std::mutex spareMutex;
   std::vector<std::unique_ptr<TxnState>> spare;  // recycled transaction states

@@ -49,7 +49,9 @@ void TxnState::reset() {
   indexWrites.clear();
   nextSequence = 0;
   origin.clear();
-  outboxQueued = false;
+  commitFns.clear();
+  abortFns.clear();
+  snapshotInUse = false;
   logAppender = Appender();
   events.clear();
   failure = nullptr;
@@ -104,9 +106,11 @@ void MetaStore::putText(std::string_view key, std::string_view value) {
 }
 
 namespace {
-std::unique_ptr<OwnedMessage> copyMessage(const MDB_val& v, std::string_view key) {
+std::unique_ptr<OwnedMessage> copyMessage(const MDB_val& v, std::string_view table,
+                                          std::string_view key) {
   if (v.mv_size == 0 || v.mv_size % sizeof(capnp::word) != 0) {
-    throw Error(ErrorCode::kCorrupt, "_meta key " + std::string(key) + " holds no message");
+    throw Error(ErrorCode::kCorrupt,
+                std::string(table) + " key " + std::string(key) + " holds no message");
   }
   auto words = kj::heapArray<capnp::word>(v.mv_size / sizeof(capnp::word));
   std::memcpy(words.begin(), v.mv_data, v.mv_size);
@@ -117,7 +121,7 @@ std::unique_ptr<OwnedMessage> copyMessage(const MDB_val& v, std::string_view key
 std::unique_ptr<OwnedMessage> MetaStore::getMessage(std::string_view key) const {
   auto v = get(key);
   if (!v) return nullptr;
-  return copyMessage(*v, key);
+  return copyMessage(*v, table_, key);
 }
 
 void MetaStore::putMessage(std::string_view key, capnp::MessageBuilder& msg) {
@@ -145,7 +149,7 @@ void MetaStore::forEachPrefix(
   while (rc == MDB_SUCCESS) {
     std::string_view key(static_cast<const char*>(k.mv_data), k.mv_size);
     if (key.substr(0, prefix.size()) != prefix) break;
-    auto msg = copyMessage(v, key);
+    auto msg = copyMessage(v, table_, key);
     if (!fn(key, *msg)) return;
     rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT);
   }
@@ -173,7 +177,7 @@ std::unique_ptr<OwnedMessage> MetaStore::floor(std::string_view prefix,
   checkLmdb(rc, "searching " + std::string(table_), where_);
   std::string_view found(static_cast<const char*>(k.mv_data), k.mv_size);
   if (found.substr(0, prefix.size()) != prefix) return nullptr;
-  return copyMessage(v, found);
+  return copyMessage(v, table_, found);
 }
 
 bool MetaStore::remove(std::string_view key) {

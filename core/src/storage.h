@@ -41,8 +41,7 @@ kj::ArrayPtr<const capnp::word> singleSegment(capnp::MessageBuilder& msg, bool c
                                               kj::Array<capnp::word>& spill);
 
 // Typed access to _meta, or another small internal table of messages keyed
-// by text (_borrows, _grants, _outbox, _conflicts), inside one LMDB
-// transaction.
+// by text (a write hook's tables), inside one LMDB transaction.
 class MetaStore {
  public:
   // `mapFull`, when given, is set when a write finds the map full (see

@@ -22,16 +22,15 @@ struct Envelope {
 }
 
 enum ChangeKind {
-  # What a change did; the same kinds as hills::EventKind.
+  # What a change did; the same kinds as hills::EventKind. Values from 6 up
+  # are kinds of write hooks (entries they add about a record they did not
+  # change); the sync protocol's are listed in sync.capnp (SyncKind).
   created @0;
   updated @1;
   removed @2;
   released @3;
   newRevision @4;
   lifecycleChanged @5;
-  borrowed @6;
-  checkedIn @7;
-  borrowBroken @8;
 }
 
 struct Change {
@@ -44,6 +43,6 @@ struct Change {
   origin @5 :Text;             # empty: this database; else the client it came from
   time @6 :Int64;              # nanoseconds since the Unix epoch
   value @7 :Data;              # the stored value after the change; empty for a removal
-  holder @8 :Text;             # borrow kinds: the client that holds (or held) the borrow
-  fencing @9 :UInt64;          # borrow kinds: the fencing number of that borrow
+  note @8 :Text;               # a hook's kind: what the entry says beyond the record
+  number @9 :UInt64;           # a hook's kind: a number it carries
 }

@@ -9,7 +9,47 @@ $Cxx.namespace("hills::sync");
 using Record = import "/hills/record.capnp";
 using Meta = import "/hills/meta.capnp";
 
-const protocolVersion :UInt32 = 1;
+const protocolVersion :UInt32 = 2;
+
+# The change-log entries the server adds about borrows: kinds of a write hook
+# (record.capnp's ChangeKind from 6 on). Their Change.note names the client
+# that holds (or held) the borrow, Change.number is its fencing number.
+const borrowedKind :UInt16 = 6;
+const checkedInKind :UInt16 = 7;
+const borrowBrokenKind :UInt16 = 8;   # Change.value: the record as the server holds it
+
+enum ErrorCode {
+  # hills::ErrorCode on the wire. The numbers are the protocol: a new code
+  # is added at the end, and none is ever renumbered.
+  unknown @0;
+  notFound @1;
+  alreadyExists @2;
+  wrongTree @3;
+  released @4;
+  notReleased @5;
+  unversioned @6;
+  notLatest @7;
+  corrupt @8;
+  schemaMismatch @9;
+  schemaVersion @10;
+  unknownTree @11;
+  noIds @12;
+  mapFull @13;
+  alreadyOpen @14;
+  io @15;
+  invalidArgument @16;
+  storage @17;
+  borrowed @18;
+  notBorrowed @19;
+  staleBorrow @20;
+  denied @21;
+  offline @22;
+  wrongServer @23;
+  protocol @24;
+}
+
+# A call refused as a whole fails with an exception whose description is
+# "hills error <ErrorCode number>: <message>" (hills/protocol.h reads it).
 
 interface Gate {
   # All a client can reach before it is known. The server reads messages
@@ -62,8 +102,8 @@ struct Push {
 struct Outcome {
   # The answer to one request of a batch.
   sequence @0 :UInt64;        # the server's change-log position after it; 0 when refused
-  error @1 :Text;             # empty: done
-  code @2 :Text;              # the hills::ErrorCode's name when refused ("borrowed"...)
+  error @1 :Text;             # empty: done; else the refusal's message, for people
+  code @2 :ErrorCode;         # what a program reads when refused
 }
 
 struct Borrow {
@@ -104,6 +144,9 @@ interface Session {
 
   breakBorrow @9 (key :Key) -> (borrow :Borrow, outcome :Outcome);
   # Needs admin: logged, and an event on every client.
+
+  lastSequence @10 () -> (last :UInt64);
+  # The newest change-log entry the server has committed. Needs read.
 }
 
 interface Listener {

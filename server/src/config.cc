@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "authority.h"
 #include "hills/config.capnp.h"
 #include "hills/server.h"
 
@@ -60,7 +61,8 @@ ServerConfig loadServerConfig(const std::string& path) {
 Options serverDatabaseOptions() {
   Options o;
   o.changeLog = true;
-  o.ownIds = true;
+  o.ids = Options::IdSource::kOwn;
+  o.hooks.push_back(server::authorityHook());
   o.durable = true;
   o.author = "hills-server";
   return o;

@@ -4,6 +4,7 @@
 
 #include <optional>
 
+#include "authority.h"
 #include "hills/schema.h"
 #include "server_impl.h"
 
@@ -31,16 +32,9 @@ bool isStorageFailure(const Error& e) {
 // The answer to one request of a batch, filled inside the transaction.
 struct Answer {
   std::uint64_t sequence = 0;
-  std::string error;
-  ErrorCode code = ErrorCode::kProtocol;
+  std::optional<Error> error;
 
-  void fill(sync::Outcome::Builder out) const {
-    out.setSequence(sequence);
-    if (!error.empty()) {
-      out.setError(error);
-      out.setCode(std::string(toString(code)));
-    }
-  }
+  void fill(sync::Outcome::Builder out) const { protocol::setOutcome(out, sequence, error); }
 };
 
 // Runs one request's part of a shared transaction: a refusal (which changes
@@ -54,8 +48,7 @@ void answer(WriteTxn& txn, Answer& out, F&& fn) {
     out.sequence = txn.lastSequence();
   } catch (const Error& e) {
     if (isStorageFailure(e)) throw;
-    out.error = e.what();
-    out.code = e.code();
+    out.error = e;
   }
 }
 
@@ -89,7 +82,7 @@ class SessionImpl final : public sync::Session::Server {
       auto failure = std::make_shared<std::optional<Error>>();
       return write(failure,
                    [this, tree, count, range](WriteTxn& txn) {
-                     *range = txn.tree(tree).grantIds(count, account_.name);
+                     *range = server::grantIds(txn, tree, count, account_.name);
                    })
           .then([context, range]() mutable {
             context.getResults().setStart(range->first);
@@ -162,9 +155,9 @@ class SessionImpl final : public sync::Session::Server {
                    })
           .then([this, context, items, answers, copy]() mutable {
             for (unsigned i = 0; i < answers->size(); ++i) {
-              if ((*answers)[i].error.empty()) continue;
+              if (!(*answers)[i].error) continue;
               server_.log("refused a push of " + describe(protocol::keyOf(items[i].getKey())) +
-                          " from '" + account_.name + "': " + (*answers)[i].error);
+                          " from '" + account_.name + "': " + (*answers)[i].error->what());
             }
             auto out = context.getResults().initOutcomes(static_cast<unsigned>(answers->size()));
             for (unsigned i = 0; i < answers->size(); ++i) (*answers)[i].fill(out[i]);
@@ -185,8 +178,7 @@ class SessionImpl final : public sync::Session::Server {
                      for (unsigned i = 0; i < keys.size(); ++i) {
                        const auto& key = keys[i];
                        answer(txn, (*answers)[i], [&] {
-                         (*borrows)[i] =
-                             txn.tree(key.tree).checkOut(key.id, key.revision, account_.name);
+                         (*borrows)[i] = server::checkOut(txn, key, account_.name);
                        });
                      }
                    })
@@ -196,7 +188,7 @@ class SessionImpl final : public sync::Session::Server {
             auto borrowList = results.initBorrows(static_cast<unsigned>(borrows->size()));
             for (unsigned i = 0; i < answers->size(); ++i) {
               (*answers)[i].fill(outList[i]);
-              if ((*answers)[i].error.empty()) setBorrow(borrowList[i], (*borrows)[i]);
+              if (!(*answers)[i].error) protocol::setBorrow(borrowList[i], (*borrows)[i]);
             }
           });
     });
@@ -204,11 +196,9 @@ class SessionImpl final : public sync::Session::Server {
 
   kj::Promise<void> release(ReleaseContext context) override {
     return single(context, "release records", [this](WriteTxn& txn, const OpaqueKey& key) {
-      auto tree = txn.tree(key.tree);
-      auto held = notHeldByOthers(tree, key);
-      tree.release(key.id, key.revision);
-      if (held)
-        tree.checkIn(key.id, key.revision, CheckIn{account_.name, held->fencing, {}, false, false});
+      auto held = server::notHeldByOthers(txn, key, account_.name);
+      txn.tree(key.tree).release(key.id, key.revision);
+      if (held) server::checkIn(txn, key, server::CheckIn{account_.name, held->fencing, {}, false, false});
     });
   }
 
@@ -222,9 +212,9 @@ class SessionImpl final : public sync::Session::Server {
       return write(failure,
                    [this, key, result, ans](WriteTxn& txn) {
                      answer(txn, *ans, [&] {
-                       auto tree = txn.tree(key.tree);
-                       std::uint32_t revision = tree.newRevision(key.id, key.revision);
-                       auto borrow = tree.checkOut(key.id, revision, account_.name);
+                       std::uint32_t revision = txn.tree(key.tree).newRevision(key.id, key.revision);
+                       auto borrow = server::checkOut(
+                           txn, OpaqueKey{key.tree, key.id, revision}, account_.name);
                        *result = {revision, borrow.fencing};
                      });
                    })
@@ -241,18 +231,25 @@ class SessionImpl final : public sync::Session::Server {
     std::uint32_t lifecycle = context.getParams().getLifecycle();
     return single(context, "change lifecycles",
                   [this, lifecycle](WriteTxn& txn, const OpaqueKey& key) {
-                    auto tree = txn.tree(key.tree);
-                    notHeldByOthers(tree, key);
-                    tree.setLifecycle(key.id, key.revision, lifecycle);
+                    server::notHeldByOthers(txn, key, account_.name);
+                    txn.tree(key.tree).setLifecycle(key.id, key.revision, lifecycle);
                   });
   }
 
   kj::Promise<void> listBorrows(ListBorrowsContext context) override {
     return translated([&] {
       need(account_.read, "list borrows");
-      auto all = server_.db.read([](const ReadTxn& txn) { return txn.borrows(); });
+      auto all = server_.db.read([](const ReadTxn& txn) { return protocol::listBorrows(txn); });
       auto list = context.getResults().initBorrows(static_cast<unsigned>(all.size()));
-      for (unsigned i = 0; i < all.size(); ++i) setBorrow(list[i], all[i]);
+      for (unsigned i = 0; i < all.size(); ++i) protocol::setBorrow(list[i], all[i]);
+      return kj::Promise<void>(kj::READY_NOW);
+    });
+  }
+
+  kj::Promise<void> lastSequence(LastSequenceContext context) override {
+    return translated([&] {
+      need(account_.read, "read changes");
+      context.getResults().setLast(server_.lastSequence);
       return kj::Promise<void>(kj::READY_NOW);
     });
   }
@@ -266,17 +263,14 @@ class SessionImpl final : public sync::Session::Server {
       auto failure = std::make_shared<std::optional<Error>>();
       return write(failure,
                    [this, key, broken, ans](WriteTxn& txn) {
-                     answer(txn, *ans, [&] {
-                       *broken =
-                           txn.tree(key.tree).breakBorrow(key.id, key.revision, account_.name);
-                     });
+                     answer(txn, *ans, [&] { *broken = server::breakBorrow(txn, key, account_.name); });
                    })
           .then([this, context, broken, ans, key]() mutable {
-            if (ans->error.empty()) {
+            if (!ans->error) {
               server_.log("client '" + account_.name + "' broke the borrow of " + describe(key) +
                           " held by '" + broken->holder + "' (fencing " +
                           std::to_string(broken->fencing) + ")");
-              setBorrow(context.getResults().initBorrow(), *broken);
+              protocol::setBorrow(context.getResults().initBorrow(), *broken);
             }
             ans->fill(context.getResults().initOutcome());
           });
@@ -328,39 +322,16 @@ class SessionImpl final : public sync::Session::Server {
     });
   }
 
-  // The caller's borrow of the record, if any; kBorrowed when another holds it.
-  std::optional<BorrowInfo> notHeldByOthers(GenericTree& tree, const OpaqueKey& key) const {
-    auto held = tree.borrow(key.id, key.revision);
-    if (held && held->holder != account_.name) {
-      throw Error(ErrorCode::kBorrowed,
-                  describe(key) + " is checked out to '" + held->holder + "'");
-    }
-    return held;
-  }
-
   void store(WriteTxn& txn, sync::Push::Reader item) {
     auto key = protocol::keyOf(item.getKey());
-    auto tree = txn.tree(key.tree);
     if (item.isCreate()) {
-      if (key.revision != 0) {
-        throw Error(ErrorCode::kInvalidArgument,
-                    "a record created offline must be revision 0, not " + describe(key));
-      }
-      tree.acceptCreate(key.id, item.getCreate(), account_.name);
+      server::acceptCreate(txn, key, item.getCreate(), account_.name);
       return;
     }
     auto in = item.getCheckIn();
-    tree.checkIn(key.id, key.revision,
-                 CheckIn{account_.name, in.getFencing(), in.getValue(), in.getRemoved(),
-                         in.getKeepBorrow()});
-  }
-
-  static void setBorrow(sync::Borrow::Builder out, const BorrowInfo& b) {
-    protocol::setKey(out.initKey(), b.key);
-    out.setHolder(b.holder);
-    out.setFencing(b.fencing);
-    out.setSince(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(b.since.time_since_epoch()).count());
+    server::checkIn(txn, key,
+                    server::CheckIn{account_.name, in.getFencing(), in.getValue(), in.getRemoved(),
+                                    in.getKeepBorrow()});
   }
 
   SyncServer::Impl& server_;

@@ -55,7 +55,19 @@ std::string peerOf(kj::AsyncIoStream& stream) {
 SyncServer::Impl::Impl(Database& database, ServerConfig cfg, kj::Timer& t,
                        std::function<void(std::string_view)> logger)
     : db(database), config(std::move(cfg)), timer(t), log(std::move(logger)), writer_(database) {
-  lastSequence = db.read([](const ReadTxn& txn) { return txn.lastSequence(); });
+  lastSequence = db.read([&](const ReadTxn& txn) {
+    try {
+      // Both throw kInvalidArgument for a database without the authority's
+      // tables or a change log.
+      txn.table(protocol::kBorrowTable);
+      txn.changes(UINT64_MAX - 1, [](wire::Change::Reader) { return false; });
+    } catch (const Error& e) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "the database " + db.path() +
+                      " was not opened as a sync server's (serverDatabaseOptions()): " + e.what());
+    }
+    return txn.lastSequence();
+  });
 }
 
 void SyncServer::Impl::taskFailed(kj::Exception&& exception) {

@@ -208,7 +208,7 @@ int runCheckIn() {
       auto p = *parts.get(key);
       p.leadTimeDays = static_cast<std::uint32_t>(count);
       parts.update(key, p);
-      txn.queueCheckIn(hills::opaque(key), true);
+      client.checkIn(txn, key, true);
     });
     if (!client.flush(30s)) return 1;  // acknowledged: durable on the server
     ++count;

@@ -14,7 +14,7 @@ namespace {
 
 hills::Options replica() {
   auto o = plmOptions();
-  o.ownIds = false;
+  o.ids = hills::Options::IdSource::kRanges;
   return o;
 }
 

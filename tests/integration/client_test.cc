@@ -4,6 +4,8 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <optional>
+#include <thread>
 
 #include "plm_fixtures.h"
 #include "server_process.h"
@@ -80,7 +82,7 @@ TEST_CASE("records created offline reach another client with events and borrows 
   CHECK(update.key == OpaqueKey{"parts", keys[0].id, 0});
   CHECK(update.changedFields == std::vector<std::string>{"name"});
   CHECK(partIn(b.db(), keys[0])->name == "renamed by A");
-  REQUIRE(eventually([&] { return !bEvents.find(hills::EventKind::kCheckedIn, "A").empty(); }));
+  REQUIRE(eventually([&] { return !bEvents.find(hills::sync::kCheckedIn, "A").empty(); }));
 
   // Now B may borrow it.
   auto granted = b.checkOut(keys[0]);
@@ -118,7 +120,9 @@ TEST_CASE("a replica refuses a server whose log went back in time", "[integratio
   std::filesystem::rename(dir.sub("backup"), db);
   ServerProcess restored(db, config, port);
   hills::Client a(dir.sub("a"), clientOptions("A", address));
-  CHECK_FALSE(a.waitConnected(1500ms));
+  // Refused for good: the replica must be rebuilt, trying again cannot help.
+  CHECK(errorOf([&] { a.waitConnected(10s); }).code() == ErrorCode::kWrongServer);
+  CHECK(a.status().refusedBy == ErrorCode::kWrongServer);
   CHECK_THAT(a.status().lastError, Catch::Contains("log ends at 0"));
   CHECK_THAT(restored.log(), Catch::Contains("refused client 'A'"));
 }
@@ -189,4 +193,120 @@ TEST_CASE("a client call that waits for the server is refused inside an event of
   REQUIRE(a.sync(10s));
   REQUIRE(eventually([&] { return code != -1; }));
   CHECK(code == static_cast<int>(ErrorCode::kInvalidArgument));
+}
+
+TEST_CASE("sync returns only once every change the server had is applied here, 100 times in a row",
+          "[integration][client][sync][regression]") {
+  TempDir dir;
+  auto config = writeServerConfig(dir.sub("server.json"));
+  ServerProcess server(dir.sub("server"), config);
+  hills::Client a(dir.sub("a"), clientOptions("A", server.address()));
+  hills::Client b(dir.sub("b"), clientOptions("B", server.address()));
+  REQUIRE(a.waitConnected(10s));
+  REQUIRE(b.waitConnected(10s));
+  REQUIRE(hasIds(a));
+  auto key = createPart(a, 1);
+  REQUIRE(a.sync(10s));
+  a.checkOut(key);
+  for (int i = 0; i < 100; ++i) {
+    std::string name = "edit " + std::to_string(i);
+    a.db().write([&](hills::WriteTxn& txn) {
+      auto p = makePart(1);
+      p.name = name;
+      txn.tree<plm::Part>().update(key, p);
+      a.checkIn(txn, key, true);
+    });
+    REQUIRE(a.flush(10s));  // the server has the edit, durably
+    REQUIRE(b.sync(10s));
+    auto part = partIn(b.db(), key);
+    REQUIRE(part);
+    REQUIRE(part->name == name);
+  }
+}
+
+TEST_CASE("a refused client does not try again until connectTo gives it new credentials",
+          "[integration][client][refusal]") {
+  TempDir dir;
+  auto config = writeServerConfig(dir.sub("server.json"));
+  ServerProcess server(dir.sub("server"), config);
+  auto options = clientOptions("A", server.address());
+  options.token = "not-A-token";
+  hills::Client a(dir.sub("a"), options);
+  auto refused = errorOf([&] { a.waitConnected(10s); });
+  CHECK(refused.code() == ErrorCode::kDenied);
+  CHECK_THAT(refused.what(), Catch::Contains("'A'"));
+  CHECK(a.status().refusedBy == ErrorCode::kDenied);
+
+  // Far longer than its back-off (20 ms to 200 ms): it stays refused and
+  // silent, so the server's log holds one refusal.
+  std::this_thread::sleep_for(1s);
+  auto countRefusals = [&] {
+    auto log = server.log();
+    std::size_t n = 0;
+    for (auto at = log.find("the token of client 'A' is wrong"); at != std::string::npos;
+         at = log.find("the token of client 'A' is wrong", at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  CHECK(countRefusals() == 1);
+  CHECK(a.status().refusedBy == ErrorCode::kDenied);
+
+  a.connectTo(server.address(), "A-token");
+  REQUIRE(a.waitConnected(10s));
+  CHECK_FALSE(a.status().refusedBy);
+  CHECK(a.status().lastError.empty());
+  CHECK(countRefusals() == 1);
+}
+
+TEST_CASE("connectTo moves a client to its server at another address",
+          "[integration][client][connect]") {
+  TempDir dir;
+  auto config = writeServerConfig(dir.sub("server.json"));
+  std::optional<ServerProcess> server(std::in_place, dir.sub("server"), config);
+  hills::Client a(dir.sub("a"), clientOptions("A", server->address()));
+  REQUIRE(a.waitConnected(10s));
+  REQUIRE(hasIds(a));
+  auto first = createPart(a, 1);
+  REQUIRE(a.sync(10s));
+  REQUIRE(server->kill(SIGTERM) == 0);
+  server.reset();
+
+  // The same server, moved to another port.
+  server.emplace(dir.sub("server"), config);
+  auto second = createPart(a, 2);  // offline meanwhile
+  a.connectTo(server->address(), "A-token");
+  REQUIRE(a.waitConnected(10s));
+  REQUIRE(a.sync(10s));
+  hills::Client b(dir.sub("b"), clientOptions("B", server->address()));
+  REQUIRE(b.waitConnected(10s));
+  REQUIRE(b.sync(10s));
+  CHECK(partIn(b.db(), first));
+  CHECK(partIn(b.db(), second));
+}
+
+TEST_CASE("release, new revision, lifecycle and breakBorrow take typed keys",
+          "[integration][client][keys]") {
+  TempDir dir;
+  auto config = writeServerConfig(dir.sub("server.json"));
+  ServerProcess server(dir.sub("server"), config);
+  hills::Client a(dir.sub("a"), clientOptions("A", server.address()));
+  hills::Client admin(dir.sub("admin"), clientOptions("admin", server.address()));
+  REQUIRE(a.waitConnected(10s));
+  REQUIRE(admin.waitConnected(10s));
+  REQUIRE(hasIds(a));
+  Key<plm::Part> key = createPart(a, 1);
+  REQUIRE(a.sync(10s));
+
+  a.release(key);
+  Key<plm::Part> next = a.newRevision(key);
+  CHECK(next == Key<plm::Part>{key.id, 1});
+  a.setLifecycle(key, 3);
+  auto released = a.db().read(
+      [&](const hills::ReadTxn& txn) { return txn.tree<plm::Part>().meta(key); });
+  REQUIRE(released);
+  CHECK(released->lifecycle == 3);
+  hills::BorrowInfo broken = admin.breakBorrow(next);
+  CHECK(broken.holder == "A");
+  CHECK(broken.key == hills::opaque(next));
 }

@@ -75,7 +75,6 @@ std::string show(const std::map<std::string, TreeDigest>& d) {
 hills::Options serverSideOptions() {
   hills::Options o = hills::test::plmOptions();
   o.changeLog = true;
-  o.ownIds = true;
   o.author = "hills-server";
   return o;
 }

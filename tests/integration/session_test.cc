@@ -109,14 +109,14 @@ TEST_CASE("a bad token is refused and the server stays up", "[integration][sessi
     auto options = clientOptions("A", server.address());
     options.token = "not-A-token";
     hills::Client bad(dir.sub("bad"), options);
-    CHECK_FALSE(bad.waitConnected(1s));
+    CHECK(errorOf([&] { bad.waitConnected(10s); }).code() == ErrorCode::kDenied);
     REQUIRE(eventually([&] { return !bad.status().lastError.empty(); }));
     auto status = bad.status();
     CHECK_FALSE(status.connected);
     CHECK(status.serverUuid.empty());
     CHECK_THAT(status.lastError, Catch::Contains("token"));
     CHECK_THAT(status.lastError, Catch::Contains("'A'"));
-    CHECK(bad.db().read([](const hills::ReadTxn& txn) { return txn.pinnedServer(); }).empty());
+    CHECK(status.refusedBy == ErrorCode::kDenied);
     CHECK(errorOf([&] { bad.checkOut(Key<plm::Part>{1, 0}); }).code() == ErrorCode::kOffline);
 
     // The server goes on serving others.
@@ -135,7 +135,7 @@ TEST_CASE("a bad token is refused and the server stays up", "[integration][sessi
 
   SECTION("an unknown client name") {
     hills::Client unknown(dir.sub("unknown"), clientOptions("nobody", server.address()));
-    CHECK_FALSE(unknown.waitConnected(1s));
+    CHECK(errorOf([&] { unknown.waitConnected(10s); }).code() == ErrorCode::kDenied);
     REQUIRE(eventually([&] { return !unknown.status().lastError.empty(); }));
     auto status = unknown.status();
     CHECK_FALSE(status.connected);
@@ -286,8 +286,8 @@ TEST_CASE("a stale fencing number is refused after an admin break",
 
   // Every client heard of the break, naming the administrator.
   for (auto* events : {&aEvents, &bEvents, &adminEvents}) {
-    REQUIRE(eventually([&] { return !events->find(hills::EventKind::kBorrowBroken).empty(); }));
-    auto e = events->find(hills::EventKind::kBorrowBroken).front();
+    REQUIRE(eventually([&] { return !events->find(hills::sync::kBorrowBroken).empty(); }));
+    auto e = events->find(hills::sync::kBorrowBroken).front();
     CHECK(e.key == opaqueKey);
     CHECK(e.origin == "admin");
   }

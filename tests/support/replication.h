@@ -1,6 +1,8 @@
-// A sync server and its replicas as plain databases, for the core tests of
-// borrows and outboxes: a "server" database with a change log lends records
-// of the parts tree; replicas follow its log with applyChange.
+// A sync server and its replicas as plain databases, for the tests of the
+// authority (server/src/authority.cc) and of the replica's rules
+// (client/src/replica.cc): a "server" database with a change log and the
+// authority's hook lends records of the parts tree; replicas, each with its
+// client::Replica hook, follow its log with applyChange.
 #pragma once
 
 #include <capnp/message.h>
@@ -8,14 +10,18 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "authority.h"
 #include "error_of.h"
+#include "hills/protocol.h"
 #include "plm_fixtures.h"
+#include "replica.h"
 #include "temp_dir.h"
 
 namespace hills::test {
@@ -23,22 +29,43 @@ namespace hills::test {
 // A stored value or a change message, as the words it is made of.
 using Words = std::vector<capnp::word>;
 
-// The server's database: it keeps a change log and hands out ids.
+// The server's database: it keeps a change log, hands out ids, and keeps
+// borrows and grants through the authority's hook.
 inline hills::Options serverOptions() {
   auto o = plmOptions();
   o.changeLog = true;
   o.author = "server";
+  o.hooks.push_back(hills::server::authorityHook());
   return o;
 }
 
-// A replica's database, writing as the client `name`: it creates records
-// only with ids the server granted.
-inline hills::Options replicaOptions(const std::string& name) {
+// A replica's database, writing as the client `replica` names: it creates
+// records only with ids the server granted, and `replica` keeps its rules.
+inline hills::Options replicaOptions(const std::shared_ptr<hills::client::Replica>& replica) {
   auto o = plmOptions();
-  o.ownIds = false;
-  o.author = name;
+  o.ids = hills::Options::IdSource::kRanges;
+  o.author = replica->name();
+  o.hooks.push_back(replica);
   return o;
 }
+
+// A replica's database with its write hook at hand, whose members read and
+// write what the replica keeps beside its trees (outbox, conflict copies,
+// its mirror of the server's borrows).
+class ReplicaDatabase : public hills::Database {
+ public:
+  // Opens the replica of the client `name` in `path`.
+  ReplicaDatabase(const std::string& path, const std::string& name)
+      : ReplicaDatabase(path, std::make_shared<hills::client::Replica>(name)) {}
+  // Opens a replica with a hook made (and set up) by the caller.
+  ReplicaDatabase(const std::string& path, std::shared_ptr<hills::client::Replica> replica)
+      : hills::Database(path, replicaOptions(replica)), replica_(std::move(replica)) {}
+
+  hills::client::Replica& replica() { return *replica_; }
+
+ private:
+  std::shared_ptr<hills::client::Replica> replica_;
+};
 
 // Applies one change message (a flat array of words) with its own origin, as
 // a replica applies what its server sends.
@@ -156,18 +183,39 @@ inline Key<plm::Part> createPart(hills::Database& db, int n) {
 }
 
 // Checks `key` out to `holder` on the server.
-inline hills::BorrowInfo checkOut(hills::Database& db, Key<plm::Part> key,
+inline hills::BorrowInfo checkOut(hills::Database& server, Key<plm::Part> key,
                                   std::string_view holder) {
-  return db.write([&](hills::WriteTxn& txn) {
-    return txn.tree("parts").checkOut(key.id, key.revision, holder);
+  return server.write([&](hills::WriteTxn& txn) {
+    return hills::server::checkOut(txn, hills::opaque(key), holder);
   });
 }
 
 // The borrow of `key` (on a replica: its mirror of the server's); none when
 // nobody holds it.
 inline std::optional<hills::BorrowInfo> borrowOf(hills::Database& db, Key<plm::Part> key) {
-  return db.read(
-      [&](const hills::ReadTxn& txn) { return txn.tree("parts").borrow(key.id, key.revision); });
+  return db.read([&](const hills::ReadTxn& txn) {
+    return hills::protocol::findBorrow(txn, hills::opaque(key));
+  });
+}
+
+// Every borrow of `db` (on a replica: its mirror of the server's), by tree
+// and key.
+inline std::vector<hills::BorrowInfo> borrowsOf(hills::Database& db) {
+  return db.read([](const hills::ReadTxn& txn) { return hills::protocol::listBorrows(txn); });
+}
+
+// Grants `count` ids of `tree` to `replica` (to its client, on the
+// server) and adds them to its ranges; returns them as [first, end).
+inline std::pair<std::uint64_t, std::uint64_t> grant(hills::Database& server,
+                                                     ReplicaDatabase& replica,
+                                                     const std::string& tree = "parts",
+                                                     std::uint64_t count = 100) {
+  auto range = server.write([&](hills::WriteTxn& txn) {
+    return hills::server::grantIds(txn, tree, count, replica.replica().name());
+  });
+  replica.write(
+      [&](hills::WriteTxn& txn) { txn.tree(tree).addIdRange(range.first, range.second); });
+  return range;
 }
 
 // Replaces the part `key` with makePart(n) named `name`.
@@ -183,7 +231,7 @@ inline void rename(hills::Database& replica, Key<plm::Part> key, int n, const st
 struct LentToA {
   TempDir dir;
   hills::Database server{dir.sub("server"), serverOptions()};
-  hills::Database a{dir.sub("a"), replicaOptions("A")};
+  ReplicaDatabase a{dir.sub("a"), "A"};
   Key<plm::Part> p = createPart(server, 1);
   hills::BorrowInfo borrow = checkOut(server, p, "A");
   std::uint64_t cursor = replicate(server, a, 0);

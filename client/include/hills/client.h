@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <functional>
 #include <map>
 #include <memory>
@@ -18,8 +19,30 @@
 #include <vector>
 
 #include "hills/database.h"
+#include "hills/protocol.h"
 
 namespace hills {
+
+// A local change of a replica that its server has not acknowledged yet.
+struct OutboxItem {
+  enum class Kind : std::uint8_t { kCreate, kCheckIn };
+  Kind kind = Kind::kCreate;
+  OpaqueKey key;
+  bool sent = false;          // pushed since the database was opened
+  bool keepBorrow = false;    // kCheckIn: keep the borrow afterwards
+  std::uint64_t serial = 0;   // grows with every entry queued: tells requeued entries apart
+  std::uint64_t fencing = 0;  // kCheckIn: of the borrow it returns (as it was when queued)
+};
+
+// A replica's own edit that the server did not take: its borrow was broken,
+// its create was refused, or the server's change overtook it.
+struct ConflictCopy {
+  OpaqueKey key;
+  std::string brokenBy;       // who broke the borrow, or why the server refused the edit
+  std::uint64_t fencing = 0;  // of the broken borrow (0: none)
+  std::chrono::system_clock::time_point time;  // when it was kept, for people to read
+  std::vector<capnp::word> value;  // the stored value as edited; empty: it was removed
+};
 
 struct ClientOptions {
   // The name and token the server's configuration lists for this client.
@@ -30,8 +53,9 @@ struct ClientOptions {
   // "host:port" of the hills-server. Empty: no server yet (offline only).
   std::string server;
 
-  // How the local database is opened (trees, indexers, durability...).
-  // Client sets ownIds = false and author = name, and wraps onOutbox.
+  // How the local database is opened (trees, indexers, hooks,
+  // durability...). Client sets ids = IdSource::kRanges and author = name,
+  // and adds the replica's write hook.
   Options database;
 
   // Reconnection: the first retry waits minBackoff, each next one twice as
@@ -64,6 +88,12 @@ struct ClientStatus {
   std::uint64_t refused = 0;                     // outbox entries the server refused
   std::uint64_t reconnects = 0;                  // sessions opened after the first
   std::string lastError;                         // why the last connection or push failed
+  // The server refused this client for good (kDenied: unknown name, wrong
+  // token, no permission; kWrongServer: another server, or one restored
+  // from an older backup; kProtocol: another protocol version;
+  // kSchemaMismatch: incompatible record types). The client does not try
+  // again until connectTo() says where and with what; lastError says why.
+  std::optional<ErrorCode> refusedBy;
 };
 
 // The calls that wait for the server (waitConnected, sync, flush, checkOut,
@@ -96,14 +126,22 @@ class Client {
   ClientStatus status() const;
 
   // Waits until a session with the server is open; false at the timeout.
+  // Throws the server's refusal (ClientStatus::refusedBy) as an Error.
   bool waitConnected(std::chrono::milliseconds timeout);
+
+  // Ends the session with the current server (if any) and connects to
+  // `server` ("host:port"; empty: stay offline) with `token`, clearing a
+  // refusal. The replica stays pinned: a server with another uuid is still
+  // refused (kWrongServer).
+  void connectTo(const std::string& server, const std::string& token);
 
   // Waits until the outbox is empty: everything written here has been
   // acknowledged by the server (durable there). False at the timeout.
   bool flush(std::chrono::milliseconds timeout);
 
-  // Waits until the outbox is empty and every change the server had when
-  // the call began is applied here; false at the timeout (or offline).
+  // Waits until the outbox is empty and every change the server had
+  // committed when the call began (it asks the server) is applied here;
+  // false at the timeout (or offline).
   bool sync(std::chrono::milliseconds timeout);
 
   // Borrows a record from the server. Returns the borrow when granted;
@@ -114,21 +152,26 @@ class Client {
   BorrowInfo checkOut(const OpaqueKey& key);
   template <TreeRecord T>
   BorrowInfo checkOut(Key<T> key) {
-    return checkOut(OpaqueKey{std::string(RecordTraits<T>::tree), key.id, key.revision});
+    return checkOut(opaque(key));
   }
 
   // Returns a borrow with the record as it is now here: queued in the
-  // outbox at once (durable, offline too) and pushed when online (the same
-  // as WriteTxn::queueCheckIn in a transaction of the application's own,
-  // which may also hold the edit); sync()
-  // waits for the server's acknowledgement. `keepBorrow`: store the edit
+  // outbox at once (durable, offline too) and pushed when online; sync()
+  // waits for the server's acknowledgement. The overload with a WriteTxn
+  // queues it in a transaction of the application's own (of db()), which
+  // may also hold the edit. `keepBorrow`: store the edit
   // and keep editing. Throws Error(kNotBorrowed) when this client does not
   // hold the borrow. A check-in the server refuses (its borrow was broken)
   // is counted in status().refused; the edit is kept as a conflict copy.
   void checkIn(const OpaqueKey& key, bool keepBorrow = false);
   template <TreeRecord T>
   void checkIn(Key<T> key, bool keepBorrow = false) {
-    checkIn(OpaqueKey{std::string(RecordTraits<T>::tree), key.id, key.revision}, keepBorrow);
+    checkIn(opaque(key), keepBorrow);
+  }
+  void checkIn(WriteTxn& txn, const OpaqueKey& key, bool keepBorrow = false);
+  template <TreeRecord T>
+  void checkIn(WriteTxn& txn, Key<T> key, bool keepBorrow = false) {
+    checkIn(txn, opaque(key), keepBorrow);
   }
 
   // Releases a draft on the server (checking in this client's edits
@@ -136,28 +179,51 @@ class Client {
   // here. Throws kOffline, kBorrowed (another client holds it), kReleased,
   // kNotFound, kUnversioned, kDenied.
   void release(const OpaqueKey& key);
+  template <TreeRecord T>
+  void release(Key<T> key) {
+    release(opaque(key));
+  }
 
   // Makes the draft revision + 1 of a released record on the server, checked
   // out to this client, and returns its revision when it is here. Throws
   // kOffline, kNotReleased, kNotLatest, kNotFound, kDenied.
   std::uint32_t newRevision(const OpaqueKey& key);
+  template <TreeRecord T>
+  Key<T> newRevision(Key<T> key) {
+    return Key<T>{key.id, newRevision(opaque(key))};
+  }
 
   // Sets the lifecycle number of a record on the server (checking in this
   // client's edits first when it holds the borrow), and returns when the
   // change is applied here. Throws kOffline, kBorrowed, kNotFound, kDenied.
   void setLifecycle(const OpaqueKey& key, std::uint32_t lifecycle);
+  template <TreeRecord T>
+  void setLifecycle(Key<T> key, std::uint32_t lifecycle) {
+    setLifecycle(opaque(key), lifecycle);
+  }
 
   // Administrators only: takes a borrow away from its holder (whose check-in
   // will be refused and whose edit its client keeps as a conflict copy).
   // Returns the broken borrow. Throws kOffline, kNotBorrowed, kDenied.
   BorrowInfo breakBorrow(const OpaqueKey& key);
+  template <TreeRecord T>
+  BorrowInfo breakBorrow(Key<T> key) {
+    return breakBorrow(opaque(key));
+  }
 
   // Every borrow, as this replica knows them (the server's, as of the last
   // change applied here).
   std::vector<BorrowInfo> borrows() const;
 
-  // This client's edits that lost their borrow, kept for the application.
+  // This client's edits the server did not take, kept for the application.
   std::vector<ConflictCopy> conflicts() const;
+
+  // Drops the conflict copies of `key` once the application has dealt with
+  // them.
+  void dropConflicts(const OpaqueKey& key);
+
+  // The outbox: local changes the server has not acknowledged yet.
+  std::vector<OutboxItem> outbox() const;
 
   struct Impl;
 

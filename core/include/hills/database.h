@@ -164,8 +164,8 @@ class Database {
 
   // Adds the trees of `types` that the database lacks and stores schemas
   // newer than the stored ones, as opening with them in Options::trees
-  // would; the trees are not "compiled" (TreeInfo::compiled). What a sync
-  // server does with the schemas its clients bring. Waits for this
+  // would; the trees are not "compiled" (TreeInfo::compiled). What a
+  // service does with the schemas its peers bring. Waits for this
   // process's transactions to end. Throws kSchemaMismatch naming the type
   // and field (and changes nothing), kInvalidArgument for a reserved name, a
   // read-only database, or a call from inside read() or write().

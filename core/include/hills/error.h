@@ -25,12 +25,14 @@ enum class ErrorCode {
   kIo,               // the operating system refused (permissions, disk full...)
   kInvalidArgument,  // the caller passed something that cannot work
   kStorage,          // any other LMDB error
-  kBorrowed,         // the record is checked out to another client (the message names it)
-  kNotBorrowed,      // editing the record needs a borrow this client holds
-  kStaleBorrow,      // a check-in carried a fencing number that is no longer the borrow's
-  kDenied,           // the server refused the client: bad token, unknown client, no permission
-  kOffline,          // the call needs the server and the client is not connected
-  kWrongServer,      // the server is not the one this replica is pinned to
+  // The codes below are raised by the parts of hills built on the core
+  // (sync client and server): one Error type serves every part.
+  kBorrowed,         // the record is checked out to someone else (the message names who)
+  kNotBorrowed,      // editing the record needs it checked out to the caller
+  kStaleBorrow,      // a check-in came under a check-out that was broken since
+  kDenied,           // the caller was refused: bad credentials or no permission
+  kOffline,          // the call needs a peer that is not reachable now
+  kWrongServer,      // the peer is not the one this database is bound to
   kProtocol,         // a peer sent something that is not the hills protocol
 };
 

@@ -28,19 +28,23 @@ enum class EventKind : std::uint8_t {
   kReleased,          // a draft was frozen
   kNewRevision,       // a draft (id, r + 1) was made from the released (id, r)
   kLifecycleChanged,  // the lifecycle number changed
-  kBorrowed,          // a client checked the record out (sync)
-  kCheckedIn,         // the holder checked it back in (sync)
-  kBorrowBroken,      // an administrator broke a borrow (sync)
 };
 
+// Kinds from this one up belong to write hooks (hills/write_hook.h): entries
+// they add to the change log for a record they did not change. Extensions
+// name their own.
+inline constexpr EventKind kFirstHookKind = EventKind{6};
+
+// Names hills' own kinds ("created"...); a write hook's kind is "hook entry".
 std::string_view toString(EventKind kind);
 
 // One change of one record, as committed.
 struct Event {
   EventKind kind = EventKind::kCreated;
   OpaqueKey key;
-  // Empty for a change made by this process; the name of the remote client
-  // for a change that came through the sync server.
+  // Empty for a change made by this process; for a change another database
+  // made (GenericTree::applyChange) or made for someone (WriteTxn::setOrigin),
+  // who made it.
   std::string origin;
   std::uint32_t dataIteration = 0;  // the record's counters after the change
   std::uint32_t metaIteration = 0;  // (those it had, for kRemoved)

@@ -10,6 +10,8 @@
 #include "hills/options.h"
 #include "hills/record_traits.h"
 #include "hills/schema.h"
+#include "hills/table.h"
 #include "hills/tree.h"
 #include "hills/tree_type.h"
 #include "hills/txn.h"
+#include "hills/write_hook.h"

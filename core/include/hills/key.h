@@ -21,7 +21,7 @@ struct Key {
 };
 
 // A key with its tree named at run time, for tools that handle any tree (the
-// viewer, the command line, sync). Converting it to a typed key checks the tree.
+// viewer, the command line, extensions). Converting it to a typed key checks the tree.
 struct OpaqueKey {
   std::string tree;
   std::uint64_t id = 0;

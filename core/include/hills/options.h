@@ -13,6 +13,7 @@
 
 namespace hills {
 class Indexer;
+class WriteHook;
 }
 
 namespace hills {
@@ -66,22 +67,27 @@ struct Options {
   // Recorded as the author of the records this process creates and changes.
   std::string author;
 
-  // true: the database is its own id authority and hands out ids by itself.
-  // false: it is the replica of a sync client, and creates use only the id
-  // ranges the server granted (GenericTree::addIdRange), failing with
-  // Error(kNoIds) when they run out. Once false for a database, it stays so.
-  bool ownIds = true;
-
-  // On a replica: called after each commit that put entries in the outbox
-  // (records created here, queued check-ins), on the committing thread,
-  // after its events. What hills::Client uses to push at once. Must not
-  // throw.
-  std::function<void()> onOutbox;
+  // Where the ids of new records come from.
+  //   kOwn:    the database hands them out itself (and may grant ranges to
+  //            other databases, GenericTree::grantIds);
+  //   kRanges: only from ranges granted by another database and added with
+  //            GenericTree::addIdRange, in the order they were added;
+  //            creates fail with Error(kNoIds) when they run out.
+  // Once a database has been opened with kRanges it stays so, whatever a
+  // later open asks, so it never mints ids its grantor may hand out too.
+  enum class IdSource : std::uint8_t { kOwn, kRanges };
+  IdSource ids = IdSource::kOwn;
 
   // Keep a change log (_log): every committed change in order, with its
-  // stored value, readable with ReadTxn::changes(). What a sync server hands
-  // out. Once on for a database, it stays on (a log must have no holes).
+  // stored value, readable with ReadTxn::changes(): what other databases
+  // follow (GenericTree::applyChange). Once on for a database, it stays on
+  // (a log must have no holes).
   bool changeLog = false;
+
+  // Write hooks (hills/write_hook.h), called in this order inside every
+  // write transaction, for every mutation; their internal tables are opened
+  // with the database.
+  std::vector<std::shared_ptr<WriteHook>> hooks;
 
   // Secondary indexes kept with the records (hills/index.h). Each runs in
   // every write transaction that changes its tree; a missing or stale one

@@ -1,5 +1,5 @@
-// Tree schemas as messages: how a program describes its record types to a
-// sync server, and how the server reads them without compiled types.
+// Tree schemas as messages: how a program describes its record types to
+// another program, and how that one reads them without compiled types.
 #pragma once
 
 #include <capnp/schema-loader.h>

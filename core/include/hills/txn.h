@@ -2,8 +2,10 @@
 //
 // Database::read and Database::write hand a ReadTxn or WriteTxn to a function
 // and end the transaction when it returns. Typed code then works through
-// txn.tree<T>() (hills/tree.h); generic code (the viewer, tools, sync) works
-// through txn.tree("name"), which this header declares.
+// txn.tree<T>() (hills/tree.h); generic code (the viewer, tools, extensions) works
+// through txn.tree("name"), which this header declares. Extensions (write
+// hooks, hills/write_hook.h) keep their own tables (hills/table.h) and
+// properties in the same transactions.
 #pragma once
 
 #include <capnp/any.h>
@@ -14,6 +16,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,9 +24,11 @@
 #include <vector>
 
 #include "hills/error.h"
+#include "hills/events.h"
 #include "hills/key.h"
 #include "hills/record.capnp.h"
 #include "hills/record_traits.h"
+#include "hills/table.h"
 
 namespace hills {
 
@@ -31,7 +36,9 @@ namespace detail {
 struct TxnState;
 struct TreeState;
 struct IndexOps;
-struct TreeAccess;
+struct TxnAccess;
+struct Snapshot;
+struct InPlace;
 }  // namespace detail
 
 template <TreeRecord T>
@@ -58,45 +65,6 @@ struct RecordMeta {
   std::string author;
   std::uint32_t dataIteration = 0;  // bumped on every change of the data
   std::uint32_t metaIteration = 0;  // bumped on every change of state or lifecycle
-};
-
-// A record checked out (borrowed) to one client of a sync server: only the
-// holder may edit it, and its check-in must carry the fencing number.
-struct BorrowInfo {
-  OpaqueKey key;
-  std::string holder;         // the client's name
-  std::uint64_t fencing = 0;  // grows with every grant the server makes
-  std::chrono::system_clock::time_point since;
-  bool returning = false;  // on a client: its check-in waits in the outbox
-};
-
-// What a check-in brings back to the server (GenericTree::checkIn).
-struct CheckIn {
-  std::string_view holder;             // the client returning the borrow
-  std::uint64_t fencing = 0;           // the borrow's fencing number, as granted
-  kj::ArrayPtr<const kj::byte> value;  // the record as edited (a stored value); empty: unchanged
-  bool removed = false;                // the holder removed the draft
-  bool keepBorrow = false;             // keep the borrow after storing the value
-};
-
-// A local change of a replica that its server has not acknowledged yet.
-struct OutboxItem {
-  enum class Kind : std::uint8_t { kCreate, kCheckIn };
-  Kind kind = Kind::kCreate;
-  OpaqueKey key;
-  bool sent = false;          // pushed since the database was opened
-  bool keepBorrow = false;    // kCheckIn: keep the borrow afterwards
-  std::int64_t queued = 0;    // when it was queued (nanoseconds); tells requeued entries apart
-  std::uint64_t fencing = 0;  // kCheckIn: of the borrow it returns (as it was when queued)
-};
-
-// A replica's own edit, kept when the server broke its borrow.
-struct ConflictCopy {
-  OpaqueKey key;
-  std::string brokenBy;
-  std::uint64_t fencing = 0;  // of the broken borrow
-  std::chrono::system_clock::time_point time;
-  std::vector<capnp::word> value;  // the stored value as edited; empty: it was removed
 };
 
 namespace detail {
@@ -139,7 +107,8 @@ class StoredRecord {
   wire::Envelope::Reader envelope() const { return envelope_; }
   capnp::AnyPointer::Reader body() const { return envelope_.getBody(); }
   // The stored value as it lies in the map (a single-segment message whose
-  // root is the envelope): what sync sends to other databases.
+  // root is the envelope): what another database stores as it is
+  // (GenericTree::applyChange, adopt).
   kj::ArrayPtr<const capnp::word> value() const { return reader_.words(); }
 
   // Throws Error(kCorrupt) naming this record, its tree and its database,
@@ -150,6 +119,8 @@ class StoredRecord {
   friend class GenericTreeView;
   friend class GenericTree;
   friend struct detail::IndexOps;
+  friend struct detail::Snapshot;
+  friend struct detail::InPlace;
   StoredRecord() = default;  // no record
   StoredRecord(const detail::TreeState* tree, std::uint64_t id, std::uint32_t revision,
                kj::ArrayPtr<const capnp::word> words);
@@ -203,19 +174,11 @@ class GenericTreeView {
   // that is its own id authority extends its range when it runs out).
   std::uint64_t idsLeft() const;
 
-  // The borrow of (id, revision), or empty when nobody holds one. On a
-  // sync server this is the authority; on a client, its mirror of it.
-  std::optional<BorrowInfo> borrow(std::uint64_t id, std::uint32_t revision) const;
-
-  // On the id authority: the client that grantIds() handed `id` to, or
-  // empty when no grant holds it.
-  std::string grantee(std::uint64_t id) const;
-
  protected:
   friend class ReadTxn;
   friend class WriteTxn;
   friend struct detail::IndexOps;
-  friend struct detail::TreeAccess;
+  friend struct detail::TxnAccess;
   template <TreeRecord T>
   friend class TreeView;
   GenericTreeView(detail::TxnState* txn, detail::TreeState* tree) : txn_(txn), tree_(tree) {}
@@ -225,11 +188,16 @@ class GenericTreeView {
 };
 
 // Write access to one tree without compiled types. Obtained from
-// WriteTxn::tree(name); valid until the transaction ends. A call refused by
-// hills (kNotFound, kReleased, kAlreadyExists, kUnversioned, kNotReleased,
-// kNotLatest, kNoIds) changes nothing, so a caller that catches may go on
-// and commit. A storage failure (kMapFull, kIo, kStorage) fails the whole
-// transaction: write() then grows the map and runs it again, or throws.
+// WriteTxn::tree(name); valid until the transaction ends.
+//
+// Refusals and failures. A call refused by hills' rules or by a write hook's
+// check (kNotFound, kReleased, kAlreadyExists, kUnversioned, kNotReleased,
+// kNotLatest, kNoIds, and whatever a hook refuses with) changes nothing, so
+// a caller that catches the Error may go on and commit. A failure after
+// something was written (a storage failure: kMapFull, kIo, kStorage; an
+// indexer's apply or a hook's stored() throwing) fails the whole
+// transaction: write() then grows the map and runs its function again, or
+// throws, even when the function caught the first error.
 class GenericTree : public GenericTreeView {
  public:
   // Writes the record body into `body`. `previous` is the stored body being
@@ -239,8 +207,8 @@ class GenericTree : public GenericTreeView {
   using BodyWriter =
       kj::FunctionParam<bool(capnp::AnyPointer::Builder body, capnp::AnyPointer::Reader previous)>;
 
-  // Takes the next id of this database's range for the tree and stores a new
-  // draft (id, 0). Throws Error(kNoIds) when the ranges are used up.
+  // Takes the next id of this database's ranges for the tree and stores a
+  // new draft (id, 0). Throws Error(kNoIds) when the ranges are used up.
   std::uint64_t create(BodyWriter write);
 
   // Replaces the data of a draft (or of any record of an unversioned tree).
@@ -264,69 +232,63 @@ class GenericTree : public GenericTreeView {
   // record. Throws kNotFound.
   void setLifecycle(std::uint64_t id, std::uint32_t revision, std::uint32_t lifecycle);
 
-  // Adds the id range [start, end) that a sync server granted this
-  // database for the tree; creates use ranges in the order they were added.
-  // Throws kInvalidArgument for an empty range or one overlapping ids not
-  // used yet.
+  // Adds the id range [start, end) that another database (the one that owns
+  // the ids) granted this one for the tree; creates use ranges in the order
+  // they were added. Throws kInvalidArgument for an empty range or one
+  // overlapping ids not used yet.
   void addIdRange(std::uint64_t start, std::uint64_t end);
 
-  // Stores a change that another database made (a change-log entry of the
-  // sync server's, or of any database that keeps a log): the record value
-  // as its bytes came, or the removal. Runs indexers, records the change in
-  // this database's own log, and yields the event with `origin` (the remote
-  // client's name). A change that is not newer than the record (by its data
-  // and meta iteration counters, which only grow) does nothing, so a batch
-  // applied again after a crash changes nothing; a removal of an absent
-  // record does nothing either.
-  // Refusals of local edits (released records, drafts only) do not apply:
-  // the origin decided. Throws kWrongTree for a change of another tree or a
-  // value of another type, kCorrupt for a value that does not decode.
+  // On a database that owns its ids (Options::ids == IdSource::kOwn): hands
+  // out the next `count` ids of the tree to another database, which adds
+  // them with addIdRange, and returns them as [first, end). Granted ranges
+  // never overlap each other or the ids this database uses itself. Throws
+  // kInvalidArgument for a count of 0 or a database that takes its ids from
+  // ranges, kNoIds when the id space is used up.
+  std::pair<std::uint64_t, std::uint64_t> grantIds(std::uint64_t count);
+
+  // Stores a change that another database made: an entry of its change log
+  // (ReadTxn::changes). A record change is stored as its bytes came; a
+  // removal removes the record; an entry of a write hook's kind goes to the
+  // hooks (WriteHook::applyEntry). Indexers and hooks run, the change enters
+  // this database's own log, and the event names `origin`.
+  //
+  // Data and meta iteration counters only grow, so the entry's value is
+  // compared with the record held here:
+  //   - behind it on both counters, or the very same bytes: nothing happens
+  //     (applied already, so a batch applied again after a crash changes
+  //     nothing); a removal of an absent record does nothing either;
+  //   - ahead on both: stored;
+  //   - beside it (level with other bytes, or ahead on one counter and
+  //     behind on the other): an edit here the origin never saw. The
+  //     origin's value is stored, unless a write hook keeps this database's
+  //     own (WriteHook::keepOwn); hooks see the mutation as `concurrent`,
+  //     with the replaced value as `before`.
+  // hills' rules for local edits (drafts only...) do not apply: the origin
+  // decided. Throws kWrongTree for a change of another tree or a value of
+  // another type, kCorrupt for a value that does not decode.
   void applyChange(wire::Change::Reader change, std::string_view origin);
 
-  // As the id authority of a sync group (a database that owns its ids: the
-  // server's), hands out the next `count` ids of the tree to a replica and
-  // returns them as [first, end). Granted ranges never overlap each other or
-  // the ids this database uses itself. Throws kInvalidArgument for a count
-  // of 0 or when this database is a replica.
-  //
-  // `grantee`, when given, is recorded with the range (see grantee()).
-  std::pair<std::uint64_t, std::uint64_t> grantIds(std::uint64_t count,
-                                                   std::string_view grantee = {});
+  // Stores `value` (another database's stored value of (id, revision),
+  // whole words) in place of whatever this database holds, as a change made
+  // by `origin`: a create when there is no record, else an update; an empty
+  // value removes the record. Value bytes equal to the stored ones change
+  // nothing. Returns whether anything changed. What an authority does with
+  // a value it has checked, and a replica with the authority's value when
+  // that must win. Throws kWrongTree for a value of another type, kCorrupt
+  // for one that does not decode.
+  bool adopt(std::uint64_t id, std::uint32_t revision, kj::ArrayPtr<const kj::byte> value,
+             std::string_view origin);
 
-  // ---- The sync server's side (a database with Options::changeLog) ----
-  //
-  // Each of these records its change in the change log and yields its event
-  // (origin: the client), like any mutation.
-
-  // Stores a record that client `origin` created offline: `value` is its
-  // stored value (revision 0, a draft of this tree's type) and `id` must lie
-  // in a range granted to `origin`. Pushing the same value again changes
-  // nothing. Throws kDenied when the id was not granted to `origin`,
-  // kAlreadyExists when the id holds another record, kInvalidArgument for a
-  // released value, kCorrupt or kWrongTree for a value that is not a record
-  // of this tree.
-  void acceptCreate(std::uint64_t id, kj::ArrayPtr<const kj::byte> value, std::string_view origin);
-
-  // Lends (id, revision) to `holder` with a fencing number larger than any
-  // granted before, and returns the borrow. A holder asking again gets its
-  // borrow back unchanged. Throws kNotFound, kReleased for a released
-  // record (make a new revision), kBorrowed naming the holder when another
-  // client holds it.
-  BorrowInfo checkOut(std::uint64_t id, std::uint32_t revision, std::string_view holder);
-
-  // Takes back the borrow of (id, revision), storing the edited value (or
-  // removing the draft) first. Throws kNotBorrowed when nobody holds it,
-  // kBorrowed when another client does, kStaleBorrow when the fencing number
-  // is not the borrow's (it was broken and granted again), kInvalidArgument
-  // for a value that changes more than the data (state, lifecycle,
-  // creation), kCorrupt or kWrongTree for a value that is not a record of
-  // this tree, kNotFound when the record is gone.
-  void checkIn(std::uint64_t id, std::uint32_t revision, const CheckIn& in);
-
-  // An administrator (`by`) takes the borrow away from its holder. The
-  // holder's later check-in is refused (kStaleBorrow); its client keeps its
-  // edit as a conflict copy. Throws kNotBorrowed when nobody holds it.
-  BorrowInfo breakBorrow(std::uint64_t id, std::uint32_t revision, std::string_view by);
+  // For a write hook: adds an entry of the hook's own `kind` (at or above
+  // kFirstHookKind) about (id, revision) to the change log, and its event,
+  // without changing the record. `note` and `number` are what the entry
+  // says beyond the record (wire::Change.note and .number); `value`, when
+  // given, a stored value it carries. `origin`: who made the change (empty:
+  // the transaction's, WriteTxn::setOrigin). Throws kInvalidArgument for
+  // one of hills' own kinds.
+  void recordEntry(EventKind kind, std::uint64_t id, std::uint32_t revision, std::string_view note,
+                   std::uint64_t number, kj::ArrayPtr<const capnp::word> value = {},
+                   std::string_view origin = {});
 
  private:
   friend class WriteTxn;
@@ -360,32 +322,22 @@ class ReadTxn {
   // The sequence number of the newest change-log entry; 0 when there is none.
   std::uint64_t lastSequence() const;
 
-  // Every borrow (on a client: the mirror of the server's), by tree and key.
-  std::vector<BorrowInfo> borrows() const;
-
-  // A replica's outbox: local changes its server has not acknowledged, by
-  // tree and key; at most `limit` of them.
-  std::vector<OutboxItem> outbox(std::size_t limit = SIZE_MAX) const;
-
-  // How many entries the outbox holds (without reading them).
-  std::size_t outboxLength() const;
-
-  // A replica's conflict copies, oldest first within each record.
-  std::vector<ConflictCopy> conflicts() const;
-
-  // A replica's position in its server's change log: the sequence number
-  // of the last entry it applied (0: none).
-  std::uint64_t syncCursor() const;
-
-  // The uuid of the server a replica belongs to; empty before first contact.
-  std::string pinnedServer() const;
-
   // The index registered as `name` (hills/index.h). Throws
   // Error(kInvalidArgument) when no indexer of that name is registered.
   IndexView index(std::string_view name) const;
 
+  // The internal table `name` of a write hook (hills/table.h). Throws
+  // Error(kInvalidArgument) when no hook of Options::hooks declared it.
+  TableView table(std::string_view name) const;
+
+  // A property: a small named text value an extension keeps with the
+  // database (a position in another database's log, an identity it is
+  // bound to); empty when never set.
+  std::optional<std::string> property(std::string_view key) const;
+
  protected:
   friend class Database;
+  friend struct detail::TxnAccess;
   explicit ReadTxn(detail::TxnState* state) : state_(state) {}
   ~ReadTxn() = default;
 
@@ -406,49 +358,37 @@ class WriteTxn : public ReadTxn {
 
   GenericTree tree(std::string_view name);
 
+  // Write access to the internal table `name` of a write hook. Throws
+  // Error(kInvalidArgument) when no hook of Options::hooks declared it.
+  Table table(std::string_view name);
+
+  // Sets a property (see ReadTxn::property). Throws kInvalidArgument for an
+  // empty key or one of the keys hills keeps for itself (format, uuid,
+  // changeLog, schemaVersion, serverIds, and those starting with "schema:", "ids:" or
+  // "index:").
+  void setProperty(std::string_view key, std::string_view value);
+
   // Records the changes made through this transaction from now on as made
-  // for `origin` (a client's name; empty: this database), in events and the
-  // change log, like changes applied with GenericTree::applyChange. What a
-  // sync server does while it works for a client.
+  // for `origin` (empty: this database), in events, the change log and what
+  // write hooks see, like changes applied with GenericTree::applyChange.
+  // What a service does while it works for one of its callers.
   void setOrigin(std::string_view origin);
 
-  // ---- A replica's side (Options::ownIds == false) ----
+  // Runs fn once this transaction has committed, on the committing thread,
+  // after the commit's events were delivered; never when it does not
+  // commit. fn must not throw.
+  void onCommit(std::function<void()> fn);
 
-  // Queues the check-in of a record this replica holds: the record as it
-  // is when the outbox is pushed. Until the server acknowledges it the
-  // record cannot be edited here (unless `keepBorrow`). Throws kNotBorrowed
-  // when this replica does not hold the borrow.
-  void queueCheckIn(const OpaqueKey& key, bool keepBorrow = false);
-
-  // Marks outbox entries as pushed, in memory (it needs no commit): a
-  // pushed create can no longer be edited here (the server stores it
-  // checked in). After a reopen it is unpushed again; pushing the same
-  // bytes again is harmless, and an edit made meanwhile comes back from the
-  // server as a refused create, kept as a conflict copy. A pushed check-in with
-  // keepBorrow leaves the record editable; its later edits need another
-  // check-in.
-  void markSent(const std::vector<OpaqueKey>& keys);
-
-  // Drops an outbox entry the server has answered, unless it was queued
-  // again since `item` was read. `refusal` non-empty: the server refused
-  // it; a refused create keeps the record as a conflict copy naming the
-  // reason (a refused check-in keeps it when its broken borrow arrives).
-  // Returns whether the entry was dropped.
-  bool settle(const OutboxItem& item, std::string_view refusal = {});
-
-  // Drops a conflict copy once the application has dealt with it.
-  void dropConflict(const OpaqueKey& key);
-
-  // Stores the replica's position in its server's change log, in the
-  // transaction that applied the entries up to it.
-  void setSyncCursor(std::uint64_t sequence);
-
-  // Pins the replica to the server `uuid` at first contact. Throws
-  // Error(kWrongServer) naming both when it is pinned to another server.
-  void pinServer(std::string_view uuid);
+  // Runs fn when this transaction does not commit (its function threw, the
+  // commit failed, or write() runs the function again after growing the
+  // map), before another write transaction of this process can begin: how
+  // an extension undoes what it keeps in memory for this transaction. fn
+  // must not throw.
+  void onAbort(std::function<void()> fn);
 
  private:
   friend class Database;
+  friend struct detail::TxnAccess;
   explicit WriteTxn(detail::TxnState* state) : ReadTxn(state) {}
   ~WriteTxn() = default;
 };

@@ -42,16 +42,19 @@ struct ServerConfig {
 ServerConfig loadServerConfig(const std::string& path);
 
 // Options of the server's own database: it owns the ids, keeps the change
-// log, and writes durably.
+// log, writes durably, and keeps the authority's tables (borrows, id
+// grants) through its write hook. Add trees, indexers or hooks to them;
+// keep the rest.
 Options serverDatabaseOptions();
 
 // Serves one database. Runs on the thread of the kj event loop that calls
 // listen(); not thread-safe (everything happens on that loop).
 class SyncServer {
  public:
-  // `log` receives one line per connection, refusal and admin action.
-  // `timer` (the event loop's) bounds how long a connection may take to
-  // say hello.
+  // `db` must have been opened with serverDatabaseOptions() (or options
+  // made from them): Error(kInvalidArgument) otherwise. `log` receives one
+  // line per connection, refusal and admin action. `timer` (the event
+  // loop's) bounds how long a connection may take to say hello.
   SyncServer(Database& db, ServerConfig config, kj::Timer& timer,
              std::function<void(std::string_view)> log);
   ~SyncServer();

@@ -1,8 +1,13 @@
-// A replica's side of sync (core/src/outbox.cc): what it may edit, its
-// outbox and its conflict copies. A "server" database with a change log
-// lends records; the replicas "A" and "B" follow its log with applyChange.
+// A replica's rules (client/src/replica.cc): what it may edit, its outbox
+// and its conflict copies. A "server" database with a change log and the
+// authority's hook lends records; the replicas "A" and "B", each with its
+// client::Replica hook, follow its log with applyChange.
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <memory>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -16,18 +21,9 @@ using namespace hills::test;
 
 namespace {
 
-// Grants `count` ids of the parts tree to the replica named `name`.
-void grant(hills::Database& server, hills::Database& replica, const std::string& name,
-           std::uint64_t count = 100) {
-  auto range =
-      server.write([&](hills::WriteTxn& txn) { return txn.tree("parts").grantIds(count, name); });
-  replica.write(
-      [&](hills::WriteTxn& txn) { txn.tree("parts").addIdRange(range.first, range.second); });
-}
-
-void breakBorrow(hills::Database& db, Key<plm::Part> key) {
-  db.write(
-      [&](hills::WriteTxn& txn) { txn.tree("parts").breakBorrow(key.id, key.revision, "admin"); });
+void breakBorrow(hills::Database& server, Key<plm::Part> key) {
+  server.write(
+      [&](hills::WriteTxn& txn) { hills::server::breakBorrow(txn, hills::opaque(key), "admin"); });
 }
 
 // The error of renaming `key` on the replica (the write does not commit).
@@ -35,16 +31,39 @@ hills::Error renameError(hills::Database& replica, Key<plm::Part> key) {
   return errorOf([&] { rename(replica, key, 0, "refused"); });
 }
 
-std::vector<OutboxItem> outboxOf(hills::Database& db) {
-  return db.read([](const hills::ReadTxn& txn) { return txn.outbox(); });
+std::vector<OutboxItem> outboxOf(ReplicaDatabase& db) {
+  return db.read([&](const hills::ReadTxn& txn) { return db.replica().outbox(txn); });
 }
 
-std::vector<hills::ConflictCopy> conflictsOf(hills::Database& db) {
-  return db.read([](const hills::ReadTxn& txn) { return txn.conflicts(); });
+std::vector<hills::ConflictCopy> conflictsOf(ReplicaDatabase& db) {
+  return db.read([&](const hills::ReadTxn& txn) { return db.replica().conflicts(txn); });
 }
 
-void queueCheckIn(hills::Database& db, Key<plm::Part> key, bool keepBorrow = false) {
-  db.write([&](hills::WriteTxn& txn) { txn.queueCheckIn(hills::opaque(key), keepBorrow); });
+void queueCheckIn(ReplicaDatabase& db, Key<plm::Part> key, bool keepBorrow = false) {
+  db.write([&](hills::WriteTxn& txn) {
+    db.replica().queueCheckIn(txn, hills::opaque(key), keepBorrow);
+  });
+}
+
+// Marks the outbox entries of `keys` pushed, as a push does.
+void markSent(ReplicaDatabase& db, const std::vector<hills::OpaqueKey>& keys) {
+  db.write([&](hills::WriteTxn& txn) {
+    std::vector<OutboxItem> items;
+    for (auto& item : db.replica().outbox(txn)) {
+      if (std::find(keys.begin(), keys.end(), item.key) != keys.end()) items.push_back(item);
+    }
+    REQUIRE(items.size() == keys.size());
+    db.replica().markSent(txn, items);
+  });
+}
+
+// Settles `item` as the server answered it (`refusal` empty: accepted).
+bool settle(ReplicaDatabase& db, const OutboxItem& item, std::string_view refusal = {}) {
+  return db.write([&](hills::WriteTxn& txn) { return db.replica().settle(txn, item, refusal); });
+}
+
+void dropConflict(ReplicaDatabase& db, Key<plm::Part> key) {
+  db.write([&](hills::WriteTxn& txn) { db.replica().dropConflict(txn, hills::opaque(key)); });
 }
 
 }  // namespace
@@ -52,11 +71,11 @@ void queueCheckIn(hills::Database& db, Key<plm::Part> key, bool keepBorrow = fal
 TEST_CASE(
     "a replica's create goes to the outbox and the record can be edited until it is "
     "marked sent",
-    "[core][outbox]") {
+    "[client][replica]") {
   TempDir dir;
   hills::Database server(dir.sub("server"), serverOptions());
-  hills::Database a(dir.sub("a"), replicaOptions("A"));
-  grant(server, a, "A");
+  ReplicaDatabase a(dir.sub("a"), "A");
+  grant(server, a);
   CHECK(outboxOf(a).empty());
   auto p = createPart(a, 1);
 
@@ -66,7 +85,7 @@ TEST_CASE(
   CHECK(box[0].key == hills::opaque(p));
   CHECK_FALSE(box[0].sent);
   CHECK_FALSE(box[0].keepBorrow);
-  CHECK(box[0].queued > 0);
+  CHECK(box[0].serial > 0);
 
   rename(a, p, 1, "edited before the push");
   CHECK(nameIn(valueOf(a, p)) == "edited before the push");
@@ -75,26 +94,26 @@ TEST_CASE(
   auto same = outboxOf(a);
   REQUIRE(same.size() == 1);
   CHECK(same[0].kind == OutboxItem::Kind::kCreate);
-  CHECK(same[0].queued == box[0].queued);
+  CHECK(same[0].serial == box[0].serial);
 
-  a.write([&](hills::WriteTxn& txn) { txn.markSent({hills::opaque(p)}); });
+  markSent(a, {hills::opaque(p)});
   auto sent = outboxOf(a);
   REQUIRE(sent.size() == 1);
   CHECK(sent[0].kind == OutboxItem::Kind::kCreate);
   CHECK(sent[0].sent);
-  CHECK(sent[0].queued == box[0].queued);
+  CHECK(sent[0].serial == box[0].serial);
   CHECK(renameError(a, p).code() == ErrorCode::kNotBorrowed);
   CHECK(nameIn(valueOf(a, p)) == "edited before the push");
 }
 
-TEST_CASE("after markSent the record cannot be updated", "[core][outbox]") {
+TEST_CASE("after markSent the record cannot be updated", "[client][replica]") {
   TempDir dir;
   hills::Database server(dir.sub("server"), serverOptions());
-  hills::Database a(dir.sub("a"), replicaOptions("A"));
-  grant(server, a, "A");
+  ReplicaDatabase a(dir.sub("a"), "A");
+  grant(server, a);
   auto p = createPart(a, 1);
   auto q = createPart(a, 2);
-  a.write([&](hills::WriteTxn& txn) { txn.markSent({hills::opaque(p)}); });
+  markSent(a, {hills::opaque(p)});
   auto before = valueOf(a, p);
 
   auto e = renameError(a, p);
@@ -112,10 +131,10 @@ TEST_CASE("after markSent the record cannot be updated", "[core][outbox]") {
 TEST_CASE(
     "a replica refuses edits of records it has not checked out and what only the server "
     "decides",
-    "[core][outbox]") {
+    "[client][replica]") {
   TempDir dir;
   hills::Database server(dir.sub("server"), serverOptions());
-  hills::Database a(dir.sub("a"), replicaOptions("A"));
+  ReplicaDatabase a(dir.sub("a"), "A");
   auto p = createPart(server, 1);
   auto q = createPart(server, 2);
   server.write([&](hills::WriteTxn& txn) { txn.tree<plm::Part>().release(q); });
@@ -156,12 +175,12 @@ TEST_CASE(
 }
 
 TEST_CASE_METHOD(LentToA, "a replica mirrors the server's borrows and only the holder may edit",
-                 "[core][outbox]") {
-  hills::Database b(dir.sub("b"), replicaOptions("B"));
+                 "[client][replica]") {
+  ReplicaDatabase b(dir.sub("b"), "B");
   replicate(server, b, 0);
 
-  for (hills::Database* db : {&a, &b}) {
-    auto mirrored = db->read([](const hills::ReadTxn& txn) { return txn.borrows(); });
+  for (ReplicaDatabase* db : {&a, &b}) {
+    auto mirrored = borrowsOf(*db);
     REQUIRE(mirrored.size() == 1);
     CHECK(mirrored[0].key == hills::opaque(p));
     CHECK(mirrored[0].holder == "A");
@@ -176,10 +195,11 @@ TEST_CASE_METHOD(LentToA, "a replica mirrors the server's borrows and only the h
   CHECK(nameIn(valueOf(b, p)) == "part 1");
 }
 
-TEST_CASE("queueCheckIn marks the borrow returning and settle drops the entry", "[core][outbox]") {
+TEST_CASE("queueCheckIn marks the borrow returning and settle drops the entry",
+          "[client][replica]") {
   TempDir dir;
   hills::Database server(dir.sub("server"), serverOptions());
-  hills::Database a(dir.sub("a"), replicaOptions("A"));
+  ReplicaDatabase a(dir.sub("a"), "A");
   auto p = createPart(server, 1);
   auto q = createPart(server, 2);
   auto r = createPart(server, 3);
@@ -209,7 +229,7 @@ TEST_CASE("queueCheckIn marks the borrow returning and settle drops the entry", 
   // Queued once: a second check-in is refused.
   CHECK(errorOf([&] { queueCheckIn(a, p); }).code() == ErrorCode::kNotBorrowed);
 
-  bool dropped = a.write([&](hills::WriteTxn& txn) { return txn.settle(box[0]); });
+  bool dropped = settle(a, box[0]);
   CHECK(dropped);
   CHECK(outboxOf(a).empty());
 
@@ -220,25 +240,25 @@ TEST_CASE("queueCheckIn marks the borrow returning and settle drops the entry", 
     queueCheckIn(a, q);
     auto second = outboxOf(a);
     REQUIRE(second.size() == 1);
-    REQUIRE(second[0].queued != first[0].queued);
+    REQUIRE(second[0].serial != first[0].serial);
     CHECK_FALSE(second[0].keepBorrow);
 
-    bool stale = a.write([&](hills::WriteTxn& txn) { return txn.settle(first[0]); });
+    bool stale = settle(a, first[0]);
     CHECK_FALSE(stale);
     auto kept = outboxOf(a);
     REQUIRE(kept.size() == 1);
     CHECK(kept[0].key == hills::opaque(q));
-    CHECK(kept[0].queued == second[0].queued);
-    bool current = a.write([&](hills::WriteTxn& txn) { return txn.settle(second[0]); });
+    CHECK(kept[0].serial == second[0].serial);
+    bool current = settle(a, second[0]);
     CHECK(current);
     CHECK(outboxOf(a).empty());
     // Settling an entry that is gone drops nothing.
-    CHECK_FALSE(a.write([&](hills::WriteTxn& txn) { return txn.settle(second[0]); }));
+    CHECK_FALSE(settle(a, second[0]));
   }
 }
 
 TEST_CASE_METHOD(LentToA, "a borrow change applied again leaves a returning borrow as it is",
-                 "[core][outbox]") {
+                 "[client][replica]") {
   rename(a, p, 1, "edited by A");
   queueCheckIn(a, p);
   // The same batch again, as after a crash before the cursor was saved.
@@ -253,7 +273,7 @@ TEST_CASE_METHOD(LentToA, "a borrow change applied again leaves a returning borr
 }
 
 TEST_CASE_METHOD(LentToA, "queueCheckIn with keepBorrow leaves the record editable",
-                 "[core][outbox]") {
+                 "[client][replica]") {
   rename(a, p, 1, "first edit");
   queueCheckIn(a, p, true);
   auto box = outboxOf(a);
@@ -268,19 +288,19 @@ TEST_CASE_METHOD(LentToA, "queueCheckIn with keepBorrow leaves the record editab
 }
 
 TEST_CASE_METHOD(LentToA, "a queued check-in accepted by the server ends the borrow on the replica",
-                 "[core][outbox]") {
+                 "[client][replica]") {
   rename(a, p, 1, "edited by A");
   queueCheckIn(a, p);
   auto item = outboxOf(a).at(0);
-  a.write([&](hills::WriteTxn& txn) { txn.markSent({item.key}); });
+  markSent(a, {item.key});
   auto value = valueOf(a, p);
   server.write([&](hills::WriteTxn& txn) {
-    txn.tree("parts").checkIn(
-        p.id, p.revision,
-        hills::CheckIn{.holder = "A", .fencing = borrow.fencing, .value = bytesOf(value)});
+    hills::server::checkIn(
+        txn, hills::opaque(p),
+        hills::server::CheckIn{.holder = "A", .fencing = borrow.fencing, .value = bytesOf(value)});
   });
   replicate(server, a, cursor);
-  CHECK(a.write([&](hills::WriteTxn& txn) { return txn.settle(item); }));
+  CHECK(settle(a, item));
   CHECK(outboxOf(a).empty());
   CHECK_FALSE(borrowOf(a, p));
   CHECK(hex(valueOf(a, p)) == hex(valueOf(server, p)));
@@ -291,11 +311,11 @@ TEST_CASE_METHOD(LentToA, "a queued check-in accepted by the server ends the bor
 TEST_CASE(
     "a broken borrow with local edits keeps a conflict copy and restores the server's "
     "record",
-    "[core][outbox]") {
+    "[client][replica]") {
   TempDir dir;
   hills::Database server(dir.sub("server"), serverOptions());
-  hills::Database a(dir.sub("a"), replicaOptions("A"));
-  hills::Database b(dir.sub("b"), replicaOptions("B"));
+  ReplicaDatabase a(dir.sub("a"), "A");
+  ReplicaDatabase b(dir.sub("b"), "B");
   auto p = createPart(server, 1);
   auto q = createPart(server, 2);
   auto borrowP = checkOut(server, p, "A");
@@ -341,7 +361,7 @@ TEST_CASE_METHOD(
     LentToA,
     "a broken borrow of a record removed locally keeps an empty conflict copy and brings "
     "the record back",
-    "[core][outbox]") {
+    "[client][replica]") {
   a.write([&](hills::WriteTxn& txn) { txn.tree<plm::Part>().remove(p); });
   REQUIRE(valueOf(a, p).empty());
   breakBorrow(server, p);
@@ -354,16 +374,16 @@ TEST_CASE_METHOD(
 }
 
 TEST_CASE("a refused create settled with a refusal keeps a conflict copy naming the reason",
-          "[core][outbox]") {
+          "[client][replica]") {
   TempDir dir;
   hills::Database server(dir.sub("server"), serverOptions());
-  hills::Database a(dir.sub("a"), replicaOptions("A"));
-  grant(server, a, "A");
+  ReplicaDatabase a(dir.sub("a"), "A");
+  grant(server, a);
   auto r = createPart(a, 1);
   auto value = valueOf(a, r);
-  a.write([&](hills::WriteTxn& txn) { txn.markSent({hills::opaque(r)}); });
+  markSent(a, {hills::opaque(r)});
   auto item = outboxOf(a).at(0);
-  CHECK(a.write([&](hills::WriteTxn& txn) { return txn.settle(item, "the id was not granted"); }));
+  CHECK(settle(a, item, "the id was not granted"));
   CHECK(outboxOf(a).empty());
   auto copies = conflictsOf(a);
   REQUIRE(copies.size() == 1);
@@ -380,7 +400,7 @@ TEST_CASE("a refused create settled with a refusal keeps a conflict copy naming 
   queueCheckIn(a, p);
   auto checkInItem = outboxOf(a).at(0);
   REQUIRE(checkInItem.kind == OutboxItem::Kind::kCheckIn);
-  CHECK(a.write([&](hills::WriteTxn& txn) { return txn.settle(checkInItem, "stale borrow"); }));
+  CHECK(settle(a, checkInItem, "stale borrow"));
   CHECK(outboxOf(a).empty());
   CHECK(conflictsOf(a).size() == 1);
 
@@ -388,15 +408,15 @@ TEST_CASE("a refused create settled with a refusal keeps a conflict copy naming 
   auto s = createPart(a, 3);
   auto accepted = outboxOf(a).at(0);
   REQUIRE(accepted.key == hills::opaque(s));
-  CHECK(a.write([&](hills::WriteTxn& txn) { return txn.settle(accepted); }));
+  CHECK(settle(a, accepted));
   CHECK(conflictsOf(a).size() == 1);
 }
 
-TEST_CASE("dropConflict removes the copies of one record", "[core][outbox]") {
+TEST_CASE("dropConflict removes the copies of one record", "[client][replica]") {
   TempDir dir;
   hills::Database server(dir.sub("server"), serverOptions());
-  hills::Database a(dir.sub("a"), replicaOptions("A"));
-  grant(server, a, "A");
+  ReplicaDatabase a(dir.sub("a"), "A");
+  grant(server, a);
   auto p = createPart(server, 1);
   std::uint64_t cursor = 0;
   std::vector<std::uint64_t> fencings;
@@ -409,7 +429,7 @@ TEST_CASE("dropConflict removes the copies of one record", "[core][outbox]") {
   }
   auto r = createPart(a, 2);
   auto item = outboxOf(a).at(0);
-  a.write([&](hills::WriteTxn& txn) { txn.settle(item, "refused"); });
+  settle(a, item, "refused");
 
   auto copies = conflictsOf(a);
   REQUIRE(copies.size() == 3);
@@ -424,29 +444,29 @@ TEST_CASE("dropConflict removes the copies of one record", "[core][outbox]") {
   CHECK(ofP[1]->fencing == fencings[1]);
   CHECK(nameIn(ofP[1]->value) == "edit 1");
 
-  a.write([&](hills::WriteTxn& txn) { txn.dropConflict(hills::opaque(p)); });
+  dropConflict(a, p);
   auto left = conflictsOf(a);
   REQUIRE(left.size() == 1);
   CHECK(left[0].key == hills::opaque(r));
   CHECK(left[0].brokenBy == "refused");
   // A record without copies: nothing to drop.
-  a.write([&](hills::WriteTxn& txn) { txn.dropConflict(hills::opaque(p)); });
+  dropConflict(a, p);
   CHECK(conflictsOf(a).size() == 1);
 }
 
-TEST_CASE("the outbox and conflicts survive a reopen", "[core][outbox]") {
+TEST_CASE("the outbox and conflicts survive a reopen", "[client][replica]") {
   TempDir dir;
   hills::Database server(dir.sub("server"), serverOptions());
   std::vector<OutboxItem> box;
   std::vector<hills::ConflictCopy> copies;
   Key<plm::Part> created, held;
   {
-    hills::Database a(dir.sub("a"), replicaOptions("A"));
-    grant(server, a, "A");
+    ReplicaDatabase a(dir.sub("a"), "A");
+    grant(server, a);
     auto refused = createPart(a, 1);
-    a.write([&](hills::WriteTxn& txn) { txn.settle(txn.outbox().at(0), "refused"); });
+    settle(a, outboxOf(a).at(0), "refused");
     created = createPart(a, 2);
-    a.write([&](hills::WriteTxn& txn) { txn.markSent({hills::opaque(created)}); });
+    markSent(a, {hills::opaque(created)});
     held = createPart(server, 3);
     checkOut(server, held, "A");
     replicate(server, a, 0);
@@ -458,7 +478,7 @@ TEST_CASE("the outbox and conflicts survive a reopen", "[core][outbox]") {
     REQUIRE(copies.size() == 1);
     REQUIRE(copies[0].key == hills::opaque(refused));
   }
-  hills::Database a(dir.sub("a"), replicaOptions("A"));
+  ReplicaDatabase a(dir.sub("a"), "A");
   auto boxAfter = outboxOf(a);
   REQUIRE(boxAfter.size() == box.size());
   for (std::size_t i = 0; i < box.size(); ++i) {
@@ -468,7 +488,7 @@ TEST_CASE("the outbox and conflicts survive a reopen", "[core][outbox]") {
     // Pushes are marked in memory only: a reopened replica pushes again.
     CHECK_FALSE(boxAfter[i].sent);
     CHECK(boxAfter[i].keepBorrow == box[i].keepBorrow);
-    CHECK(boxAfter[i].queued == box[i].queued);
+    CHECK(boxAfter[i].serial == box[i].serial);
   }
   auto copiesAfter = conflictsOf(a);
   REQUIRE(copiesAfter.size() == 1);
@@ -488,15 +508,17 @@ TEST_CASE("the outbox and conflicts survive a reopen", "[core][outbox]") {
   }) == "edited after the reopen");
 }
 
-TEST_CASE("onOutbox is called after commits that queue outbox entries and no others",
-          "[core][outbox]") {
+TEST_CASE(
+    "the function given to setOnOutbox is called after commits that queue outbox entries and "
+    "no others",
+    "[client][replica]") {
   TempDir dir;
   hills::Database server(dir.sub("server"), serverOptions());
   int calls = 0;
-  auto options = replicaOptions("A");
-  options.onOutbox = [&] { ++calls; };
-  hills::Database a(dir.sub("a"), options);
-  grant(server, a, "A");
+  auto replica = std::make_shared<hills::client::Replica>("A");
+  replica->setOnOutbox([&] { ++calls; });
+  ReplicaDatabase a(dir.sub("a"), replica);
+  grant(server, a);
   CHECK(calls == 0);
   auto created = createPart(a, 1);
   CHECK(calls == 1);
@@ -557,7 +579,7 @@ struct EditedOnA : LentToA {
 TEST_CASE_METHOD(EditedOnA,
                  "a server change level with a local edit but with other bytes wins and the edit "
                  "is kept as a conflict copy",
-                 "[core][outbox]") {
+                 "[client][replica]") {
   REQUIRE(iterationsOf(edited) == Iterations(2, 1));
   auto theirs = editedByB(edited, "edited by B", iterationsOf(edited));
   REQUIRE(hex(theirs) != hex(edited));
@@ -584,7 +606,7 @@ TEST_CASE_METHOD(EditedOnA,
 TEST_CASE_METHOD(EditedOnA,
                  "a server change ahead on one counter and behind on the other wins with a "
                  "conflict copy",
-                 "[core][outbox]") {
+                 "[client][replica]") {
   // A lifecycle given on the server to the record before A's edit: its meta
   // iteration is ahead of A's record and its data iteration behind.
   auto mine = iterationsOf(edited);
@@ -600,10 +622,10 @@ TEST_CASE_METHOD(EditedOnA,
 }
 
 TEST_CASE("a server change behind the replica's record or with its very bytes is skipped",
-          "[core][outbox]") {
+          "[client][replica]") {
   TempDir dir;
   hills::Database server(dir.sub("server"), serverOptions());
-  hills::Database a(dir.sub("a"), replicaOptions("A"));
+  ReplicaDatabase a(dir.sub("a"), "A");
   auto p = createPart(server, 1);
   auto first = valueOf(server, p);  // iterations (1, 1)
   server.write([&](hills::WriteTxn& txn) { txn.tree<plm::Part>().setLifecycle(p, 2); });
@@ -631,36 +653,9 @@ TEST_CASE("a server change behind the replica's record or with its very bytes is
   CHECK(rec.events.empty());
 }
 
-TEST_CASE(
-    "on the authority a change level with its record or beside it is skipped without a "
-    "conflict copy",
-    "[core][outbox]") {
-  TempDir dir;
-  hills::Database server(dir.sub("server"), serverOptions());
-  auto p = createPart(server, 1);
-  rename(server, p, 1, "edited on the server");
-  auto mine = valueOf(server, p);
-  REQUIRE(iterationsOf(mine) == Iterations(2, 1));
-  auto seq = server.read([](const hills::ReadTxn& txn) { return txn.lastSequence(); });
-  Recorder rec(server);
-
-  SECTION("level with other bytes") {
-    auto theirs = editedByB(mine, "edited by B", {2, 1});
-    applyChange(server, changeOf(hills::wire::ChangeKind::UPDATED, p, theirs, "B"));
-  }
-  SECTION("ahead on one count and behind on the other") {
-    auto theirs = editedByB(mine, "given a lifecycle by B", {1, 2});
-    applyChange(server, changeOf(hills::wire::ChangeKind::LIFECYCLE_CHANGED, p, theirs, "B"));
-  }
-  CHECK(hex(valueOf(server, p)) == hex(mine));
-  CHECK(conflictsOf(server).empty());
-  CHECK(rec.events.empty());
-  CHECK(server.read([](const hills::ReadTxn& txn) { return txn.lastSequence(); }) == seq);
-}
-
 TEST_CASE_METHOD(LentToA,
                  "a queued check-in keeps the fencing number of the borrow it was queued under",
-                 "[core][outbox]") {
+                 "[client][replica]") {
   rename(a, p, 1, "edited by A");
   queueCheckIn(a, p);
   auto box = outboxOf(a);
@@ -671,8 +666,9 @@ TEST_CASE_METHOD(LentToA,
   // The server took a check-in and lent the record to A again; the replica
   // follows before its own entry is settled.
   server.write([&](hills::WriteTxn& txn) {
-    txn.tree("parts").checkIn(
-        p.id, p.revision, hills::CheckIn{.holder = "A", .fencing = borrow.fencing, .value = {}});
+    hills::server::checkIn(
+        txn, hills::opaque(p),
+        hills::server::CheckIn{.holder = "A", .fencing = borrow.fencing, .value = {}});
   });
   auto second = checkOut(server, p, "A");
   REQUIRE(second.fencing > borrow.fencing);
@@ -685,6 +681,93 @@ TEST_CASE_METHOD(LentToA,
   auto after = outboxOf(a);
   REQUIRE(after.size() == 1);
   CHECK(after[0].key == hills::opaque(p));
-  CHECK(after[0].queued == box[0].queued);
+  CHECK(after[0].serial == box[0].serial);
   CHECK(after[0].fencing == borrow.fencing);
+}
+
+TEST_CASE("a push mark of an aborted transaction is undone", "[client][replica]") {
+  TempDir dir;
+  hills::Database server(dir.sub("server"), serverOptions());
+  ReplicaDatabase a(dir.sub("a"), "A");
+  grant(server, a);
+  auto p = createPart(a, 1);
+  CHECK_THROWS_AS(a.write([&](hills::WriteTxn& txn) {
+    auto items = a.replica().outbox(txn);
+    REQUIRE(items.size() == 1);
+    a.replica().markSent(txn, items);
+    // Inside the transaction that marked it, the create counts as pushed.
+    CHECK(a.replica().outbox(txn).at(0).sent);
+    throw std::runtime_error("the push failed");
+  }),
+                  std::runtime_error);
+
+  auto box = outboxOf(a);
+  REQUIRE(box.size() == 1);
+  CHECK(box[0].key == hills::opaque(p));
+  CHECK_FALSE(box[0].sent);
+  rename(a, p, 1, "edited after the failed push");
+  CHECK(nameIn(valueOf(a, p)) == "edited after the failed push");
+}
+
+TEST_CASE_METHOD(LentToA,
+                 "outbox entries and conflict copies are told apart by serial numbers, not clocks",
+                 "[client][replica]") {
+  // Check-ins of one record queued in quick succession: each one a new
+  // entry, and the answer to an older one settles none of them.
+  queueCheckIn(a, p, true);
+  auto oldest = outboxOf(a).at(0);
+  auto last = oldest;
+  for (int i = 0; i < 3; ++i) {
+    queueCheckIn(a, p, true);
+    auto now = outboxOf(a).at(0);
+    CHECK(now.serial > last.serial);
+    last = now;
+  }
+  CHECK_FALSE(settle(a, oldest));
+  auto box = outboxOf(a);
+  REQUIRE(box.size() == 1);
+  CHECK(box[0].serial == last.serial);
+
+  // Two conflict copies of one record kept in one transaction both stay,
+  // oldest first.
+  a.write([&](hills::WriteTxn& txn) {
+    for (const char* name : {"first edit by A", "second edit by A"}) {
+      auto part = makePart(1);
+      part.name = name;
+      txn.tree<plm::Part>().update(p, part);
+      auto mine = txn.tree("parts").require(p.id, p.revision);
+      Words value(mine.value().begin(), mine.value().end());
+      // B's record, level with A's edit: it wins, and A's edit is kept.
+      auto theirs = altered(value, [](hills::wire::Envelope::Builder env) {
+        env.setAuthor("B");
+        env.getBody().getAs<plm::Part::Capnp>().setName("edited by B");
+      });
+      applyMessage(txn, changeOf(hills::wire::ChangeKind::UPDATED, p, theirs, "B"));
+    }
+  });
+  auto copies = conflictsOf(a);
+  REQUIRE(copies.size() == 2);
+  CHECK(nameIn(copies[0].value) == "first edit by A");
+  CHECK(nameIn(copies[1].value) == "second edit by A");
+
+  // Two check-ins of one record queued in one transaction: one moment, two
+  // entries.
+  auto [kept, returned] = a.write([&](hills::WriteTxn& txn) {
+    a.replica().queueCheckIn(txn, hills::opaque(p), true);
+    auto first = a.replica().outbox(txn).at(0);
+    a.replica().queueCheckIn(txn, hills::opaque(p), false);
+    auto second = a.replica().outbox(txn).at(0);
+    return std::pair(first, second);
+  });
+  CHECK(kept.keepBorrow);
+  CHECK_FALSE(returned.keepBorrow);
+  CHECK(kept.serial > last.serial);
+  CHECK(returned.serial > kept.serial);
+  CHECK_FALSE(settle(a, kept));
+  box = outboxOf(a);
+  REQUIRE(box.size() == 1);
+  CHECK(box[0].serial == returned.serial);
+  CHECK_FALSE(box[0].keepBorrow);
+  CHECK(settle(a, returned));
+  CHECK(outboxOf(a).empty());
 }

@@ -1,6 +1,7 @@
-// Borrows and id grants on a sync server (core/src/borrows.cc): a "server"
-// database with a change log lends records to the replicas "A" and "B",
-// which follow its log with applyChange.
+// The authority's rules on a sync server (server/src/authority.cc): borrows,
+// id grants and the checks on what clients push. A "server" database with a
+// change log and the authority's hook lends records to the replicas "A" and
+// "B", which follow its log with applyChange.
 #include <capnp/message.h>
 
 #include <catch2/catch.hpp>
@@ -14,14 +15,16 @@
 #include "temp_dir.h"
 
 using hills::ErrorCode;
+using hills::EventKind;
 using hills::Key;
 using namespace hills::test;
-using ChangeKind = hills::wire::ChangeKind;
 
 namespace {
 
+// A change-log entry; for the borrow kinds, `holder` and `fencing` are what
+// its note and number carry.
 struct LogEntry {
-  ChangeKind kind;
+  EventKind kind;
   std::string tree;
   std::uint64_t id;
   std::uint32_t revision;
@@ -38,8 +41,9 @@ std::vector<LogEntry> changesAfter(hills::Database& db, std::uint64_t after) {
       auto bytes = c.getValue();
       Words value(bytes.size() / sizeof(capnp::word));
       std::memcpy(value.data(), bytes.begin(), value.size() * sizeof(capnp::word));
-      out.push_back(LogEntry{c.getKind(), c.getTree(), c.getId(), c.getRevision(), c.getOrigin(),
-                             c.getHolder(), c.getFencing(), std::move(value)});
+      auto kind = static_cast<EventKind>(static_cast<std::uint16_t>(c.getKind()));
+      out.push_back(LogEntry{kind, c.getTree(), c.getId(), c.getRevision(), c.getOrigin(),
+                             c.getNote(), c.getNumber(), std::move(value)});
       return true;
     });
     return out;
@@ -50,15 +54,16 @@ std::uint64_t lastSequence(hills::Database& db) {
   return db.read([](const hills::ReadTxn& txn) { return txn.lastSequence(); });
 }
 
-void checkIn(hills::Database& db, Key<plm::Part> key, const hills::CheckIn& in) {
-  db.write([&](hills::WriteTxn& txn) { txn.tree("parts").checkIn(key.id, key.revision, in); });
+void checkIn(hills::Database& db, Key<plm::Part> key, const hills::server::CheckIn& in) {
+  db.write([&](hills::WriteTxn& txn) { hills::server::checkIn(txn, hills::opaque(key), in); });
 }
 
 // The error of a check-in the server refuses. It is caught inside the write,
 // which then commits: what the refused call left behind would be kept.
-hills::Error checkInError(hills::Database& db, Key<plm::Part> key, const hills::CheckIn& in) {
+hills::Error checkInError(hills::Database& db, Key<plm::Part> key,
+                          const hills::server::CheckIn& in) {
   return db.write([&](hills::WriteTxn& txn) {
-    return errorOf([&] { txn.tree("parts").checkIn(key.id, key.revision, in); });
+    return errorOf([&] { hills::server::checkIn(txn, hills::opaque(key), in); });
   });
 }
 
@@ -77,7 +82,7 @@ Words editedBy(const Words& value, const std::string& author, const std::string&
 }  // namespace
 
 TEST_CASE("a check-out is granted with a fencing number that grows with every grant",
-          "[core][borrows]") {
+          "[server][authority]") {
   TempDir dir;
   hills::Database server(dir.path(), serverOptions());
   auto p1 = createPart(server, 1);
@@ -102,7 +107,7 @@ TEST_CASE("a check-out is granted with a fencing number that grows with every gr
   CHECK(again.since == second.since);
   CHECK(lastSequence(server) == seq);
 
-  checkIn(server, p1, hills::CheckIn{.holder = "A", .fencing = first.fencing, .value = {}});
+  checkIn(server, p1, hills::server::CheckIn{.holder = "A", .fencing = first.fencing, .value = {}});
   CHECK_FALSE(borrowOf(server, p1));
   auto third = checkOut(server, p1, "A");
   CHECK(third.holder == "A");
@@ -113,14 +118,16 @@ TEST_CASE("a check-out is granted with a fencing number that grows with every gr
   CHECK(stored->holder == "A");
 }
 
-TEST_CASE("a second client's check-out is refused naming the holder", "[core][borrows]") {
+TEST_CASE("a second client's check-out is refused naming the holder", "[server][authority]") {
   TempDir dir;
   hills::Database server(dir.path(), serverOptions());
   auto p = createPart(server, 1);
   auto held = checkOut(server, p, "A");
   auto seq = lastSequence(server);
   server.write([&](hills::WriteTxn& txn) {
-    auto e = errorOf([&] { txn.tree("parts").checkOut(p.id, p.revision, "B"); });
+    auto e = errorOf([&] {
+      hills::server::checkOut(txn, hills::OpaqueKey{"parts", p.id, p.revision}, "B");
+    });
     CHECK(e.code() == ErrorCode::kBorrowed);
     CHECK_THAT(e.what(), Catch::Contains("'A'"));
   });
@@ -134,23 +141,24 @@ TEST_CASE("a second client's check-out is refused naming the holder", "[core][bo
 TEST_CASE_METHOD(LentToA,
                  "a check-in stores the edited value and ends the borrow and the log has updated "
                  "then checkedIn entries with holder and fencing",
-                 "[core][borrows]") {
+                 "[server][authority]") {
   rename(a, p, 1, "edited by A");
   auto edited = valueOf(a, p);
   REQUIRE(nameIn(edited) == "edited by A");
 
   auto seq = lastSequence(server);
-  checkIn(server, p,
-          hills::CheckIn{.holder = "A", .fencing = borrow.fencing, .value = bytesOf(edited)});
+  checkIn(
+      server, p,
+      hills::server::CheckIn{.holder = "A", .fencing = borrow.fencing, .value = bytesOf(edited)});
   CHECK(hex(valueOf(server, p)) == hex(edited));  // stored as it came
   CHECK_FALSE(borrowOf(server, p));
   auto log = changesAfter(server, seq);
   REQUIRE(log.size() == 2);
-  CHECK(log[0].kind == ChangeKind::UPDATED);
+  CHECK(log[0].kind == EventKind::kUpdated);
   CHECK(log[0].id == p.id);
   CHECK(log[0].origin == "A");
   CHECK(hex(log[0].value) == hex(edited));
-  CHECK(log[1].kind == ChangeKind::CHECKED_IN);
+  CHECK(log[1].kind == hills::sync::kCheckedIn);
   CHECK(log[1].tree == "parts");
   CHECK(log[1].id == p.id);
   CHECK(log[1].revision == p.revision);
@@ -165,12 +173,12 @@ TEST_CASE_METHOD(LentToA,
 }
 
 TEST_CASE_METHOD(LentToA, "a check-in with keepBorrow keeps the borrow and logs no checkedIn entry",
-                 "[core][borrows]") {
+                 "[server][authority]") {
   rename(a, p, 1, "first edit");
   auto edited = valueOf(a, p);
 
   auto seq = lastSequence(server);
-  hills::CheckIn in{.holder = "A", .fencing = borrow.fencing, .value = bytesOf(edited)};
+  hills::server::CheckIn in{.holder = "A", .fencing = borrow.fencing, .value = bytesOf(edited)};
   in.keepBorrow = true;
   checkIn(server, p, in);
   CHECK(hex(valueOf(server, p)) == hex(edited));
@@ -180,14 +188,15 @@ TEST_CASE_METHOD(LentToA, "a check-in with keepBorrow keeps the borrow and logs 
   CHECK(still->fencing == borrow.fencing);
   auto log = changesAfter(server, seq);
   REQUIRE(log.size() == 1);
-  CHECK(log[0].kind == ChangeKind::UPDATED);
+  CHECK(log[0].kind == EventKind::kUpdated);
 
   // The replica keeps editing under the same borrow and checks in for good.
   replicate(server, a, cursor);
   rename(a, p, 1, "second edit");
   auto again = valueOf(a, p);
-  checkIn(server, p,
-          hills::CheckIn{.holder = "A", .fencing = borrow.fencing, .value = bytesOf(again)});
+  checkIn(
+      server, p,
+      hills::server::CheckIn{.holder = "A", .fencing = borrow.fencing, .value = bytesOf(again)});
   CHECK(nameIn(valueOf(server, p)) == "second edit");
   CHECK_FALSE(borrowOf(server, p));
 }
@@ -196,7 +205,7 @@ TEST_CASE_METHOD(
     LentToA,
     "a check-in with a stale fencing number after a break is refused and the value stays "
     "the server's",
-    "[core][borrows]") {
+    "[server][authority]") {
   rename(a, p, 1, "edited by A");
   auto edited = valueOf(a, p);
   auto serverValue = valueOf(server, p);
@@ -204,14 +213,14 @@ TEST_CASE_METHOD(
 
   auto seq = lastSequence(server);
   auto broken = server.write([&](hills::WriteTxn& txn) {
-    return txn.tree("parts").breakBorrow(p.id, p.revision, "admin");
+    return hills::server::breakBorrow(txn, hills::opaque(p), "admin");
   });
   CHECK(broken.holder == "A");
   CHECK(broken.fencing == borrow.fencing);
   CHECK_FALSE(borrowOf(server, p));
   auto log = changesAfter(server, seq);
   REQUIRE(log.size() == 1);
-  CHECK(log[0].kind == ChangeKind::BORROW_BROKEN);
+  CHECK(log[0].kind == hills::sync::kBorrowBroken);
   CHECK(log[0].id == p.id);
   CHECK(log[0].holder == "A");
   CHECK(log[0].origin == "admin");
@@ -221,7 +230,7 @@ TEST_CASE_METHOD(
   // Nobody holds it now.
   auto unheld = checkInError(
       server, p,
-      hills::CheckIn{.holder = "A", .fencing = borrow.fencing, .value = bytesOf(edited)});
+      hills::server::CheckIn{.holder = "A", .fencing = borrow.fencing, .value = bytesOf(edited)});
   CHECK(unheld.code() == ErrorCode::kNotBorrowed);
 
   // Granted again (to the same client): the old fencing number is stale.
@@ -230,7 +239,7 @@ TEST_CASE_METHOD(
   seq = lastSequence(server);
   auto stale = checkInError(
       server, p,
-      hills::CheckIn{.holder = "A", .fencing = borrow.fencing, .value = bytesOf(edited)});
+      hills::server::CheckIn{.holder = "A", .fencing = borrow.fencing, .value = bytesOf(edited)});
   CHECK(stale.code() == ErrorCode::kStaleBorrow);
   CHECK_THAT(stale.what(), Catch::Contains(std::to_string(borrow.fencing)));
   CHECK(hex(valueOf(server, p)) == hex(serverValue));
@@ -241,15 +250,15 @@ TEST_CASE_METHOD(
 
   // Breaking a borrow nobody holds is refused.
   server.write(
-      [&](hills::WriteTxn& txn) { txn.tree("parts").breakBorrow(p.id, p.revision, "admin"); });
+      [&](hills::WriteTxn& txn) { hills::server::breakBorrow(txn, hills::opaque(p), "admin"); });
   server.write([&](hills::WriteTxn& txn) {
-    auto e = errorOf([&] { txn.tree("parts").breakBorrow(p.id, p.revision, "admin"); });
+    auto e = errorOf([&] { hills::server::breakBorrow(txn, hills::opaque(p), "admin"); });
     CHECK(e.code() == ErrorCode::kNotBorrowed);
   });
 }
 
 TEST_CASE("a check-in by a client that holds no borrow or by another holder is refused",
-          "[core][borrows]") {
+          "[server][authority]") {
   TempDir dir;
   hills::Database server(dir.path(), serverOptions());
   auto p = createPart(server, 1);
@@ -258,8 +267,8 @@ TEST_CASE("a check-in by a client that holds no borrow or by another holder is r
   auto edit = editedBy(serverValue, "B", "sneaked in");
 
   auto seq = lastSequence(server);
-  auto e =
-      checkInError(server, p, hills::CheckIn{.holder = "A", .fencing = 1, .value = bytesOf(edit)});
+  auto e = checkInError(
+      server, p, hills::server::CheckIn{.holder = "A", .fencing = 1, .value = bytesOf(edit)});
   CHECK(e.code() == ErrorCode::kNotBorrowed);
   CHECK(hex(valueOf(server, p)) == hex(serverValue));
   CHECK(lastSequence(server) == seq);
@@ -267,7 +276,8 @@ TEST_CASE("a check-in by a client that holds no borrow or by another holder is r
   auto b = checkOut(server, p, "B");
   seq = lastSequence(server);
   auto refused = checkInError(
-      server, p, hills::CheckIn{.holder = "A", .fencing = b.fencing, .value = bytesOf(edit)});
+      server, p,
+      hills::server::CheckIn{.holder = "A", .fencing = b.fencing, .value = bytesOf(edit)});
   CHECK(refused.code() == ErrorCode::kBorrowed);
   CHECK_THAT(refused.what(), Catch::Contains("'B'"));
   CHECK(hex(valueOf(server, p)) == hex(serverValue));
@@ -277,25 +287,30 @@ TEST_CASE("a check-in by a client that holds no borrow or by another holder is r
   CHECK(held->holder == "B");
 
   // The holder itself may check the same value in.
-  checkIn(server, p, hills::CheckIn{.holder = "B", .fencing = b.fencing, .value = bytesOf(edit)});
+  checkIn(server, p,
+          hills::server::CheckIn{.holder = "B", .fencing = b.fencing, .value = bytesOf(edit)});
   CHECK(nameIn(valueOf(server, p)) == "sneaked in");
 }
 
-TEST_CASE("released records cannot be checked out", "[core][borrows]") {
+TEST_CASE("released records cannot be checked out", "[server][authority]") {
   TempDir dir;
   hills::Database server(dir.path(), serverOptions());
   auto p = createPart(server, 1);
   server.write([&](hills::WriteTxn& txn) { txn.tree<plm::Part>().release(p); });
   auto seq = lastSequence(server);
   server.write([&](hills::WriteTxn& txn) {
-    auto e = errorOf([&] { txn.tree("parts").checkOut(p.id, p.revision, "A"); });
+    auto e = errorOf([&] {
+      hills::server::checkOut(txn, hills::OpaqueKey{"parts", p.id, p.revision}, "A");
+    });
     CHECK(e.code() == ErrorCode::kReleased);
-    auto missing = errorOf([&] { txn.tree("parts").checkOut(p.id + 1000, 0, "A"); });
+    auto missing = errorOf([&] {
+      hills::server::checkOut(txn, hills::OpaqueKey{"parts", p.id + 1000, 0}, "A");
+    });
     CHECK(missing.code() == ErrorCode::kNotFound);
   });
   CHECK_FALSE(borrowOf(server, p));
   CHECK(lastSequence(server) == seq);
-  server.read([](const hills::ReadTxn& txn) { CHECK(txn.borrows().empty()); });
+  CHECK(borrowsOf(server).empty());
 
   // Its new revision is a draft, and can be.
   auto next =
@@ -306,7 +321,7 @@ TEST_CASE("released records cannot be checked out", "[core][borrows]") {
 }
 
 TEST_CASE_METHOD(LentToA, "a check-in that changes the state or lifecycle is refused",
-                 "[core][borrows]") {
+                 "[server][authority]") {
   rename(a, p, 1, "edited by A");
   auto edited = valueOf(a, p);
   auto serverValue = valueOf(server, p);
@@ -317,12 +332,12 @@ TEST_CASE_METHOD(LentToA, "a check-in that changes the state or lifecycle is ref
   auto lifecycle = altered(edited, [](hills::wire::Envelope::Builder env) { env.setLifecycle(7); });
   auto seq = lastSequence(server);
   server.write([&](hills::WriteTxn& txn) {
-    auto parts = txn.tree("parts");
     for (const Words* value : {&released, &lifecycle}) {
       auto e = errorOf([&] {
-        parts.checkIn(
-            p.id, p.revision,
-            hills::CheckIn{.holder = "A", .fencing = borrow.fencing, .value = bytesOf(*value)});
+        hills::server::checkIn(
+            txn, hills::opaque(p),
+            hills::server::CheckIn{
+                .holder = "A", .fencing = borrow.fencing, .value = bytesOf(*value)});
       });
       CHECK(e.code() == ErrorCode::kInvalidArgument);
       CHECK_THAT(e.what(), Catch::Contains("state, lifecycle"));
@@ -343,38 +358,38 @@ TEST_CASE_METHOD(LentToA, "a check-in that changes the state or lifecycle is ref
   // about state and lifecycle, not about how the values were built.
   auto same = altered(edited, [](hills::wire::Envelope::Builder) {});
   checkIn(server, p,
-          hills::CheckIn{.holder = "A", .fencing = borrow.fencing, .value = bytesOf(same)});
+          hills::server::CheckIn{.holder = "A", .fencing = borrow.fencing, .value = bytesOf(same)});
   CHECK(nameIn(valueOf(server, p)) == "edited by A");
   CHECK_FALSE(borrowOf(server, p));
 }
 
 TEST_CASE("acceptCreate stores a record created on a replica with a granted id",
-          "[core][borrows]") {
+          "[server][authority]") {
   TempDir dir;
   hills::Database server(dir.sub("server"), serverOptions());
-  hills::Database a(dir.sub("a"), replicaOptions("A"));
-  auto grant =
-      server.write([](hills::WriteTxn& txn) { return txn.tree("parts").grantIds(10, "A"); });
-  a.write([&](hills::WriteTxn& txn) { txn.tree("parts").addIdRange(grant.first, grant.second); });
+  ReplicaDatabase a(dir.sub("a"), "A");
+  auto range = grant(server, a, "parts", 10);
   auto p = createPart(a, 1);
-  REQUIRE(p.id == grant.first);
+  REQUIRE(p.id == range.first);
   auto value = valueOf(a, p);
 
   auto seq = lastSequence(server);
-  server.write(
-      [&](hills::WriteTxn& txn) { txn.tree("parts").acceptCreate(p.id, bytesOf(value), "A"); });
+  server.write([&](hills::WriteTxn& txn) {
+    hills::server::acceptCreate(txn, hills::opaque(p), bytesOf(value), "A");
+  });
   CHECK(hex(valueOf(server, p)) == hex(value));
   auto log = changesAfter(server, seq);
   REQUIRE(log.size() == 1);
-  CHECK(log[0].kind == ChangeKind::CREATED);
+  CHECK(log[0].kind == EventKind::kCreated);
   CHECK(log[0].id == p.id);
   CHECK(log[0].origin == "A");
   CHECK(hex(log[0].value) == hex(value));
 
   SECTION("the same bytes pushed again change nothing") {
     seq = lastSequence(server);
-    server.write(
-        [&](hills::WriteTxn& txn) { txn.tree("parts").acceptCreate(p.id, bytesOf(value), "A"); });
+    server.write([&](hills::WriteTxn& txn) {
+      hills::server::acceptCreate(txn, hills::opaque(p), bytesOf(value), "A");
+    });
     CHECK(lastSequence(server) == seq);
     CHECK(hex(valueOf(server, p)) == hex(value));
   }
@@ -384,18 +399,22 @@ TEST_CASE("acceptCreate stores a record created on a replica with a granted id",
       env.getBody().getAs<plm::Part::Capnp>().setName("another");
     });
     server.write([&](hills::WriteTxn& txn) {
-      auto e = errorOf([&] { txn.tree("parts").acceptCreate(p.id, bytesOf(other), "A"); });
+      auto e =
+          errorOf([&] { hills::server::acceptCreate(txn, hills::opaque(p), bytesOf(other), "A"); });
       CHECK(e.code() == ErrorCode::kAlreadyExists);
     });
     CHECK(hex(valueOf(server, p)) == hex(value));
   }
 
   SECTION("an id granted to another client is refused naming both") {
-    auto toB =
-        server.write([](hills::WriteTxn& txn) { return txn.tree("parts").grantIds(10, "B"); });
+    auto toB = server.write(
+        [](hills::WriteTxn& txn) { return hills::server::grantIds(txn, "parts", 10, "B"); });
     seq = lastSequence(server);
     server.write([&](hills::WriteTxn& txn) {
-      auto e = errorOf([&] { txn.tree("parts").acceptCreate(toB.first, bytesOf(value), "A"); });
+      auto e = errorOf([&] {
+        hills::server::acceptCreate(txn, hills::OpaqueKey{"parts", toB.first, 0}, bytesOf(value),
+                                    "A");
+      });
       CHECK(e.code() == ErrorCode::kDenied);
       CHECK_THAT(e.what(), Catch::Contains("'A'"));
       CHECK_THAT(e.what(), Catch::Contains("'B'"));
@@ -411,7 +430,9 @@ TEST_CASE("acceptCreate stores a record created on a replica with a granted id",
     seq = lastSequence(server);
     server.write([&](hills::WriteTxn& txn) {
       for (std::uint64_t id : {unnamed.first, unnamed.second + 1000}) {
-        auto e = errorOf([&] { txn.tree("parts").acceptCreate(id, bytesOf(value), "A"); });
+        auto e = errorOf([&] {
+          hills::server::acceptCreate(txn, hills::OpaqueKey{"parts", id, 0}, bytesOf(value), "A");
+        });
         CHECK(e.code() == ErrorCode::kDenied);
         CHECK_THAT(e.what(), Catch::Contains("'A'"));
         CHECK_FALSE(txn.tree("parts").contains(id, 0));
@@ -422,44 +443,43 @@ TEST_CASE("acceptCreate stores a record created on a replica with a granted id",
 }
 
 TEST_CASE("grantee names the client for ids inside its ranges and nothing outside",
-          "[core][borrows]") {
+          "[server][authority]") {
   TempDir dir;
   hills::Database server(dir.path(), serverOptions());
   auto [toA, toB, unnamed] = server.write([](hills::WriteTxn& txn) {
-    auto parts = txn.tree("parts");
-    auto a = parts.grantIds(5, "A");
-    auto b = parts.grantIds(5, "B");
-    auto n = parts.grantIds(5);
+    auto a = hills::server::grantIds(txn, "parts", 5, "A");
+    auto b = hills::server::grantIds(txn, "parts", 5, "B");
+    auto n = txn.tree("parts").grantIds(5);  // granted to nobody in particular
     return std::tuple(a, b, n);
   });
   auto own = createPart(server, 1);
   server.read([&](const hills::ReadTxn& txn) {
-    auto parts = txn.tree("parts");
-    CHECK(parts.grantee(toA.first) == "A");
-    CHECK(parts.grantee(toA.second - 1) == "A");
-    CHECK(parts.grantee(toB.first) == "B");
-    CHECK(parts.grantee(toB.second - 1) == "B");
-    CHECK(parts.grantee(unnamed.first) == "");
-    CHECK(parts.grantee(unnamed.second - 1) == "");
-    CHECK(parts.grantee(own.id) == "");
-    CHECK(parts.grantee(0) == "");
-    CHECK(parts.grantee(toB.second + 100000) == "");
+    CHECK(hills::server::grantee(txn, "parts", toA.first) == "A");
+    CHECK(hills::server::grantee(txn, "parts", toA.second - 1) == "A");
+    CHECK(hills::server::grantee(txn, "parts", toB.first) == "B");
+    CHECK(hills::server::grantee(txn, "parts", toB.second - 1) == "B");
+    CHECK(hills::server::grantee(txn, "parts", unnamed.first) == "");
+    CHECK(hills::server::grantee(txn, "parts", unnamed.second - 1) == "");
+    CHECK(hills::server::grantee(txn, "parts", own.id) == "");
+    CHECK(hills::server::grantee(txn, "parts", 0) == "");
+    CHECK(hills::server::grantee(txn, "parts", toB.second + 100000) == "");
     // Grants belong to their tree.
-    CHECK(txn.tree("boms").grantee(toA.first) == "");
+    CHECK(hills::server::grantee(txn, "boms", toA.first) == "");
   });
 }
 
-TEST_CASE("borrows survive reopening the server database", "[core][borrows]") {
+TEST_CASE("borrows survive reopening the server database", "[server][authority]") {
   TempDir dir;
   Key<plm::Part> p1, p2;
   hills::BorrowInfo before;
-  std::pair<std::uint64_t, std::uint64_t> grant;
+  std::pair<std::uint64_t, std::uint64_t> granted;
   {
     hills::Database server(dir.path(), serverOptions());
     p1 = createPart(server, 1);
     p2 = createPart(server, 2);
     before = checkOut(server, p1, "A");
-    grant = server.write([](hills::WriteTxn& txn) { return txn.tree("parts").grantIds(5, "A"); });
+    granted = server.write(
+        [](hills::WriteTxn& txn) { return hills::server::grantIds(txn, "parts", 5, "A"); });
   }
   hills::Database server(dir.path(), serverOptions());
   auto after = borrowOf(server, p1);
@@ -469,25 +489,28 @@ TEST_CASE("borrows survive reopening the server database", "[core][borrows]") {
   CHECK(after->fencing == before.fencing);
   CHECK(after->since == before.since);
   server.read([&](const hills::ReadTxn& txn) {
-    CHECK(txn.borrows().size() == 1);
-    CHECK(txn.tree("parts").grantee(grant.first) == "A");
+    CHECK(hills::protocol::listBorrows(txn).size() == 1);
+    CHECK(hills::server::grantee(txn, "parts", granted.first) == "A");
   });
   // The fencing numbers go on growing, and the borrow is still refused to others.
   auto next = checkOut(server, p2, "B");
   CHECK(next.fencing > before.fencing);
   server.write([&](hills::WriteTxn& txn) {
-    auto e = errorOf([&] { txn.tree("parts").checkOut(p1.id, p1.revision, "B"); });
+    auto e = errorOf([&] {
+      hills::server::checkOut(txn, hills::OpaqueKey{"parts", p1.id, p1.revision}, "B");
+    });
     CHECK(e.code() == ErrorCode::kBorrowed);
   });
-  checkIn(server, p1, hills::CheckIn{.holder = "A", .fencing = before.fencing, .value = {}});
+  checkIn(server, p1,
+          hills::server::CheckIn{.holder = "A", .fencing = before.fencing, .value = {}});
   CHECK_FALSE(borrowOf(server, p1));
 }
 
-TEST_CASE("ReadTxn::borrows lists every borrow with tree and key and holder and fencing",
-          "[core][borrows]") {
+TEST_CASE("listBorrows lists every borrow with tree and key and holder and fencing",
+          "[server][authority]") {
   TempDir dir;
   hills::Database server(dir.path(), serverOptions());
-  server.read([](const hills::ReadTxn& txn) { CHECK(txn.borrows().empty()); });
+  CHECK(borrowsOf(server).empty());
   auto [p1, p2, p3, bom] = server.write([](hills::WriteTxn& txn) {
     auto parts = txn.tree<plm::Part>();
     auto a = parts.create(makePart(1));
@@ -503,10 +526,11 @@ TEST_CASE("ReadTxn::borrows lists every borrow with tree and key and holder and 
   auto b1 = checkOut(server, p1, "A");
   auto b2 = checkOut(server, p2, "B");
   auto b3 = checkOut(server, p3, "B");
-  auto b4 = server.write(
-      [&](hills::WriteTxn& txn) { return txn.tree("boms").checkOut(bom.id, bom.revision, "A"); });
+  auto b4 = server.write([&](hills::WriteTxn& txn) {
+    return hills::server::checkOut(txn, hills::OpaqueKey{"boms", bom.id, bom.revision}, "A");
+  });
 
-  auto all = server.read([](const hills::ReadTxn& txn) { return txn.borrows(); });
+  auto all = borrowsOf(server);
   REQUIRE(all.size() == 4);
   // By tree, then key.
   const hills::BorrowInfo* expected[] = {&b4, &b1, &b2, &b3};
@@ -520,8 +544,8 @@ TEST_CASE("ReadTxn::borrows lists every borrow with tree and key and holder and 
   CHECK(all[0].key == hills::OpaqueKey{"boms", bom.id, 0});
   CHECK(all[3].key == hills::OpaqueKey{"parts", p3.id, 1});
 
-  checkIn(server, p2, hills::CheckIn{.holder = "B", .fencing = b2.fencing, .value = {}});
-  all = server.read([](const hills::ReadTxn& txn) { return txn.borrows(); });
+  checkIn(server, p2, hills::server::CheckIn{.holder = "B", .fencing = b2.fencing, .value = {}});
+  all = borrowsOf(server);
   REQUIRE(all.size() == 3);
   CHECK(all[1].key == b1.key);
   CHECK(all[2].key == b3.key);
@@ -531,9 +555,8 @@ namespace {
 
 // Grants ids of `tree` to the replica "A" and creates one record there, not
 // pushed yet: a part, or a stock item of the unversioned tree "stock".
-hills::OpaqueKey createOnA(hills::Database& server, hills::Database& a, const std::string& tree) {
-  auto range = server.write([&](hills::WriteTxn& txn) { return txn.tree(tree).grantIds(10, "A"); });
-  a.write([&](hills::WriteTxn& txn) { txn.tree(tree).addIdRange(range.first, range.second); });
+hills::OpaqueKey createOnA(hills::Database& server, ReplicaDatabase& a, const std::string& tree) {
+  grant(server, a, tree, 10);
   return a.write([&](hills::WriteTxn& txn) {
     if (tree == "stock") {
       plm::StockItem item{};
@@ -550,27 +573,26 @@ hills::OpaqueKey createOnA(hills::Database& server, hills::Database& a, const st
 hills::Error acceptError(hills::Database& db, const hills::OpaqueKey& key, const Words& value,
                          std::string_view origin) {
   return db.write([&](hills::WriteTxn& txn) {
-    return errorOf([&] { txn.tree(key.tree).acceptCreate(key.id, bytesOf(value), origin); });
+    return errorOf([&] { hills::server::acceptCreate(txn, key, bytesOf(value), origin); });
   });
 }
 
 void accept(hills::Database& db, const hills::OpaqueKey& key, const Words& value,
             std::string_view origin) {
-  db.write([&](hills::WriteTxn& txn) {
-    txn.tree(key.tree).acceptCreate(key.id, bytesOf(value), origin);
-  });
+  db.write(
+      [&](hills::WriteTxn& txn) { hills::server::acceptCreate(txn, key, bytesOf(value), origin); });
 }
 
 }  // namespace
 
 TEST_CASE("acceptCreate refuses a value that is not a new draft authored by its pusher",
-          "[core][borrows]") {
+          "[server][authority]") {
   // Parts are versioned; stock items are edited in place. The rule is the same.
   const std::string tree = GENERATE(as<std::string>(), "parts", "stock");
   CAPTURE(tree);
   TempDir dir;
   hills::Database server(dir.sub("server"), serverOptions());
-  hills::Database a(dir.sub("a"), replicaOptions("A"));
+  ReplicaDatabase a(dir.sub("a"), "A");
   auto key = createOnA(server, a, tree);
   auto value = valueOf(a, key);
   REQUIRE_FALSE(value.empty());
@@ -612,16 +634,16 @@ TEST_CASE("acceptCreate refuses a value that is not a new draft authored by its 
   CHECK(hex(valueOf(server, key)) == hex(same));
   auto log = changesAfter(server, seq);
   REQUIRE(log.size() == 1);
-  CHECK(log[0].kind == ChangeKind::CREATED);
+  CHECK(log[0].kind == EventKind::kCreated);
   CHECK(log[0].tree == tree);
   CHECK(log[0].origin == "A");
 }
 
 TEST_CASE("acceptCreate takes a create pushed again with later edits while nobody touched it",
-          "[core][borrows]") {
+          "[server][authority]") {
   TempDir dir;
   hills::Database server(dir.sub("server"), serverOptions());
-  hills::Database a(dir.sub("a"), replicaOptions("A"));
+  ReplicaDatabase a(dir.sub("a"), "A");
   auto key = createOnA(server, a, "parts");
   Key<plm::Part> p{key.id, key.revision};
   auto first = valueOf(a, p);
@@ -638,7 +660,7 @@ TEST_CASE("acceptCreate takes a create pushed again with later edits while nobod
     CHECK(hex(valueOf(server, p)) == hex(later));
     auto log = changesAfter(server, seq);
     REQUIRE(log.size() == 1);
-    CHECK(log[0].kind == ChangeKind::UPDATED);
+    CHECK(log[0].kind == EventKind::kUpdated);
     CHECK(log[0].id == p.id);
     CHECK(log[0].origin == "A");
     CHECK(hex(log[0].value) == hex(later));
@@ -661,7 +683,8 @@ TEST_CASE("acceptCreate takes a create pushed again with later edits while nobod
   SECTION("refused once another client has checked it in since") {
     auto b = checkOut(server, p, "B");
     auto byB = editedBy(first, "B", "edited by B");
-    checkIn(server, p, hills::CheckIn{.holder = "B", .fencing = b.fencing, .value = bytesOf(byB)});
+    checkIn(server, p,
+            hills::server::CheckIn{.holder = "B", .fencing = b.fencing, .value = bytesOf(byB)});
     REQUIRE(hex(valueOf(server, p)) == hex(byB));
     // A's push is newer by its data iteration: only the author tells.
     REQUIRE(iterationsOf(later).first > iterationsOf(byB).first);
@@ -678,7 +701,8 @@ TEST_CASE("acceptCreate takes a create pushed again with later edits while nobod
     // and A's push is newer by its data iteration; only the meta iteration tells.
     auto b = checkOut(server, p, "A");
     auto byA = editedBy(valueOf(server, p), "A", "checked in by A");
-    checkIn(server, p, hills::CheckIn{.holder = "A", .fencing = b.fencing, .value = bytesOf(byA)});
+    checkIn(server, p,
+            hills::server::CheckIn{.holder = "A", .fencing = b.fencing, .value = bytesOf(byA)});
     REQUIRE(hex(valueOf(server, p)) == hex(byA));
     REQUIRE(iterationsOf(byA) == std::pair<std::uint32_t, std::uint32_t>(2, 2));
     REQUIRE_FALSE(borrowOf(server, p));
@@ -693,9 +717,14 @@ TEST_CASE("acceptCreate takes a create pushed again with later edits while nobod
 TEST_CASE_METHOD(LentToA,
                  "a check-in with other bytes that are not newer than the server's record is "
                  "refused",
-                 "[core][borrows]") {
-  // The server's record is at its second data iteration.
-  rename(server, p, 1, "edited on the server");
+                 "[server][authority]") {
+  // The server's record is at its second data iteration: A checked in an
+  // edit and kept the borrow.
+  rename(a, p, 1, "edited by A");
+  auto edited = valueOf(a, p);
+  hills::server::CheckIn kept{.holder = "A", .fencing = borrow.fencing, .value = bytesOf(edited)};
+  kept.keepBorrow = true;
+  checkIn(server, p, kept);
   auto serverValue = valueOf(server, p);
   REQUIRE(iterationsOf(serverValue).first == 2);
   auto level = altered(serverValue, [](EnvelopeBuilder env) {
@@ -713,7 +742,7 @@ TEST_CASE_METHOD(LentToA,
     CAPTURE(nameIn(*value));
     auto e = checkInError(
         server, p,
-        hills::CheckIn{.holder = "A", .fencing = borrow.fencing, .value = bytesOf(*value)});
+        hills::server::CheckIn{.holder = "A", .fencing = borrow.fencing, .value = bytesOf(*value)});
     CHECK(e.code() == ErrorCode::kInvalidArgument);
     CHECK_THAT(e.what(), Catch::Contains("not newer"));
   }
@@ -726,13 +755,14 @@ TEST_CASE_METHOD(LentToA,
 
   // One data iteration more, and it is taken.
   auto newer = altered(level, [](EnvelopeBuilder env) { env.setDataIteration(3); });
-  checkIn(server, p,
-          hills::CheckIn{.holder = "A", .fencing = borrow.fencing, .value = bytesOf(newer)});
+  checkIn(
+      server, p,
+      hills::server::CheckIn{.holder = "A", .fencing = borrow.fencing, .value = bytesOf(newer)});
   CHECK(nameIn(valueOf(server, p)) == "level with the server");
 }
 
 TEST_CASE_METHOD(LentToA, "a check-in of the server's own bytes changes nothing",
-                 "[core][borrows]") {
+                 "[server][authority]") {
   auto serverValue = valueOf(server, p);
   // Made by the server: its author is not the holder, and it need not be.
   REQUIRE(std::string(hills::detail::ValueReader({serverValue.data(), serverValue.size()})
@@ -740,7 +770,8 @@ TEST_CASE_METHOD(LentToA, "a check-in of the server's own bytes changes nothing"
                           .getAuthor()
                           .cStr()) == "server");
   auto seq = lastSequence(server);
-  hills::CheckIn in{.holder = "A", .fencing = borrow.fencing, .value = bytesOf(serverValue)};
+  hills::server::CheckIn in{
+      .holder = "A", .fencing = borrow.fencing, .value = bytesOf(serverValue)};
 
   SECTION("the borrow ends with a checkedIn entry and nothing else") {
     checkIn(server, p, in);
@@ -748,7 +779,7 @@ TEST_CASE_METHOD(LentToA, "a check-in of the server's own bytes changes nothing"
     CHECK_FALSE(borrowOf(server, p));
     auto log = changesAfter(server, seq);
     REQUIRE(log.size() == 1);
-    CHECK(log[0].kind == ChangeKind::CHECKED_IN);
+    CHECK(log[0].kind == hills::sync::kCheckedIn);
     CHECK(log[0].holder == "A");
     CHECK(log[0].fencing == borrow.fencing);
   }
@@ -766,12 +797,13 @@ TEST_CASE_METHOD(LentToA, "a check-in of the server's own bytes changes nothing"
 }
 
 TEST_CASE_METHOD(LentToA, "a check-in authored by another client than the holder is refused",
-                 "[core][borrows]") {
+                 "[server][authority]") {
   auto serverValue = valueOf(server, p);
   auto byB = editedBy(serverValue, "B", "edited by B");
   auto seq = lastSequence(server);
   auto e = checkInError(
-      server, p, hills::CheckIn{.holder = "A", .fencing = borrow.fencing, .value = bytesOf(byB)});
+      server, p,
+      hills::server::CheckIn{.holder = "A", .fencing = borrow.fencing, .value = bytesOf(byB)});
   CHECK(e.code() == ErrorCode::kInvalidArgument);
   CHECK_THAT(e.what(), Catch::Contains("'B'"));
   CHECK_THAT(e.what(), Catch::Contains("'A'"));
@@ -784,7 +816,77 @@ TEST_CASE_METHOD(LentToA, "a check-in authored by another client than the holder
   // The same edit authored by the holder is taken.
   auto byA = altered(byB, [](EnvelopeBuilder env) { env.setAuthor("A"); });
   checkIn(server, p,
-          hills::CheckIn{.holder = "A", .fencing = borrow.fencing, .value = bytesOf(byA)});
+          hills::server::CheckIn{.holder = "A", .fencing = borrow.fencing, .value = bytesOf(byA)});
   CHECK(hex(valueOf(server, p)) == hex(byA));
   CHECK_FALSE(borrowOf(server, p));
+}
+
+TEST_CASE_METHOD(LentToA,
+                 "a local edit of the server's database is refused while another client holds "
+                 "the record",
+                 "[server][authority]") {
+  auto serverValue = valueOf(server, p);
+  auto seq = lastSequence(server);
+  auto update = errorOf([&] { rename(server, p, 1, "edited on the server"); });
+  CHECK(update.code() == ErrorCode::kBorrowed);
+  CHECK_THAT(update.what(), Catch::Contains("'A'"));
+  auto removal = errorOf(
+      [&] { server.write([&](hills::WriteTxn& txn) { txn.tree<plm::Part>().remove(p); }); });
+  CHECK(removal.code() == ErrorCode::kBorrowed);
+  CHECK(hex(valueOf(server, p)) == hex(serverValue));
+  CHECK(lastSequence(server) == seq);
+
+  // Made for the holder, the edit is the holder's own.
+  server.write([&](hills::WriteTxn& txn) {
+    txn.setOrigin("A");
+    auto part = makePart(1);
+    part.name = "edited for A";
+    txn.tree<plm::Part>().update(p, part);
+  });
+  CHECK(nameIn(valueOf(server, p)) == "edited for A");
+
+  // Checked in, the record is the server's to edit again.
+  checkIn(server, p, hills::server::CheckIn{.holder = "A", .fencing = borrow.fencing, .value = {}});
+  rename(server, p, 1, "edited on the server");
+  CHECK(nameIn(valueOf(server, p)) == "edited on the server");
+}
+
+TEST_CASE(
+    "on the authority a change level with its record or beside it is skipped without a "
+    "conflict copy",
+    "[server][authority]") {
+  TempDir dir;
+  hills::Database server(dir.sub("server"), serverOptions());
+  auto p = createPart(server, 1);
+  rename(server, p, 1, "edited on the server");
+  auto mine = valueOf(server, p);
+  REQUIRE(iterationsOf(mine) == std::pair<std::uint32_t, std::uint32_t>(2, 1));
+  auto seq = lastSequence(server);
+  std::vector<hills::Event> events;
+  auto sub = server.subscribe({}, [&](const hills::Event& e) { events.push_back(e); });
+
+  // B's record at the given iterations, renamed to `name`.
+  auto byB = [&](const std::string& name, std::uint32_t data, std::uint32_t meta) {
+    return altered(mine, [&](EnvelopeBuilder env) {
+      env.setAuthor("B");
+      env.setDataIteration(data);
+      env.setMetaIteration(meta);
+      env.getBody().getAs<plm::Part::Capnp>().setName(name);
+    });
+  };
+  SECTION("level with other bytes") {
+    applyChange(server, changeOf(hills::wire::ChangeKind::UPDATED, p, byB("edited by B", 2, 1), "B"));
+  }
+  SECTION("ahead on one count and behind on the other") {
+    applyChange(server, changeOf(hills::wire::ChangeKind::LIFECYCLE_CHANGED, p,
+                                 byB("given a lifecycle by B", 1, 2), "B"));
+  }
+  // The authority's record is the truth (AuthorityHook::keepOwn).
+  CHECK(hex(valueOf(server, p)) == hex(mine));
+  CHECK(events.empty());
+  CHECK(lastSequence(server) == seq);
+  // It keeps no conflict copies: it has no table for them.
+  server.read([](const hills::ReadTxn& txn) {
+    CHECK(errorOf([&] { txn.table("_conflicts"); }).code() == ErrorCode::kInvalidArgument);
+  });
 }

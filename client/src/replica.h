@@ -1,0 +1,104 @@
+// The replica's rules: what a sync client's database keeps beside its trees
+// (_borrows, its mirror of the server's; _outbox; _conflicts; its cursor in
+// the server's log and the server it is pinned to) and the write hook that
+// enforces them: edits need a borrow this client holds, release, new
+// revision and lifecycle go through the server, a record created here waits
+// in the outbox, and an edit the server did not take is kept as a conflict
+// copy.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hills/client.h"
+#include "hills/protocol.h"
+#include "hills/sync_tables.capnp.h"
+#include "hills/write_hook.h"
+
+namespace hills::client {
+
+class Replica final : public WriteHook {
+ public:
+  // `name`: the client's, which is also the author of its records.
+  explicit Replica(std::string name) : name_(std::move(name)) {}
+
+  const std::string& name() const { return name_; }
+
+  // Called after each commit that put entries in the outbox, on the
+  // committing thread; set before the database opens. Must not throw.
+  void setOnOutbox(std::function<void()> fn) { onOutbox_ = std::move(fn); }
+
+  // --- the write hook ---
+  std::vector<std::string> tables() const override;
+  void check(WriteTxn& txn, const Mutation& m) override;
+  void stored(WriteTxn& txn, const Mutation& m) override;
+  bool applyEntry(WriteTxn& txn, wire::Change::Reader entry, std::string_view origin) override;
+
+  // --- reading ---
+
+  // The outbox: local changes the server has not acknowledged, by tree and
+  // key; at most `limit` of them.
+  std::vector<OutboxItem> outbox(const ReadTxn& txn, std::size_t limit = SIZE_MAX) const;
+  // How many entries the outbox holds (without reading them).
+  std::size_t outboxLength(const ReadTxn& txn) const;
+  // Conflict copies, oldest first within each record.
+  std::vector<ConflictCopy> conflicts(const ReadTxn& txn) const;
+  // The sequence number of the last server change applied here (0: none).
+  std::uint64_t cursor(const ReadTxn& txn) const;
+  // The uuid of the server this replica belongs to; empty before first contact.
+  std::string pinnedServer(const ReadTxn& txn) const;
+
+  // --- writing ---
+
+  // Queues the check-in of a record this replica holds: the record as it
+  // is when the outbox is pushed. Until the server acknowledges it the
+  // record cannot be edited here (unless `keepBorrow`). Throws kNotBorrowed
+  // when this replica does not hold the borrow.
+  void queueCheckIn(WriteTxn& txn, const OpaqueKey& key, bool keepBorrow);
+
+  // Marks outbox entries as pushed, in memory (a push needs no commit of
+  // its own): a pushed create can no longer be edited here (the server
+  // stores it checked in). A mark names one entry as queued (its serial
+  // number), and the marks of a transaction that does not commit are
+  // undone, so a mark never outlives or precedes what it marks. After a
+  // reopen nothing is marked; pushing the same bytes again is harmless.
+  void markSent(WriteTxn& txn, const std::vector<OutboxItem>& items);
+
+  // Drops an outbox entry the server has answered, unless it was queued
+  // again since `item` was read. `refusal` non-empty: the server refused
+  // it; a refused create keeps the record as a conflict copy naming the
+  // reason. Returns whether the entry was dropped.
+  bool settle(WriteTxn& txn, const OutboxItem& item, std::string_view refusal = {});
+
+  // Drops the conflict copies of one record.
+  void dropConflict(WriteTxn& txn, const OpaqueKey& key);
+
+  // Stores the replica's position in its server's change log, in the
+  // transaction that applied the entries up to it.
+  void setCursor(WriteTxn& txn, std::uint64_t sequence);
+
+  // Pins the replica to the server `uuid` at first contact. Throws
+  // Error(kWrongServer) naming both when it is pinned to another server.
+  void pin(WriteTxn& txn, std::string_view uuid);
+
+ private:
+  void requireEditable(const ReadTxn& txn, const OpaqueKey& key) const;
+  void putEntry(WriteTxn& txn, const std::string& key, sync::OutboxEntry::Kind kind,
+                bool keepBorrow, std::uint64_t fencing);
+  void keepConflict(WriteTxn& txn, const OpaqueKey& key, kj::ArrayPtr<const kj::byte> value,
+                    std::string_view why, std::uint64_t fencing);
+  bool pushed(const std::string& key, std::uint64_t serial) const;
+  std::uint64_t nextSerial(WriteTxn& txn);
+
+  std::string name_;
+  std::function<void()> onOutbox_;
+  mutable std::mutex sentMutex_;
+  std::map<std::string, std::uint64_t> sent_;  // record key -> serial of the pushed entry
+};
+
+}  // namespace hills::client

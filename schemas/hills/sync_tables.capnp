@@ -1,0 +1,46 @@
+# The internal tables sync keeps in a database, beside its trees: on the
+# server _borrows and _grants, on a client _borrows (its mirror of the
+# server's), _outbox and _conflicts. Keys name a record (hills::recordKey).
+@0xc967c915bc0ad54a;
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("hills::sync");
+
+struct StoredBorrow {
+  # A record checked out to one client (_borrows on the server, and the
+  # mirror every client keeps of it).
+  holder @0 :Text;     # the client's name
+  fencing @1 :UInt64;  # grows with every grant; a check-in must carry it
+  since @2 :Int64;     # nanoseconds since the Unix epoch
+  returning @3 :Bool;  # client side: a check-in of it waits in the outbox
+}
+
+struct Grant {
+  # An id range the server granted a client (_grants, server side).
+  start @0 :UInt64;
+  end @1 :UInt64;      # one past the last id
+  grantee @2 :Text;
+}
+
+struct OutboxEntry {
+  # A local change the server has not acknowledged yet (_outbox, client side).
+  kind @0 :Kind;
+  enum Kind {
+    create @0;         # a record created here; its current value is pushed
+    checkIn @1;        # a borrow being returned, with the record as it is now
+  }
+  sent @1 :Bool;       # unused: pushes are marked in memory
+  keepBorrow @2 :Bool; # checkIn: keep the borrow after the check-in
+  queued @3 :Int64;    # unused since entries are told apart by `serial`
+  fencing @4 :UInt64;  # checkIn: the fencing number of the borrow it returns
+  serial @5 :UInt64;   # grows with every entry the replica queues
+}
+
+struct Conflict {
+  # A local edit kept when the server did not take it (_conflicts, client
+  # side). The key is the record's followed by the copy's serial number.
+  value @0 :Data;      # the record as this client had edited it; empty: removed
+  brokenBy @1 :Text;   # who broke the borrow, or why the server refused it
+  time @2 :Int64;      # nanoseconds since the Unix epoch, for people to read
+  fencing @3 :UInt64;  # of the broken borrow
+}
