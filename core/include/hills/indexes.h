@@ -40,9 +40,9 @@ std::string refKey(std::string_view tree, std::uint64_t id, std::uint32_t revisi
 }  // namespace detail
 
 // Names of T's records: one name (a part number) or several (aliases, tags)
-// per record. With NameOptions::unique, a name that another id holds is
-// refused with Error(kAlreadyExists) naming both records, and the write
-// aborts.
+// per record. With NameOptions::unique, a create or an update that gives a
+// record a name another id holds is refused with Error(kAlreadyExists)
+// naming both records; the refusal changes nothing (see Indexer).
 template <TreeRecord T>
 class NameIndex : public KeyedIndexer {
  public:
