@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "ids.h"
 #include "index_ops.h"
 #include "state.h"
 #include "storage.h"
@@ -245,11 +246,11 @@ void KeyedIndexer::check(const IndexView& index, const IndexedRecord* before,
     // Every entry under a unique key belongs to one id: the first tells.
     auto holders = index.exact(k);
     if (holders.empty() || holders.front().id == after->id) continue;
+    std::string name = keyName(*after, k);
     throw Error(ErrorCode::kAlreadyExists,
-                "the name '" + k + "' of " + describe(index.tree(), after->id, after->revision) +
+                "the name '" + name + "'" + (name == k ? "" : " (compared as '" + k + "')") +
                     " is taken by " +
-                    describe(index.tree(), holders.front().id, holders.front().revision) +
-                    " (index '" + index.name() + "')");
+                    describe(index.tree(), holders.front().id, holders.front().revision));
   }
 }
 
@@ -305,7 +306,11 @@ void IndexOps::apply(TxnState& t, const TreeState& tree, const IndexedRecord* be
                      const IndexedRecord* after) {
   const IndexedRecord* which = after ? after : before;
   auto context = [&](const IndexState& ix) {
-    return "indexer '" + ix.name + "' refused " + describe(tree.name, which->id, which->revision) +
+    // A record being created has an id its caller has not seen yet.
+    bool created = !before && which->revision == 0 && justAllocated(t, tree, which->id);
+    return "indexer '" + ix.name + "' refused " +
+           (created ? "a new record of tree '" + tree.name + "'"
+                    : describe(tree.name, which->id, which->revision)) +
            ": ";
   };
   // Every check before any write: a refusal leaves the transaction as it was.

@@ -139,8 +139,9 @@ class Indexer {
 class KeyedIndexer : public Indexer {
  public:
   // With unique(): refuses a record whose new key another id holds, with
-  // Error(kAlreadyExists) naming both records; and a key that is empty or
-  // over 500 bytes, with Error(kInvalidArgument).
+  // Error(kAlreadyExists) naming the key as the record gives it (keyName())
+  // and the record that holds it; and a key that is empty or over 500
+  // bytes, with Error(kInvalidArgument).
   void check(const IndexView& index, const IndexedRecord* before,
              const IndexedRecord* after) override;
   void apply(IndexWriter& out, const IndexedRecord* before, const IndexedRecord* after) override;
@@ -150,6 +151,11 @@ class KeyedIndexer : public Indexer {
   virtual void keys(const IndexedRecord& record, std::vector<std::string>& out) const = 0;
   // true: a key may belong to one id only (its revisions share it).
   virtual bool unique() const { return false; }
+  // `key` (one of keys(record)) as the record gives it, for messages. The
+  // default is the key itself.
+  virtual std::string keyName(const IndexedRecord& /*record*/, const std::string& key) const {
+    return key;
+  }
 
  private:
   // The keys a mutation takes away from `before` and adds for `after`
