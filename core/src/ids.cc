@@ -135,6 +135,14 @@ std::uint64_t allocateId(TxnState& txn, const TreeState& tree) {
   return w.ranges.front().first++;
 }
 
+bool justAllocated(const TxnState& txn, const TreeState& tree, std::uint64_t id) {
+  if (tree.ordinal >= txn.writes.size()) return false;
+  const TreeWrite& w = txn.writes[tree.ordinal];
+  // allocateId takes ids from the front range, and drops a used-up range
+  // only when it is asked for the next id.
+  return w.idsDirty && !w.ranges.empty() && w.ranges.front().first == id + 1;
+}
+
 void flushIds(TxnState& txn) {
   for (std::size_t i = 0; i < txn.writes.size(); ++i) {
     TreeWrite& w = txn.writes[i];

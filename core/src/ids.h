@@ -16,6 +16,11 @@ struct TreeState;
 // The next free id of the tree. Throws Error(kNoIds) when the ranges are used up.
 std::uint64_t allocateId(TxnState& txn, const TreeState& tree);
 
+// Whether `id` is the id allocateId handed out last for the tree in this
+// transaction: a record being created here, whose id its caller has not
+// been given yet.
+bool justAllocated(const TxnState& txn, const TreeState& tree, std::uint64_t id);
+
 // Adds a range [start, end) another database granted. Throws
 // kInvalidArgument for an empty range or one overlapping unused ids.
 void addIdRange(TxnState& txn, const TreeState& tree, std::uint64_t start, std::uint64_t end);

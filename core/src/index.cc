@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "ids.h"
 #include "index_ops.h"
 #include "state.h"
 #include "storage.h"
@@ -27,6 +28,14 @@ RecordId decodeRecord(const MDB_val& v) {
 
 std::string_view asView(const MDB_val& v) {
   return {static_cast<const char*>(v.mv_data), v.mv_size};
+}
+
+void checkIndexKey(const std::string& index, std::string_view key) {
+  if (key.empty() || key.size() > kMaxIndexKey) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "index '" + index + "': a key of " + std::to_string(key.size()) +
+                    " bytes (keys are 1 to " + std::to_string(kMaxIndexKey) + " bytes)");
+  }
 }
 
 }  // namespace
@@ -119,14 +128,6 @@ std::uint64_t IndexView::size() const {
 
 namespace {
 
-void checkIndexKey(const IndexState& ix, std::string_view key) {
-  if (key.empty() || key.size() > kMaxIndexKey) {
-    throw Error(ErrorCode::kInvalidArgument,
-                "index '" + ix.name + "': a key of " + std::to_string(key.size()) +
-                    " bytes (keys are 1 to " + std::to_string(kMaxIndexKey) + " bytes)");
-  }
-}
-
 // Whether `key` sorts after every key of the index, so it can be appended
 // without a search (keys that arrive in order: generated numbers, ids).
 bool afterLast(TxnState& t, const IndexState& ix, std::string_view key) {
@@ -174,7 +175,7 @@ void noteLast(TxnState& t, const IndexState& ix, std::string_view key) {
 }  // namespace
 
 void IndexWriter::put(std::string_view key, RecordId record) {
-  checkIndexKey(*index_, key);
+  checkIndexKey(index_->name, key);
   auto rk = detail::encodeKey(record.id, record.revision);
   MDB_val k = detail::toVal(key), v = detail::toVal(rk);
   int rc = write(*txn_, *index_, &k, &v, MDB_NODUPDATA);
@@ -184,7 +185,7 @@ void IndexWriter::put(std::string_view key, RecordId record) {
 }
 
 std::optional<RecordId> IndexWriter::putIfAbsent(std::string_view key, RecordId record) {
-  checkIndexKey(*index_, key);
+  checkIndexKey(index_->name, key);
   auto rk = detail::encodeKey(record.id, record.revision);
   MDB_val k = detail::toVal(key), v = detail::toVal(rk);
   // One descent for the check and the insert: LMDB hands back the first
@@ -213,42 +214,53 @@ GenericTreeView IndexWriter::records() const {
 
 // --- KeyedIndexer ----------------------------------------------------------
 
+void KeyedIndexer::changedKeys(const IndexedRecord* before, const IndexedRecord* after,
+                               std::vector<std::string>& removed,
+                               std::vector<std::string>& added) const {
+  auto sorted = [&](const IndexedRecord* record, std::vector<std::string>& out) {
+    if (!record) return;
+    keys(*record, out);
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+  };
+  std::vector<std::string> old, now;
+  sorted(before, old);
+  sorted(after, now);
+  for (auto& k : old) {
+    if (!after || !std::binary_search(now.begin(), now.end(), k)) removed.push_back(k);
+  }
+  // Keys the record had before (same id and revision) are in place already.
+  bool same = before && after && before->id == after->id && before->revision == after->revision;
+  for (auto& k : now) {
+    if (!same || !std::binary_search(old.begin(), old.end(), k)) added.push_back(std::move(k));
+  }
+}
+
+void KeyedIndexer::check(const IndexView& index, const IndexedRecord* before,
+                         const IndexedRecord* after) {
+  if (!unique() || !after) return;
+  std::vector<std::string> removed, added;
+  changedKeys(before, after, removed, added);
+  for (const auto& k : added) {
+    checkIndexKey(index.name(), k);
+    // Every entry under a unique key belongs to one id: the first tells.
+    auto holders = index.exact(k);
+    if (holders.empty() || holders.front().id == after->id) continue;
+    std::string name = keyName(*after, k);
+    throw Error(ErrorCode::kAlreadyExists,
+                "the name '" + name + "'" + (name == k ? "" : " (compared as '" + k + "')") +
+                    " is taken by " +
+                    describe(index.tree(), holders.front().id, holders.front().revision));
+  }
+}
+
 void KeyedIndexer::apply(IndexWriter& out, const IndexedRecord* before,
                          const IndexedRecord* after) {
-  std::vector<std::string> old, now;
-  if (before) keys(*before, old);
-  if (after) keys(*after, now);
-  std::sort(old.begin(), old.end());
-  old.erase(std::unique(old.begin(), old.end()), old.end());
-  std::sort(now.begin(), now.end());
-  now.erase(std::unique(now.begin(), now.end()), now.end());
-  if (before) {
-    RecordId r{before->id, before->revision};
-    for (const auto& k : old) {
-      if (!after || !std::binary_search(now.begin(), now.end(), k)) out.remove(k, r);
-    }
-  }
-  if (after) {
-    RecordId r{after->id, after->revision};
-    // Keys the record had before (same id and revision) are in place already.
-    bool same = before && before->id == after->id && before->revision == after->revision;
-    for (const auto& k : now) {
-      if (same && std::binary_search(old.begin(), old.end(), k)) continue;
-      if (!unique()) {
-        out.put(k, r);
-        continue;
-      }
-      auto holder = out.putIfAbsent(k, r);
-      if (!holder) continue;
-      if (holder->id != r.id) {
-        throw Error(ErrorCode::kAlreadyExists,
-                    "the name '" + k + "' of " + describe(out.tree(), r.id, r.revision) +
-                        " is taken by " + describe(out.tree(), holder->id, holder->revision) +
-                        " (index '" + out.name() + "')");
-      }
-      out.put(k, r);  // another revision of the id that holds the key
-    }
-  }
+  std::vector<std::string> removed, added;
+  changedKeys(before, after, removed, added);
+  // check() has refused keys that another id holds.
+  for (const auto& k : removed) out.remove(k, RecordId{before->id, before->revision});
+  for (const auto& k : added) out.put(k, RecordId{after->id, after->revision});
 }
 
 // --- the write path and rebuilds -------------------------------------------
@@ -268,26 +280,55 @@ IndexView IndexOps::view(TxnState* t, std::string_view name) {
   return IndexView(t, it->second);
 }
 
+namespace {
+
+// Calls into an indexer. What it throws comes back as Error with its code
+// (kCorrupt for Cap'n Proto's exceptions, kInvalidArgument for any other),
+// its message after `context()`; an Error raised by a full map passes as it
+// is: write() grows the map and runs the function again.
+template <class Call, class Context>
+void callIndexer(const TxnState& t, Call&& call, Context&& context) {
+  try {
+    call();
+  } catch (const Error& e) {
+    if (t.mapFull) throw;
+    throw Error(e.code(), context() + e.what());
+  } catch (const kj::Exception& e) {
+    throw Error(ErrorCode::kCorrupt, context() + e.getDescription().cStr());
+  } catch (const std::exception& e) {
+    throw Error(ErrorCode::kInvalidArgument, context() + e.what());
+  }
+}
+
+}  // namespace
+
 void IndexOps::apply(TxnState& t, const TreeState& tree, const IndexedRecord* before,
                      const IndexedRecord* after) {
+  const IndexedRecord* which = after ? after : before;
+  auto context = [&](const IndexState& ix) {
+    // A record being created has an id its caller has not seen yet.
+    bool created = !before && which->revision == 0 && justAllocated(t, tree, which->id);
+    return "indexer '" + ix.name + "' refused " +
+           (created ? "a new record of tree '" + tree.name + "'"
+                    : describe(tree.name, which->id, which->revision)) +
+           ": ";
+  };
+  // Every check before any write: a refusal leaves the transaction as it was.
+  for (IndexState* ix : tree.indexes) {
+    IndexView view(&t, ix);
+    callIndexer(
+        t, [&] { ix->indexer->check(view, before, after); }, [&] { return context(*ix); });
+  }
   for (IndexState* ix : tree.indexes) {
     IndexWriter w(&t, ix);
-    const IndexedRecord* which = after ? after : before;
-    auto fail = [&](ErrorCode code, const std::string& what) {
-      Error e(code, "indexer '" + ix->name + "' refused " +
-                        describe(tree.name, which->id, which->revision) + ": " + what);
-      t.failure = std::make_exception_ptr(e);
-      throw e;
-    };
     try {
-      ix->indexer->apply(w, before, after);
-    } catch (const Error& e) {
-      if (t.mapFull) throw;  // not the indexer's fault: write() grows the map and retries
-      fail(e.code(), e.what());
-    } catch (const kj::Exception& e) {
-      fail(ErrorCode::kCorrupt, e.getDescription().cStr());
-    } catch (const std::exception& e) {
-      fail(ErrorCode::kInvalidArgument, e.what());
+      callIndexer(
+          t, [&] { ix->indexer->apply(w, before, after); }, [&] { return context(*ix); });
+    } catch (const Error&) {
+      // Entries may be half written: the transaction must not commit, even
+      // if the caller catches.
+      if (!t.mapFull) t.failure = std::current_exception();
+      throw;
     }
   }
 }
@@ -303,20 +344,16 @@ void IndexOps::rebuild(
   if (progress) progress(ix.name, 0, total);
   tree.scan(0, UINT64_MAX, [&](const StoredRecord& rec) {
     IndexedRecord r{rec.id(), rec.revision(), rec.envelope()};
-    auto fail = [&](ErrorCode code, const std::string& what) {
-      throw Error(code, "rebuilding index '" + ix.name + "' at " +
-                            describe(ix.tree->name, r.id, r.revision) + ": " + what);
-    };
-    try {
-      ix.indexer->apply(w, nullptr, &r);
-    } catch (const Error& e) {
-      if (t.mapFull) throw;
-      fail(e.code(), e.what());
-    } catch (const kj::Exception& e) {
-      fail(ErrorCode::kCorrupt, e.getDescription().cStr());
-    } catch (const std::exception& e) {
-      fail(ErrorCode::kInvalidArgument, e.what());
-    }
+    callIndexer(
+        t,
+        [&] {
+          ix.indexer->check(w, nullptr, &r);
+          ix.indexer->apply(w, nullptr, &r);
+        },
+        [&] {
+          return "rebuilding index '" + ix.name + "' at " +
+                 describe(ix.tree->name, r.id, r.revision) + ": ";
+        });
     if (++done % 4096 == 0 && progress) progress(ix.name, done, total);
     return true;
   });

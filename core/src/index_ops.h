@@ -18,9 +18,10 @@ struct IndexOps {
   static GenericTreeView treeView(TxnState* t, TreeState* tree);
   static IndexView view(TxnState* t, std::string_view name);
 
-  // Runs the tree's indexers for one mutation, before it is stored. An
-  // indexer's failure marks the transaction so it cannot commit, and throws
-  // Error naming the indexer and the record.
+  // Runs the tree's indexers for one mutation, before it is stored: every
+  // check first, then every apply. A check's refusal throws Error naming the
+  // indexer and the record, with nothing written. A failure in apply also
+  // marks the transaction so it cannot commit.
   static void apply(TxnState& t, const TreeState& tree, const IndexedRecord* before,
                     const IndexedRecord* after);
   // The stored words of a record.

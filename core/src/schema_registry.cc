@@ -9,6 +9,48 @@
 
 namespace hills::detail {
 
+std::string_view builtinTypeName(capnp::schema::Type::Which which) {
+  using T = capnp::schema::Type;
+  switch (which) {
+    case T::VOID:
+      return "Void";
+    case T::BOOL:
+      return "Bool";
+    case T::INT8:
+      return "Int8";
+    case T::INT16:
+      return "Int16";
+    case T::INT32:
+      return "Int32";
+    case T::INT64:
+      return "Int64";
+    case T::UINT8:
+      return "UInt8";
+    case T::UINT16:
+      return "UInt16";
+    case T::UINT32:
+      return "UInt32";
+    case T::UINT64:
+      return "UInt64";
+    case T::FLOAT32:
+      return "Float32";
+    case T::FLOAT64:
+      return "Float64";
+    case T::TEXT:
+      return "Text";
+    case T::DATA:
+      return "Data";
+    case T::ANY_POINTER:
+      return "AnyPointer";
+    case T::LIST:
+    case T::ENUM:
+    case T::STRUCT:
+    case T::INTERFACE:
+      return {};
+  }
+  return "?";
+}
+
 namespace {
 
 using Node = capnp::schema::Node;
@@ -36,34 +78,6 @@ void collect(capnp::Type type, std::map<std::uint64_t, capnp::Schema>& out) {
 
 std::string typeName(SchemaType::Reader t, const NodeMap& nodes) {
   switch (t.which()) {
-    case SchemaType::VOID:
-      return "Void";
-    case SchemaType::BOOL:
-      return "Bool";
-    case SchemaType::INT8:
-      return "Int8";
-    case SchemaType::INT16:
-      return "Int16";
-    case SchemaType::INT32:
-      return "Int32";
-    case SchemaType::INT64:
-      return "Int64";
-    case SchemaType::UINT8:
-      return "UInt8";
-    case SchemaType::UINT16:
-      return "UInt16";
-    case SchemaType::UINT32:
-      return "UInt32";
-    case SchemaType::UINT64:
-      return "UInt64";
-    case SchemaType::FLOAT32:
-      return "Float32";
-    case SchemaType::FLOAT64:
-      return "Float64";
-    case SchemaType::TEXT:
-      return "Text";
-    case SchemaType::DATA:
-      return "Data";
     case SchemaType::LIST:
       return "List(" + typeName(t.getList().getElementType(), nodes) + ")";
     case SchemaType::ENUM:
@@ -82,10 +96,9 @@ std::string typeName(SchemaType::Reader t, const NodeMap& nodes) {
       std::snprintf(buf, sizeof(buf), "@0x%016llx", static_cast<unsigned long long>(id));
       return buf;
     }
-    case SchemaType::ANY_POINTER:
-      return "AnyPointer";
+    default:
+      return std::string(builtinTypeName(t.which()));
   }
-  return "?";
 }
 
 std::string shortName(Node::Reader node) {

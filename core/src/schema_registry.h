@@ -4,6 +4,8 @@
 #include <capnp/message.h>
 #include <capnp/schema-loader.h>
 
+#include <string_view>
+
 #include "hills/meta.capnp.h"
 #include "hills/tree_type.h"
 
@@ -19,6 +21,11 @@ void buildTreeSchema(const TreeType& type, wire::TreeSchema::Builder out);
 // Error(kSchemaMismatch) naming the type and the field. Returns true when the
 // compiled schema knows every stored field (so it may replace the stored one).
 bool checkTreeSchema(wire::TreeSchema::Reader stored, const TreeType& compiled);
+
+// How the schema language names a type that needs no node to name it
+// ("Void", "Bool", "Int8"... "Data", "AnyPointer"); empty for lists, enums,
+// structs and interfaces.
+std::string_view builtinTypeName(capnp::schema::Type::Which which);
 
 // Makes the nodes of a stored tree schema available to the dynamic API.
 void loadTreeSchema(capnp::SchemaLoader& loader, wire::TreeSchema::Reader stored);

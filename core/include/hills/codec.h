@@ -24,6 +24,7 @@
 
 #include "hills/error.h"
 #include "hills/key.h"
+#include "hills/ref.h"
 
 namespace hills {
 
@@ -124,14 +125,9 @@ inline void read(::capnp::Data::Reader in, std::vector<std::uint8_t>& out) {
 }
 
 // A Hills.Ref struct (id, revision) read as a typed key.
-template <class T, class R>
-requires requires(R r) {
-  { r.getId() } -> std::convertible_to<std::uint64_t>;
-  { r.getRevision() } -> std::convertible_to<std::uint32_t>;
-}
-void read(R in, Key<T>& out) {
-  out.id = in.getId();
-  out.revision = in.getRevision();
+template <class T>
+void read(schema::Ref::Reader in, Key<T>& out) {
+  out = keyFrom<T>(in);
 }
 
 template <Aggregate T>

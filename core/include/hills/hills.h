@@ -9,6 +9,7 @@
 #include "hills/key.h"
 #include "hills/options.h"
 #include "hills/record_traits.h"
+#include "hills/ref.h"
 #include "hills/schema.h"
 #include "hills/table.h"
 #include "hills/tree.h"

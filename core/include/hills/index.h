@@ -96,26 +96,41 @@ class IndexWriter : public IndexView {
   using IndexView::IndexView;
 };
 
-// A user indexer. Registered in Options::indexers; hills calls apply()
-// inside the write transaction of every mutation of tree(): `before` is the
-// record as it was (null for a create or a new revision), `after` as it is
-// becoming (null for a remove); both for an update, a release and a
-// lifecycle change. If apply throws, the whole transaction aborts and
-// write() throws Error naming the indexer, even if the function passed to
-// write() caught the first error. When version() differs from the version
-// the index was built with, or the index is missing, hills rebuilds it at
-// open by calling apply(out, nullptr, record) for every record.
-// apply may be called from any thread that writes, and more than once for
+// A user indexer. Registered in Options::indexers. For every mutation of
+// tree(), inside its write transaction and before the change is stored,
+// hills first calls check() on every indexer of the tree, then apply() on
+// every one: `before` is the record as it was (null for a create or a new
+// revision), `after` as it is becoming (null for a remove); both for an
+// update, a release and a lifecycle change.
+//
+// check() decides whether the mutation may happen (a unique key taken by
+// another record, say) and must not write. When it throws, nothing has
+// been written: the mutation is refused with an Error naming the indexer
+// (the indexer's own code, as for any refusal: kAlreadyExists for a taken
+// key) and changes nothing, so a caller that catches it may go on and
+// commit. The default accepts every mutation.
+//
+// apply() writes the entries. When it throws, entries may be half written:
+// the whole transaction aborts and write() throws Error naming the indexer,
+// even if the function passed to write() caught the first error.
+//
+// When version() differs from the version the index was built with, or the
+// index is missing, hills rebuilds it at open by calling check(out, nullptr,
+// record) and apply(out, nullptr, record) for every record; a throw from
+// either fails the open.
+// Both may be called from any thread that writes, and more than once for
 // the same change (write() runs its function again after growing a full
-// map), so it must keep no state outside the IndexWriter; a kMapFull error
-// escaping it is such a retry, not the indexer's failure. It must not call
-// into the Database.
+// map), so they must keep no state outside the IndexWriter; a kMapFull error
+// escaping apply is such a retry, not the indexer's failure. They must not
+// call into the Database.
 class Indexer {
  public:
   virtual ~Indexer() = default;
   virtual std::string name() const = 0;  // unique in the database; letters, digits, -_.
   virtual std::uint32_t version() const = 0;
   virtual std::string tree() const = 0;
+  virtual void check(const IndexView& /*index*/, const IndexedRecord* /*before*/,
+                     const IndexedRecord* /*after*/) {}
   virtual void apply(IndexWriter& out, const IndexedRecord* before, const IndexedRecord* after) = 0;
 };
 
@@ -123,15 +138,30 @@ class Indexer {
 // keys of a record, and hills adds and removes entries as they change.
 class KeyedIndexer : public Indexer {
  public:
+  // With unique(): refuses a record whose new key another id holds, with
+  // Error(kAlreadyExists) naming the key as the record gives it (keyName())
+  // and the record that holds it; and a key that is empty or over 500
+  // bytes, with Error(kInvalidArgument).
+  void check(const IndexView& index, const IndexedRecord* before,
+             const IndexedRecord* after) override;
   void apply(IndexWriter& out, const IndexedRecord* before, const IndexedRecord* after) override;
 
  protected:
   // The index keys of `record` (duplicates are fine).
   virtual void keys(const IndexedRecord& record, std::vector<std::string>& out) const = 0;
-  // true: a key may belong to one id only (its revisions share it); a
-  // record whose key another id holds is refused with Error(kAlreadyExists)
-  // naming both records.
+  // true: a key may belong to one id only (its revisions share it).
   virtual bool unique() const { return false; }
+  // `key` (one of keys(record)) as the record gives it, for messages. The
+  // default is the key itself.
+  virtual std::string keyName(const IndexedRecord& /*record*/, const std::string& key) const {
+    return key;
+  }
+
+ private:
+  // The keys a mutation takes away from `before` and adds for `after`
+  // (not those in place already), each sorted and without duplicates.
+  void changedKeys(const IndexedRecord* before, const IndexedRecord* after,
+                   std::vector<std::string>& removed, std::vector<std::string>& added) const;
 };
 
 // Typed lookups in any index of T's tree. Copyable; holds only the name.

@@ -40,9 +40,11 @@ std::string refKey(std::string_view tree, std::uint64_t id, std::uint32_t revisi
 }  // namespace detail
 
 // Names of T's records: one name (a part number) or several (aliases, tags)
-// per record. With NameOptions::unique, a name that another id holds is
-// refused with Error(kAlreadyExists) naming both records, and the write
-// aborts.
+// per record. With NameOptions::unique, a create or an update that gives a
+// record a name another id holds is refused with Error(kAlreadyExists)
+// naming the name as the record gives it, the record being written ("a new
+// record of tree 'parts'" for a create) and the record that holds the
+// name; the refusal changes nothing (see Indexer).
 template <TreeRecord T>
 class NameIndex : public KeyedIndexer {
  public:
@@ -82,6 +84,12 @@ class NameIndex : public KeyedIndexer {
     }
   }
   bool unique() const override { return options_.unique; }
+  std::string keyName(const IndexedRecord& rec, const std::string& key) const override {
+    for (auto& n : namesOf_(rec.body().getAs<typename RecordTraits<T>::Capnp>())) {
+      if (normalizeName(n, options_) == key) return n;
+    }
+    return key;
+  }
 
  private:
   std::string name_;

@@ -190,10 +190,11 @@ class GenericTreeView {
 // Write access to one tree without compiled types. Obtained from
 // WriteTxn::tree(name); valid until the transaction ends.
 //
-// Refusals and failures. A call refused by hills' rules or by a write hook's
-// check (kNotFound, kReleased, kAlreadyExists, kUnversioned, kNotReleased,
-// kNotLatest, kNoIds, and whatever a hook refuses with) changes nothing, so
-// a caller that catches the Error may go on and commit. A failure after
+// Refusals and failures. A call refused by hills' rules, a write hook's
+// check or an indexer's check (kNotFound, kReleased, kAlreadyExists (a
+// unique index too), kUnversioned, kNotReleased, kNotLatest, kNoIds, and
+// whatever a hook refuses with) changes nothing, so a caller that catches
+// the Error may go on and commit (a refused create may leave its id unused). A failure after
 // something was written (a storage failure: kMapFull, kIo, kStorage; an
 // indexer's apply or a hook's stored() throwing) fails the whole
 // transaction: write() then grows the map and runs its function again, or
