@@ -236,11 +236,51 @@ void KeyedIndexer::changedKeys(const IndexedRecord* before, const IndexedRecord*
   }
 }
 
+namespace {
+
+// The keys check() computed for the mutation being indexed, kept for the
+// apply() of the same mutation: computing them (a record's names,
+// normalised) is most of an indexer's work. A pass number ties them to one
+// mutation: IndexOps::apply and each record of a rebuild start a new pass.
+struct ComputedKeys {
+  const KeyedIndexer* owner = nullptr;
+  std::vector<std::string> removed, added;
+};
+thread_local std::uint64_t indexPass = 0;
+thread_local std::uint64_t computedPass = 0;
+thread_local std::vector<ComputedKeys> computed;
+
+void startPass() {
+  ++indexPass;
+}
+
+ComputedKeys* computedBy(const KeyedIndexer* owner) {
+  if (computedPass != indexPass) return nullptr;
+  for (auto& c : computed) {
+    if (c.owner == owner) return &c;
+  }
+  return nullptr;
+}
+
+ComputedKeys& keepComputed(const KeyedIndexer* owner) {
+  if (computedPass != indexPass) {
+    computed.clear();
+    computedPass = indexPass;
+  }
+  computed.push_back(ComputedKeys{owner, {}, {}});
+  return computed.back();
+}
+
+}  // namespace
+
 void KeyedIndexer::check(const IndexView& index, const IndexedRecord* before,
                          const IndexedRecord* after) {
   if (!unique() || !after) return;
-  std::vector<std::string> removed, added;
-  changedKeys(before, after, removed, added);
+  auto& keys = keepComputed(this);
+  keys.removed.clear();
+  keys.added.clear();
+  changedKeys(before, after, keys.removed, keys.added);
+  const auto& added = keys.added;
   for (const auto& k : added) {
     checkIndexKey(index.name(), k);
     // Every entry under a unique key belongs to one id: the first tells.
@@ -257,7 +297,13 @@ void KeyedIndexer::check(const IndexView& index, const IndexedRecord* before,
 void KeyedIndexer::apply(IndexWriter& out, const IndexedRecord* before,
                          const IndexedRecord* after) {
   std::vector<std::string> removed, added;
-  changedKeys(before, after, removed, added);
+  if (auto* keys = computedBy(this)) {
+    removed = std::move(keys->removed);
+    added = std::move(keys->added);
+    keys->owner = nullptr;
+  } else {
+    changedKeys(before, after, removed, added);
+  }
   // check() has refused keys that another id holds.
   for (const auto& k : removed) out.remove(k, RecordId{before->id, before->revision});
   for (const auto& k : added) out.put(k, RecordId{after->id, after->revision});
@@ -313,6 +359,7 @@ void IndexOps::apply(TxnState& t, const TreeState& tree, const IndexedRecord* be
                     : describe(tree.name, which->id, which->revision)) +
            ": ";
   };
+  startPass();
   // Every check before any write: a refusal leaves the transaction as it was.
   for (IndexState* ix : tree.indexes) {
     IndexView view(&t, ix);
@@ -347,6 +394,7 @@ void IndexOps::rebuild(
     callIndexer(
         t,
         [&] {
+          startPass();
           ix.indexer->check(w, nullptr, &r);
           ix.indexer->apply(w, nullptr, &r);
         },
