@@ -31,9 +31,9 @@ hills::Subscription narrate(const char* who, hills::Database& db) {
   return db.subscribe({}, [who](const hills::Event& e) {
     std::string fields;
     for (const auto& f : e.changedFields) fields += (fields.empty() ? " fields: " : ", ") + f;
-    std::printf("    [%s sees] %-12s %s from %s%s\n", who, std::string(toString(e.kind)).c_str(),
-                describe(e.key).c_str(), e.origin.empty() ? "itself" : e.origin.c_str(),
-                fields.c_str());
+    std::string kind(hills::sync::kindName(e.kind));
+    std::printf("    [%s sees] %-13s %s from %s%s\n", who, kind.c_str(), describe(e.key).c_str(),
+                e.origin.empty() ? "itself" : e.origin.c_str(), fields.c_str());
   });
 }
 
