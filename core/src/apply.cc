@@ -88,6 +88,7 @@ bool storeValue(TxnState& t, GenericTree& tree, EventKind kind, std::uint64_t id
     }
   }
   m.value = words;
+  m.envelope = env;
   m.fresh = !previous;
   m.origin = origin;
   m.applied = true;

@@ -80,6 +80,17 @@ std::vector<RecordId> IndexView::exact(std::string_view key) const {
   return out;
 }
 
+std::optional<RecordId> IndexView::first(std::string_view key) const {
+  if (key.empty()) return std::nullopt;
+  // A sorted-duplicates table hands back the first record under the key.
+  MDB_val k = detail::toVal(key), v;
+  int rc = mdb_get(txn_->txn, index_->dbi, &k, &v);
+  if (rc == MDB_NOTFOUND) return std::nullopt;
+  checkLmdb(
+      rc, [&] { return "reading index '" + index_->name + "'"; }, txn_->db->path);
+  return decodeRecord(v);
+}
+
 std::vector<RecordId> IndexView::prefix(std::string_view p, std::size_t limit) const {
   std::vector<RecordId> out;
   scan(p, {}, [&](std::string_view key, RecordId r) {
@@ -284,13 +295,12 @@ void KeyedIndexer::check(const IndexView& index, const IndexedRecord* before,
   for (const auto& k : added) {
     checkIndexKey(index.name(), k);
     // Every entry under a unique key belongs to one id: the first tells.
-    auto holders = index.exact(k);
-    if (holders.empty() || holders.front().id == after->id) continue;
+    auto holder = index.first(k);
+    if (!holder || holder->id == after->id) continue;
     std::string name = keyName(*after, k);
     throw Error(ErrorCode::kAlreadyExists,
                 "the name '" + name + "'" + (name == k ? "" : " (compared as '" + k + "')") +
-                    " is taken by " +
-                    describe(index.tree(), holders.front().id, holders.front().revision));
+                    " is taken by " + describe(index.tree(), holder->id, holder->revision));
   }
 }
 

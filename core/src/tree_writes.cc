@@ -43,6 +43,7 @@ std::uint64_t GenericTree::create(BodyWriter write) {
   kj::Array<capnp::word> spill;
   detail::Mutating m{EventKind::kCreated, id, 0};
   m.value = detail::singleSegment(msg, compact, spill);
+  m.envelope = msg.getRoot<wire::Envelope>().asReader();
   m.fresh = true;
   detail::storeMutation(t, *tree_, m);
   return id;
@@ -85,6 +86,7 @@ void GenericTree::update(std::uint64_t id, std::uint32_t revision, BodyWriter wr
     kj::Array<capnp::word> spill;
     detail::Mutating m{EventKind::kUpdated, id, revision, &old};
     m.value = detail::singleSegment(msg, compact, spill);
+    m.envelope = env.asReader();
     m.changed = std::move(changed);
     detail::storeMutation(t, *tree_, m, draftsOnly);
   } catch (const kj::Exception& e) {
@@ -126,6 +128,7 @@ void rewrite(TxnState& t, const TreeState& tree, const StoredRecord& old, std::u
     // A new revision is a new record: it replaces nothing.
     detail::Mutating m{kind, id, revision, fresh ? nullptr : &old};
     m.value = detail::singleSegment(msg, false, spill);
+    m.envelope = env.asReader();
     m.fresh = fresh;
     detail::storeMutation(t, tree, m, rules);
   } catch (const kj::Exception& e) {

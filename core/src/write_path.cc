@@ -107,14 +107,17 @@ void storeMutation(TxnState& t, const TreeState& tree, Mutating& m,
   const bool observed = !hooks.empty() || !tree.indexes.empty();
   std::optional<Snapshot> before;
   if (observed && m.old) before.emplace(t, *m.old);
+  const bool storing = m.value.size() != 0;
+  // Hooks see the new value as a record; indexers read its envelope, which
+  // costs no reader of its own.
   std::optional<InPlace> built;
-  if (m.value.size() != 0) built.emplace(&tree, m.id, m.revision, m.value);
+  if (storing && !hooks.empty()) built.emplace(&tree, m.id, m.revision, m.value);
   const StoredRecord* after = built ? &built->record : nullptr;
   // Read before anything is written: the old bytes may move or change.
   std::uint32_t dataIteration = 0, metaIteration = 0;
-  if (after) {
-    dataIteration = after->envelope().getDataIteration();
-    metaIteration = after->envelope().getMetaIteration();
+  if (storing) {
+    dataIteration = m.envelope.getDataIteration();
+    metaIteration = m.envelope.getMetaIteration();
   } else if (m.old) {
     dataIteration = m.old->envelope().getDataIteration();
     metaIteration = m.old->envelope().getMetaIteration();
@@ -138,11 +141,11 @@ void storeMutation(TxnState& t, const TreeState& tree, Mutating& m,
   if (indexed) {
     std::optional<IndexedRecord> was, now;
     if (before) was = IndexedRecord{m.id, m.revision, before->record.envelope()};
-    if (after) now = IndexedRecord{m.id, m.revision, after->envelope()};
+    if (storing) now = IndexedRecord{m.id, m.revision, m.envelope};
     IndexOps::apply(t, tree, was ? &*was : nullptr, now ? &*now : nullptr);
   }
   written(t, indexed, [&] {
-    if (m.value.size() != 0) {
+    if (storing) {
       putValue(t, tree, m.id, m.revision, m.value, m.fresh);
     } else {
       removeValue(t, tree, m.id, m.revision);

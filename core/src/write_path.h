@@ -72,6 +72,7 @@ struct Mutating {
   std::uint32_t revision = 0;
   const StoredRecord* old = nullptr;        // the record replaced, in place; null: none (a new revision too)
   kj::ArrayPtr<const capnp::word> value;    // what to store; empty: remove
+  wire::Envelope::Reader envelope;          // the root of `value` (read from its builder)
   bool fresh = false;                       // the key must not exist yet (create, new revision)
   std::vector<std::string> changed;         // kUpdated: the fields that changed
   std::string_view origin;                  // empty: the transaction's

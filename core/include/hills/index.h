@@ -53,6 +53,8 @@ class IndexView {
 
   // The records under `key`, in record key order.
   std::vector<RecordId> exact(std::string_view key) const;
+  // The first record under `key` (in record key order); empty when none.
+  std::optional<RecordId> first(std::string_view key) const;
   // Entries whose key starts with `prefix`, in key order, at most `limit`.
   std::vector<RecordId> prefix(std::string_view prefix, std::size_t limit = SIZE_MAX) const;
   // Entries whose key lies in [from, to), in key order, at most `limit`.
