@@ -1,5 +1,6 @@
 // hills::Client: the application's side; the sync thread runs SyncEngine.
 #include <future>
+#include <random>
 
 #include "client_impl.h"
 
@@ -10,6 +11,18 @@ namespace {
 std::shared_ptr<client::Replica> makeReplica(const ClientOptions& options, Client::Impl* impl) {
   if (options.name.empty()) {
     throw Error(ErrorCode::kInvalidArgument, "a hills::Client needs a name (ClientOptions::name)");
+  }
+  if (options.idBlock == 0 || options.idBlock > kClaimableIds) {
+    throw Error(ErrorCode::kInvalidArgument, "ClientOptions::idBlock of client '" + options.name +
+                                                 "' is " + std::to_string(options.idBlock) +
+                                                 ": it must lie in 1 ... 2^62");
+  }
+  if (options.claimStart &&
+      (*options.claimStart < kClaimableIds || *options.claimStart > UINT64_MAX - options.idBlock)) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "ClientOptions::claimStart of client '" + options.name + "' (" +
+                    std::to_string(*options.claimStart) +
+                    ") leaves the claimable ids, or a block of idBlock ids would");
   }
   auto replica = std::make_shared<client::Replica>(options.name);
   replica->setOnOutbox([impl] { impl->wake(); });
@@ -24,16 +37,53 @@ Options replicaOptions(const ClientOptions& options, std::shared_ptr<client::Rep
   return o;
 }
 
+// Where a claim of a replica that never reached its server starts:
+// ClientOptions::claimStart, or a place drawn at random among the claimable
+// ids where a whole block fits: two replicas overlap with a chance of
+// 2 * idBlock / (3 * 2^62), whatever their clocks or addresses say.
+std::uint64_t claimStart(const ClientOptions& options) {
+  if (options.claimStart) return *options.claimStart;
+  std::random_device device;
+  std::uint64_t r = (std::uint64_t{device()} << 32) | device();
+  return kClaimableIds + r % (UINT64_MAX - options.idBlock - kClaimableIds + 1);
+}
+
 }  // namespace
 
 Client::Impl::Impl(const std::string& path, ClientOptions o)
     : options(std::move(o)),
       replica(makeReplica(options, this)),
       db(path, replicaOptions(options, replica)) {
+  claimFirstIds();
   db.read([&](const ReadTxn& txn) {
     state.lastApplied = replica->cursor(txn);
     state.serverSequence = state.lastApplied;
     state.serverUuid = replica->pinnedServer(txn);
+  });
+}
+
+std::vector<std::string> Client::Impl::treeNames() const {
+  std::vector<std::string> out;
+  for (auto& tree : db.trees()) out.push_back(tree.name);
+  return out;
+}
+
+void Client::Impl::claimFirstIds() {
+  if (options.database.readOnly) return;
+  auto trees = treeNames();
+  auto unclaimed = [&](const ReadTxn& txn) {
+    std::vector<std::string> out;
+    for (const auto& tree : trees) {
+      if (replica->mayClaim(txn, tree)) out.push_back(tree);
+    }
+    return out;
+  };
+  if (db.read(unclaimed).empty()) return;
+  db.write([&](WriteTxn& txn) {
+    for (const auto& tree : unclaimed(txn)) {
+      std::uint64_t start = claimStart(options);
+      replica->claim(txn, tree, start, start + options.idBlock);
+    }
   });
 }
 

@@ -69,6 +69,14 @@ struct Client::Impl {
   // a call that waits for the sync engine would wait for itself.
   void requireOtherThread(std::string_view what) const;
 
+  // The names of the replica's trees.
+  std::vector<std::string> treeNames() const;
+
+  // On a replica that never reached its server: claims a block of ids of
+  // each tree that has none (ClientOptions::idBlock), so records can be
+  // created offline from the first start.
+  void claimFirstIds();
+
   // The server to connect to and the token to say, as connectTo() last set them.
   std::pair<std::string, std::string> target() const;
 
@@ -109,6 +117,15 @@ class SyncEngine {
   kj::Promise<void> idle();  // until restart()
   void ended(const kj::Exception* failure);
   kj::Promise<void> startSession(kj::Own<Session> session);
+  // Asks the server about the replica's pending id claims: confirmed,
+  // they become ordinary ranges; refused, the records made from them move
+  // to ids the server grants (renumber). Without the write permission the
+  // claims' unused ids are dropped instead.
+  kj::Promise<void> settleClaims();
+  kj::Promise<void> settleClaim(client::IdClaim claim);
+  // Gives up a refused claim once `fresh` (granted ranges) holds an id for
+  // each of its records, asking for more ranges until it does.
+  kj::Promise<void> renumber(client::IdClaim claim, client::IdRanges fresh);
   kj::Promise<void> pushLoop();
   kj::Promise<bool> pushOnce();
   kj::Promise<void> topUp();

@@ -6,7 +6,6 @@ namespace hills::client {
 
 namespace {
 
-constexpr char kOutbox[] = "_outbox";
 constexpr char kConflicts[] = "_conflicts";
 // Properties: the log position, the pinned server, and the counter that
 // tells outbox entries and conflict copies apart (never a clock).

@@ -1,18 +1,20 @@
 // The replica's rules: what a sync client's database keeps beside its trees
 // (_borrows, its mirror of the server's; _outbox; _conflicts; its cursor in
-// the server's log and the server it is pinned to) and the write hook that
-// enforces them: edits need a borrow this client holds, release, new
-// revision and lifecycle go through the server, a record created here waits
-// in the outbox, and an edit the server did not take is kept as a conflict
-// copy.
+// the server's log, the server it is pinned to, and the ids it claimed
+// before it first reached that server) and the write hook that enforces
+// them: edits need a borrow this client holds, release, new revision and
+// lifecycle go through the server, a record created here waits in the
+// outbox, and an edit the server did not take is kept as a conflict copy.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "hills/client.h"
@@ -21,6 +23,21 @@
 #include "hills/write_hook.h"
 
 namespace hills::client {
+
+// The outbox table: local changes the server has not acknowledged, by record key.
+inline constexpr char kOutbox[] = "_outbox";
+
+// A block of ids of one tree that a replica claimed in the claimable region
+// (hills::kClaimableIds up) before it had ever reached its server, and
+// creates from until the server answers.
+struct IdClaim {
+  std::string tree;
+  std::uint64_t start = 0;
+  std::uint64_t end = 0;  // one past the last id
+};
+
+// Id ranges as [first, end) pairs, in the order they are used.
+using IdRanges = std::vector<std::pair<std::uint64_t, std::uint64_t>>;
 
 class Replica final : public WriteHook {
  public:
@@ -86,6 +103,43 @@ class Replica final : public WriteHook {
   // Error(kWrongServer) naming both when it is pinned to another server.
   void pin(WriteTxn& txn, std::string_view uuid);
 
+  // --- ids claimed before the first contact (claims.cc) ---
+
+  // Whether `tree` is to get a claim: the replica was never pinned to a
+  // server, has no claim for the tree and no ids of it.
+  bool mayClaim(const ReadTxn& txn, std::string_view tree) const;
+
+  // Claims [start, end) of `tree`: adds the block to the tree's ranges, so
+  // records are created from it at once, and stores the claim, so a
+  // restart asks the server about the same block. Throws what
+  // GenericTree::addIdRange throws.
+  void claim(WriteTxn& txn, std::string_view tree, std::uint64_t start, std::uint64_t end);
+
+  // The claims of `trees` the server has not answered yet.
+  std::vector<IdClaim> pendingClaims(const ReadTxn& txn,
+                                     const std::vector<std::string>& trees) const;
+
+  // The server confirmed `claim` as granted to this client: from now on its
+  // ids are an ordinary granted range.
+  void confirmClaim(WriteTxn& txn, const IdClaim& claim);
+
+  // How many records giveUpClaim() would move: those created here from the
+  // claim and not pushed.
+  std::size_t claimedRecords(const ReadTxn& txn, const IdClaim& claim) const;
+
+  // Gives up a claim the server refused, in the caller's transaction. Each
+  // record created here from it takes the next id of `fresh` (ranges the
+  // server granted this client): it is stored there with the same value
+  // (revision 0, a draft of this client), removed from its old id, and its
+  // outbox entry follows it. Every reference to a moved record held by a
+  // record this replica has not pushed or holds under a borrow is
+  // rewritten to the new id (and that record's data iteration bumped).
+  // The claim's unused ids leave the tree's ranges; the ids of `fresh` not
+  // taken join them. Returns how many records moved, or nullopt (and
+  // changes nothing) when `fresh` holds fewer ids than there are records.
+  std::optional<std::size_t> giveUpClaim(WriteTxn& txn, const IdClaim& claim,
+                                         const IdRanges& fresh);
+
  private:
   void requireEditable(const ReadTxn& txn, const OpaqueKey& key) const;
   void putEntry(WriteTxn& txn, const std::string& key, sync::OutboxEntry::Kind kind,
@@ -93,6 +147,7 @@ class Replica final : public WriteHook {
   void keepConflict(WriteTxn& txn, const OpaqueKey& key, kj::ArrayPtr<const kj::byte> value,
                     std::string_view why, std::uint64_t fencing);
   bool pushed(const std::string& key, std::uint64_t serial) const;
+  std::vector<OpaqueKey> ownEdits(const ReadTxn& txn) const;
   std::uint64_t nextSerial(WriteTxn& txn);
 
   std::string name_;

@@ -16,15 +16,23 @@ constexpr std::uint64_t kSelfGrant = 1 << 16;
 
 std::string idsKey(const TreeState& tree) { return "ids:" + tree.name; }
 
-std::uint64_t lastStoredId(TxnState& txn, const TreeState& tree) {
+// The largest id the tree holds below kClaimableIds (0: none). Ids claimed
+// elsewhere may be stored above it; they must not move this database's own
+// allocation into the claimable region.
+std::uint64_t lastOwnableId(TxnState& txn, const TreeState& tree) {
   Cursor cursor(txn.txn, tree.dbi, txn.db->path);
-  MDB_val k, v;
-  int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_LAST);
+  KeyBytes bound = encodeKey(kClaimableIds, 0);
+  MDB_val k = toVal(bound), v;
+  // The first key at or above the region, then one step back; no key there
+  // means every key lies below it.
+  int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_RANGE);
+  rc = rc == MDB_NOTFOUND ? mdb_cursor_get(cursor.get(), &k, &v, MDB_LAST)
+                          : rc == 0 ? mdb_cursor_get(cursor.get(), &k, &v, MDB_PREV) : rc;
   if (rc == MDB_NOTFOUND) return 0;
   checkLmdb(
       rc, [&] { return "finding the last id of tree '" + tree.name + "'"; }, txn.db->path);
   DecodedKey key;
-  return decodeKey(k, key) ? key.id : 0;
+  return decodeKey(k, key) && key.id < kClaimableIds ? key.id : 0;
 }
 
 std::vector<std::pair<std::uint64_t, std::uint64_t>> loadRanges(TxnState& txn,
@@ -56,6 +64,24 @@ std::vector<std::pair<std::uint64_t, std::uint64_t>>& rangesOf(TxnState& txn,
   }
   return w.ranges;
 }
+
+// Where a database that owns its ids goes on: past the high-water mark (the
+// largest end of its ranges below the claimable region; used-up ranges are
+// kept for it) and past every id the tree holds below that region.
+std::uint64_t nextOwnId(TxnState& txn, const TreeState& tree,
+                        const std::vector<std::pair<std::uint64_t, std::uint64_t>>& ranges) {
+  std::uint64_t from = 1;
+  for (const auto& r : ranges) {
+    if (r.second <= kClaimableIds) from = std::max(from, r.second);
+  }
+  return std::max(from, lastOwnableId(txn, tree) + 1);
+}
+
+Error noIdsLeft(const TxnState& txn, const TreeState& tree, std::uint64_t count) {
+  return Error(ErrorCode::kNoIds, "tree '" + tree.name + "' has no " + std::to_string(count) +
+                                      " ids left below the claimable ids (database " +
+                                      txn.db->path + ")");
+}
 }  // namespace
 
 void addIdRange(TxnState& txn, const TreeState& tree, std::uint64_t start, std::uint64_t end) {
@@ -80,6 +106,33 @@ void addIdRange(TxnState& txn, const TreeState& tree, std::uint64_t start, std::
   txn.writes[tree.ordinal].idsDirty = true;
 }
 
+void dropIdRange(TxnState& txn, const TreeState& tree, std::uint64_t start, std::uint64_t end) {
+  if (start >= end) {
+    throw Error(ErrorCode::kInvalidArgument, "an id range [" + std::to_string(start) + ", " +
+                                                 std::to_string(end) + ") for tree '" + tree.name +
+                                                 "' is empty");
+  }
+  auto& ranges = rangesOf(txn, tree);
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> kept;
+  bool changed = false;
+  for (const auto& [next, stop] : ranges) {
+    if (next >= stop || stop <= start || end <= next) {
+      kept.emplace_back(next, stop);
+      continue;
+    }
+    changed = true;
+    // What lies before and after the dropped ids stays, in its place; a
+    // range dropped whole leaves its end behind as a used-up range, since
+    // the end of a used-up range may be a high-water mark.
+    if (next < start) kept.emplace_back(next, start);
+    if (end < stop) kept.emplace_back(end, stop);
+    if (start <= next && stop <= end) kept.emplace_back(stop, stop);
+  }
+  if (!changed) return;
+  ranges = std::move(kept);
+  txn.writes[tree.ordinal].idsDirty = true;
+}
+
 std::pair<std::uint64_t, std::uint64_t> grantIds(TxnState& txn, const TreeState& tree,
                                                  std::uint64_t count) {
   if (count == 0 || txn.db->rangesOnly) {
@@ -89,13 +142,8 @@ std::pair<std::uint64_t, std::uint64_t> grantIds(TxnState& txn, const TreeState&
                                  " takes its ids from ranges granted to it: it cannot grant ids");
   }
   auto& ranges = rangesOf(txn, tree);
-  // Beyond the high-water mark (the last range's end) and every stored id.
-  std::uint64_t from = ranges.empty() ? 1 : ranges.back().second;
-  from = std::max(from, lastStoredId(txn, tree) + 1);
-  if (count > UINT64_MAX - from) {
-    throw Error(ErrorCode::kNoIds, "tree '" + tree.name + "' has no " + std::to_string(count) +
-                                       " ids left to grant (database " + txn.db->path + ")");
-  }
+  std::uint64_t from = nextOwnId(txn, tree, ranges);
+  if (from > kClaimableIds || count > kClaimableIds - from) throw noIdsLeft(txn, tree, count);
   // An empty range at the end records the new high-water mark; this
   // database's own unused range stays in front of it, used-up ones go.
   std::erase_if(ranges, [](const auto& r) { return r.first >= r.second; });
@@ -126,10 +174,11 @@ std::uint64_t allocateId(TxnState& txn, const TreeState& tree) {
                                          txn.db->path + "); new records need a fresh range");
     }
     // This database is its own id authority: extend past the high-water
-    // mark, and past every id the tree holds, whatever put it there.
-    std::uint64_t from = w.ranges.empty() ? 1 : w.ranges.front().second;
-    from = std::max(from, lastStoredId(txn, tree) + 1);
-    w.ranges.assign(1, {from, from + kSelfGrant});
+    // mark, and past every id the tree holds, whatever put it there, but
+    // never into the ids claimed elsewhere.
+    std::uint64_t from = nextOwnId(txn, tree, w.ranges);
+    if (from >= kClaimableIds) throw noIdsLeft(txn, tree, 1);
+    w.ranges.assign(1, {from, std::min(from + kSelfGrant, kClaimableIds)});
   }
   w.idsDirty = true;
   return w.ranges.front().first++;

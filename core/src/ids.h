@@ -25,7 +25,12 @@ bool justAllocated(const TxnState& txn, const TreeState& tree, std::uint64_t id)
 // kInvalidArgument for an empty range or one overlapping unused ids.
 void addIdRange(TxnState& txn, const TreeState& tree, std::uint64_t start, std::uint64_t end);
 
-// Hands out [first, end) beyond every id this database used or granted.
+// Gives up the ids of [start, end) the tree's ranges have not handed out.
+// Throws kInvalidArgument for an empty range.
+void dropIdRange(TxnState& txn, const TreeState& tree, std::uint64_t start, std::uint64_t end);
+
+// Hands out [first, end) beyond every id this database used or granted, and
+// below kClaimableIds.
 std::pair<std::uint64_t, std::uint64_t> grantIds(TxnState& txn, const TreeState& tree,
                                                  std::uint64_t count);
 

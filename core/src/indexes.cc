@@ -1,11 +1,9 @@
 // The non-template parts of the built-in indexers.
 #include "hills/indexes.h"
 
-#include <capnp/dynamic.h>
-
 #include <cctype>
 
-#include "hills/hills.capnp.h"
+#include "hills/ref.h"
 
 namespace hills {
 
@@ -46,52 +44,10 @@ std::string refKey(std::string_view tree, std::uint64_t id, std::uint32_t revisi
   return k;
 }
 
-namespace {
-
-constexpr std::uint64_t kRefAnnotation = 0xa6b1e0c58c9c0a93ull;  // $Hills.ref
-
-std::string refTarget(capnp::StructSchema::Field field) {
-  for (auto a : field.getProto().getAnnotations()) {
-    if (a.getId() == kRefAnnotation && a.getValue().isText()) return a.getValue().getText();
-  }
-  return {};
-}
-
-void visit(capnp::DynamicValue::Reader value, capnp::Type type, const std::string& target,
-           std::vector<std::string>& out);
-
-void visitStruct(capnp::DynamicStruct::Reader s, std::vector<std::string>& out) {
-  for (auto field : s.getSchema().getFields()) {
-    auto type = field.getType();
-    if (!(type.isStruct() || type.isList()) || !s.has(field)) continue;
-    visit(s.get(field), type, refTarget(field), out);
-  }
-}
-
-void visit(capnp::DynamicValue::Reader value, capnp::Type type, const std::string& target,
-           std::vector<std::string>& out) {
-  if (type.isStruct()) {
-    auto s = value.as<capnp::DynamicStruct>();
-    if (type.asStruct().getProto().getId() == capnp::typeId<schema::Ref>()) {
-      auto id = s.get("id").as<std::uint64_t>();
-      if (!target.empty() && id != 0) {
-        out.push_back(refKey(target, id, s.get("revision").as<std::uint32_t>()));
-      }
-      return;
-    }
-    visitStruct(s, out);
-  } else if (type.isList()) {
-    auto element = type.asList().getElementType();
-    if (!(element.isStruct() || element.isList())) return;
-    for (auto item : value.as<capnp::DynamicList>()) visit(item, element, target, out);
-  }
-}
-
-}  // namespace
-
 void collectRefs(capnp::StructSchema schema, capnp::AnyPointer::Reader body,
                  std::vector<std::string>& out) {
-  visitStruct(body.getAs<capnp::DynamicStruct>(schema), out);
+  forEachRef(schema, body,
+             [&](const RefValue& ref) { out.push_back(refKey(ref.tree, ref.id, ref.revision)); });
 }
 
 }  // namespace detail

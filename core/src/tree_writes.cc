@@ -20,6 +20,11 @@ void GenericTree::addIdRange(std::uint64_t start, std::uint64_t end) {
   detail::addIdRange(*txn_, *tree_, start, end);
 }
 
+void GenericTree::dropIdRange(std::uint64_t start, std::uint64_t end) {
+  requireWritable(*txn_);
+  detail::dropIdRange(*txn_, *tree_, start, end);
+}
+
 std::pair<std::uint64_t, std::uint64_t> GenericTree::grantIds(std::uint64_t count) {
   requireWritable(*txn_);
   return detail::grantIds(*txn_, *tree_, count);

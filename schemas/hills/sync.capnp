@@ -147,6 +147,15 @@ interface Session {
 
   lastSequence @10 () -> (last :UInt64);
   # The newest change-log entry the server has committed. Needs read.
+
+  claimIds @11 (tree :Text, start :UInt64, end :UInt64) -> (outcome :Outcome);
+  # Asks the server to confirm ids [start, end) of the tree, which a replica
+  # claimed at random before it had ever reached the server (ids from
+  # hills::kClaimableIds = 2^62 up, at most the server's idBlock of them),
+  # as granted to this client. The same claim by the same client is
+  # confirmed again (an answer may be lost). Refused in the outcome:
+  # alreadyExists when any of the ids was granted before, invalidArgument
+  # for a range outside the claimable ids or too large. Needs write.
 }
 
 interface Listener {

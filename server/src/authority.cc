@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "hills/options.h"
 #include "hills/sync_tables.capnp.h"
 
 namespace hills::server {
@@ -38,6 +39,30 @@ bool sameBytes(kj::ArrayPtr<const kj::byte> a, kj::ArrayPtr<const kj::byte> b) {
 std::string grantKey(std::string_view tree, std::uint64_t id) {
   // The record key of (id, 0): grants of a tree sort by their first id.
   return recordKey(tree, id, 0);
+}
+
+// The grant of `tree` with the largest start at or below `id` (grants never
+// overlap, so it is the only one that may hold `id`); null when none.
+std::unique_ptr<capnp::MessageReader> grantAt(const ReadTxn& txn, std::string_view tree,
+                                              std::uint64_t id) {
+  std::string prefix(tree);
+  prefix.push_back('\0');
+  return txn.table(kGrantTable).floor(prefix, grantKey(tree, id));
+}
+
+std::string rangeName(std::string_view tree, std::uint64_t start, std::uint64_t end) {
+  return "ids [" + std::to_string(start) + ", " + std::to_string(end) + ") of tree '" +
+         std::string(tree) + "'";
+}
+
+void putGrant(WriteTxn& txn, std::string_view tree, std::uint64_t start, std::uint64_t end,
+              std::string_view grantee) {
+  capnp::MallocMessageBuilder msg(32);
+  auto g = msg.initRoot<sync::Grant>();
+  g.setStart(start);
+  g.setEnd(end);
+  g.setGrantee(std::string(grantee));
+  txn.table(kGrantTable).put(grantKey(tree, start), msg);
 }
 
 std::uint64_t nextFencing(WriteTxn& txn) {
@@ -83,19 +108,41 @@ std::shared_ptr<WriteHook> authorityHook() { return std::make_shared<AuthorityHo
 std::pair<std::uint64_t, std::uint64_t> grantIds(WriteTxn& txn, std::string_view tree,
                                                  std::uint64_t count, std::string_view grantee) {
   auto range = txn.tree(tree).grantIds(count);
-  capnp::MallocMessageBuilder msg(32);
-  auto g = msg.initRoot<sync::Grant>();
-  g.setStart(range.first);
-  g.setEnd(range.second);
-  g.setGrantee(std::string(grantee));
-  txn.table(kGrantTable).put(grantKey(tree, range.first), msg);
+  putGrant(txn, tree, range.first, range.second, grantee);
   return range;
 }
 
+void claimIds(WriteTxn& txn, std::string_view tree, std::uint64_t start, std::uint64_t end,
+              std::string_view claimant, std::uint64_t maxCount) {
+  txn.tree(tree);  // kUnknownTree for a tree the server lacks
+  const std::string what = rangeName(tree, start, end);
+  if (start < kClaimableIds || start >= end) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "the claim of " + what + " by '" + std::string(claimant) +
+                    "' is empty or reaches below the claimable ids (" +
+                    std::to_string(kClaimableIds) + " and up)");
+  }
+  if (end - start > maxCount) {
+    throw Error(ErrorCode::kInvalidArgument, "the claim of " + what + " by '" +
+                                                 std::string(claimant) + "' holds more than " +
+                                                 std::to_string(maxCount) + " ids");
+  }
+  // The grant that starts last below `end` is the one that may overlap.
+  if (auto msg = grantAt(txn, tree, end - 1)) {
+    auto g = msg->getRoot<sync::Grant>();
+    if (g.getEnd() > start) {
+      std::string holder = g.getGrantee();
+      if (g.getStart() == start && g.getEnd() == end && holder == claimant) return;  // again
+      throw Error(ErrorCode::kAlreadyExists,
+                  "the claim of " + what + " by '" + std::string(claimant) + "' overlaps " +
+                      rangeName(tree, g.getStart(), g.getEnd()) + ", granted to '" + holder + "'");
+    }
+  }
+  putGrant(txn, tree, start, end, claimant);
+}
+
 std::string grantee(const ReadTxn& txn, std::string_view tree, std::uint64_t id) {
-  std::string prefix(tree);
-  prefix.push_back('\0');
-  auto msg = txn.table(kGrantTable).floor(prefix, grantKey(tree, id));
+  auto msg = grantAt(txn, tree, id);
   if (!msg) return {};
   auto g = msg->getRoot<sync::Grant>();
   return id >= g.getStart() && id < g.getEnd() ? std::string(g.getGrantee().cStr()) : std::string();

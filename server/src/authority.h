@@ -25,7 +25,21 @@ std::shared_ptr<WriteHook> authorityHook();
 std::pair<std::uint64_t, std::uint64_t> grantIds(WriteTxn& txn, std::string_view tree,
                                                  std::uint64_t count, std::string_view grantee);
 
-// The client that grantIds() handed `id` of `tree` to; empty when none did.
+// Confirms the ids [start, end) of `tree` that client `claimant` claimed
+// before it had ever reached this server, as granted to it, so that
+// acceptCreate takes the records it made from them. Claims lie in the
+// claimable region (hills::kClaimableIds up), where this database never
+// grants or creates by itself, so a claim can collide only with another
+// claim. The same claim by the same client again changes nothing (its
+// answer may have been lost). Throws kInvalidArgument for a range that is
+// empty, reaches below kClaimableIds or holds more than `maxCount` ids;
+// kAlreadyExists naming the holder when any of its ids was granted before,
+// in another claim; kUnknownTree.
+void claimIds(WriteTxn& txn, std::string_view tree, std::uint64_t start, std::uint64_t end,
+              std::string_view claimant, std::uint64_t maxCount);
+
+// The client that grantIds() or claimIds() handed `id` of `tree` to; empty
+// when none did.
 std::string grantee(const ReadTxn& txn, std::string_view tree, std::uint64_t id);
 
 // Stores a record that client `origin` created offline: `value` is its

@@ -91,6 +91,32 @@ class SessionImpl final : public sync::Session::Server {
     });
   }
 
+  kj::Promise<void> claimIds(ClaimIdsContext context) override {
+    return translated([&] {
+      need(account_.write, "claim ids");
+      auto params = context.getParams();
+      std::string tree = params.getTree();
+      std::uint64_t start = params.getStart(), end = params.getEnd();
+      // At most the configured block, as for a grant.
+      std::uint64_t limit = server_.config.idBlock;
+      auto ans = std::make_shared<Answer>();
+      auto failure = std::make_shared<std::optional<Error>>();
+      return write(failure,
+                   [this, tree, start, end, limit, ans](WriteTxn& txn) {
+                     answer(txn, *ans, [&] {
+                       server::claimIds(txn, tree, start, end, account_.name, limit);
+                     });
+                   })
+          .then([this, context, ans, tree, start, end]() mutable {
+            server_.log((ans->error ? "refused the claim of " : "confirmed the claim of ") +
+                        std::string("ids [") + std::to_string(start) + ", " +
+                        std::to_string(end) + ") of tree '" + tree + "' by '" + account_.name +
+                        "'" + (ans->error ? std::string(": ") + ans->error->what() : ""));
+            ans->fill(context.getResults().initOutcome());
+          });
+    });
+  }
+
   kj::Promise<void> pull(PullContext context) override {
     return translated([&] {
       need(account_.read, "read changes");

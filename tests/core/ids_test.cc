@@ -1,11 +1,13 @@
 #include <catch2/catch.hpp>
 #include <set>
 
+#include "error_of.h"
 #include "plm_fixtures.h"
 #include "temp_dir.h"
 
 using hills::ErrorCode;
 using hills::Key;
+using hills::test::errorOf;
 using hills::test::makePart;
 using hills::test::plmOptions;
 using hills::test::TempDir;
@@ -150,4 +152,101 @@ TEST_CASE("ids granted by an authority never collide across its replicas or itse
                   hills::Error);
   CHECK_THROWS_AS(server.write([](hills::WriteTxn& txn) { txn.tree("parts").grantIds(0); }),
                   hills::Error);
+}
+
+namespace {
+
+Key<plm::Part> createPart(hills::Database& db, int n) {
+  return db.write([&](hills::WriteTxn& txn) { return txn.tree<plm::Part>().create(makePart(n)); });
+}
+
+// Stores in `db`, as another database's values, `count` parts made in a
+// database (in `elsewhere`) from the id range [first, first + count).
+void storeForeignParts(hills::Database& db, const std::string& elsewhere, std::uint64_t first,
+                       int count) {
+  hills::Database other(elsewhere, replica());
+  std::vector<std::pair<std::uint64_t, std::vector<capnp::word>>> values;
+  other.write([&](hills::WriteTxn& txn) {
+    txn.tree("parts").addIdRange(first, first + count);
+    for (int i = 0; i < count; ++i) {
+      auto key = txn.tree<plm::Part>().create(makePart(i));
+      auto rec = txn.tree("parts").find(key.id, 0);
+      values.emplace_back(key.id, std::vector<capnp::word>(rec.value().begin(), rec.value().end()));
+    }
+  });
+  db.write([&](hills::WriteTxn& txn) {
+    for (auto& [id, words] : values) {
+      txn.tree("parts").adopt(id, 0, kj::arrayPtr(words.data(), words.size()).asBytes(), "other");
+    }
+  });
+}
+
+}  // namespace
+
+TEST_CASE("a database that owns its ids never creates or grants claimable ids, whatever it stores",
+          "[core][ids][claims]") {
+  TempDir dir;
+  std::pair<std::uint64_t, std::uint64_t> granted;
+  {
+    hills::Database db(dir.sub("db"), plmOptions());
+    auto first = createPart(db, 1);
+    storeForeignParts(db, dir.sub("elsewhere"), hills::kClaimableIds + 100, 3);
+    db.read([](const hills::ReadTxn& txn) {
+      CHECK(txn.tree("parts").contains(hills::kClaimableIds + 102, 0));
+    });
+    auto next = createPart(db, 2);
+    CHECK(next.id == first.id + 1);
+    granted = db.write([](hills::WriteTxn& txn) { return txn.tree("parts").grantIds(50); });
+    CHECK(granted.first > next.id);
+    CHECK(granted.second < hills::kClaimableIds);
+  }
+  // The stored claimed ids do not move it after a reopen either, and no
+  // grant is ever handed out twice.
+  hills::Database db(dir.sub("db"), plmOptions());
+  auto again = db.write([](hills::WriteTxn& txn) { return txn.tree("parts").grantIds(50); });
+  CHECK(again.first >= granted.second);
+  CHECK(again.second < hills::kClaimableIds);
+  CHECK(createPart(db, 3).id < hills::kClaimableIds);
+}
+
+TEST_CASE("a database that owns its ids runs out of ids below the claimable ones",
+          "[core][ids][claims]") {
+  TempDir dir;
+  hills::Database db(dir.sub("db"), plmOptions());
+  // A record stored just below the claimable ids, as another database's.
+  storeForeignParts(db, dir.sub("elsewhere"), hills::kClaimableIds - 3, 1);
+  auto tooMany = errorOf([&] {
+    db.write([](hills::WriteTxn& txn) { txn.tree("parts").grantIds(5); });
+  });
+  CHECK(tooMany.code() == ErrorCode::kNoIds);
+  auto last = db.write([](hills::WriteTxn& txn) { return txn.tree("parts").grantIds(2); });
+  CHECK(last == std::pair(hills::kClaimableIds - 2, hills::kClaimableIds));
+  auto none = errorOf([&] { createPart(db, 1); });
+  CHECK(none.code() == ErrorCode::kNoIds);
+  CHECK_THAT(none.what(), Catch::Contains("parts"));
+}
+
+TEST_CASE("dropping an id range gives up only the ids not used yet", "[core][ids][claims]") {
+  TempDir dir;
+  hills::Database db(dir.path(), replica());
+  auto used = db.write([](hills::WriteTxn& txn) {
+    txn.tree("parts").addIdRange(100, 110);
+    return txn.tree<plm::Part>().create(makePart(1));
+  });
+  CHECK(used.id == 100);
+  auto keys = db.write([](hills::WriteTxn& txn) {
+    auto parts = txn.tree("parts");
+    parts.dropIdRange(100, 110);
+    CHECK(parts.idsLeft() == 0);
+    parts.addIdRange(200, 210);
+    parts.dropIdRange(203, 207);
+    parts.dropIdRange(500, 600);  // in no range: nothing
+    CHECK(parts.idsLeft() == 6);
+    CHECK_THROWS_AS(parts.dropIdRange(5, 5), hills::Error);
+    std::vector<std::uint64_t> out;
+    for (int i = 0; i < 6; ++i) out.push_back(txn.tree<plm::Part>().create(makePart(i)).id);
+    return out;
+  });
+  CHECK(keys == std::vector<std::uint64_t>{200, 201, 202, 207, 208, 209});
+  db.read([](const hills::ReadTxn& txn) { CHECK(txn.tree("parts").contains(100, 0)); });
 }

@@ -107,8 +107,9 @@ inline Words valueOf(hills::Database& db, const hills::OpaqueKey& key) {
   });
 }
 
-// The stored value of a part; empty when there is no record.
-inline Words valueOf(hills::Database& db, Key<plm::Part> key) {
+// The stored value of a typed record; empty when there is no record.
+template <hills::TreeRecord T>
+Words valueOf(hills::Database& db, Key<T> key) {
   return valueOf(db, hills::opaque(key));
 }
 
@@ -183,8 +184,8 @@ inline Key<plm::Part> createPart(hills::Database& db, int n) {
 }
 
 // Checks `key` out to `holder` on the server.
-inline hills::BorrowInfo checkOut(hills::Database& server, Key<plm::Part> key,
-                                  std::string_view holder) {
+template <hills::TreeRecord T>
+hills::BorrowInfo checkOut(hills::Database& server, Key<T> key, std::string_view holder) {
   return server.write([&](hills::WriteTxn& txn) {
     return hills::server::checkOut(txn, hills::opaque(key), holder);
   });
@@ -192,7 +193,8 @@ inline hills::BorrowInfo checkOut(hills::Database& server, Key<plm::Part> key,
 
 // The borrow of `key` (on a replica: its mirror of the server's); none when
 // nobody holds it.
-inline std::optional<hills::BorrowInfo> borrowOf(hills::Database& db, Key<plm::Part> key) {
+template <hills::TreeRecord T>
+std::optional<hills::BorrowInfo> borrowOf(hills::Database& db, Key<T> key) {
   return db.read([&](const hills::ReadTxn& txn) {
     return hills::protocol::findBorrow(txn, hills::opaque(key));
   });

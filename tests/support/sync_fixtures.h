@@ -63,7 +63,8 @@ inline std::uint64_t partCount(const hills::Database& db) {
   return db.read([](const hills::ReadTxn& txn) { return txn.tree<plm::Part>().size(); });
 }
 
-// Waits for the client's first id ranges (granted once connected).
+// Waits until the client holds ids of the parts tree (claimed at its first
+// start, granted once connected).
 inline bool hasIds(hills::Client& client) {
   return eventually([&] { return client.status().idsLeft["parts"] > 0; });
 }

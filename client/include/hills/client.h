@@ -2,11 +2,13 @@
 //
 // hills::Client owns a Database (a replica) and a sync thread. The
 // application reads and writes the database as usual, at once and offline
-// too: records it creates take ids from ranges the server granted and wait
-// in the outbox until the server has them. Editing an existing record needs
-// a borrow: checkOut() it, edit it locally, checkIn() it. Changes of other
-// clients arrive by themselves and yield the same events as local ones,
-// with the other client's name as origin.
+// too: records it creates take ids from ranges the server granted (or, on
+// a replica that never reached its server yet, from a block it claimed:
+// see ClientOptions::idBlock) and wait in the outbox until the server has
+// them. Editing an existing record needs a borrow: checkOut() it, edit it
+// locally, checkIn() it. Changes of other clients arrive by themselves and
+// yield the same events as local ones, with the other client's name as
+// origin.
 #pragma once
 
 #include <chrono>
@@ -72,9 +74,24 @@ struct ClientOptions {
   std::function<void(Database&)> onOpen;
 
   // Ids asked for at a time per tree, and the count below which more are
-  // asked for while online.
+  // asked for while online. A replica that has never reached its server
+  // claims idBlock ids of each of its trees when it opens, at a place drawn
+  // at random among the claimable ids (hills::kClaimableIds up), and
+  // creates from them offline at once; at first contact the server
+  // confirms each claim (keep idBlock at most the server's, which bounds
+  // claims as it bounds grants). Should the server refuse one (another
+  // client claimed some of the ids: for two replicas a chance of
+  // 2 * idBlock / (3 * 2^62), under 10^-15 with the default), the records
+  // made from it move to ids the server grants, and this replica's
+  // references to them follow (ClientStatus::renumbered counts them; the
+  // events name the old key removed and the new one created).
   std::uint64_t idBlock = 4096;
   std::uint64_t idLowWater = 1024;
+
+  // Where those claims start instead of a random place: for tests that make
+  // two replicas claim the same ids. Must lie in [hills::kClaimableIds,
+  // UINT64_MAX - idBlock]; leave it unset otherwise.
+  std::optional<std::uint64_t> claimStart;
 };
 
 // What the sync engine is doing, for a status line or a health check.
@@ -86,6 +103,7 @@ struct ClientStatus {
   std::size_t outbox = 0;                        // local changes the server has not acknowledged
   std::map<std::string, std::uint64_t> idsLeft;  // per tree
   std::uint64_t refused = 0;                     // outbox entries the server refused
+  std::uint64_t renumbered = 0;                  // records moved off a claim the server refused
   std::uint64_t reconnects = 0;                  // sessions opened after the first
   std::string lastError;                         // why the last connection or push failed
   // The server refused this client for good (kDenied: unknown name, wrong
@@ -107,8 +125,10 @@ class Client {
  public:
   // Opens (creating) the replica in `path` and starts syncing in the
   // background; the database is usable at once, whether or not the server
-  // answers. Throws what Database's constructor throws, and
-  // Error(kInvalidArgument) for an empty name.
+  // answers, and a replica that never reached its server claims its first
+  // ids (ClientOptions::idBlock). Throws what Database's constructor
+  // throws, and Error(kInvalidArgument) for an empty name, an idBlock of 0
+  // (or above 2^62) or a claimStart outside the claimable ids.
   Client(const std::string& path, ClientOptions options);
 
   // Stops the sync thread. Everything written locally stays in the database

@@ -20,6 +20,17 @@ namespace hills {
 
 class WriteTxn;
 
+// Ids from here up are never handed out by a database that owns its ids
+// (Options::IdSource::kOwn): it creates records and grants ranges only
+// below, and records stored with ids up here (taken from such a database's
+// changes or values) do not move its own allocation up. They are for
+// ranges claimed elsewhere: a database that cannot reach the one that owns
+// its ids yet may pick a block up here at random, add it with
+// GenericTree::addIdRange and create from it at once; the owner of the ids
+// later decides whether the claim stands. A quarter of the id space stays
+// below for the owner (2^62 ids per tree).
+inline constexpr std::uint64_t kClaimableIds = std::uint64_t{1} << 62;
+
 // A user migration: runs inside one write transaction when the database's
 // stored schema version is below `toVersion`. Every migration with
 // `toVersion` in (stored version, Options::schemaVersion] runs, in ascending
@@ -69,7 +80,7 @@ struct Options {
 
   // Where the ids of new records come from.
   //   kOwn:    the database hands them out itself (and may grant ranges to
-  //            other databases, GenericTree::grantIds);
+  //            other databases, GenericTree::grantIds), below kClaimableIds;
   //   kRanges: only from ranges granted by another database and added with
   //            GenericTree::addIdRange, in the order they were added;
   //            creates fail with Error(kNoIds) when they run out.

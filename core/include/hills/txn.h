@@ -239,12 +239,21 @@ class GenericTree : public GenericTreeView {
   // overlapping ids not used yet.
   void addIdRange(std::uint64_t start, std::uint64_t end);
 
+  // Gives up the ids of [start, end) that this database's ranges for the
+  // tree have not handed out yet (ids its creates used stay used), as when
+  // the database that owns the ids refuses a range claimed in the
+  // claimable region (kClaimableIds). Creates go on with the ranges that
+  // remain. Throws kInvalidArgument for an empty range; ids in no range
+  // change nothing.
+  void dropIdRange(std::uint64_t start, std::uint64_t end);
+
   // On a database that owns its ids (Options::ids == IdSource::kOwn): hands
   // out the next `count` ids of the tree to another database, which adds
   // them with addIdRange, and returns them as [first, end). Granted ranges
-  // never overlap each other or the ids this database uses itself. Throws
+  // never overlap each other or the ids this database uses itself, and lie
+  // below kClaimableIds, whatever ids the tree stores above it. Throws
   // kInvalidArgument for a count of 0 or a database that takes its ids from
-  // ranges, kNoIds when the id space is used up.
+  // ranges, kNoIds when the ids below kClaimableIds are used up.
   std::pair<std::uint64_t, std::uint64_t> grantIds(std::uint64_t count);
 
   // Stores a change that another database made: an entry of its change log
