@@ -161,6 +161,14 @@ bool afterLast(TxnState& t, const IndexState& ix, std::string_view key) {
   return w.empty || key > w.last;
 }
 
+}  // namespace
+
+bool detail::IndexOps::sortsLast(const IndexView& view, std::string_view key) {
+  return view.txn_->writable && afterLast(*view.txn_, *view.index_, key);
+}
+
+namespace {
+
 // Puts an entry: appended when its key sorts after every key, else with
 // `flags` (the append cannot find the key present, so it needs no check).
 int write(TxnState& t, const IndexState& ix, MDB_val* k, MDB_val* v, unsigned flags) {
@@ -295,7 +303,8 @@ void KeyedIndexer::check(const IndexView& index, const IndexedRecord* before,
   for (const auto& k : added) {
     checkIndexKey(index.name(), k);
     // Every entry under a unique key belongs to one id: the first tells.
-    auto holder = index.first(k);
+    // Keys that come in order (generated numbers) sort last: no search.
+    auto holder = detail::IndexOps::sortsLast(index, k) ? std::nullopt : index.first(k);
     if (!holder || holder->id == after->id) continue;
     std::string name = keyName(*after, k);
     throw Error(ErrorCode::kAlreadyExists,

@@ -17,6 +17,10 @@ struct TreeState;
 struct IndexOps {
   static GenericTreeView treeView(TxnState* t, TreeState* tree);
   static IndexView view(TxnState* t, std::string_view name);
+  // In a write transaction: whether `key` sorts after every key of the
+  // index, so it is absent for sure (checked without a search when the
+  // transaction knows its last key, as it does while keys come in order).
+  static bool sortsLast(const IndexView& view, std::string_view key);
 
   // Runs the tree's indexers for one mutation, before it is stored: every
   // check first, then every apply. A check's refusal throws Error naming the
