@@ -8,8 +8,9 @@
 # include directory of <target>, and <target> links hills::core (PUBLIC), so
 # code that links <target> writes `#include "plm.hills.h"`.
 #
-# Schemas import the hills annotations as "/hills/hills.capnp" (found through
-# HILLS_SCHEMA_DIR); other absolute imports are searched in IMPORT_DIRS.
+# Schemas import the hills annotations as "/hills/hills.capnp" (found in
+# hills' schema directory, or in HILLS_SCHEMA_DIR when the caller sets it);
+# other absolute imports are searched in IMPORT_DIRS.
 # Each schema's own directory is a --src-prefix, so outputs are named after
 # the file alone: two schemas of one name cannot share a target directory.
 #
@@ -23,6 +24,14 @@
 # This file is included before the capnpc-hills target exists, so the
 # plugin is named through generator expressions, resolved at generate time.
 
+# Where hills' own schemas are, for callers in any directory: a function sees
+# its caller's variables, not those of the file that defined it.
+if(NOT DEFINED HILLS_SCHEMA_DIR)
+  set(HILLS_SCHEMA_DIR "${CMAKE_CURRENT_LIST_DIR}/../schemas")
+endif()
+get_filename_component(_hills_schema_dir "${HILLS_SCHEMA_DIR}" ABSOLUTE)
+set_property(GLOBAL PROPERTY HILLS_SCHEMA_DIR "${_hills_schema_dir}")
+
 function(hills_generate)
   cmake_parse_arguments(PARSE_ARGV 0 HG "" "TARGET" "SCHEMAS;IMPORT_DIRS")
   if(HG_UNPARSED_ARGUMENTS)
@@ -35,7 +44,10 @@ function(hills_generate)
     message(FATAL_ERROR "hills_generate(TARGET ${HG_TARGET}): no SCHEMAS given")
   endif()
   if(NOT HILLS_SCHEMA_DIR)
-    message(FATAL_ERROR "hills_generate: HILLS_SCHEMA_DIR is not set (the directory that holds hills/hills.capnp)")
+    get_property(HILLS_SCHEMA_DIR GLOBAL PROPERTY HILLS_SCHEMA_DIR)
+  endif()
+  if(NOT EXISTS "${HILLS_SCHEMA_DIR}/hills/hills.capnp")
+    message(FATAL_ERROR "hills_generate: no hills/hills.capnp in HILLS_SCHEMA_DIR (${HILLS_SCHEMA_DIR})")
   endif()
 
   # Cap'n Proto's own C++ plugin, as its CMake package names it.
