@@ -400,8 +400,11 @@ Field RequestModel::buildField(capnp::StructSchema s, const capnp::StructSchema:
         // fields of an aggregate whose member initialiser is an
         // initializer_list of class objects; made inside a lambda it is not.
         out.initializer = classElements ? "= [] { return " + out.type.cpp + text + "; }()" : "= " + text;
-      } else if (out.type.kind == TypeKind::kScalar || out.type.kind == TypeKind::kEnum) {
-        out.initializer = "{}";  // no indeterminate members, even in `plm::Part p;`
+      } else {
+        // No indeterminate members, even in `plm::Part p;`, and a
+        // designated initializer may leave any member out without
+        // -Wmissing-field-initializers.
+        out.initializer = "{}";
       }
       // A null pointer reads back as the default, so it stands for "empty"
       // only when the default is empty.
@@ -410,8 +413,10 @@ Field RequestModel::buildField(capnp::StructSchema s, const capnp::StructSchema:
     }
     case TypeKind::kKey:
       out.nullWhenEmpty = true;  // struct defaults are refused, so a Ref's default is null
+      out.initializer = "{}";
       break;
     case TypeKind::kStruct:
+      out.initializer = "{}";
       break;
   }
   return out;
