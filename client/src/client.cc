@@ -295,7 +295,6 @@ void Client::Impl::pushFirst(const OpaqueKey& key) {
                   "client '" + options.name + "' is not connected to its server " + options.server);
     }
   }
-  const client::Replica& r = *replica;
   // This client's edits go first, so the server's change holds them, and
   // nothing of the record may still wait in the outbox (a queued check-in
   // would otherwise reach the server after the change and be refused).
@@ -307,10 +306,7 @@ void Client::Impl::pushFirst(const OpaqueKey& key) {
   auto deadline = std::chrono::steady_clock::now() + options.callTimeout;
   for (;;) {
     bool waiting = db.read([&](const ReadTxn& txn) {
-      for (const auto& item : r.outbox(txn)) {
-        if (item.key == key) return true;
-      }
-      return false;
+      return replica->queued(txn, key);
     });
     if (!waiting) break;
     std::unique_lock lock(mutex);

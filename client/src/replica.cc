@@ -23,8 +23,15 @@ std::uint64_t loadBigEndian(std::string_view in) {
   return v;
 }
 
-bool sameBytes(kj::ArrayPtr<const kj::byte> a, kj::ArrayPtr<const kj::byte> b) {
-  return a.size() == b.size() && (a.size() == 0 || std::memcmp(a.begin(), b.begin(), a.size()) == 0);
+// A copy of a record's stored value (empty: no record), for a conflict copy:
+// the tables written meanwhile must not move what it reads.
+std::vector<capnp::word> copyOf(const StoredRecord& rec) {
+  if (!rec) return {};
+  return std::vector<capnp::word>(rec.value().begin(), rec.value().end());
+}
+
+kj::ArrayPtr<const kj::byte> bytesOf(const std::vector<capnp::word>& words) {
+  return kj::arrayPtr(words.data(), words.size()).asBytes();
 }
 
 OpaqueKey keyOf(const Mutation& m) { return OpaqueKey{std::string(m.tree), m.id, m.revision}; }
@@ -90,12 +97,13 @@ bool Replica::applyEntry(WriteTxn& txn, wire::Change::Reader entry, std::string_
     // becomes a conflict copy, and the record goes back to the server's.
     auto tree = txn.tree(key.tree);
     auto serverValue = entry.getValue();
-    std::vector<capnp::word> local;
-    if (auto rec = tree.find(key.id, key.revision)) local.assign(rec.value().begin(), rec.value().end());
-    auto localBytes = kj::arrayPtr(reinterpret_cast<const kj::byte*>(local.data()),
-                                   local.size() * sizeof(capnp::word));
-    if (!sameBytes(localBytes, serverValue)) {
-      keepConflict(txn, key, localBytes, origin, fencing);
+    std::optional<std::vector<capnp::word>> edit;  // what the server never got
+    {
+      auto rec = tree.find(key.id, key.revision);
+      if (rec ? !rec.holds(serverValue) : serverValue.size() != 0) edit = copyOf(rec);
+    }
+    if (edit) {
+      keepConflict(txn, key, bytesOf(*edit), origin, fencing);
       tree.adopt(key.id, key.revision, serverValue, origin);
     }
     txn.table(kOutbox).remove(recordKey(key));
@@ -170,6 +178,10 @@ std::vector<OutboxItem> Replica::outbox(const ReadTxn& txn, std::size_t limit) c
   return out;
 }
 
+bool Replica::queued(const ReadTxn& txn, const OpaqueKey& key) const {
+  return txn.table(kOutbox).contains(recordKey(key));
+}
+
 std::size_t Replica::outboxLength(const ReadTxn& txn) const { return txn.table(kOutbox).size(); }
 
 void Replica::queueCheckIn(WriteTxn& txn, const OpaqueKey& key, bool keepBorrow) {
@@ -224,13 +236,8 @@ bool Replica::settle(WriteTxn& txn, const OutboxItem& item, std::string_view ref
   });
   if (!refusal.empty() && item.kind == OutboxItem::Kind::kCreate) {
     // The server will never have it: keep it where the application finds it.
-    auto rec = txn.tree(item.key.tree).find(item.key.id, item.key.revision);
-    std::vector<capnp::word> value;
-    if (rec) value.assign(rec.value().begin(), rec.value().end());
-    keepConflict(txn, item.key,
-                 kj::arrayPtr(reinterpret_cast<const kj::byte*>(value.data()),
-                              value.size() * sizeof(capnp::word)),
-                 refusal, 0);
+    auto value = copyOf(txn.tree(item.key.tree).find(item.key.id, item.key.revision));
+    keepConflict(txn, item.key, bytesOf(value), refusal, 0);
   }
   return true;
 }

@@ -61,6 +61,8 @@ class Replica final : public WriteHook {
   // The outbox: local changes the server has not acknowledged, by tree and
   // key; at most `limit` of them.
   std::vector<OutboxItem> outbox(const ReadTxn& txn, std::size_t limit = SIZE_MAX) const;
+  // Whether the outbox holds an entry of `key`.
+  bool queued(const ReadTxn& txn, const OpaqueKey& key) const;
   // How many entries the outbox holds (without reading them).
   std::size_t outboxLength(const ReadTxn& txn) const;
   // Conflict copies, oldest first within each record.

@@ -1,6 +1,5 @@
 // Changes that another database made, stored here as their bytes came
 // (applyChange, adopt), and the change-log entries of write hooks.
-#include <cstring>
 
 #include "hills/txn.h"
 #include "hills/write_hook.h"
@@ -15,10 +14,6 @@ using detail::TreeState;
 using detail::TxnState;
 
 namespace {
-
-bool sameBytes(kj::ArrayPtr<const kj::byte> a, kj::ArrayPtr<const kj::byte> b) {
-  return a.size() == b.size() && (a.size() == 0 || std::memcmp(a.begin(), b.begin(), a.size()) == 0);
-}
 
 // Where another database's value stands against the record held here, by
 // the iteration counters that only grow.
@@ -65,7 +60,7 @@ bool storeValue(TxnState& t, GenericTree& tree, EventKind kind, std::uint64_t id
   auto env = detail::envelopeOf(reader, ts, id, revision);
   bool concurrent = false;
   if (previous) {
-    if (sameBytes(previous.value().asBytes(), bytes)) return false;
+    if (previous.holds(bytes)) return false;
     if (onlyNewer) {
       auto where = standing(previous.envelope(), env);
       if (where == Standing::kBehind) return false;

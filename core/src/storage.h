@@ -58,6 +58,8 @@ class MetaStore {
   void putText(std::string_view key, std::string_view value);
   std::unique_ptr<OwnedMessage> getMessage(std::string_view key) const;
   void putMessage(std::string_view key, capnp::MessageBuilder& msg);
+  // Whether `key` is present (nothing is copied).
+  bool has(std::string_view key) const { return get(key).has_value(); }
   // Whether `key` holds exactly the words of `msg` (so writing it is moot).
   bool holds(std::string_view key, capnp::MessageBuilder& msg) const;
   // Calls fn for every key that starts with `prefix`, in key order, until

@@ -101,7 +101,9 @@ std::unique_ptr<capnp::MessageReader> TableView::get(std::string_view key) const
   return detail::store(*txn_, *table_).getMessage(key);
 }
 
-bool TableView::contains(std::string_view key) const { return get(key) != nullptr; }
+bool TableView::contains(std::string_view key) const {
+  return table_->open && !key.empty() && detail::store(*txn_, *table_).has(key);
+}
 
 void TableView::scan(
     std::string_view prefix,

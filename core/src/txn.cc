@@ -105,6 +105,12 @@ void StoredRecord::throwCorrupt(const kj::Exception& e) const {
   detail::throwCorrupt(*tree_, id_, revision_, e);
 }
 
+bool StoredRecord::holds(kj::ArrayPtr<const kj::byte> bytes) const {
+  auto mine = value().asBytes();
+  return tree_ != nullptr && mine.size() == bytes.size() &&
+         (bytes.size() == 0 || std::memcmp(mine.begin(), bytes.begin(), bytes.size()) == 0);
+}
+
 State StoredRecord::state() const {
   return envelope_.getState() == wire::State::RELEASED ? State::kReleased : State::kDraft;
 }

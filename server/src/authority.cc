@@ -32,10 +32,6 @@ class AuthorityHook final : public WriteHook {
   bool keepOwn(WriteTxn&, const Mutation&) override { return true; }
 };
 
-bool sameBytes(kj::ArrayPtr<const kj::byte> a, kj::ArrayPtr<const kj::byte> b) {
-  return a.size() == b.size() && (a.size() == 0 || std::memcmp(a.begin(), b.begin(), a.size()) == 0);
-}
-
 std::string grantKey(std::string_view tree, std::uint64_t id) {
   // The record key of (id, 0): grants of a tree sort by their first id.
   return recordKey(tree, id, 0);
@@ -186,7 +182,7 @@ void acceptCreate(WriteTxn& txn, const OpaqueKey& key, kj::ArrayPtr<const kj::by
                     std::string(origin) + "' who pushed it");
   }
   if (auto existing = tree.find(key.id, 0)) {
-    if (sameBytes(existing.value().asBytes(), value)) return;  // pushed again after a lost answer
+    if (existing.holds(value)) return;  // pushed again after a lost answer
     // Pushed again with later edits (its client lost the answer and
     // restarted): while nobody else has touched it, the edit is taken.
     auto stored = existing.envelope();
@@ -258,7 +254,7 @@ void checkIn(WriteTxn& txn, const OpaqueKey& key, const CheckIn& in) {
                     "the check-in of " + name +
                         " changes more than the record's data (state, lifecycle or creation)");
       }
-      bool same = sameBytes(rec.value().asBytes(), in.value);
+      bool same = rec.holds(in.value);
       if (!same && env.getDataIteration() <= now.getDataIteration()) {
         throw Error(ErrorCode::kInvalidArgument,
                     "the check-in of " + name + " is not newer than the server's record");

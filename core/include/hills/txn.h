@@ -111,6 +111,11 @@ class StoredRecord {
   // (GenericTree::applyChange, adopt).
   kj::ArrayPtr<const capnp::word> value() const { return reader_.words(); }
 
+  // Whether the stored value is exactly `bytes` (another database's value
+  // of the record, as applyChange and adopt take it). False when there is
+  // no record.
+  bool holds(kj::ArrayPtr<const kj::byte> bytes) const;
+
   // Throws Error(kCorrupt) naming this record, its tree and its database,
   // with Cap'n Proto's account of what did not decode.
   [[noreturn]] void throwCorrupt(const kj::Exception& e) const;
