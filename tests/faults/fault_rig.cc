@@ -158,41 +158,29 @@ std::chrono::milliseconds FaultRig::between(std::chrono::milliseconds min,
   return std::chrono::milliseconds(pick(random));
 }
 
-FaultTally FaultRig::settle(const std::string& scenario, std::uint64_t kills) {
-  FaultTally tally;
-  tally.kills = kills;
-  for (std::size_t i = 0; i < writers.size(); ++i) {
-    if (writing(i)) killWriter(i);
+std::vector<RecordHashes> FaultRig::syncReplicas() {
+  std::vector<std::unique_ptr<hills::Client>> clients;
+  for (auto& w : writers) {
+    clients.push_back(std::make_unique<hills::Client>(w.replica, clientOptions(w.name, address())));
   }
-  INFO("the end of the server's log:\n" << serverLogTail());
-  CHECK((server && server->alive()));
-  if (!server || !server->alive()) startServer();
-
-  // Every replica pushes what it still holds and catches up, twice round
-  // so that each has what the others pushed.
-  std::vector<RecordHashes> replicas;
-  {
-    std::vector<std::unique_ptr<hills::Client>> clients;
-    for (auto& w : writers) {
-      clients.push_back(std::make_unique<hills::Client>(w.replica, clientOptions(w.name, address())));
-    }
-    for (int round = 0; round < 2; ++round) {
-      for (auto& c : clients) {
-        REQUIRE(c->waitConnected(20s));
-        REQUIRE(c->sync(60s));
-      }
-    }
+  // Twice round, so that each has what the others pushed.
+  for (int round = 0; round < 2; ++round) {
     for (auto& c : clients) {
-      CHECK(c->status().outbox == 0);
-      replicas.push_back(recordHashes(c->db()));
+      REQUIRE(c->waitConnected(20s));
+      REQUIRE(c->sync(60s));
     }
   }
-  CHECK(server->kill(SIGTERM) == 0);
-  server.reset();
-  hills::Database serverDb(serverDb_, serverSideOptions());
-  const RecordHashes stored = recordHashes(serverDb);
-  const auto names = partNamesById(serverDb);
+  std::vector<RecordHashes> replicas;
+  for (auto& c : clients) {
+    CHECK(c->status().outbox == 0);
+    replicas.push_back(recordHashes(c->db()));
+  }
+  return replicas;
+}
 
+void FaultRig::tally(FaultTally& tally, const hills::Database& serverDb,
+                     const std::vector<RecordHashes>& replicas) const {
+  const RecordHashes stored = recordHashes(serverDb);
   std::map<std::uint64_t, long> writeOfId;
   for (auto& w : writers) {
     for (auto& ack : readAcks(w.acks)) {
@@ -212,31 +200,56 @@ FaultTally FaultRig::settle(const std::string& scenario, std::uint64_t kills) {
     }
   }
   std::map<std::string, int> idsOfName;
-  for (auto& [id, name] : names) {
+  for (auto& [id, name] : partNamesById(serverDb)) {
     if (++idsOfName[name] > 1) ++tally.duplicates;
   }
   for (auto& replica : replicas) tally.diverged += differences(replica, stored);
+  tally.stored = stored.size();
+}
 
-  char line[512];
-  std::snprintf(line, sizeof(line),
-                "fault suite: %s: kills survived %llu, writes acknowledged %llu, lost %llu, "
-                "diverged %llu, duplicate ids %llu (refused %llu, server records %zu, seed %u)\n",
-                scenario.c_str(), static_cast<unsigned long long>(tally.kills),
-                static_cast<unsigned long long>(tally.acknowledged),
-                static_cast<unsigned long long>(tally.lost),
-                static_cast<unsigned long long>(tally.diverged),
-                static_cast<unsigned long long>(tally.duplicates),
-                static_cast<unsigned long long>(tally.refused), stored.size(), faultSeed());
-  std::fputs(line, stdout);
-  std::fflush(stdout);
-  if (const char* report = std::getenv("HILLS_FAULTS_REPORT"); report && *report) {
-    std::ofstream(report, std::ios::app) << line;
+FaultTally FaultRig::settle(const std::string& scenario, std::uint64_t kills) {
+  for (std::size_t i = 0; i < writers.size(); ++i) {
+    if (writing(i)) killWriter(i);
   }
+  INFO("the end of the server's log:\n" << serverLogTail());
+  CHECK((server && server->alive()));
+  if (!server || !server->alive()) startServer();
+
+  // Every replica pushes what it still holds and catches up.
+  const auto replicas = syncReplicas();
+  CHECK(server->kill(SIGTERM) == 0);
+  server.reset();
+  FaultTally tally;
+  tally.kills = kills;
+  {
+    hills::Database serverDb(serverDb_, serverSideOptions());
+    this->tally(tally, serverDb, replicas);
+  }
+  report(scenario, tally);
   CHECK(tally.acknowledged > 0);
   CHECK(tally.lost == 0);
   CHECK(tally.diverged == 0);
   CHECK(tally.duplicates == 0);
   return tally;
+}
+
+void report(const std::string& scenario, const FaultTally& tally) {
+  char line[512];
+  std::snprintf(line, sizeof(line),
+                "fault suite: %s: kills survived %llu, writes acknowledged %llu, lost %llu, "
+                "diverged %llu, duplicate ids %llu (refused %llu, server records %llu, seed %u)\n",
+                scenario.c_str(), static_cast<unsigned long long>(tally.kills),
+                static_cast<unsigned long long>(tally.acknowledged),
+                static_cast<unsigned long long>(tally.lost),
+                static_cast<unsigned long long>(tally.diverged),
+                static_cast<unsigned long long>(tally.duplicates),
+                static_cast<unsigned long long>(tally.refused),
+                static_cast<unsigned long long>(tally.stored), faultSeed());
+  std::fputs(line, stdout);
+  std::fflush(stdout);
+  if (const char* file = std::getenv("HILLS_FAULTS_REPORT"); file && *file) {
+    std::ofstream(file, std::ios::app) << line;
+  }
 }
 
 }  // namespace hills::test

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "contents.h"
 #include "server_process.h"
 #include "temp_dir.h"
 
@@ -33,7 +34,12 @@ struct FaultTally {
   std::uint64_t lost = 0;          // acknowledged and not on the server
   std::uint64_t diverged = 0;      // acknowledged with other bytes, or differing on a replica
   std::uint64_t duplicates = 0;    // ids used for two writes, writes stored under two ids
+  std::uint64_t stored = 0;        // parts on the server
 };
+
+// Prints a scenario's figures on one line, and appends it to
+// $HILLS_FAULTS_REPORT when set.
+void report(const std::string& scenario, const FaultTally& tally);
 
 // One writer: its replica and acknowledgement file, and its process while
 // it runs.
@@ -98,6 +104,13 @@ class FaultRig {
   std::chrono::milliseconds between(std::chrono::milliseconds min, std::chrono::milliseconds max);
 
  private:
+  // Opens every writer's replica against the server, syncs them, and
+  // returns what each holds.
+  std::vector<RecordHashes> syncReplicas();
+  // Counts what the acknowledgement files, the server and the replicas say.
+  void tally(FaultTally& tally, const hills::Database& serverDb,
+             const std::vector<RecordHashes>& replicas) const;
+
   std::string config_;
   std::string serverDb_;
   unsigned port_ = 0;

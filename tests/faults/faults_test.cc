@@ -119,13 +119,12 @@ TEST_CASE("a full disk under the server and under a client loses no acknowledged
   for (std::size_t i = 0; i < rig.writers.size(); ++i) rig.startWriter(i);
   REQUIRE(rig.moreAcknowledged(15, 30s));
 
-  // C's disk fills first: its writes are refused, and so are the changes
-  // the others make, that it cannot store.
+  // Both disks fill, the server's (which keeps a change log besides) before
+  // C's: C's own writes are then refused.
   const std::string cLog = rig.dir.sub("C.log");
   REQUIRE(eventually([&] { return fileContains(cLog, "write refused"); }, 120s));
   std::uint64_t faults = 1;
   if (mounted) {
-    // Then the server's.
     REQUIRE(eventually([&] { return serverDisk.freeBytes() < (256u << 10); }, 120s));
     pause(2s);  // writes against a full disk
     // The server said why it refused them, and is still there.
