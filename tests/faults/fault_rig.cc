@@ -134,6 +134,11 @@ void FaultRig::startWriter(std::size_t i, const std::string& serverAddress) {
   w.next += 1'000'000;
 }
 
+void FaultRig::startWriters(const std::string& serverAddress) {
+  for (std::size_t i = 0; i < writers.size(); ++i) startWriter(i, serverAddress);
+  REQUIRE(moreAcknowledged(15, 30s));
+}
+
 void FaultRig::killWriter(std::size_t i) {
   stopProcess(writers[i].pid, SIGKILL);
   writers[i].pid = -1;

@@ -83,6 +83,9 @@ class FaultRig {
 
   // Starts writer `i`'s process against `server` (default: the server).
   void startWriter(std::size_t i, const std::string& server = {});
+  // Starts every writer against `server` (default: the server) and waits
+  // (at most 30 s) for their first 15 acknowledged writes.
+  void startWriters(const std::string& server = {});
   // kill -9 of writer `i`'s process.
   void killWriter(std::size_t i);
   bool writing(std::size_t i) const { return writers[i].pid > 0; }
