@@ -2,17 +2,17 @@
 // with a configuration of test clients, stopped with SIGTERM (or killed).
 #pragma once
 
-#include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <fstream>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "child_process.h"
 
 namespace hills::test {
 
@@ -33,23 +33,17 @@ inline std::string writeServerConfig(const std::string& path) {
 class ServerProcess {
  public:
   // Starts hills-server on `db` and waits (at most 10 s) for the line that
-  // gives its port. `port` 0 picks a free one.
-  ServerProcess(const std::string& db, const std::string& config, unsigned port = 0) {
+  // gives its port. `port` 0 picks a free one. `maxFiles` lowers the
+  // server's descriptor limit.
+  ServerProcess(const std::string& db, const std::string& config, unsigned port = 0,
+                std::optional<rlim_t> maxFiles = std::nullopt) {
     int out[2];
     if (::pipe(out) != 0) throw std::runtime_error("pipe failed");
     logPath_ = db + ".server.log";
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(out[1], 1);
-      int err = ::open(logPath_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (err >= 0) ::dup2(err, 2);
-      ::close(out[0]);
-      std::string listen = "--listen=127.0.0.1:" + std::to_string(port);
-      std::string dbArg = "--db=" + db, configArg = "--config=" + config;
-      ::execl(HILLS_SERVER_BIN, HILLS_SERVER_BIN, dbArg.c_str(), listen.c_str(), configArg.c_str(),
-              static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
+    pid_ = spawnProcess(HILLS_SERVER_BIN,
+                        {"--db=" + db, "--listen=127.0.0.1:" + std::to_string(port),
+                         "--config=" + config},
+                        logPath_, out[1], maxFiles);
     ::close(out[1]);
     std::string line;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -84,20 +78,13 @@ class ServerProcess {
   // Returns its exit status as waitpid gives it.
   int kill(int signal = SIGTERM) {
     if (pid_ <= 0) return -1;
-    ::kill(pid_, signal);
-    int status = 0;
-    for (int i = 0; i < 1000; ++i) {
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return status;
-      }
-      ::usleep(10000);
-    }
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, &status, 0);
+    int status = stopProcess(pid_, signal);
     pid_ = -1;
     return status;
   }
+
+  // Whether the process is still running.
+  bool alive() const { return pid_ > 0 && running(pid_); }
 
   // What the server logged so far.
   std::string log() const {
