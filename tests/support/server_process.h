@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,11 +31,19 @@ inline std::string writeServerConfig(const std::string& path) {
   return path;
 }
 
+// Limits the server process starts with; 0 keeps what the test has.
+struct ProcessLimits {
+  rlim_t nofileSoft = 0;  // RLIMIT_NOFILE
+  rlim_t nofileHard = 0;
+};
+
 class ServerProcess {
  public:
   // Starts hills-server on `db` and waits (at most 10 s) for the line that
-  // gives its port. `port` 0 picks a free one.
-  ServerProcess(const std::string& db, const std::string& config, unsigned port = 0) {
+  // gives its port. `port` 0 picks a free one; `limits` are set in the
+  // child before it runs the server.
+  ServerProcess(const std::string& db, const std::string& config, unsigned port = 0,
+                ProcessLimits limits = {}) {
     int out[2];
     if (::pipe(out) != 0) throw std::runtime_error("pipe failed");
     logPath_ = db + ".server.log";
@@ -44,6 +53,10 @@ class ServerProcess {
       int err = ::open(logPath_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       if (err >= 0) ::dup2(err, 2);
       ::close(out[0]);
+      if (limits.nofileSoft != 0 || limits.nofileHard != 0) {
+        rlimit nofile{limits.nofileSoft, limits.nofileHard};
+        if (::setrlimit(RLIMIT_NOFILE, &nofile) != 0) ::_exit(126);
+      }
       std::string listen = "--listen=127.0.0.1:" + std::to_string(port);
       std::string dbArg = "--db=" + db, configArg = "--config=" + config;
       ::execl(HILLS_SERVER_BIN, HILLS_SERVER_BIN, dbArg.c_str(), listen.c_str(), configArg.c_str(),
@@ -78,6 +91,7 @@ class ServerProcess {
   ServerProcess& operator=(const ServerProcess&) = delete;
 
   unsigned port() const { return port_; }
+  pid_t pid() const { return pid_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
 
   // Sends `signal` and waits for the process (at most 10 s, then SIGKILL).
@@ -110,6 +124,13 @@ class ServerProcess {
   unsigned port_ = 0;
   std::string logPath_;
 };
+
+// How many times `what` occurs in `text` (a server's log).
+inline std::size_t occurrences(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
 
 // Polls `condition` every 5 ms for at most `timeout`.
 template <class F>
