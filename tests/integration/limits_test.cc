@@ -236,11 +236,13 @@ TEST_CASE("failed hellos slow the next ones from that source and close the conne
   CHECK(perConnection == std::vector<int>{10, 10, 10});
   CHECK(answeredMs.size() == 30);
   // The k-th answer came no sooner than the delays of the k-1 failures
-  // before it: 10 + 20 + 40 + 80 + 80... ms, 2,150 ms for the 30th.
+  // before it: 10 + 20 + 40 + 80 + 80... ms, 2,150 ms for the 30th. Less
+  // 10 ms once: the server's event loop reads a coarse clock, which may
+  // stand a tick behind this one when the first hello comes.
   int due = 0;
   for (std::size_t k = 0; k < std::min<std::size_t>(answeredMs.size(), 30); ++k) {
     INFO("answer " << k + 1 << " after " << answeredMs[k] << " ms, due at " << due << " ms");
-    CHECK(answeredMs[k] >= due);
+    CHECK(answeredMs[k] >= due - 10);
     due += delayMs[k];
   }
   REQUIRE(bConnected);
