@@ -100,7 +100,8 @@ void FaultRig::startServer(std::optional<rlim_t> maxFiles) {
   const auto deadline = std::chrono::steady_clock::now() + 10s;
   for (;;) {
     try {
-      server.emplace(serverDb_, config_, port_, maxFiles);
+      server.emplace(serverDb_, config_, port_,
+                     maxFiles ? ProcessLimits{*maxFiles, *maxFiles} : ProcessLimits{});
       port_ = server->port();
       return;
     } catch (const std::runtime_error&) {

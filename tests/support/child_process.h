@@ -16,11 +16,18 @@ namespace hills::test {
 
 // Starts `program` with `args` (argv[0] excluded). Its standard output goes
 // to `stdoutFd` (-1: to `logPath` too), its standard error is appended to
-// `logPath`; it inherits no other descriptor. `maxFiles` lowers its descriptor limit (RLIMIT_NOFILE).
+// `logPath`; it inherits no other descriptor. `limits` are set in the child
+// before it runs the program.
 // Returns the pid; a program that cannot be run exits with 127.
+// Limits a child process starts with; 0 keeps what the test has.
+struct ProcessLimits {
+  rlim_t nofileSoft = 0;  // RLIMIT_NOFILE
+  rlim_t nofileHard = 0;
+};
+
 inline pid_t spawnProcess(const std::string& program, const std::vector<std::string>& args,
                           const std::string& logPath, int stdoutFd = -1,
-                          std::optional<rlim_t> maxFiles = std::nullopt) {
+                          ProcessLimits limits = {}) {
   std::vector<char*> argv;
   argv.push_back(const_cast<char*>(program.c_str()));
   for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -31,9 +38,9 @@ inline pid_t spawnProcess(const std::string& program, const std::vector<std::str
   if (log >= 0) ::dup2(log, 2);
   ::dup2(stdoutFd >= 0 ? stdoutFd : log, 1);
   ::close_range(3, ~0U, 0);  // the test's sockets and pipes stay the test's
-  if (maxFiles) {
-    rlimit limit{*maxFiles, *maxFiles};
-    ::setrlimit(RLIMIT_NOFILE, &limit);
+  if (limits.nofileSoft != 0 || limits.nofileHard != 0) {
+    rlimit nofile{limits.nofileSoft, limits.nofileHard};
+    if (::setrlimit(RLIMIT_NOFILE, &nofile) != 0) ::_exit(126);
   }
   ::execv(program.c_str(), argv.data());
   ::_exit(127);

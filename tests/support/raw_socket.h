@@ -1,9 +1,11 @@
-// A plain TCP connection to a server on 127.0.0.1, for tests that send it
-// what no client would: garbage, oversized frames, a byte at a time.
+// A plain TCP connection to a server on 127.0.0.1, from a loopback address
+// of the test's choice: 127.0.0.2, 127.0.0.3... reach the same server and
+// count as other sources than the test's clients (from 127.0.0.1).
 #pragma once
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -18,22 +20,38 @@
 
 namespace hills::test {
 
+// Connects to 127.0.0.1:`port` from `source` (any port). Returns the
+// socket; throws std::runtime_error naming what failed.
+inline int connectFrom(unsigned port, const char* source = "127.0.0.1") {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw std::runtime_error(std::string("socket() failed: ") + std::strerror(errno));
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  if (::inet_pton(AF_INET, source, &from.sin_addr) != 1 ||
+      ::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof(from)) != 0) {
+    ::close(fd);
+    throw std::runtime_error(std::string("cannot bind to ") + source);
+  }
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    int error = errno;
+    ::close(fd);
+    throw std::runtime_error(std::string("connect() failed: ") + std::strerror(error));
+  }
+  // Small messages go out at once, as kj's own connections send them.
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  return fd;
+}
+
 // A plain TCP connection to the server, closed when the object goes away.
-// The constructor throws std::runtime_error when the connection fails.
 class RawSocket {
  public:
-  explicit RawSocket(unsigned port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd_ < 0) throw std::runtime_error("socket() failed");
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-      ::close(fd_);
-      throw std::runtime_error(std::string("connect() failed: ") + std::strerror(errno));
-    }
-  }
+  explicit RawSocket(unsigned port, const char* source = "127.0.0.1")
+      : fd_(connectFrom(port, source)) {}
   ~RawSocket() { ::close(fd_); }
   RawSocket(const RawSocket&) = delete;
   RawSocket& operator=(const RawSocket&) = delete;

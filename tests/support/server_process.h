@@ -33,17 +33,17 @@ inline std::string writeServerConfig(const std::string& path) {
 class ServerProcess {
  public:
   // Starts hills-server on `db` and waits (at most 10 s) for the line that
-  // gives its port. `port` 0 picks a free one. `maxFiles` lowers the
-  // server's descriptor limit.
+  // gives its port. `port` 0 picks a free one; `limits` are set in the
+  // child before it runs the server.
   ServerProcess(const std::string& db, const std::string& config, unsigned port = 0,
-                std::optional<rlim_t> maxFiles = std::nullopt) {
+                ProcessLimits limits = {}) {
     int out[2];
     if (::pipe(out) != 0) throw std::runtime_error("pipe failed");
     logPath_ = db + ".server.log";
     pid_ = spawnProcess(HILLS_SERVER_BIN,
                         {"--db=" + db, "--listen=127.0.0.1:" + std::to_string(port),
                          "--config=" + config},
-                        logPath_, out[1], maxFiles);
+                        logPath_, out[1], limits);
     ::close(out[1]);
     std::string line;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -72,6 +72,7 @@ class ServerProcess {
   ServerProcess& operator=(const ServerProcess&) = delete;
 
   unsigned port() const { return port_; }
+  pid_t pid() const { return pid_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
 
   // Sends `signal` and waits for the process (at most 10 s, then SIGKILL).
@@ -97,6 +98,13 @@ class ServerProcess {
   unsigned port_ = 0;
   std::string logPath_;
 };
+
+// How many times `what` occurs in `text` (a server's log).
+inline std::size_t occurrences(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
 
 // Polls `condition` every 5 ms for at most `timeout`.
 template <class F>
