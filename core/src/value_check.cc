@@ -7,6 +7,7 @@
 #include <capnp/dynamic.h>
 
 #include <string>
+#include <vector>
 
 #include "hills/error.h"
 #include "hills/record.capnp.h"
@@ -16,27 +17,33 @@ namespace hills::detail {
 
 namespace {
 
-// Where the walk stands in the value, for the error: "lines[3].part".
+// Where the walk stands in the value: field names and list indexes, made
+// into text ("lines[3].part") only for an error.
 class Path {
  public:
-  void enter(kj::StringPtr field) {
-    marks_.push_back(text_.size());
-    if (!text_.empty()) text_ += '.';
-    text_ += field.cStr();
+  void enter(kj::StringPtr field) { frames_.push_back({field, -1}); }
+  void index(unsigned i) { frames_.push_back({nullptr, static_cast<std::int64_t>(i)}); }
+  void leave() { frames_.pop_back(); }
+  bool empty() const { return frames_.empty(); }
+  std::string text() const {
+    std::string out;
+    for (const auto& f : frames_) {
+      if (f.index >= 0) {
+        out += '[' + std::to_string(f.index) + ']';
+      } else {
+        if (!out.empty()) out += '.';
+        out += f.field.cStr();
+      }
+    }
+    return out;
   }
-  void index(unsigned i) {
-    marks_.push_back(text_.size());
-    text_ += '[' + std::to_string(i) + ']';
-  }
-  void leave() {
-    text_.resize(marks_.back());
-    marks_.pop_back();
-  }
-  const std::string& text() const { return text_; }
 
  private:
-  std::string text_;
-  std::vector<std::size_t> marks_;
+  struct Frame {
+    kj::StringPtr field;
+    std::int64_t index;
+  };
+  std::vector<Frame> frames_;
 };
 
 bool holdsPointers(capnp::Type type) {
@@ -122,9 +129,10 @@ void checkValue(const TreeState& tree, std::uint64_t id, std::uint32_t revision,
     path.leave();
     walkStruct(body.getAs<capnp::DynamicStruct>(tree.schema), path);
   } catch (const kj::Exception& e) {
-    std::string where = path.text().empty() ? std::string("its envelope")
-                        : path.text() == "author" ? std::string("the envelope's author")
-                                                  : "field '" + path.text() + "'";
+    std::string at = path.text();
+    std::string where = at.empty()        ? std::string("its envelope")
+                        : at == "author" ? std::string("the envelope's author")
+                                         : "field '" + at + "'";
     throw Error(ErrorCode::kCorrupt, "the value of " + describe(tree.name, id, revision) +
                                          " does not match the schema of tree '" + tree.name +
                                          "' at " + where + ": " +
