@@ -18,6 +18,7 @@
 #include "state.h"
 #include "storage.h"
 #include "tables.h"
+#include "value_check.h"
 
 namespace hills {
 
@@ -248,7 +249,7 @@ void declareTree(DatabaseImpl& db, MDB_txn* txn, detail::MetaStore& meta, const 
   if (open == db.byName.end()) {
     openTree(db, txn, type.tree, type.versioned, type.schema.getProto().getId(), compiled);
   } else {
-    open->second->schema = db.schemas.get(open->second->typeId).asStruct();
+    detail::setSchema(*open->second, db.schemas.get(open->second->typeId).asStruct());
   }
 }
 
@@ -388,7 +389,7 @@ void openDatabase(DatabaseImpl& db) {
       return true;
     });
 
-    for (auto& tree : db.trees) tree->schema = db.schemas.get(tree->typeId).asStruct();
+    for (auto& tree : db.trees) detail::setSchema(*tree, db.schemas.get(tree->typeId).asStruct());
   } catch (const kj::Exception& e) {
     throw Error(ErrorCode::kCorrupt, "the stored schemas of the database " + db.path +
                                          " do not decode: " + e.getDescription().cStr());
@@ -472,7 +473,7 @@ void Database::declareTrees(const std::vector<TreeType>& types) {
   try {
     for (const auto& type : types) declareTree(db, txn, meta, type, false);
     for (std::size_t i = opened; i < db.trees.size(); ++i) {
-      db.trees[i]->schema = db.schemas.get(db.trees[i]->typeId).asStruct();
+      detail::setSchema(*db.trees[i], db.schemas.get(db.trees[i]->typeId).asStruct());
     }
     guard.txn = nullptr;
     checkLmdb(mdb_txn_commit(txn), "committing new trees", db.path);

@@ -31,6 +31,7 @@
 namespace hills::detail {
 
 struct IndexState;
+struct ValuePlans;
 
 struct TreeState {
   std::string name;
@@ -40,6 +41,7 @@ struct TreeState {
   std::uint64_t typeId = 0;
   bool compiled = false;       // declared in Options::trees
   capnp::StructSchema schema;  // the stored schema (the newest declared), for the dynamic API
+  std::shared_ptr<const ValuePlans> plans;  // how checkValue reads values of `schema`
   const std::string* database = nullptr;  // its path, for messages
   std::vector<IndexState*> indexes;       // indexers of this tree
 };

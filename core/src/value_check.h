@@ -2,13 +2,23 @@
 #pragma once
 
 #include <capnp/common.h>
+#include <capnp/schema.h>
 #include <kj/array.h>
 
 #include <cstdint>
+#include <memory>
 
 namespace hills::detail {
 
 struct TreeState;
+struct ValuePlans;
+
+// How checkValue reads the values of a record type, worked out once from
+// its schema (kept in TreeState::plans, next to the schema).
+std::shared_ptr<const ValuePlans> planValues(capnp::StructSchema schema);
+
+// Sets the tree's schema and the plan that goes with it.
+void setSchema(TreeState& tree, capnp::StructSchema schema);
 
 // Reads `words` (a stored value: the envelope at its root, the record as its
 // body) through to its last pointer, as a record of `tree`'s schema: every

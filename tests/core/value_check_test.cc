@@ -254,3 +254,56 @@ TEST_CASE("StoredRecord::check reads every stored record of a tree through", "[c
   });
   CHECK(checked == 20);
 }
+
+TEST_CASE("a bill of materials is read through its lines and its lists of lists", "[core][check]") {
+  TempDir dir;
+  Words good;
+  {
+    hills::Database source(dir.sub("source"), plmOptions());
+    good = source.write([](hills::WriteTxn& txn) {
+      plm::Bom bom{};
+      bom.assembly = {7, 0};
+      bom.lines = {{{1, 0}, 2.0, {"R1", "R2"}}, {{2, 0}, 1.0, {"C1"}}};
+      bom.interchangeable = {{{1, 0}, {3, 0}}, {{2, 0}}};
+      auto key = txn.tree<plm::Bom>().create(bom);
+      auto value = txn.tree("boms").find(key.id, 0).value();
+      return Words(value.begin(), value.end());
+    });
+  }
+  auto schema = capnp::Schema::from<plm::capnp::Bom>();
+  auto pointer = [&](const char* field) {
+    return schema.getFieldByName(field).getProto().getSlot().getOffset();
+  };
+  hills::Database db(dir.sub("db"), plmOptions());
+  auto adoptBom = [&](std::uint64_t id, const Words& value) -> std::optional<hills::Error> {
+    try {
+      db.write([&](hills::WriteTxn& txn) { txn.tree("boms").adopt(id, 0, bytes(value), "other"); });
+    } catch (const hills::Error& e) {
+      return e;
+    }
+    return std::nullopt;
+  };
+  CHECK_FALSE(adoptBom(1, good));
+
+  // A designator of the second line that is a list of texts.
+  auto badLine = edited(good, [&](capnp::AnyStruct::Builder body) {
+    auto lines = body.getPointerSection()[pointer("lines")].getAs<capnp::List<plm::capnp::Bom::Line>>();
+    auto line = capnp::AnyStruct::Builder(lines[1]);
+    line.getPointerSection()[1].initAs<capnp::List<capnp::List<capnp::Text>>>(1).init(0, 2);
+  });
+  auto error = adoptBom(2, badLine);
+  REQUIRE(error);
+  CHECK_THAT(error->what(), Catch::Contains("field 'lines[1].designators[0]'"));
+
+  // A group of references that is a list of bits (a list of bytes would
+  // do: Cap'n Proto reads any list but one of bits as a list of structs).
+  auto badGroup = edited(good, [&](capnp::AnyStruct::Builder body) {
+    auto groups = body.getPointerSection()[pointer("interchangeable")]
+                      .initAs<capnp::List<capnp::List<bool>>>(2);
+    groups.init(1, 3);
+  });
+  error = adoptBom(3, badGroup);
+  REQUIRE(error);
+  CHECK_THAT(error->what(), Catch::Contains("field 'interchangeable[1]'"));
+  db.read([](const hills::ReadTxn& txn) { CHECK(txn.tree("boms").size() == 1); });
+}
