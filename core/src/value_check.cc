@@ -6,6 +6,8 @@
 
 #include <capnp/dynamic.h>
 
+#include <boost/container/small_vector.hpp>
+
 #include <map>
 #include <memory>
 #include <string>
@@ -45,7 +47,8 @@ class Path {
     kj::StringPtr field;
     std::int64_t index;
   };
-  std::vector<Frame> frames_;
+  // Records nest a few levels deep: no allocation per value.
+  boost::container::small_vector<Frame, 16> frames_;
 };
 
 bool holdsPointers(capnp::Type type) {
