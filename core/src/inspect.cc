@@ -27,6 +27,8 @@ void openAllTables(DatabaseImpl& db, MDB_txn* txn) {
     // An open table gives its handle again; a key that is no table is skipped.
     int open = mdb_dbi_open(txn, name.c_str(), 0, &dbi);
     if (open == MDB_INCOMPATIBLE || open == MDB_NOTFOUND) continue;
+    // Handles are Options::maxTables; the program's own tables came first.
+    if (open == MDB_DBS_FULL) break;
     checkLmdb(open, [&] { return "opening table " + name; }, db.path);
     db.allTables.emplace(std::move(name), dbi);
   }

@@ -30,7 +30,8 @@ struct TableStat {
 // Every table the database holds, in name order, whether or not this
 // process declared the trees, hooks or indexers that made it, as the
 // transaction sees it. Tables another process created after this one
-// opened the database are not listed. Throws Error(kStorage) when LMDB
+// opened the database are not listed, nor tables beyond Options::maxTables
+// handles (the program's own are opened first). Throws Error(kStorage) when LMDB
 // fails.
 std::vector<TableStat> tableStats(const ReadTxn& txn);
 
