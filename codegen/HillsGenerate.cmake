@@ -23,6 +23,8 @@
 #
 # This file is included before the capnpc-hills target exists, so the
 # plugin is named through generator expressions, resolved at generate time.
+# An installed hills (find_package) names it hills::capnpc-hills and sets
+# HILLS_SCHEMA_DIR to the installed schemas.
 
 # Where hills' own schemas are, for callers in any directory: a function sees
 # its caller's variables, not those of the file that defined it.
@@ -57,6 +59,18 @@ function(hills_generate)
   endif()
   if(NOT capnpc_cxx OR NOT CAPNP_EXECUTABLE)
     message(FATAL_ERROR "hills_generate: capnp or capnpc-c++ not found; find_package(CapnProto) first")
+  endif()
+
+  # capnpc-hills: built here (hills is part of this build), or installed
+  # (find_package(hills)).
+  if(TARGET capnpc-hills)
+    set(plugin "$<TARGET_FILE:capnpc-hills>")
+    set(plugin_dependency capnpc-hills)
+  elseif(TARGET hills::capnpc-hills)
+    set(plugin "$<TARGET_FILE:hills::capnpc-hills>")
+    set(plugin_dependency "$<TARGET_FILE:hills::capnpc-hills>")
+  else()
+    message(FATAL_ERROR "hills_generate: no capnpc-hills target; add hills with add_subdirectory or find_package(hills)")
   endif()
 
   set(out_dir "${CMAKE_CURRENT_BINARY_DIR}/hills_gen")
@@ -97,11 +111,11 @@ function(hills_generate)
     OUTPUT ${outputs}
     COMMAND "${CAPNP_EXECUTABLE}" compile
             -o "${capnpc_cxx}:${out_dir}"
-            -o "$<TARGET_FILE:capnpc-hills>:${out_dir}"
+            -o "${plugin}:${out_dir}"
             ${prefixes}
             ${import_flags}
             ${schemas}
-    DEPENDS ${schemas} capnpc-hills "${HILLS_SCHEMA_DIR}/hills/hills.capnp"
+    DEPENDS ${schemas} ${plugin_dependency} "${HILLS_SCHEMA_DIR}/hills/hills.capnp"
     COMMENT "Generating record headers and Cap'n Proto code from ${listed}"
     VERBATIM)
 

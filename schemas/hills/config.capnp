@@ -11,6 +11,17 @@ struct ServerConfig {
   batchChanges @2 :UInt32 = 8192;   # change-log entries per message to a subscriber
   maxConnections @3 :UInt32 = 1024; # more are closed at once
   helloTimeoutMs @4 :UInt32 = 10000; # a connection without a valid hello is closed after it
+
+  # Limits on what one peer can make the server hold (docs/ARCHITECTURE.md,
+  # "Server limits"). A source is a peer's address without its port.
+  maxConnectionsPerSource @5 :UInt32 = 64;  # more from one source are closed at once
+  maxHelloFailures @6 :UInt32 = 5;          # failed hellos after which a connection is closed
+  helloDelayMs @7 :UInt32 = 200;            # wait before the answer after a source's failed hello; doubles
+  helloDelayMaxMs @8 :UInt32 = 10000;       # the most it grows to
+  maxBytesInFlight @9 :UInt64 = 16777216;   # bytes of calls a session may have unanswered before reading stops
+  acceptRetryMs @10 :UInt32 = 100;          # wait before accepting again after accept failed (out of descriptors)
+  logBurst @11 :UInt32 = 5;                 # refusal lines per source and kind per window; the rest are counted
+  logWindowMs @12 :UInt32 = 10000;
 }
 
 struct Client {

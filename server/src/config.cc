@@ -24,6 +24,8 @@ ServerConfig loadServerConfig(const std::string& path) {
   auto root = msg.initRoot<config::ServerConfig>();
   try {
     capnp::JsonCodec codec;
+    // A misspelt limit would otherwise be ignored without a word.
+    codec.setRejectUnknownFields(true);
     codec.decode(kj::StringPtr(json.c_str(), json.size()), root);
   } catch (const kj::Exception& e) {
     throw Error(ErrorCode::kInvalidArgument,
@@ -35,11 +37,38 @@ ServerConfig loadServerConfig(const std::string& path) {
   out.batchChanges = root.getBatchChanges();
   out.maxConnections = root.getMaxConnections();
   out.helloTimeout = std::chrono::milliseconds(root.getHelloTimeoutMs());
-  if (out.idBlock == 0 || out.batchChanges == 0 || out.maxConnections == 0 ||
-      out.helloTimeout.count() == 0) {
+  out.maxConnectionsPerSource = root.getMaxConnectionsPerSource();
+  out.maxHelloFailures = root.getMaxHelloFailures();
+  out.helloDelay = std::chrono::milliseconds(root.getHelloDelayMs());
+  out.helloDelayMax = std::chrono::milliseconds(root.getHelloDelayMaxMs());
+  out.maxBytesInFlight = root.getMaxBytesInFlight();
+  out.acceptRetry = std::chrono::milliseconds(root.getAcceptRetryMs());
+  out.logBurst = root.getLogBurst();
+  out.logWindow = std::chrono::milliseconds(root.getLogWindowMs());
+  const std::pair<const char*, std::uint64_t> positive[] = {
+      {"idBlock", out.idBlock},
+      {"batchChanges", out.batchChanges},
+      {"maxConnections", out.maxConnections},
+      {"helloTimeoutMs", static_cast<std::uint64_t>(out.helloTimeout.count())},
+      {"maxConnectionsPerSource", out.maxConnectionsPerSource},
+      {"maxHelloFailures", out.maxHelloFailures},
+      {"helloDelayMs", static_cast<std::uint64_t>(out.helloDelay.count())},
+      {"maxBytesInFlight", out.maxBytesInFlight},
+      {"acceptRetryMs", static_cast<std::uint64_t>(out.acceptRetry.count())},
+      {"logBurst", out.logBurst},
+      {"logWindowMs", static_cast<std::uint64_t>(out.logWindow.count())},
+  };
+  for (const auto& [name, value] : positive) {
+    if (value == 0) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "the server configuration " + path + " sets " + name + " to 0");
+    }
+  }
+  if (out.helloDelayMax < out.helloDelay) {
     throw Error(ErrorCode::kInvalidArgument,
-                "the server configuration " + path +
-                    " sets idBlock, batchChanges, maxConnections or helloTimeoutMs to 0");
+                "the server configuration " + path + " sets helloDelayMaxMs (" +
+                    std::to_string(out.helloDelayMax.count()) + ") below helloDelayMs (" +
+                    std::to_string(out.helloDelay.count()) + ")");
   }
   std::set<std::string> names;
   for (auto c : root.getClients()) {

@@ -47,18 +47,23 @@ class GuardedStream final : public capnp::MessageStream {
 };
 
 struct Connection {
-  Connection(kj::Own<kj::AsyncIoStream> socket, std::string peerName)
+  Connection(kj::Own<kj::AsyncIoStream> socket, std::string peerName, std::string sourceName)
       : stream(kj::mv(socket)),
         peer(kj::mv(peerName)),
+        source(kj::mv(sourceName)),
         messages(*stream, *this),
         network(messages, capnp::rpc::twoparty::Side::SERVER) {}
 
   kj::Own<kj::AsyncIoStream> stream;
   std::uint64_t id = 0;  // tells a connection apart from a later one at the same address
   std::string peer;      // "127.0.0.1:40112"
+  std::string source;    // "127.0.0.1": what per-source limits count
   std::string client;    // the name it said hello with; empty before
   bool authenticated = false;
   std::string failure;  // why reading its messages failed
+  unsigned helloFailures = 0;
+  bool helloPending = false;     // a hello waits for its answer
+  std::uint64_t callWords = 0;   // words of pushes not yet answered
   GuardedStream messages;
   capnp::TwoPartyVatNetwork network;
   kj::Maybe<capnp::RpcSystem<capnp::rpc::twoparty::VatId>> rpc;

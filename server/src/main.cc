@@ -3,6 +3,7 @@
 #include <kj/async-unix.h>
 #include <kj/main.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
@@ -19,6 +20,43 @@ void logLine(std::string_view line) {
   char stamp[32];
   std::strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", std::localtime(&now));
   std::cerr << stamp << " hills-server: " << line << std::endl;
+}
+
+// Descriptors kept for what is not a connection: the database's files, the
+// log, the listening socket, the event loop's and the writer thread's.
+constexpr std::size_t kSpareDescriptors = 32;
+
+// Raises the soft limit on open descriptors to the hard one, and keeps
+// maxConnections below what it allows: a server out of descriptors can
+// accept no one, not even to refuse them.
+void fitToDescriptors(hills::ServerConfig& config) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    logLine("cannot read the limit on open descriptors; maxConnections stays " +
+            std::to_string(config.maxConnections));
+    return;
+  }
+  rlim_t was = limit.rlim_cur;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  std::string line = "open descriptors: at most " + std::to_string(limit.rlim_cur) +
+                     (was != limit.rlim_cur ? " (raised from " + std::to_string(was) + ")" : "");
+  std::size_t usable = limit.rlim_cur > 2 * kSpareDescriptors
+                           ? static_cast<std::size_t>(limit.rlim_cur) - kSpareDescriptors
+                           : static_cast<std::size_t>(limit.rlim_cur) / 2;
+  if (usable == 0) usable = 1;
+  if (config.maxConnections > usable) {
+    line += "; maxConnections " + std::to_string(usable) + " instead of the " +
+            std::to_string(config.maxConnections) + " configured, to keep " +
+            std::to_string(limit.rlim_cur - usable) + " for the database, the log and the listener";
+    config.maxConnections = usable;
+  } else {
+    line += "; maxConnections " + std::to_string(config.maxConnections);
+  }
+  logLine(line);
 }
 
 class ServerMain {
@@ -69,6 +107,7 @@ class ServerMain {
 
   void serve() {
     hills::ServerConfig config = hills::loadServerConfig(config_);
+    fitToDescriptors(config);
     hills::Database db(db_, hills::serverDatabaseOptions());
 
     kj::UnixEventPort::captureSignal(SIGINT);
@@ -89,6 +128,7 @@ class ServerMain {
     std::fflush(stdout);
 
     hills::SyncServer server(db, std::move(config), io.provider->getTimer(), logLine);
+    // listen() retries a failed accept by itself; this is for the unforeseen.
     auto serving = server.listen(*receiver).eagerlyEvaluate([](kj::Exception&& e) {
       logLine("stopped accepting connections: " + std::string(e.getDescription().cStr()));
     });

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "connection.h"
+#include "peer_limits.h"
 #include "hills/protocol.h"
 #include "hills/server.h"
 #include "writer.h"
@@ -85,12 +86,23 @@ struct SyncServer::Impl final : public kj::TaskSet::ErrorHandler {
   void unsubscribe(const std::shared_ptr<server::Subscriber>& sub);
 
   void accept(kj::Own<kj::AsyncIoStream> stream);
+  // accept() failed: logged, and accepting resumes after config.acceptRetry.
+  kj::Promise<void> acceptFailed(kj::Exception&& exception);
   void taskFailed(kj::Exception&& exception) override;
+
+  // Writes a refusal or failure line, at most config.logBurst per `source`
+  // and `kind` in each config.logWindow (server::LogLimiter).
+  void refusal(std::string_view source, std::string_view kind, std::string_view text);
+
+  // Closes a connection in a later turn (the call that decides it is still
+  // running on it).
+  void close(std::uint64_t id);
 
   // Ends every connection and subscription.
   void shutdown();
 
   std::map<std::uint64_t, kj::Own<server::Connection>> connections;  // by Connection::id
+  server::Sources sources;
   bool shuttingDown = false;
   kj::TaskSet tasks{*this};
 
@@ -111,6 +123,8 @@ struct SyncServer::Impl final : public kj::TaskSet::ErrorHandler {
   std::uint64_t nextConnection_ = 1;
   server::Writer writer_;
   std::vector<std::shared_ptr<server::Subscriber>> subscribers_;
+  server::LogLimiter logLimit_;
+  bool logFlushScheduled_ = false;
 };
 
 // The bootstrap capability of a new connection.

@@ -67,8 +67,8 @@ class SubscriptionImpl final : public sync::Subscription::Server {
 
 class SessionImpl final : public sync::Session::Server {
  public:
-  SessionImpl(SyncServer::Impl& server, ClientAccount account)
-      : server_(server), account_(std::move(account)) {}
+  SessionImpl(SyncServer::Impl& server, server::Connection& conn, ClientAccount account)
+      : server_(server), conn_(conn), account_(std::move(account)) {}
 
   kj::Promise<void> grantIds(GrantIdsContext context) override {
     return translated([&] {
@@ -108,10 +108,16 @@ class SessionImpl final : public sync::Session::Server {
                      });
                    })
           .then([this, context, ans, tree, start, end]() mutable {
-            server_.log((ans->error ? "refused the claim of " : "confirmed the claim of ") +
-                        std::string("ids [") + std::to_string(start) + ", " +
-                        std::to_string(end) + ") of tree '" + tree + "' by '" + account_.name +
-                        "'" + (ans->error ? std::string(": ") + ans->error->what() : ""));
+            std::string line = (ans->error ? "refused the claim of " : "confirmed the claim of ") +
+                               std::string("ids [") + std::to_string(start) + ", " +
+                               std::to_string(end) + ") of tree '" + tree + "' by '" +
+                               account_.name + "'" +
+                               (ans->error ? std::string(": ") + ans->error->what() : "");
+            if (ans->error) {
+              server_.refusal(conn_.source, "refused claim", line);
+            } else {
+              server_.log(line);
+            }
             ans->fill(context.getResults().initOutcome());
           });
     });
@@ -145,9 +151,10 @@ class SessionImpl final : public sync::Session::Server {
       if (params.getAfter() > server_.lastSequence) {
         // Same uuid, shorter log: the server's database went back in time
         // (restored from a backup). Following it would hide the difference.
-        server_.log("refused client '" + account_.name + "': it has applied change " +
-                    std::to_string(params.getAfter()) + " but the log ends at " +
-                    std::to_string(server_.lastSequence));
+        server_.refusal(conn_.source, "log behind replica",
+                        "refused client '" + account_.name + "': it has applied change " +
+                            std::to_string(params.getAfter()) + " but the log ends at " +
+                            std::to_string(server_.lastSequence));
         throw Error(ErrorCode::kWrongServer,
                     "client '" + account_.name + "' has applied the server's changes up to " +
                         std::to_string(params.getAfter()) + ", but this server's log ends at " +
@@ -163,6 +170,24 @@ class SessionImpl final : public sync::Session::Server {
   }
 
   kj::Promise<void> push(PushContext context) override {
+    // What this session's unanswered pushes hold; past maxBytesInFlight the
+    // RPC system reads no more of the connection until answers go out.
+    std::uint64_t words = context.getParams().totalSize().wordCount;
+    conn_.callWords += words;
+    if (conn_.callWords * sizeof(capnp::word) > server_.config.maxBytesInFlight) {
+      server_.refusal(conn_.source, "bytes in flight",
+                      "client '" + account_.name + "' (" + conn_.peer + ") has " +
+                          server::withThousands(conn_.callWords * sizeof(capnp::word)) +
+                          " bytes of pushes unanswered, more than maxBytesInFlight (" +
+                          server::withThousands(server_.config.maxBytesInFlight) +
+                          "): the server reads no more from it until they are answered");
+    }
+    // evalNow: a refusal thrown at once must give the words back too.
+    return kj::evalNow([&] { return pushing(context); })
+        .attach(kj::defer([&conn = conn_, words] { conn.callWords -= words; }));
+  }
+
+  kj::Promise<void> pushing(PushContext& context) {
     return translated([&] {
       need(account_.write, "push records");
       // A copy: the writer thread reads it, and the call may be cancelled
@@ -182,8 +207,9 @@ class SessionImpl final : public sync::Session::Server {
           .then([this, context, items, answers, copy]() mutable {
             for (unsigned i = 0; i < answers->size(); ++i) {
               if (!(*answers)[i].error) continue;
-              server_.log("refused a push of " + describe(protocol::keyOf(items[i].getKey())) +
-                          " from '" + account_.name + "': " + (*answers)[i].error->what());
+              server_.refusal(conn_.source, "refused push",
+                              "refused a push of " + describe(protocol::keyOf(items[i].getKey())) +
+                                  " from '" + account_.name + "': " + (*answers)[i].error->what());
             }
             auto out = context.getResults().initOutcomes(static_cast<unsigned>(answers->size()));
             for (unsigned i = 0; i < answers->size(); ++i) (*answers)[i].fill(out[i]);
@@ -306,7 +332,8 @@ class SessionImpl final : public sync::Session::Server {
  private:
   void need(bool granted, std::string_view what) const {
     if (granted) return;
-    server_.log("refused client '" + account_.name + "': it may not " + std::string(what));
+    server_.refusal(conn_.source, "not permitted",
+                    "refused client '" + account_.name + "': it may not " + std::string(what));
     throw Error(ErrorCode::kDenied, "client '" + account_.name + "' may not " + std::string(what) +
                                         ": the server's configuration does not allow it");
   }
@@ -361,6 +388,7 @@ class SessionImpl final : public sync::Session::Server {
   }
 
   SyncServer::Impl& server_;
+  server::Connection& conn_;  // holds this session's RPC system, so outlives it
   ClientAccount account_;
   bool subscribed_ = false;  // one live subscription per session
 };
@@ -369,74 +397,121 @@ class GateImpl final : public sync::Gate::Server {
  public:
   GateImpl(SyncServer::Impl& server, server::Connection& conn) : server_(server), conn_(conn) {}
 
+  // A hello is checked when it comes, and answered when its source may be
+  // answered (server::Sources): failed hellos slow down the next ones from
+  // the same address, whatever the connection.
   kj::Promise<void> hello(HelloContext context) override {
     return translated([&] {
+      if (conn_.helloPending) {
+        server_.refusal(conn_.source, "refused hello",
+                        "refused a hello from " + conn_.peer + ": another one waits for its answer");
+        throw Error(ErrorCode::kDenied, "a connection says one hello at a time");
+      }
       auto hello = context.getParams().getHello();
       std::string name = hello.getClient();
       const ClientAccount* account = nullptr;
       for (const auto& a : server_.config.clients) {
         if (a.name == name) account = &a;
       }
-      if (account == nullptr || !sameToken(account->token, hello.getToken().cStr())) {
+      bool known = account != nullptr && sameToken(account->token, hello.getToken().cStr());
+      kj::TimePoint now = server_.timer.now();
+      kj::TimePoint at = server_.sources.answerAt(conn_.source, now);
+      if (!known) {
         // The log says which; the caller learns no more than that one of
         // the two is wrong.
-        server_.log("refused a hello from " + conn_.peer + ": " +
-                    (account == nullptr ? "the server knows no client '" + name + "'"
-                                        : "the token of client '" + name + "' is wrong"));
-        throw Error(ErrorCode::kDenied,
-                    "the server knows no client '" + name + "' with that token");
+        server_.refusal(conn_.source, "refused hello",
+                        "refused a hello from " + conn_.peer + ": " +
+                            (account == nullptr ? "the server knows no client '" + name + "'"
+                                                : "the token of client '" + name + "' is wrong"));
+        failed(at);
       }
-      if (hello.getProtocol() != sync::PROTOCOL_VERSION) {
-        throw Error(ErrorCode::kProtocol,
-                    "client '" + name + "' speaks protocol " + std::to_string(hello.getProtocol()) +
-                        "; this server speaks " + std::to_string(sync::PROTOCOL_VERSION));
-      }
-      std::string uuid = server_.db.uuid();
-      std::string pinned = hello.getPinnedServer();
-      if (!pinned.empty() && pinned != uuid) {
-        server_.log("refused client '" + name + "': it belongs to server " + pinned);
-        throw Error(ErrorCode::kWrongServer,
-                    "this server is " + uuid + ", not the server " + pinned + " the client knows");
-      }
-      if (account->write && hello.getSchemas().size() > 0) {
-        // The trees its records live in; a newer schema replaces the stored one.
-        capnp::SchemaLoader loader;
-        std::vector<TreeType> types;
-        for (auto schema : hello.getSchemas()) types.push_back(readTreeSchema(schema, loader));
-        try {
-          server_.db.declareTrees(types);
-        } catch (const Error& e) {
-          server_.log("refused client '" + name + "': " + e.what());
-          throw;
-        }
-      }
-      conn_.authenticated = true;
-      conn_.client = name;
-      server_.log("client '" + name + "' connected from " + conn_.peer + " (" +
-                  (account->read ? "read" : "") + (account->write ? " write" : "") +
-                  (account->admin ? " admin" : "") + ")");
-      auto results = context.getResults();
-      results.setSession(kj::heap<SessionImpl>(server_, *account));
-      auto info = results.initServer();
-      info.setUuid(uuid);
-      info.setProtocol(sync::PROTOCOL_VERSION);
-      info.setLastSequence(server_.lastSequence);
-      auto perms = info.initPermissions();
-      perms.setRead(account->read);
-      perms.setWrite(account->write);
-      perms.setAdmin(account->admin);
-      auto trees = server_.db.trees();
-      auto schemas = info.initSchemas(static_cast<unsigned>(trees.size()));
-      for (unsigned i = 0; i < trees.size(); ++i) {
-        writeTreeSchema(
-            TreeType{trees[i].name, trees[i].versioned, server_.db.storedSchema(trees[i].name)},
-            schemas[i]);
-      }
-      return kj::Promise<void>(kj::READY_NOW);
+      conn_.helloPending = true;
+      auto answer = [this, context, account, known]() mutable {
+        conn_.helloPending = false;
+        return translated([&] {
+          if (!known) {
+            std::string name = context.getParams().getHello().getClient();
+            throw Error(ErrorCode::kDenied,
+                        "the server knows no client '" + name + "' with that token");
+          }
+          return welcome(context, *account);
+        });
+      };
+      if (at <= now) return answer();
+      return server_.timer.atTime(at).then(kj::mv(answer));
     });
   }
 
  private:
+  // Counts a failed hello answered at `at`; after maxHelloFailures the
+  // connection is closed when its next answer would be due.
+  void failed(kj::TimePoint at) {
+    kj::Duration delay = server_.sources.failed(conn_.source, at);
+    if (++conn_.helloFailures < server_.config.maxHelloFailures) return;
+    server_.refusal(conn_.source, "too many failed hellos",
+                    "closing the connection from " + conn_.peer + " after " +
+                        std::to_string(conn_.helloFailures) +
+                        " failed hellos (maxHelloFailures)");
+    std::uint64_t id = conn_.id;
+    // The server, not this gate: the connection may be gone by then.
+    auto& server = server_;
+    server.tasks.add(server.timer.atTime(at + delay).then([&server, id] { server.close(id); }));
+  }
+
+  kj::Promise<void> welcome(HelloContext& context, const ClientAccount& account) {
+    auto hello = context.getParams().getHello();
+    const std::string& name = account.name;
+    if (hello.getProtocol() != sync::PROTOCOL_VERSION) {
+      throw Error(ErrorCode::kProtocol,
+                  "client '" + name + "' speaks protocol " + std::to_string(hello.getProtocol()) +
+                      "; this server speaks " + std::to_string(sync::PROTOCOL_VERSION));
+    }
+    std::string uuid = server_.db.uuid();
+    std::string pinned = hello.getPinnedServer();
+    if (!pinned.empty() && pinned != uuid) {
+      server_.refusal(conn_.source, "wrong server",
+                      "refused client '" + name + "': it belongs to server " + pinned);
+      throw Error(ErrorCode::kWrongServer,
+                  "this server is " + uuid + ", not the server " + pinned + " the client knows");
+    }
+    if (account.write && hello.getSchemas().size() > 0) {
+      // The trees its records live in; a newer schema replaces the stored one.
+      capnp::SchemaLoader loader;
+      std::vector<TreeType> types;
+      for (auto schema : hello.getSchemas()) types.push_back(readTreeSchema(schema, loader));
+      try {
+        server_.db.declareTrees(types);
+      } catch (const Error& e) {
+        server_.refusal(conn_.source, "schema refused",
+                        "refused client '" + name + "': " + e.what());
+        throw;
+      }
+    }
+    conn_.authenticated = true;
+    conn_.client = name;
+    server_.log("client '" + name + "' connected from " + conn_.peer + " (" +
+                (account.read ? "read" : "") + (account.write ? " write" : "") +
+                (account.admin ? " admin" : "") + ")");
+    auto results = context.getResults();
+    results.setSession(kj::heap<SessionImpl>(server_, conn_, account));
+    auto info = results.initServer();
+    info.setUuid(uuid);
+    info.setProtocol(sync::PROTOCOL_VERSION);
+    info.setLastSequence(server_.lastSequence);
+    auto perms = info.initPermissions();
+    perms.setRead(account.read);
+    perms.setWrite(account.write);
+    perms.setAdmin(account.admin);
+    auto trees = server_.db.trees();
+    auto schemas = info.initSchemas(static_cast<unsigned>(trees.size()));
+    for (unsigned i = 0; i < trees.size(); ++i) {
+      writeTreeSchema(
+          TreeType{trees[i].name, trees[i].versioned, server_.db.storedSchema(trees[i].name)},
+          schemas[i]);
+    }
+    return kj::READY_NOW;
+  }
+
   SyncServer::Impl& server_;
   server::Connection& conn_;
 };

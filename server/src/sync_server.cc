@@ -26,13 +26,18 @@ kj::Promise<kj::Maybe<capnp::MessageReaderAndFds>> GuardedStream::tryReadMessage
 
 namespace {
 
-std::string peerOf(kj::AsyncIoStream& stream) {
+struct Peer {
+  std::string host;  // the source per-source limits count
+  std::string name;  // host and port
+};
+
+Peer peerOf(kj::AsyncIoStream& stream) {
   sockaddr_storage addr{};
   uint length = sizeof(addr);
   try {
     stream.getpeername(reinterpret_cast<sockaddr*>(&addr), &length);
   } catch (const kj::Exception&) {
-    return "unknown peer";
+    return {"unknown peer", "unknown peer"};
   }
   char host[INET6_ADDRSTRLEN] = "?";
   unsigned port = 0;
@@ -45,7 +50,15 @@ std::string peerOf(kj::AsyncIoStream& stream) {
     inet_ntop(AF_INET6, &in->sin6_addr, host, sizeof(host));
     port = ntohs(in->sin6_port);
   }
-  return std::string(host) + ":" + std::to_string(port);
+  return {host, std::string(host) + ":" + std::to_string(port)};
+}
+
+kj::Duration toKj(std::chrono::milliseconds ms) { return ms.count() * kj::MILLISECONDS; }
+
+// A source's failed hellos are forgotten after a quiet minute, or after
+// twice the longest delay when that is longer.
+kj::Duration failureMemory(const ServerConfig& config) {
+  return std::max(60 * kj::SECONDS, 2 * toKj(config.helloDelayMax));
 }
 
 }  // namespace
@@ -54,7 +67,14 @@ std::string peerOf(kj::AsyncIoStream& stream) {
 
 SyncServer::Impl::Impl(Database& database, ServerConfig cfg, kj::Timer& t,
                        std::function<void(std::string_view)> logger)
-    : db(database), config(std::move(cfg)), timer(t), log(std::move(logger)), writer_(database) {
+    : db(database),
+      config(std::move(cfg)),
+      timer(t),
+      log(std::move(logger)),
+      sources(server::toKj(config.helloDelay), server::toKj(config.helloDelayMax),
+              server::failureMemory(config)),
+      writer_(database),
+      logLimit_(log, config.logBurst, server::toKj(config.logWindow)) {
   lastSequence = db.read([&](const ReadTxn& txn) {
     try {
       // Both throw kInvalidArgument for a database without the authority's
@@ -71,7 +91,34 @@ SyncServer::Impl::Impl(Database& database, ServerConfig cfg, kj::Timer& t,
 }
 
 void SyncServer::Impl::taskFailed(kj::Exception&& exception) {
-  log("internal task failed: " + std::string(exception.getDescription().cStr()));
+  refusal("server", "internal task failed",
+          "internal task failed: " + std::string(exception.getDescription().cStr()));
+}
+
+void SyncServer::Impl::refusal(std::string_view source, std::string_view kind,
+                               std::string_view text) {
+  logLimit_.line(timer.now(), source, kind, text);
+  if (logFlushScheduled_) return;
+  // Summaries of what was left out are due when a window ends, whether or
+  // not more lines come.
+  logFlushScheduled_ = true;
+  auto flushLater = [this](auto& self) -> kj::Promise<void> {
+    return timer.afterDelay(logLimit_.window()).then([this, self]() -> kj::Promise<void> {
+      if (logLimit_.flush(timer.now())) return self(self);
+      logFlushScheduled_ = false;
+      return kj::READY_NOW;
+    });
+  };
+  tasks.add(flushLater(flushLater));
+}
+
+void SyncServer::Impl::close(std::uint64_t id) {
+  tasks.add(kj::evalLater([this, id] {
+    auto it = connections.find(id);
+    if (it == connections.end()) return;
+    sources.closed(it->second->source, timer.now());
+    connections.erase(it);
+  }));
 }
 
 kj::Promise<void> SyncServer::Impl::commit(kj::Function<void(WriteTxn&)> fn) {
@@ -110,7 +157,8 @@ void SyncServer::Impl::flush() {
 void SyncServer::Impl::committed(std::vector<Work> batch, kj::Maybe<kj::Exception> failure) {
   writing_ = false;
   KJ_IF_MAYBE (e, failure) {
-    log("a commit failed: " + std::string(e->getDescription().cStr()));
+    refusal("server", "commit failed",
+            "a commit failed: " + std::string(e->getDescription().cStr()));
     for (auto& work : batch) work.done->reject(kj::cp(*e));
   } else {
     ++commits;
@@ -120,7 +168,8 @@ void SyncServer::Impl::committed(std::vector<Work> batch, kj::Maybe<kj::Exceptio
       pumpAll();
     } catch (const std::exception& e) {
       // The next commit feeds the subscribers again; the queue must not wait.
-      log("feeding subscribers failed: " + std::string(e.what()));
+      refusal("server", "feeding subscribers failed",
+              "feeding subscribers failed: " + std::string(e.what()));
     }
   }
   if (!queue_.empty()) flush();
@@ -168,8 +217,9 @@ void SyncServer::Impl::pump(const std::shared_ptr<server::Subscriber>& sub) {
         },
         [this, sub](kj::Exception&& e) {
           if (!sub->dead) {
-            log("client '" + sub->client +
-                "' stopped taking changes: " + e.getDescription().cStr());
+            refusal(sub->client, "stopped taking changes",
+                    "client '" + sub->client +
+                        "' stopped taking changes: " + e.getDescription().cStr());
             unsubscribe(sub);
           }
         }));
@@ -177,17 +227,32 @@ void SyncServer::Impl::pump(const std::shared_ptr<server::Subscriber>& sub) {
 }
 
 void SyncServer::Impl::accept(kj::Own<kj::AsyncIoStream> stream) {
-  std::string peer = server::peerOf(*stream);
+  auto peer = server::peerOf(*stream);
   if (connections.size() >= config.maxConnections) {
-    log("refused a connection from " + peer + ": " + std::to_string(connections.size()) +
-        " connections are open already");
+    refusal(peer.host, "too many connections",
+            "refused a connection from " + peer.name + ": " +
+                std::to_string(connections.size()) +
+                " connections are open already (maxConnections)");
     return;  // closed as `stream` goes
   }
-  auto conn = kj::heap<server::Connection>(kj::mv(stream), peer);
+  if (std::size_t open = sources.connections(peer.host); open >= config.maxConnectionsPerSource) {
+    refusal(peer.host, "too many connections from one source",
+            "refused a connection from " + peer.name + ": " + std::to_string(open) +
+                " connections from " + peer.host +
+                " are open already (maxConnectionsPerSource)");
+    return;
+  }
+  auto conn = kj::heap<server::Connection>(kj::mv(stream), peer.name, peer.host);
   server::Connection* c = conn.get();
   c->id = nextConnection_++;
   std::uint64_t id = c->id;
-  c->rpc = capnp::makeRpcServer(c->network, newGate(*this, *c));
+  auto rpc = capnp::makeRpcServer(c->network, newGate(*this, *c));
+  // The RPC system reads no further message of a connection while more
+  // than this is in calls not yet answered: what a session can make the
+  // server hold is bounded.
+  rpc.setFlowLimit(std::max<std::uint64_t>(config.maxBytesInFlight / sizeof(capnp::word), 1));
+  c->rpc = kj::mv(rpc);
+  sources.opened(c->source);
   connections.emplace(id, kj::mv(conn));
   tasks.add(c->network.onDisconnect().then([this, id] { closed(id); },
                                            [this, id](kj::Exception&&) { closed(id); }));
@@ -195,10 +260,20 @@ void SyncServer::Impl::accept(kj::Own<kj::AsyncIoStream> stream) {
   tasks.add(timer.afterDelay(config.helloTimeout.count() * kj::MILLISECONDS).then([this, id] {
     auto it = connections.find(id);
     if (it == connections.end() || it->second->authenticated) return;
-    log("closed the connection from " + it->second->peer + ": no valid hello within " +
-        std::to_string(config.helloTimeout.count()) + " ms");
+    refusal(it->second->source, "no hello in time",
+            "closed the connection from " + it->second->peer + ": no valid hello within " +
+                std::to_string(config.helloTimeout.count()) + " ms");
+    sources.closed(it->second->source, timer.now());
     connections.erase(it);
   }));
+}
+
+kj::Promise<void> SyncServer::Impl::acceptFailed(kj::Exception&& exception) {
+  refusal("server", "accept failed",
+          "accepting connections failed, trying again in " +
+              std::to_string(config.acceptRetry.count()) +
+              " ms: " + exception.getDescription().cStr());
+  return timer.afterDelay(server::toKj(config.acceptRetry));
 }
 
 void SyncServer::Impl::closed(std::uint64_t id) {
@@ -207,13 +282,15 @@ void SyncServer::Impl::closed(std::uint64_t id) {
   if (it == connections.end()) return;  // closed here already
   server::Connection* c = it->second.get();
   if (!c->failure.empty()) {
-    log("closed the connection from " + c->peer +
-        (c->client.empty() ? std::string() : " (client '" + c->client + "')") + ": " + c->failure);
+    refusal(c->source, "closed the connection",
+            "closed the connection from " + c->peer +
+                (c->client.empty() ? std::string() : " (client '" + c->client + "')") + ": " +
+                c->failure);
   } else if (!c->client.empty()) {
     log("client '" + c->client + "' disconnected (" + c->peer + ")");
   }
   // Destroyed in a later turn: the network is still unwinding this one.
-  tasks.add(kj::evalLater([this, id] { connections.erase(id); }));
+  close(id);
 }
 
 SyncServer::SyncServer(Database& db, ServerConfig config, kj::Timer& timer,
@@ -223,10 +300,19 @@ SyncServer::SyncServer(Database& db, ServerConfig config, kj::Timer& timer,
 SyncServer::~SyncServer() = default;
 
 kj::Promise<void> SyncServer::listen(kj::ConnectionReceiver& receiver) {
-  return receiver.accept().then([this, &receiver](kj::Own<kj::AsyncIoStream>&& stream) {
-    impl_->accept(kj::mv(stream));
-    return listen(receiver);
-  });
+  // A failed accept (EMFILE, ENFILE, ENOBUFS...) ends nothing: the
+  // sessions go on, and accepting resumes shortly, as soon as the
+  // descriptors or buffers it needs are free again.
+  // evalNow: kj's accept() tries at once, so its failure may be thrown
+  // rather than come as a rejected promise.
+  return kj::evalNow([&receiver] { return receiver.accept(); }).then(
+      [this, &receiver](kj::Own<kj::AsyncIoStream>&& stream) {
+        impl_->accept(kj::mv(stream));
+        return listen(receiver);
+      },
+      [this, &receiver](kj::Exception&& e) {
+        return impl_->acceptFailed(kj::mv(e)).then([this, &receiver] { return listen(receiver); });
+      });
 }
 
 std::size_t SyncServer::connections() const { return impl_->connections.size(); }

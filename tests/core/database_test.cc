@@ -263,13 +263,16 @@ TEST_CASE("stats may be read while another thread grows the map",
   o.initialMapSize = 256 << 10;
   hills::Database db(dir.path(), o);
   std::atomic<bool> done{false};
-  std::uint64_t samples = 0;
+  std::atomic<std::uint64_t> samples{0};
   std::thread watcher([&] {
     while (!done.load()) {
       auto s = db.stats();
       samples += s.mapSize > 0;
     }
   });
+  // The writes start once the watcher reads: on a loaded machine the thread
+  // may otherwise first run after the last growth.
+  while (samples.load() == 0) std::this_thread::yield();
   for (int batch = 0; batch < 20; ++batch) {
     db.write([&](hills::WriteTxn& txn) {
       for (int i = 0; i < 500; ++i) txn.tree<plm::Part>().create(makePart(i, 300));

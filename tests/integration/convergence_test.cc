@@ -8,6 +8,7 @@
 #include <memory>
 #include <thread>
 
+#include "contents.h"
 #include "hills/client.h"
 #include "plm_fixtures.h"
 #include "server_process.h"
@@ -20,64 +21,6 @@ using namespace hills::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-constexpr std::uint64_t kFnvOffset = 14695981039346656037ull;
-constexpr std::uint64_t kFnvPrime = 1099511628211ull;
-
-std::uint64_t fold(std::uint64_t hash, const void* data, std::size_t size) {
-  auto* bytes = static_cast<const unsigned char*>(data);
-  for (std::size_t i = 0; i < size; ++i) {
-    hash ^= bytes[i];
-    hash *= kFnvPrime;
-  }
-  return hash;
-}
-
-// What one tree holds: its record count and a 64-bit FNV-1a of every
-// (id, revision, stored value) in key order.
-struct TreeDigest {
-  std::uint64_t records = 0;
-  std::uint64_t hash = kFnvOffset;
-  friend bool operator==(const TreeDigest&, const TreeDigest&) = default;
-};
-
-std::map<std::string, TreeDigest> digest(const hills::Database& db) {
-  std::map<std::string, TreeDigest> out;
-  db.read([&](const hills::ReadTxn& txn) {
-    for (const char* name : {"parts", "boms", "stock"}) {
-      TreeDigest d;
-      txn.tree(name).scan(0, UINT64_MAX, [&](const hills::StoredRecord& rec) {
-        std::uint64_t id = rec.id();
-        std::uint32_t revision = rec.revision();
-        auto value = rec.value().asBytes();
-        d.hash = fold(d.hash, &id, sizeof(id));
-        d.hash = fold(d.hash, &revision, sizeof(revision));
-        d.hash = fold(d.hash, value.begin(), value.size());
-        ++d.records;
-        return true;
-      });
-      out[name] = d;
-    }
-  });
-  return out;
-}
-
-std::string show(const std::map<std::string, TreeDigest>& d) {
-  std::string out;
-  for (auto& [name, t] : d) {
-    out +=
-        name + ": " + std::to_string(t.records) + " records, hash " + std::to_string(t.hash) + "; ";
-  }
-  return out;
-}
-
-// How the test opens the server's own database once the server stopped.
-hills::Options serverSideOptions() {
-  hills::Options o = hills::test::plmOptions();
-  o.changeLog = true;
-  o.author = "hills-server";
-  return o;
-}
 
 // Creates `count` parts in transactions of 100, numbered from `first`. A
 // burst may use up the client's ids before the next range arrives: the

@@ -1,20 +1,13 @@
 // The limits of a real hills-server's connections (server/src/sync_server.cc,
 // server/src/connection.h): what it closes, and what it refuses to serve.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <catch2/catch.hpp>
-#include <cerrno>
 #include <cstdint>
-#include <cstring>
 #include <random>
 
 #include "hills/client.h"
 #include "plm_fixtures.h"
+#include "raw_socket.h"
 #include "server_process.h"
 #include "sync_fixtures.h"
 #include "temp_dir.h"
@@ -36,70 +29,8 @@ std::vector<std::string> partNames(hills::Database& db) {
   });
 }
 
-// A plain TCP connection to the server, closed when the object goes away.
-class RawSocket {
- public:
-  explicit RawSocket(unsigned port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd_ < 0) throw std::runtime_error("socket() failed");
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-      ::close(fd_);
-      throw std::runtime_error(std::string("connect() failed: ") + std::strerror(errno));
-    }
-  }
-  ~RawSocket() { ::close(fd_); }
-  RawSocket(const RawSocket&) = delete;
-  RawSocket& operator=(const RawSocket&) = delete;
-
-  // Sends every byte (no SIGPIPE when the server closed already); false
-  // when the connection failed first.
-  bool send(const std::vector<unsigned char>& bytes) {
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-      ssize_t n = ::send(fd_, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return false;
-      done += static_cast<std::size_t>(n);
-    }
-    return true;
-  }
-
-  // Waits at most `timeout` for the server to close the connection: true
-  // when a read returns 0 (end of stream) or fails (reset). Bytes the
-  // server sends first are read and ignored.
-  bool closedByPeer(std::chrono::milliseconds timeout) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return false;
-      pollfd p{fd_, POLLIN, 0};
-      int ready = ::poll(&p, 1, static_cast<int>(left.count()));
-      if (ready < 0 && errno == EINTR) continue;
-      if (ready <= 0) return false;
-      char buf[4096];
-      ssize_t n = ::read(fd_, buf, sizeof(buf));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return true;
-    }
-  }
-
- private:
-  int fd_ = -1;
-};
-
 void putLittleEndian32(std::vector<unsigned char>& out, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<unsigned char>(v >> (8 * i)));
-}
-
-std::size_t occurrences(const std::string& text, const std::string& what) {
-  std::size_t n = 0;
-  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
 }
 
 }  // namespace

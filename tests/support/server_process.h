@@ -2,17 +2,17 @@
 // with a configuration of test clients, stopped with SIGTERM (or killed).
 #pragma once
 
-#include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <fstream>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "child_process.h"
 
 namespace hills::test {
 
@@ -33,23 +33,17 @@ inline std::string writeServerConfig(const std::string& path) {
 class ServerProcess {
  public:
   // Starts hills-server on `db` and waits (at most 10 s) for the line that
-  // gives its port. `port` 0 picks a free one.
-  ServerProcess(const std::string& db, const std::string& config, unsigned port = 0) {
+  // gives its port. `port` 0 picks a free one; `limits` are set in the
+  // child before it runs the server.
+  ServerProcess(const std::string& db, const std::string& config, unsigned port = 0,
+                ProcessLimits limits = {}) {
     int out[2];
     if (::pipe(out) != 0) throw std::runtime_error("pipe failed");
     logPath_ = db + ".server.log";
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(out[1], 1);
-      int err = ::open(logPath_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (err >= 0) ::dup2(err, 2);
-      ::close(out[0]);
-      std::string listen = "--listen=127.0.0.1:" + std::to_string(port);
-      std::string dbArg = "--db=" + db, configArg = "--config=" + config;
-      ::execl(HILLS_SERVER_BIN, HILLS_SERVER_BIN, dbArg.c_str(), listen.c_str(), configArg.c_str(),
-              static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
+    pid_ = spawnProcess(HILLS_SERVER_BIN,
+                        {"--db=" + db, "--listen=127.0.0.1:" + std::to_string(port),
+                         "--config=" + config},
+                        logPath_, out[1], limits);
     ::close(out[1]);
     std::string line;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -78,26 +72,20 @@ class ServerProcess {
   ServerProcess& operator=(const ServerProcess&) = delete;
 
   unsigned port() const { return port_; }
+  pid_t pid() const { return pid_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
 
   // Sends `signal` and waits for the process (at most 10 s, then SIGKILL).
   // Returns its exit status as waitpid gives it.
   int kill(int signal = SIGTERM) {
     if (pid_ <= 0) return -1;
-    ::kill(pid_, signal);
-    int status = 0;
-    for (int i = 0; i < 1000; ++i) {
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return status;
-      }
-      ::usleep(10000);
-    }
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, &status, 0);
+    int status = stopProcess(pid_, signal);
     pid_ = -1;
     return status;
   }
+
+  // Whether the process is still running.
+  bool alive() const { return pid_ > 0 && running(pid_); }
 
   // What the server logged so far.
   std::string log() const {
@@ -110,6 +98,13 @@ class ServerProcess {
   unsigned port_ = 0;
   std::string logPath_;
 };
+
+// How many times `what` occurs in `text` (a server's log).
+inline std::size_t occurrences(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
 
 // Polls `condition` every 5 ms for at most `timeout`.
 template <class F>

@@ -68,20 +68,21 @@ std::string encodeRecordKey(std::uint64_t id, std::uint32_t rev) {
   return k;
 }
 
-// Reads the record through: its envelope, and its body to the last
-// pointer. Returns what is wrong; empty when nothing is.
+// Reads the record through against the tree's stored schema
+// (StoredRecord::check). Returns what is wrong; empty when nothing is.
 std::string readThrough(const GenericTreeView& tree, const StoredRecord& rec) {
   try {
-    auto env = rec.envelope();
-    if (env.getTypeId() != tree.typeId()) {
+    auto type = rec.envelope().getTypeId();
+    if (type != tree.typeId()) {
       char buf[96];
       std::snprintf(buf, sizeof(buf), "holds a value of type 0x%016llx; the tree's type is 0x%016llx",
-                    static_cast<unsigned long long>(env.getTypeId()),
+                    static_cast<unsigned long long>(type),
                     static_cast<unsigned long long>(tree.typeId()));
       return buf;
     }
-    env.getAuthor();
-    rec.body().targetSize();
+    rec.check();
+  } catch (const Error& e) {
+    return std::string("does not decode: ") + e.what();
   } catch (const kj::Exception& e) {
     return std::string("does not decode: ") + e.getDescription().cStr();
   }

@@ -32,6 +32,28 @@ struct ServerConfig {
   std::uint32_t batchChanges = 8192;              // change-log entries per message to a subscriber
   std::size_t maxConnections = 1024;              // more are closed at once
   std::chrono::milliseconds helloTimeout{10000};  // a connection without a hello is closed
+
+  // What one peer can make the server hold. A source is a peer's address
+  // without its port; limits on a source count all its connections.
+  std::size_t maxConnectionsPerSource = 64;  // more from one source are closed at once
+  // After a failed hello, the next hello from that source is answered no
+  // sooner than helloDelay later, doubling with each failure up to
+  // helloDelayMax; a source's failures are forgotten after a quiet minute
+  // (or twice helloDelayMax, if longer). A connection is closed after
+  // maxHelloFailures failed hellos.
+  std::uint32_t maxHelloFailures = 5;
+  std::chrono::milliseconds helloDelay{200};
+  std::chrono::milliseconds helloDelayMax{10000};
+  // Bytes of calls a session may have unanswered: past it, the server
+  // reads no more of that connection until answers go out (Cap'n Proto's
+  // flow limit). One message may go over it by up to its own size.
+  std::uint64_t maxBytesInFlight = std::uint64_t{16} << 20;
+  // After accept() failed (out of descriptors), accepting resumes after it.
+  std::chrono::milliseconds acceptRetry{100};
+  // Refusal and failure lines: at most logBurst per source and kind in each
+  // logWindow; the rest are counted, and one line says how many.
+  std::uint32_t logBurst = 5;
+  std::chrono::milliseconds logWindow{10000};
 };
 
 // Reads a server configuration written as JSON (schemas/hills/config.capnp):
@@ -53,8 +75,11 @@ class SyncServer {
  public:
   // `db` must have been opened with serverDatabaseOptions() (or options
   // made from them): Error(kInvalidArgument) otherwise. `log` receives one
-  // line per connection, refusal and admin action. `timer` (the event
-  // loop's) bounds how long a connection may take to say hello.
+  // line per session, refusal and admin action; refusals and failures at
+  // most config.logBurst per source and reason in each config.logWindow,
+  // then one line counting the rest. `timer` (the event loop's) bounds how
+  // long a connection may take to say hello, and times the delays after
+  // failed hellos.
   SyncServer(Database& db, ServerConfig config, kj::Timer& timer,
              std::function<void(std::string_view)> log);
   ~SyncServer();
@@ -63,7 +88,9 @@ class SyncServer {
 
   // Accepts connections until the promise is cancelled; each connection
   // gets its own RPC session. A connection that sends something malformed,
-  // too large or too deeply nested is closed and logged; others go on.
+  // too large or too deeply nested is closed and logged; others go on. A
+  // failed accept (out of descriptors) is logged and tried again after
+  // config.acceptRetry; the promise does not end on it.
   kj::Promise<void> listen(kj::ConnectionReceiver& receiver);
 
   // Connections open now.
