@@ -398,6 +398,7 @@ void openDatabase(DatabaseImpl& db) {
   openIndexes(db, txn, meta);
   detail::openChangeLog(db, txn);
   detail::openHookTables(db, txn);
+  detail::openAllTables(db, txn);
   // A database that took its ids from ranges another one granted must never
   // mint its own: they could be the grantor's.
   bool rangesOnly = meta.getU32(detail::kRangesOnlyKey).value_or(0) == 1;

@@ -306,7 +306,8 @@ bool decodeInto(const GenericTreeView& tree, JsonValue::Reader json,
 
 std::string toJson(const GenericTreeView& tree, const StoredRecord& record) {
   try {
-    capnp::JsonCodec codec;
+    // Setting a codec up costs more than encoding a record: one per thread.
+    thread_local const capnp::JsonCodec codec;
     auto text = codec.encode(record.body().getAs<capnp::DynamicStruct>(tree.schema()));
     return std::string(text.cStr(), text.size());
   } catch (const kj::Exception& e) {

@@ -152,6 +152,8 @@ struct DatabaseImpl {
   ChangeLogState log;
   std::map<std::string, IndexState*, std::less<>> indexByName;
   std::map<std::string, std::unique_ptr<TableState>, std::less<>> tables;  // of write hooks
+  // Every table of the environment at open, for tools (hills/inspect.h).
+  std::map<std::string, MDB_dbi, std::less<>> allTables;
 
   // Stored schemas of every tree, loaded for the dynamic API.
   capnp::SchemaLoader schemas;

@@ -15,4 +15,8 @@ inline constexpr char kRangesOnlyKey[] = "serverIds";
 // Throws kInvalidArgument for a name that is not a hook's to take.
 void openHookTables(DatabaseImpl& db, MDB_txn* txn);
 
+// Opens every other table the environment holds (for hills/inspect.h), and
+// notes the handle of each; defined in inspect.cc.
+void openAllTables(DatabaseImpl& db, MDB_txn* txn);
+
 }  // namespace hills::detail

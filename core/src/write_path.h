@@ -30,6 +30,7 @@ struct TxnAccess {
     fn(txn);
   }
   static TreeState* state(const GenericTreeView& tree) { return tree.tree_; }
+  static TxnState* state(const ReadTxn& txn) { return txn.state_; }
 };
 
 // A copy of a stored record for indexers and hooks: they write other tables

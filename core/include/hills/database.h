@@ -184,6 +184,15 @@ class Database {
 
   DatabaseStats stats() const;
 
+  // Writes a compacted copy of the database (LMDB's mdb_env_copy2 with
+  // MDB_CP_COMPACT: free pages left out) into the directory `dir`, created
+  // when absent. The copy is one consistent snapshot, read in a read
+  // transaction: writers, in this and other processes, go on meanwhile.
+  // It opens as a database of its own, with the same uuid. Throws
+  // Error(kInvalidArgument) when `dir` holds a database already, kIo when
+  // it cannot be created or written, kStorage for other LMDB failures.
+  void copyTo(const std::string& dir) const;
+
  private:
   void migrate();
   void runRead(kj::FunctionParam<void(const ReadTxn&)> fn) const;

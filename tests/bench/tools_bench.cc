@@ -1,0 +1,152 @@
+// The tools benchmark: the hills command on one tree of --records parts
+// (1,000,000 by default), each against what it is measured by, in one run:
+//   export-sqlite   vs a plain SQLite bulk insert of the same rows
+//   dump (NDJSON)   records per second
+//   verify          records per second
+//   backup          vs mdb_copy -c of the same database
+// Each is run --rounds times (3) in turns; medians are printed.
+#include <sqlite3.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "bench_util.h"
+#include "hills/hills.h"
+#include "plm.hills.h"
+#include "plm_fixtures.h"
+#include "temp_dir.h"
+
+namespace {
+
+using hills::bench::interleavedMedians;
+
+void run(const std::string& cmd) {
+  int rc = std::system(cmd.c_str());
+  if (!WIFEXITED(rc) || WEXITSTATUS(rc) != 0) {
+    std::fprintf(stderr, "failed: %s\n", cmd.c_str());
+    std::exit(1);
+  }
+}
+
+void sqliteExec(sqlite3* db, const std::string& sql) {
+  if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
+    std::fprintf(stderr, "sqlite: %s\n", sqlite3_errmsg(db));
+    std::exit(1);
+  }
+}
+
+// The rows of the parts table of an export, held in memory, and the plain
+// bulk insert of them into a fresh file with the same table.
+struct Rows {
+  std::string ddl;
+  int columns = 0;
+  std::vector<std::vector<sqlite3_value*>> rows;
+  ~Rows() {
+    for (auto& r : rows)
+      for (auto* v : r) sqlite3_value_free(v);
+  }
+  void load(const std::string& file) {
+    sqlite3* db = nullptr;
+    sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+    sqlite3_stmt* s = nullptr;
+    sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE name = 'parts'", -1, &s, nullptr);
+    sqlite3_step(s);
+    ddl = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    sqlite3_prepare_v2(db, "SELECT * FROM parts", -1, &s, nullptr);
+    columns = sqlite3_column_count(s);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+      std::vector<sqlite3_value*> row;
+      for (int i = 0; i < columns; ++i) row.push_back(sqlite3_value_dup(sqlite3_column_value(s, i)));
+      rows.push_back(std::move(row));
+    }
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+  }
+  void insert(const std::string& file) const {
+    std::filesystem::remove(file);
+    sqlite3* db = nullptr;
+    sqlite3_open(file.c_str(), &db);
+    sqliteExec(db, "PRAGMA journal_mode = OFF");
+    sqliteExec(db, "PRAGMA synchronous = OFF");
+    sqliteExec(db, "BEGIN");
+    sqliteExec(db, ddl);
+    std::string sql = "INSERT INTO parts VALUES (?";
+    for (int i = 1; i < columns; ++i) sql += ", ?";
+    sqlite3_stmt* s = nullptr;
+    sqlite3_prepare_v2(db, (sql + ")").c_str(), -1, &s, nullptr);
+    for (const auto& row : rows) {
+      for (int i = 0; i < columns; ++i) sqlite3_bind_value(s, i + 1, row[static_cast<std::size_t>(i)]);
+      sqlite3_step(s);
+      sqlite3_reset(s);
+    }
+    sqlite3_finalize(s);
+    sqliteExec(db, "COMMIT");
+    sqlite3_close(db);
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::size_t records = 1000000;
+  int rounds = 3;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i];
+    if (a == "--records") records = std::stoul(argv[i + 1]);
+    if (a == "--rounds") rounds = std::stoi(argv[i + 1]);
+  }
+  hills::test::TempDir dir;
+  std::string db = dir.sub("db"), hillsBin = HILLS_BIN;
+  {
+    auto o = hills::test::plmOptions();
+    hills::Database d(db, o);
+    for (std::size_t done = 0; done < records;) {
+      std::size_t n = std::min<std::size_t>(100000, records - done);
+      d.write([&](hills::WriteTxn& txn) {
+        auto parts = txn.tree<plm::Part>();
+        for (std::size_t i = 0; i < n; ++i) parts.create(hills::test::makePart(static_cast<int>(done + i)));
+      });
+      done += n;
+    }
+  }
+  std::printf("tools benchmark: %zu parts, %d rounds, medians\n", records, rounds);
+
+  // export-sqlite vs the plain bulk insert of the rows it writes.
+  run(hillsBin + " export-sqlite " + db + " " + dir.sub("first.db") + " > /dev/null");
+  Rows rows;
+  rows.load(dir.sub("first.db"));
+  auto exportNs = interleavedMedians(rounds, records, {
+      [&] { run(hillsBin + " export-sqlite --replace " + db + " " + dir.sub("out.db") + " > /dev/null"); },
+      [&] { rows.insert(dir.sub("plain.db")); },
+  });
+  std::printf("export-sqlite        %10.0f records/s\n", 1e9 / exportNs[0]);
+  std::printf("sqlite bulk insert   %10.0f records/s\n", 1e9 / exportNs[1]);
+  std::printf("RATIO export_vs_sqlite_insert %.2f (target >= 0.7)\n", exportNs[1] / exportNs[0]);
+
+  auto readNs = interleavedMedians(rounds, records, {
+      [&] { run(hillsBin + " dump " + db + " parts > /dev/null"); },
+      [&] { run(hillsBin + " verify " + db + " > /dev/null"); },
+  });
+  std::printf("RATIO dump_records_per_second %.0f (target >= 300000)\n", 1e9 / readNs[0]);
+  std::printf("RATIO verify_records_per_second %.0f (target >= 1000000)\n", 1e9 / readNs[1]);
+
+  auto copyNs = interleavedMedians(rounds, 1, {
+      [&] {
+        std::filesystem::remove_all(dir.sub("b"));
+        run(hillsBin + " backup " + db + " " + dir.sub("b") + " > /dev/null");
+      },
+      [&] {
+        std::filesystem::remove_all(dir.sub("c"));
+        std::filesystem::create_directories(dir.sub("c"));
+        run("mdb_copy -c " + db + " " + dir.sub("c"));
+      },
+  });
+  std::printf("backup               %10.3f s\n", copyNs[0] / 1e9);
+  std::printf("mdb_copy -c          %10.3f s\n", copyNs[1] / 1e9);
+  std::printf("RATIO backup_vs_mdb_copy %.2f (target <= 1.2)\n", copyNs[0] / copyNs[1]);
+  return 0;
+}

@@ -1,0 +1,49 @@
+#include <catch2/catch.hpp>
+
+#include "sync_fixtures.h"
+#include "tools_fixtures.h"
+
+using namespace hills::test;
+using namespace std::chrono_literals;
+
+TEST_CASE("borrows lists what a real server holds, and break breaks one", "[tools][remote]") {
+  TempDir dir;
+  ServerProcess server(dir.sub("server"), writeServerConfig(dir.sub("config.json")));
+  hills::Client a(dir.sub("a"), clientOptions("A", server.address()));
+  REQUIRE(a.waitConnected(10s));
+  REQUIRE(hasIds(a));
+  auto key = createPart(a, 1);
+  REQUIRE(a.sync(10s));
+  a.checkOut(key);
+
+  auto list = runHills({"borrows", "--server", server.address(), "--name", "reader", "--token",
+                     "reader-token"});
+  INFO(list.out << list.err);
+  REQUIRE(list.status == 0);
+  CHECK(list.out.find("parts " + std::to_string(key.id) + "/0 held by A since") !=
+        std::string::npos);
+  CHECK(list.out.find("1 borrows") != std::string::npos);
+
+  // The reader may not break borrows; the admin may.
+  std::string target = std::to_string(key.id) + "/0";
+  auto denied = runHills({"break", "--server", server.address(), "--name", "reader", "--token",
+                       "reader-token", "parts", target});
+  CHECK(denied.status == 1);
+  CHECK(denied.err.find(server.address()) != std::string::npos);
+  auto broken = runHills({"break", "--server", server.address(), "--name", "admin", "--token",
+                       "admin-token", "parts", target});
+  INFO(broken.err);
+  REQUIRE(broken.status == 0);
+  CHECK(broken.out.find("held by A") != std::string::npos);
+  auto after = runHills({"borrows", "--server", server.address(), "--name", "reader", "--token",
+                      "reader-token"});
+  CHECK(after.out.find("0 borrows") != std::string::npos);
+}
+
+TEST_CASE("borrows says a wrong token was refused", "[tools][remote]") {
+  TempDir dir;
+  ServerProcess server(dir.sub("server"), writeServerConfig(dir.sub("config.json")));
+  auto r = runHills({"borrows", "--server", server.address(), "--name", "reader", "--token", "no"});
+  CHECK(r.status == 1);
+  CHECK(!r.err.empty());
+}

@@ -1,0 +1,137 @@
+// hills borrows / hills break: a short session with a sync server (hello,
+// then one call), for the administrator who has no application at hand.
+#include <capnp/rpc-twoparty.h>
+#include <kj/async-io.h>
+#include <kj/timer.h>
+
+#include <cstdio>
+
+#include "commands.h"
+#include "common.h"
+#include "hills/protocol.h"
+
+namespace hills::tools {
+namespace {
+
+struct RemoteArgs {
+  std::string server, name, token;
+  std::string tree;
+  KeyArg key;
+};
+
+// Connects, says hello (no schemas: the tool declares no trees) and runs
+// fn(session) to completion, at most 10 seconds in all.
+template <class F>
+void withSession(const RemoteArgs& args, F&& fn) {
+  if (args.server.empty() || args.name.empty()) {
+    throw Error(ErrorCode::kInvalidArgument, "--server HOST:PORT and --name are needed");
+  }
+  auto io = kj::setupAsyncIo();
+  auto& timer = io.provider->getTimer();
+  auto address = timer.timeoutAfter(10 * kj::SECONDS,
+                                    io.provider->getNetwork().parseAddress(args.server, 7420))
+                     .wait(io.waitScope);
+  auto stream = timer.timeoutAfter(10 * kj::SECONDS, address->connect()).wait(io.waitScope);
+  capnp::TwoPartyClient client(*stream);
+  auto gate = client.bootstrap().castAs<sync::Gate>();
+  auto request = gate.helloRequest();
+  auto hello = request.initHello();
+  hello.setClient(args.name);
+  hello.setToken(args.token);
+  hello.setProtocol(sync::PROTOCOL_VERSION);
+  try {
+    auto answer = timer.timeoutAfter(10 * kj::SECONDS, request.send()).wait(io.waitScope);
+    auto session = answer.getSession();
+    fn(session, timer, io.waitScope);
+  } catch (const kj::Exception& e) {
+    Error error = protocol::toError(e);
+    throw Error(error.code(), "server " + args.server + ": " + error.what());
+  }
+}
+
+void listBorrows(const RemoteArgs& args) {
+  withSession(args, [&](sync::Session::Client& session, kj::Timer& timer, kj::WaitScope& ws) {
+    auto reply =
+        timer.timeoutAfter(10 * kj::SECONDS, session.listBorrowsRequest().send()).wait(ws);
+    auto borrows = reply.getBorrows();
+    for (auto b : borrows) {
+      auto info = protocol::borrowOf(b);
+      std::printf("%s %llu/%u held by %s since %s fencing %llu\n", info.key.tree.c_str(),
+                  static_cast<unsigned long long>(info.key.id), info.key.revision,
+                  info.holder.c_str(), isoTime(protocol::toNanos(info.since)).c_str(),
+                  static_cast<unsigned long long>(info.fencing));
+    }
+    std::printf("%u borrows\n", borrows.size());
+  });
+}
+
+void breakBorrow(const RemoteArgs& args) {
+  withSession(args, [&](sync::Session::Client& session, kj::Timer& timer, kj::WaitScope& ws) {
+    auto request = session.breakBorrowRequest();
+    std::uint32_t revision = args.key.revision.value_or(0);
+    protocol::setKey(request.initKey(), OpaqueKey{args.tree, args.key.id, revision});
+    auto reply = timer.timeoutAfter(10 * kj::SECONDS, request.send()).wait(ws);
+    protocol::check(reply.getOutcome());
+    auto info = protocol::borrowOf(reply.getBorrow());
+    std::printf("broke the borrow of %s %llu/%u held by %s (fencing %llu)\n", args.tree.c_str(),
+                static_cast<unsigned long long>(args.key.id), revision, info.holder.c_str(),
+                static_cast<unsigned long long>(info.fencing));
+  });
+}
+
+kj::MainBuilder& serverOptions(kj::MainBuilder& b, std::shared_ptr<RemoteArgs> args) {
+  return b
+      .addOptionWithArg({"server"}, [args](kj::StringPtr v) { args->server = v; return true; },
+                        "<HOST:PORT>", "The sync server (port 7420 when left out).")
+      .addOptionWithArg({"name"}, [args](kj::StringPtr v) { args->name = v; return true; },
+                        "<NAME>", "A client name the server's configuration lists.")
+      .addOptionWithArg({"token"}, [args](kj::StringPtr v) { args->token = v; return true; },
+                        "<TOKEN>", "That client's token.");
+}
+
+}  // namespace
+
+kj::MainFunc borrowsCommand(kj::ProcessContext& context) {
+  auto args = std::make_shared<RemoteArgs>();
+  kj::MainBuilder b(context, kVersion,
+                    "Lists the borrows (check-outs) a sync server holds: tree, id/revision, "
+                    "holder, since when and fencing number. Needs a client with the read "
+                    "permission.");
+  serverOptions(b, args);
+  return b
+      .callAfterParsing([args, &context]() {
+        return guarded(context, [&]() -> kj::MainBuilder::Validity {
+          listBorrows(*args);
+          return true;
+        });
+      })
+      .build();
+}
+
+kj::MainFunc breakCommand(kj::ProcessContext& context) {
+  auto args = std::make_shared<RemoteArgs>();
+  kj::MainBuilder b(context, kVersion,
+                    "Breaks the borrow of ID/REV of TREE (revision 0 when left out) on a sync "
+                    "server: an administrator's action, logged, after which the record may be "
+                    "checked out again; the old holder keeps its edit as a conflict copy. Needs "
+                    "a client with the admin permission.");
+  serverOptions(b, args);
+  return b
+      .expectArg("TREE", [args](kj::StringPtr v) { args->tree = v; return true; })
+      .expectArg("ID[/REV]",
+                 [args](kj::StringPtr v) -> kj::MainBuilder::Validity {
+                   auto key = parseKeyArg(v.cStr());
+                   if (!key) return kj::str("'", v, "' is not a key: ID or ID/REV, ID > 0");
+                   args->key = *key;
+                   return true;
+                 })
+      .callAfterParsing([args, &context]() {
+        return guarded(context, [&]() -> kj::MainBuilder::Validity {
+          breakBorrow(*args);
+          return true;
+        });
+      })
+      .build();
+}
+
+}  // namespace hills::tools
