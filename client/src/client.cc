@@ -3,6 +3,7 @@
 #include <random>
 
 #include "client_impl.h"
+#include "quarantine.h"
 
 namespace hills {
 
@@ -166,6 +167,8 @@ Client::Client(const std::string& path, ClientOptions options)
     : impl_(std::make_unique<Impl>(path, std::move(options))) {
   Impl& impl = *impl_;
   if (impl.options.onOpen) impl.options.onOpen(impl.db);
+  // A new version of the program may read what the last one could not.
+  if (!impl.options.database.readOnly) client::retryQuarantined(impl.db);
   impl.thread = std::thread([&impl] { impl.run(); });
   std::unique_lock lock(impl.mutex);
   impl.changed.wait(lock, [&] { return impl.started; });
@@ -190,6 +193,7 @@ ClientStatus Client::status() const {
   auto trees = impl_->db.trees();
   impl_->db.read([&](const ReadTxn& txn) {
     out.outbox = impl_->replica->outboxLength(txn);
+    out.quarantined = txn.table(client::kQuarantine).size();
     for (auto& t : trees) out.idsLeft[t.name] = txn.tree(t.name).idsLeft();
   });
   return out;
@@ -369,5 +373,11 @@ void Client::dropConflicts(const OpaqueKey& key) {
 std::vector<OutboxItem> Client::outbox() const {
   return impl_->db.read([&](const ReadTxn& txn) { return impl_->replica->outbox(txn); });
 }
+
+std::vector<QuarantinedChange> Client::quarantine() const {
+  return impl_->db.read([](const ReadTxn& txn) { return client::quarantined(txn); });
+}
+
+std::size_t Client::retryQuarantine() { return client::retryQuarantined(impl_->db); }
 
 }  // namespace hills

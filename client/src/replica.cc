@@ -1,4 +1,5 @@
 #include "replica.h"
+#include "quarantine.h"
 
 #include <cstring>
 
@@ -39,7 +40,7 @@ OpaqueKey keyOf(const Mutation& m) { return OpaqueKey{std::string(m.tree), m.id,
 }  // namespace
 
 std::vector<std::string> Replica::tables() const {
-  return {protocol::kBorrowTable, kOutbox, kConflicts};
+  return {protocol::kBorrowTable, kOutbox, kConflicts, kQuarantine};
 }
 
 // --- the write hook -----------------------------------------------------------

@@ -3,8 +3,11 @@
 #include <capnp/schema-loader.h>
 
 #include <algorithm>
+#include <map>
+#include <optional>
 
 #include "client_impl.h"
+#include "quarantine.h"
 #include "hills/schema.h"
 
 namespace hills {
@@ -470,6 +473,9 @@ kj::Promise<bool> SyncEngine::pushOnce() {
              if (!lastRefusal.empty()) client_.state.lastError = lastRefusal;
            }
            client_.changed.notify_all();
+           // What this client just changed (a record renamed) may let a
+           // quarantined change apply.
+           protocol::translated([&] { client::retryQuarantined(client_.db); });
            return creates ? topUp() : kj::Promise<void>(kj::READY_NOW);
          }))
       .then([]() { return true; })
@@ -479,26 +485,64 @@ kj::Promise<bool> SyncEngine::pushOnce() {
 void SyncEngine::apply(capnp::List<wire::Change>::Reader changes, std::uint64_t last) {
   if (changes.size() == 0) return;
   std::uint64_t newest = changes[changes.size() - 1].getSequence();
-  client_.db.write([&](WriteTxn& txn) {
-    // The log is applied in order, without a gap: a batch must continue
-    // where the stored cursor stands (entries at or below it were applied).
-    std::uint64_t cursor = client_.replica->cursor(txn);
-    for (auto change : changes) {
-      std::uint64_t sequence = change.getSequence();
-      if (sequence <= cursor) continue;
-      if (sequence != cursor + 1) {
-        throw Error(ErrorCode::kProtocol, "the server sent change " + std::to_string(sequence) +
-                                              " after change " + std::to_string(cursor));
-      }
-      txn.tree(change.getTree().cStr()).applyChange(change, change.getOrigin().cStr());
-      cursor = sequence;
+  // A change that cannot be applied here (it does not decode, an indexer
+  // refuses it) must not stop the log: the attempt is given up and the
+  // batch applied again with that change quarantined, so the rest applies
+  // and the cursor still counts every change.
+  std::map<std::uint64_t, Error> refused;
+  for (std::size_t attempt = 0;; ++attempt) {
+    std::optional<std::pair<std::uint64_t, Error>> failed;
+    try {
+      client_.db.write([&](WriteTxn& txn) {
+        failed.reset();
+        // The log is applied in order, without a gap: a batch must continue
+        // where the stored cursor stands (entries at or below it were applied).
+        std::uint64_t cursor = client_.replica->cursor(txn);
+        bool quarantining = !refused.empty() || txn.table(client::kQuarantine).size() != 0;
+        for (auto change : changes) {
+          std::uint64_t sequence = change.getSequence();
+          if (sequence <= cursor) continue;
+          if (sequence != cursor + 1) {
+            throw Error(ErrorCode::kProtocol, "the server sent change " +
+                                                  std::to_string(sequence) + " after change " +
+                                                  std::to_string(cursor));
+          }
+          if (auto it = refused.find(sequence); it != refused.end()) {
+            client::quarantine(txn, change, it->second);
+          } else {
+            try {
+              txn.tree(change.getTree().cStr()).applyChange(change, change.getOrigin().cStr());
+            } catch (const Error& e) {
+              if (client::quarantinable(e.code()) && attempt < changes.size()) {
+                failed.emplace(sequence, e);
+              }
+              throw;
+            }
+            if (quarantining) {
+              client::dropOvertaken(txn, {change.getTree(), change.getId(), change.getRevision()},
+                                    sequence);
+            }
+          }
+          cursor = sequence;
+        }
+        client_.replica->setCursor(txn, cursor);
+      });
+      break;
+    } catch (const Error&) {
+      if (!failed) throw;
+      refused.emplace(failed->first, failed->second);
     }
-    client_.replica->setCursor(txn, cursor);
-  });
+  }
   {
     std::lock_guard lock(client_.mutex);
     client_.state.lastApplied = newest;
     client_.state.serverSequence = std::max(client_.state.serverSequence, last);
+    if (!refused.empty()) {
+      auto& [sequence, why] = *refused.rbegin();
+      client_.state.lastError = "the server's change " + std::to_string(sequence) +
+                                " could not be applied here and waits in the quarantine: " +
+                                why.what();
+    }
   }
   client_.changed.notify_all();
 }

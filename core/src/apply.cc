@@ -6,6 +6,7 @@
 #include "log.h"
 #include "state.h"
 #include "storage.h"
+#include "value_check.h"
 #include "write_path.h"
 
 namespace hills {
@@ -67,11 +68,14 @@ bool storeValue(TxnState& t, GenericTree& tree, EventKind kind, std::uint64_t id
       concurrent = where == Standing::kBeside;
     }
   }
-  if (concurrent && keptOwn(t, ts, kind, id, revision, previous, words, origin)) return false;
   if (env.getTypeId() != ts.typeId) {
     throw Error(ErrorCode::kWrongTree, "a change of " + describe(ts.name, id, revision) +
                                            " holds a record of another type");
   }
+  // Nothing that fails to read as a record of this tree is stored: every
+  // reader of every database would fail on it.
+  detail::checkValue(ts, id, revision, words);
+  if (concurrent && keptOwn(t, ts, kind, id, revision, previous, words, origin)) return false;
   detail::Mutating m{kind, id, revision, previous ? &previous : nullptr};
   if (m.kind == EventKind::kCreated && previous) m.kind = EventKind::kUpdated;
   if (previous && t.db->hub->active() && m.kind == EventKind::kUpdated) {

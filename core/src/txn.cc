@@ -5,6 +5,7 @@
 #include "hills/tree.h"
 #include "ids.h"
 #include "state.h"
+#include "value_check.h"
 #include "storage.h"
 
 namespace hills {
@@ -110,6 +111,8 @@ bool StoredRecord::holds(kj::ArrayPtr<const kj::byte> bytes) const {
   return tree_ != nullptr && mine.size() == bytes.size() &&
          (bytes.size() == 0 || std::memcmp(mine.begin(), bytes.begin(), bytes.size()) == 0);
 }
+
+void StoredRecord::check() const { detail::checkValue(*tree_, id_, revision_, value()); }
 
 State StoredRecord::state() const {
   return envelope_.getState() == wire::State::RELEASED ? State::kReleased : State::kDraft;

@@ -4,6 +4,7 @@
 @0xc967c915bc0ad54a;
 
 using Cxx = import "/capnp/c++.capnp";
+using Record = import "/hills/record.capnp";
 $Cxx.namespace("hills::sync");
 
 struct StoredBorrow {
@@ -43,4 +44,18 @@ struct Conflict {
   brokenBy @1 :Text;   # who broke the borrow, or why the server refused it
   time @2 :Int64;      # nanoseconds since the Unix epoch, for people to read
   fencing @3 :UInt64;  # of the broken borrow
+}
+
+struct Quarantined {
+  # A change of the server's log that this replica could not apply
+  # (_quarantine, client side): its value did not decode as a record of the
+  # tree, or an indexer of this program refused it. The key is the record's
+  # followed by the change's sequence number (8 bytes, big-endian). It is
+  # applied again when the program opens the replica, when a later change
+  # of the same record arrives, and on Client::retryQuarantine().
+  change @0 :Record.Change;
+  code @1 :UInt16;     # the hills::ErrorCode of the refusal
+  reason @2 :Text;     # its message
+  since @3 :Int64;     # nanoseconds since the Unix epoch: first refused
+  tries @4 :UInt32;    # applications tried, the first included
 }

@@ -23,15 +23,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Starts a server on `db` once, to learn a free port and give the database
-// its identity, and stops it: clients made next find nobody there.
-unsigned serverPort(const std::string& db, const std::string& config) {
-  ServerProcess server(db, config);
-  unsigned port = server.port();
-  REQUIRE(server.kill(SIGTERM) == 0);
-  return port;
-}
-
 // A configuration with the writing clients c0 ... c<count-1> and a reader
 // "observer".
 std::string writeClientsConfig(const std::string& path, int count) {

@@ -75,6 +75,15 @@ inline Key<plm::Part> createPart(hills::Client& client, int n) {
       [&](hills::WriteTxn& txn) { return txn.tree<plm::Part>().create(makePart(n)); });
 }
 
+// Starts a server on `db` once, to learn a free port and give the database
+// its identity, and stops it: clients made next find nobody there.
+inline unsigned serverPort(const std::string& db, const std::string& config) {
+  ServerProcess server(db, config);
+  unsigned port = server.port();
+  REQUIRE(server.kill(SIGTERM) == 0);
+  return port;
+}
+
 // The first contact of the client `name`, replica at `replica`, with a server
 // on `serverDb`: the client is pinned and gets its id ranges, then the server
 // stops. Returns the port the server listened on, to start it there again.

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <functional>
@@ -44,6 +45,28 @@ struct ConflictCopy {
   std::uint64_t fencing = 0;  // of the broken borrow (0: none)
   std::chrono::system_clock::time_point time;  // when it was kept, for people to read
   std::vector<capnp::word> value;  // the stored value as edited; empty: it was removed
+};
+
+// A change of the server's log that this replica could not apply: its
+// value does not read as a record of the tree (a client with a bug or a
+// different schema pushed it), or an indexer of this program refused it
+// (two clients gave two records the same unique name while offline). The
+// replica goes on following the log past it; the change waits here and is
+// applied again when the program opens the replica (a new version that
+// reads it), when a later change of the same record arrives (the record
+// was renamed on the server), and on Client::retryQuarantine() (after the
+// application renamed its own record, or rebuilt an index). A change
+// that a later change of its record has overtaken leaves the quarantine
+// without being applied.
+struct QuarantinedChange {
+  std::uint64_t sequence = 0;  // in the server's log
+  OpaqueKey key;
+  std::string kind;            // "created", "updated", "removed"...
+  std::string origin;          // the client that made the change
+  ErrorCode code = ErrorCode::kCorrupt;  // why it was refused here
+  std::string reason;          // the refusal's message
+  std::chrono::system_clock::time_point since;  // first refused
+  std::uint32_t tries = 0;     // applications tried, the first included
 };
 
 struct ClientOptions {
@@ -105,6 +128,7 @@ struct ClientStatus {
   std::uint64_t refused = 0;                     // outbox entries the server refused
   std::uint64_t renumbered = 0;                  // records moved off a claim the server refused
   std::uint64_t reconnects = 0;                  // sessions opened after the first
+  std::size_t quarantined = 0;                   // server changes that could not apply here
   std::string lastError;                         // why the last connection or push failed
   // The server refused this client for good (kDenied: unknown name, wrong
   // token, no permission; kWrongServer: another server, or one restored
@@ -244,6 +268,15 @@ class Client {
 
   // The outbox: local changes the server has not acknowledged yet.
   std::vector<OutboxItem> outbox() const;
+
+  // The server's changes this replica could not apply, in the order of the
+  // server's log (see QuarantinedChange).
+  std::vector<QuarantinedChange> quarantine() const;
+
+  // Applies the quarantined changes again, in log order, each in its own
+  // transaction; those that apply, or that a later change of their record
+  // overtook, leave the quarantine. Returns how many are left.
+  std::size_t retryQuarantine();
 
   struct Impl;
 

@@ -73,8 +73,9 @@ namespace detail {
 // the LMDB value. Cap'n Proto checks bounds as fields are read.
 class ValueReader final : public capnp::MessageReader {
  public:
-  explicit ValueReader(kj::ArrayPtr<const capnp::word> words = nullptr)
-      : capnp::MessageReader(capnp::ReaderOptions()), words_(words) {}
+  explicit ValueReader(kj::ArrayPtr<const capnp::word> words = nullptr,
+                       capnp::ReaderOptions options = {})
+      : capnp::MessageReader(options), words_(words) {}
 
   kj::ArrayPtr<const capnp::word> getSegment(uint id) override {
     return id == 0 ? words_ : nullptr;
@@ -115,6 +116,15 @@ class StoredRecord {
   // of the record, as applyChange and adopt take it). False when there is
   // no record.
   bool holds(kj::ArrayPtr<const kj::byte> bytes) const;
+
+  // Reads the whole value through to its last pointer, as a record of its
+  // tree's stored schema: every pointer field must be of its declared kind
+  // (Text, Data, a struct, a list of the declared element size), down
+  // through nested structs and lists, and no part may be read twice over.
+  // What the database checks of every value that comes from another
+  // database before storing it; tools call it to verify a database. Throws
+  // Error(kCorrupt) naming the record and the field ("lines[3].part").
+  void check() const;
 
   // Throws Error(kCorrupt) naming this record, its tree and its database,
   // with Cap'n Proto's account of what did not decode.

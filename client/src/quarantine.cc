@@ -1,0 +1,120 @@
+#include "quarantine.h"
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+
+#include "hills/protocol.h"
+#include "hills/sync_tables.capnp.h"
+#include "hills/table.h"
+
+namespace hills::client {
+
+namespace {
+
+std::string sequenceSuffix(std::uint64_t sequence) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    out[static_cast<std::size_t>(i)] = static_cast<char>(sequence & 0xff);
+    sequence >>= 8;
+  }
+  return out;
+}
+
+std::uint64_t sequenceOf(std::string_view key) {
+  std::uint64_t out = 0;
+  for (char c : key.substr(key.size() - 8)) out = (out << 8) | static_cast<unsigned char>(c);
+  return out;
+}
+
+std::string entryKey(const OpaqueKey& key, std::uint64_t sequence) {
+  return recordKey(key) + sequenceSuffix(sequence);
+}
+
+OpaqueKey keyOf(wire::Change::Reader change) {
+  return OpaqueKey{change.getTree(), change.getId(), change.getRevision()};
+}
+
+void put(WriteTxn& txn, wire::Change::Reader change, const Error& refusal, std::int64_t since,
+         std::uint32_t tries) {
+  capnp::MallocMessageBuilder msg;
+  auto entry = msg.initRoot<sync::Quarantined>();
+  entry.setChange(change);
+  entry.setCode(static_cast<std::uint16_t>(refusal.code()));
+  entry.setReason(refusal.what());
+  entry.setSince(since);
+  entry.setTries(tries);
+  txn.table(kQuarantine).put(entryKey(keyOf(change), change.getSequence()), msg);
+}
+
+}  // namespace
+
+bool quarantinable(ErrorCode code) {
+  return code != ErrorCode::kIo && code != ErrorCode::kMapFull && code != ErrorCode::kStorage;
+}
+
+void quarantine(WriteTxn& txn, wire::Change::Reader change, const Error& refusal) {
+  put(txn, change, refusal, protocol::toNanos(std::chrono::system_clock::now()), 1);
+}
+
+void dropOvertaken(WriteTxn& txn, const OpaqueKey& key, std::uint64_t sequence) {
+  auto table = txn.table(kQuarantine);
+  if (table.size() == 0) return;
+  std::vector<std::string> older;
+  table.scan(recordKey(key), [&](std::string_view k, capnp::MessageReader&) {
+    if (k.size() == recordKey(key).size() + 8 && sequenceOf(k) < sequence) older.emplace_back(k);
+    return true;
+  });
+  for (const auto& k : older) table.remove(k);
+}
+
+std::vector<QuarantinedChange> quarantined(const ReadTxn& txn) {
+  std::vector<QuarantinedChange> out;
+  txn.table(kQuarantine).scan("", [&](std::string_view key, capnp::MessageReader& msg) {
+    auto entry = msg.getRoot<sync::Quarantined>();
+    auto change = entry.getChange();
+    QuarantinedChange q;
+    q.sequence = change.getSequence();
+    q.key = parseRecordKey(key, kQuarantine, 8);
+    q.kind = sync::kindName(static_cast<EventKind>(static_cast<std::uint16_t>(change.getKind())));
+    q.origin = change.getOrigin();
+    q.code = static_cast<ErrorCode>(entry.getCode());
+    q.reason = entry.getReason();
+    q.since = protocol::fromNanos(entry.getSince());
+    q.tries = entry.getTries();
+    out.push_back(std::move(q));
+    return true;
+  });
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.sequence < b.sequence; });
+  return out;
+}
+
+std::size_t retryQuarantined(Database& db) {
+  auto waiting = db.read([](const ReadTxn& txn) { return quarantined(txn); });
+  for (const auto& q : waiting) {
+    std::string key = entryKey(q.key, q.sequence);
+    try {
+      db.write([&](WriteTxn& txn) {
+        auto msg = txn.table(kQuarantine).get(key);
+        if (!msg) return;  // overtaken by a later change retried before it
+        auto change = msg->getRoot<sync::Quarantined>().getChange();
+        txn.tree(change.getTree().cStr()).applyChange(change, change.getOrigin().cStr());
+        txn.table(kQuarantine).remove(key);
+        dropOvertaken(txn, q.key, q.sequence);
+      });
+    } catch (const Error& e) {
+      if (!quarantinable(e.code())) throw;
+      // Still refused: the entry says why, now.
+      db.write([&](WriteTxn& txn) {
+        auto msg = txn.table(kQuarantine).get(key);
+        if (!msg) return;
+        auto entry = msg->getRoot<sync::Quarantined>();
+        put(txn, entry.getChange(), e, entry.getSince(), entry.getTries() + 1);
+      });
+    }
+  }
+  return db.read([](const ReadTxn& txn) { return txn.table(kQuarantine).size(); });
+}
+
+}  // namespace hills::client

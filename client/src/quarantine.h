@@ -1,0 +1,38 @@
+// The quarantine of a replica: the server's changes that could not be
+// applied here, kept so that following the log never stops at one change
+// and nothing the server sent is lost (see QuarantinedChange).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "hills/client.h"
+#include "hills/record.capnp.h"
+
+namespace hills::client {
+
+inline constexpr char kQuarantine[] = "_quarantine";
+
+// Whether a change refused with `code` waits in the quarantine. The
+// failures of the disk, the map and LMDB (kIo, kMapFull, kStorage) are this
+// replica's, not the change's: they end the session, and the change comes
+// again with the next.
+bool quarantinable(ErrorCode code);
+
+// Keeps `change` in the quarantine with the reason it was refused.
+void quarantine(WriteTxn& txn, wire::Change::Reader change, const Error& refusal);
+
+// Drops the quarantined changes of `key` older than `sequence`: the change
+// `sequence` of the same record was applied and overtook them.
+void dropOvertaken(WriteTxn& txn, const OpaqueKey& key, std::uint64_t sequence);
+
+// The quarantine in the order of the server's log.
+std::vector<QuarantinedChange> quarantined(const ReadTxn& txn);
+
+// Applies the quarantined changes again, in log order, each in its own
+// transaction; one that applies takes the older ones of its record with
+// it. Returns how many are left. Throws what is not quarantinable.
+std::size_t retryQuarantined(Database& db);
+
+}  // namespace hills::client

@@ -1,0 +1,118 @@
+// A client that pushes a value that is not a record of its tree, against a
+// real hills-server process on 127.0.0.1: the server refuses it naming the
+// field, and no other client ever sees it.
+#include <capnp/any.h>
+#include <capnp/rpc-twoparty.h>
+#include <kj/async-io.h>
+
+#include <catch2/catch.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hills/client.h"
+#include "hills/protocol.h"
+#include "hills/record.capnp.h"
+#include "hills/schema.h"
+#include "hills/sync.capnp.h"
+#include "plm_fixtures.h"
+#include "server_process.h"
+#include "sync_fixtures.h"
+#include "temp_dir.h"
+
+using hills::ErrorCode;
+using namespace hills::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A part as client `author` stores it, with `edit` applied to its body.
+std::vector<capnp::word> partValue(const std::string& dir, const std::string& author, int n,
+                                   const std::function<void(capnp::AnyStruct::Builder)>& edit) {
+  auto options = plmOptions();
+  options.author = author;
+  hills::Database db(dir, options);
+  std::vector<capnp::word> words;
+  db.write([&](hills::WriteTxn& txn) {
+    auto key = txn.tree<plm::Part>().create(makePart(n));
+    auto v = txn.tree("parts").find(key.id, 0).value();
+    words.assign(v.begin(), v.end());
+  });
+  hills::detail::ValueReader reader(kj::ArrayPtr<const capnp::word>(words.data(), words.size()));
+  capnp::MallocMessageBuilder builder(static_cast<uint>(words.size() * 2 + 256));
+  builder.setRoot(reader.getRoot<hills::wire::Envelope>());
+  edit(builder.getRoot<hills::wire::Envelope>().getBody().getAs<capnp::AnyStruct>());
+  auto segments = builder.getSegmentsForOutput();
+  REQUIRE(segments.size() == 1);
+  return {segments[0].begin(), segments[0].end()};
+}
+
+unsigned pointerOf(const char* field) {
+  return capnp::Schema::from<plm::capnp::Part>().getFieldByName(field).getProto().getSlot().getOffset();
+}
+
+}  // namespace
+
+TEST_CASE("a pushed part whose number is a struct is refused naming the field, and no replica sees it",
+          "[integration][poison]") {
+  TempDir dir;
+  auto config = writeServerConfig(dir.sub("server.json"));
+  ServerProcess server(dir.sub("server"), config);
+  hills::Client a(dir.sub("A"), clientOptions("A", server.address()));
+  REQUIRE(a.waitConnected(10s));
+
+  auto poisoned = partValue(dir.sub("source-bad"), "B", 1, [](capnp::AnyStruct::Builder body) {
+    body.getPointerSection()[pointerOf("number")].initAsAnyStruct(1, 2);
+  });
+  auto good = partValue(dir.sub("source-good"), "B", 2, [](capnp::AnyStruct::Builder) {});
+
+  // Client B speaks the protocol itself, as a client with a bug would.
+  auto io = kj::setupAsyncIo();
+  auto& ws = io.waitScope;
+  auto stream = io.provider->getNetwork()
+                    .parseAddress("127.0.0.1", server.port())
+                    .wait(ws)
+                    ->connect()
+                    .wait(ws);
+  capnp::TwoPartyClient rpc(*stream);
+  auto gate = rpc.bootstrap().castAs<hills::sync::Gate>();
+  auto hello = gate.helloRequest();
+  auto h = hello.initHello();
+  h.setClient("B");
+  h.setToken("B-token");
+  h.setProtocol(hills::sync::PROTOCOL_VERSION);
+  auto types = hills::treeTypes<plm::Part, plm::Bom, plm::StockItem>();
+  auto schemas = h.initSchemas(static_cast<unsigned>(types.size()));
+  for (unsigned i = 0; i < types.size(); ++i) hills::writeTreeSchema(types[i], schemas[i]);
+  auto session = hello.send().wait(ws).getSession();
+  auto grant = session.grantIdsRequest();
+  grant.setTree("parts");
+  grant.setCount(10);
+  auto range = grant.send().wait(ws);
+  std::uint64_t id = range.getStart();
+
+  auto push = [&](std::uint64_t at, const std::vector<capnp::word>& value) {
+    auto request = session.pushRequest();
+    auto item = request.initItems(1)[0];
+    item.initKey().setTree("parts");
+    item.getKey().setId(at);
+    item.setCreate(kj::arrayPtr(value.data(), value.size()).asBytes());
+    auto response = request.send().wait(ws);
+    auto outcome = response.getOutcomes()[0];
+    return std::pair(outcome.getSequence(), std::string(outcome.getError().cStr()));
+  };
+  auto [badSequence, badError] = push(id, poisoned);
+  CHECK(badSequence == 0);
+  CHECK_THAT(badError, Catch::Contains("field 'number'") && Catch::Contains("parts("));
+  auto [goodSequence, goodError] = push(id + 1, good);
+  CHECK(goodError.empty());
+  CHECK(goodSequence > 0);
+
+  // A follows the log: it has the good part, not the poisoned one, and
+  // nothing waits in its quarantine.
+  REQUIRE(a.sync(10s));
+  CHECK(partIn(a.db(), {id + 1, 0}));
+  CHECK_FALSE(partIn(a.db(), {id, 0}));
+  CHECK(a.status().quarantined == 0);
+  CHECK(a.status().lastApplied == goodSequence);
+}
