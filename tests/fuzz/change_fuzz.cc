@@ -31,13 +31,15 @@ struct Fixture {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static Fixture fixture;
   auto words = hills::fuzz::wordsOf(data, size);
-  capnp::FlatArrayMessageReader message(kj::ArrayPtr<const capnp::word>(words.data(), words.size()));
+  kj::Own<capnp::FlatArrayMessageReader> message;
   hills::wire::Change::Reader change;
   std::string tree, origin;
   try {
     // What the RPC layer would have refused before the change reached the
     // replica: a message that is not a struct at all.
-    change = message.getRoot<hills::wire::Change>();
+    message = kj::heap<capnp::FlatArrayMessageReader>(
+        kj::ArrayPtr<const capnp::word>(words.data(), words.size()));
+    change = message->getRoot<hills::wire::Change>();
     tree = change.getTree().cStr();
     origin = change.getOrigin().cStr();
   } catch (const kj::Exception&) {

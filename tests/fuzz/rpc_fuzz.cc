@@ -153,7 +153,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size < 1) return 0;
   std::uint16_t method = data[0] % (kSessionMethods + 1);
   auto words = hills::fuzz::wordsOf(data + 1, size - 1);
-  capnp::FlatArrayMessageReader message(kj::ArrayPtr<const capnp::word>(words.data(), words.size()));
 
   kj::Own<Connection> fresh;
   capnp::Capability::Client target = nullptr;
@@ -171,6 +170,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto request = target.typelessRequest(interface, methodId, nullptr);
   try {
     // Parameters that do not even decode here never reach the server.
+    capnp::FlatArrayMessageReader message(kj::ArrayPtr<const capnp::word>(words.data(), words.size()));
     request.set(message.getRoot<capnp::AnyPointer>());
   } catch (const kj::Exception&) {
     return 0;
