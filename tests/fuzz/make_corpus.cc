@@ -10,6 +10,7 @@
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -242,8 +243,9 @@ void rpc() {
 }
 
 Bytes text(std::uint8_t prefix, std::string_view s) {
-  Bytes b{prefix};
-  b.insert(b.end(), s.begin(), s.end());
+  Bytes b(1 + s.size());
+  b[0] = prefix;
+  std::copy(s.begin(), s.end(), b.begin() + 1);
   return b;
 }
 
