@@ -13,6 +13,7 @@ packages=(
   libsqlite3-dev
   libbenchmark-dev
   qt6-base-dev xvfb
+  clang libclang-rt-14-dev   # the fuzz targets (libFuzzer), scripts/fuzz.sh
 )
 
 missing=()

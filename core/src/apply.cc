@@ -115,6 +115,17 @@ void GenericTree::applyChange(wire::Change::Reader change, std::string_view orig
   detail::requireWritable(t);
   std::uint64_t id = change.getId();
   std::uint32_t revision = change.getRevision();
+  // The entry came from another database: its Text and Data fields must
+  // decode before anything here reads them (write hooks' applyEntry too).
+  try {
+    change.getTree();
+    change.getOrigin();
+    change.getNote();
+    change.getValue();
+  } catch (const kj::Exception& e) {
+    throw Error(ErrorCode::kCorrupt, "a change of " + describe(tree_->name, id, revision) +
+                                         " does not decode: " + e.getDescription().cStr());
+  }
   if (change.getTree() != tree_->name) {
     throw Error(ErrorCode::kWrongTree, "a change of tree '" + std::string(change.getTree().cStr()) +
                                            "' applied to tree '" + tree_->name + "'");

@@ -14,6 +14,18 @@ namespace {
 
 using server::translated;
 
+// Most records one push or check-out may name. A list of empty structs
+// costs a message almost nothing, so its length alone bounds the work and
+// the answer a call can ask for. Clients push at most 1024 at a time.
+constexpr unsigned kMaxItemsPerCall = 8192;
+
+void requireFew(unsigned count, std::string_view what) {
+  if (count <= kMaxItemsPerCall) return;
+  throw Error(ErrorCode::kInvalidArgument,
+              "a " + std::string(what) + " of " + std::to_string(count) + " records; at most " +
+                  std::to_string(kMaxItemsPerCall) + " per call");
+}
+
 bool sameToken(std::string_view expected, std::string_view given) {
   // Compared in full whatever differs, so timing tells nothing.
   unsigned char diff = expected.size() != given.size();
@@ -190,6 +202,7 @@ class SessionImpl final : public sync::Session::Server {
   kj::Promise<void> pushing(PushContext& context) {
     return translated([&] {
       need(account_.write, "push records");
+      requireFew(context.getParams().getItems().size(), "push");
       // A copy: the writer thread reads it, and the call may be cancelled
       // (its client gone) while it does.
       auto copy = std::make_shared<capnp::MallocMessageBuilder>();
@@ -220,6 +233,7 @@ class SessionImpl final : public sync::Session::Server {
   kj::Promise<void> checkOut(CheckOutContext context) override {
     return translated([&] {
       need(account_.write, "check out records");
+      requireFew(context.getParams().getKeys().size(), "check-out");
       std::vector<OpaqueKey> keys;
       for (auto key : context.getParams().getKeys()) keys.push_back(protocol::keyOf(key));
       auto answers = std::make_shared<std::vector<Answer>>(keys.size());

@@ -290,7 +290,7 @@ class GenericTree : public GenericTreeView {
   //     with the replaced value as `before`.
   // hills' rules for local edits (drafts only...) do not apply: the origin
   // decided. Throws kWrongTree for a change of another tree or a value of
-  // another type, kCorrupt for a value that does not decode.
+  // another type, kCorrupt for a change or a value that does not decode.
   void applyChange(wire::Change::Reader change, std::string_view origin);
 
   // Stores `value` (another database's stored value of (id, revision),
