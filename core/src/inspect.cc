@@ -55,7 +55,9 @@ std::vector<TableStat> tableStats(const ReadTxn& txn) {
   MDB_stat env;
   detail::checkLmdb(mdb_env_stat(t.db->env, &env), "reading the page size", t.db->path);
   std::vector<TableStat> out;
-  for (const auto& [name, dbi] : t.db->allTables) {
+  for (const auto& table : t.db->allTables) {
+    const std::string& name = table.first;  // a lambda below names it
+    MDB_dbi dbi = table.second;
     MDB_stat s;
     int rc = mdb_stat(t.txn, dbi, &s);
     if (rc == EINVAL) continue;  // not in this snapshot

@@ -307,3 +307,23 @@ TEST_CASE("a bill of materials is read through its lines and its lists of lists"
   CHECK_THAT(error->what(), Catch::Contains("field 'interchangeable[1]'"));
   db.read([](const hills::ReadTxn& txn) { CHECK(txn.tree("boms").size() == 1); });
 }
+
+TEST_CASE("an applied change whose note is not text is refused before a write hook reads it",
+          "[core][check]") {
+  TempDir dir;
+  capnp::MallocMessageBuilder message;
+  auto change = message.initRoot<hills::wire::Change>();
+  change.setSequence(1);
+  change.setKind(static_cast<hills::wire::ChangeKind>(hills::kFirstHookKind));
+  change.setTree("parts");
+  change.setId(9);
+  auto note = capnp::Schema::from<hills::wire::Change>().getFieldByName("note");
+  capnp::AnyStruct::Builder raw(hills::wire::Change::Builder{change});
+  raw.getPointerSection()[note.getProto().getSlot().getOffset()].initAsAnyStruct(1, 0);
+  hills::Database db(dir.path(), plmOptions());
+  auto error = errorOf([&] {
+    db.write([&](hills::WriteTxn& txn) { txn.tree("parts").applyChange(change.asReader(), "x"); });
+  });
+  CHECK(error.code() == ErrorCode::kCorrupt);
+  CHECK_THAT(error.what(), Catch::Contains("parts(9, 0)") && Catch::Contains("does not decode"));
+}

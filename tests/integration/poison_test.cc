@@ -51,6 +51,34 @@ unsigned pointerOf(const char* field) {
   return capnp::Schema::from<plm::capnp::Part>().getFieldByName(field).getProto().getSlot().getOffset();
 }
 
+// A client that says hello itself and then makes raw calls.
+struct RawClient {
+  RawClient(unsigned port, const std::string& name)
+      : io(kj::setupAsyncIo()),
+        stream(io.provider->getNetwork()
+                   .parseAddress("127.0.0.1", port)
+                   .wait(io.waitScope)
+                   ->connect()
+                   .wait(io.waitScope)),
+        rpc(*stream),
+        session(nullptr) {
+    auto gate = rpc.bootstrap().castAs<hills::sync::Gate>();
+    auto hello = gate.helloRequest();
+    auto h = hello.initHello();
+    h.setClient(name);
+    h.setToken(name + "-token");
+    h.setProtocol(hills::sync::PROTOCOL_VERSION);
+    auto types = hills::treeTypes<plm::Part, plm::Bom, plm::StockItem>();
+    auto schemas = h.initSchemas(static_cast<unsigned>(types.size()));
+    for (unsigned i = 0; i < types.size(); ++i) hills::writeTreeSchema(types[i], schemas[i]);
+    session = hello.send().wait(io.waitScope).getSession();
+  }
+  kj::AsyncIoContext io;
+  kj::Own<kj::AsyncIoStream> stream;
+  capnp::TwoPartyClient rpc;
+  hills::sync::Session::Client session;
+};
+
 }  // namespace
 
 TEST_CASE("a pushed part whose number is a struct is refused naming the field, and no replica sees it",
@@ -67,24 +95,9 @@ TEST_CASE("a pushed part whose number is a struct is refused naming the field, a
   auto good = partValue(dir.sub("source-good"), "B", 2, [](capnp::AnyStruct::Builder) {});
 
   // Client B speaks the protocol itself, as a client with a bug would.
-  auto io = kj::setupAsyncIo();
-  auto& ws = io.waitScope;
-  auto stream = io.provider->getNetwork()
-                    .parseAddress("127.0.0.1", server.port())
-                    .wait(ws)
-                    ->connect()
-                    .wait(ws);
-  capnp::TwoPartyClient rpc(*stream);
-  auto gate = rpc.bootstrap().castAs<hills::sync::Gate>();
-  auto hello = gate.helloRequest();
-  auto h = hello.initHello();
-  h.setClient("B");
-  h.setToken("B-token");
-  h.setProtocol(hills::sync::PROTOCOL_VERSION);
-  auto types = hills::treeTypes<plm::Part, plm::Bom, plm::StockItem>();
-  auto schemas = h.initSchemas(static_cast<unsigned>(types.size()));
-  for (unsigned i = 0; i < types.size(); ++i) hills::writeTreeSchema(types[i], schemas[i]);
-  auto session = hello.send().wait(ws).getSession();
+  RawClient b(server.port(), "B");
+  auto& ws = b.io.waitScope;
+  auto& session = b.session;
   auto grant = session.grantIdsRequest();
   grant.setTree("parts");
   grant.setCount(10);
@@ -115,4 +128,30 @@ TEST_CASE("a pushed part whose number is a struct is refused naming the field, a
   CHECK_FALSE(partIn(a.db(), {id, 0}));
   CHECK(a.status().quarantined == 0);
   CHECK(a.status().lastApplied == goodSequence);
+}
+
+TEST_CASE("a push that names more records than a call may is refused at once, and the server goes on",
+          "[integration][poison]") {
+  TempDir dir;
+  auto config = writeServerConfig(dir.sub("server.json"));
+  ServerProcess server(dir.sub("server"), config);
+  RawClient b(server.port(), "B");
+  auto& ws = b.io.waitScope;
+  // 100,000 empty items: a message of a few hundred kilobytes.
+  auto request = b.session.pushRequest();
+  request.initItems(100000);
+  std::string refusal;
+  try {
+    request.send().wait(ws);
+  } catch (const kj::Exception& e) {
+    refusal = e.getDescription().cStr();
+  }
+  CHECK_THAT(refusal, Catch::Contains("100000 records") && Catch::Contains("at most 8192"));
+  // The same session is served after it.
+  auto grant = b.session.grantIdsRequest();
+  grant.setTree("parts");
+  grant.setCount(10);
+  CHECK(grant.send().wait(ws).getEnd() > 0);
+  hills::Client a(dir.sub("A"), clientOptions("A", server.address()));
+  CHECK(a.waitConnected(10s));
 }
