@@ -115,6 +115,9 @@ void CuttingProxy::run() {
       }
     }
     if (::poll(fds.data(), fds.size(), 50) < 0 && errno != EINTR) break;
+    // A link accepted below has no entries in `fds` yet: it is served from
+    // the next poll on.
+    const std::size_t polled = links.size();
     if (fds[0].revents & POLLIN) {
       int client = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
       if (client >= 0) {
@@ -135,7 +138,9 @@ void CuttingProxy::run() {
       }
     }
     std::size_t at = 1;
+    std::size_t served = 0;
     for (auto& link : links) {
+      if (served++ == polled) break;
       bool open = true;
       for (Direction* d : {&link.up, &link.down}) {
         auto& in = fds[at++];

@@ -40,7 +40,7 @@ std::vector<LogEntry> changesAfter(hills::Database& db, std::uint64_t after) {
     txn.changes(after, [&](hills::wire::Change::Reader c) {
       auto bytes = c.getValue();
       Words value(bytes.size() / sizeof(capnp::word));
-      std::memcpy(value.data(), bytes.begin(), value.size() * sizeof(capnp::word));
+      if (!value.empty()) std::memcpy(value.data(), bytes.begin(), value.size() * sizeof(capnp::word));
       auto kind = static_cast<EventKind>(static_cast<std::uint16_t>(c.getKind()));
       out.push_back(LogEntry{kind, c.getTree(), c.getId(), c.getRevision(), c.getOrigin(),
                              c.getNote(), c.getNumber(), std::move(value)});
