@@ -5,10 +5,15 @@
 // the input is read as that method's parameters (a Cap'n Proto message)
 // and sent as they are. The server must answer or refuse each call within
 // a few seconds, and must still take a valid hello afterwards.
+//
+// Every connection here comes from one source, so a failed hello delays the
+// next hello of every connection (server::Sources): the delays are made
+// short, and a call may take the longest of them on top of the bound.
 #include <capnp/rpc-twoparty.h>
 #include <capnp/serialize.h>
 #include <kj/async-io.h>
 
+#include <chrono>
 #include <deque>
 
 #include "fuzz_support.h"
@@ -22,7 +27,8 @@ using hills::sync::Gate;
 using hills::sync::Session;
 
 constexpr std::uint16_t kSessionMethods = 12;  // grantIds @0 .. claimIds @11
-constexpr auto kCallTimeout = 10 * kj::SECONDS;
+constexpr std::chrono::milliseconds kHelloDelay{1}, kHelloDelayMax{50};
+constexpr auto kCallTimeout = 10 * kj::SECONDS + kHelloDelayMax.count() * kj::MILLISECONDS;
 
 // Hands the server its ends of the pipes this program connects with.
 class PipeReceiver final : public kj::ConnectionReceiver {
@@ -72,6 +78,8 @@ hills::ServerConfig serverConfig() {
   hills::ServerConfig config;
   config.clients.push_back({"fuzz", "fuzz-token", true, true, true});
   config.clients.push_back({"reader", "reader-token", true, false, false});
+  config.helloDelay = kHelloDelay;
+  config.helloDelayMax = kHelloDelayMax;
   return config;
 }
 
