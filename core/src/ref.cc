@@ -10,21 +10,6 @@ namespace {
 
 constexpr std::uint64_t kRefAnnotation = 0xa6b1e0c58c9c0a93ull;  // $Hills.ref
 
-// The tree a field's $Hills.ref names (empty: none); it lives in the schema.
-std::string_view refTarget(capnp::StructSchema::Field field) {
-  for (auto a : field.getProto().getAnnotations()) {
-    if (a.getId() == kRefAnnotation && a.getValue().isText()) {
-      auto text = a.getValue().getText();
-      return std::string_view(text.begin(), text.size());
-    }
-  }
-  return {};
-}
-
-bool isRef(capnp::Type type) {
-  return type.asStruct().getProto().getId() == capnp::typeId<schema::Ref>();
-}
-
 // Struct is DynamicStruct::Reader or ::Builder; fn(struct, target) is
 // called for every set Ref struct under a $Hills.ref field.
 template <class Struct, class Fn>
@@ -34,7 +19,7 @@ template <class Value, class Fn>
 void walkValue(Value value, capnp::Type type, std::string_view target, Fn& fn) {
   if (type.isStruct()) {
     auto s = value.template as<capnp::DynamicStruct>();
-    if (isRef(type)) {
+    if (isRefType(type)) {
       if (!target.empty()) fn(s, target);
       return;
     }
@@ -59,6 +44,20 @@ void walkStruct(Struct s, Fn& fn) {
 }
 
 }  // namespace
+
+std::string_view refTarget(capnp::StructSchema::Field field) {
+  for (auto a : field.getProto().getAnnotations()) {
+    if (a.getId() == kRefAnnotation && a.getValue().isText()) {
+      auto text = a.getValue().getText();
+      return std::string_view(text.begin(), text.size());
+    }
+  }
+  return {};
+}
+
+bool isRefType(capnp::Type type) {
+  return type.isStruct() && type.asStruct().getProto().getId() == capnp::typeId<schema::Ref>();
+}
 
 void forEachRef(capnp::StructSchema schema, capnp::AnyPointer::Reader body,
                 kj::FunctionParam<void(const RefValue& ref)> fn) {

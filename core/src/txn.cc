@@ -235,6 +235,10 @@ TreeState* ReadTxn::treeState(std::string_view name) const {
   return it->second;
 }
 
+std::uint64_t ReadTxn::version() const {
+  return mdb_txn_id(state_->txn);
+}
+
 GenericTreeView ReadTxn::tree(std::string_view name) const {
   return GenericTreeView(state_, treeState(name));
 }

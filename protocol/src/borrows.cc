@@ -17,7 +17,16 @@ BorrowInfo decode(OpaqueKey key, capnp::MessageReader& msg) {
   }
 }
 
+class BorrowTableReader final : public WriteHook {
+ public:
+  std::vector<std::string> tables() const override { return {kBorrowTable}; }
+};
+
 }  // namespace
+
+std::shared_ptr<WriteHook> borrowTableReader() {
+  return std::make_shared<BorrowTableReader>();
+}
 
 std::optional<BorrowInfo> findBorrow(const ReadTxn& txn, const OpaqueKey& key) {
   auto msg = txn.table(kBorrowTable).get(recordKey(key));

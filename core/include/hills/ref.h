@@ -36,6 +36,13 @@ inline OpaqueKey keyFrom(std::string_view tree, schema::Ref::Reader ref) {
   return OpaqueKey{std::string(tree), ref.getId(), ref.getRevision()};
 }
 
+// The tree a field's $Hills.ref annotation names; empty when it has none.
+// The text lives in the field's schema.
+std::string_view refTarget(capnp::StructSchema::Field field);
+
+// Whether `type` is Hills.Ref (the struct of a reference's id and revision).
+bool isRefType(capnp::Type type);
+
 // One reference a record holds, as forEachRef and rewriteRefs hand it over.
 struct RefValue {
   std::string_view tree;       // what the field's $Hills.ref annotation names

@@ -347,6 +347,14 @@ class ReadTxn {
   // The sequence number of the newest change-log entry; 0 when there is none.
   std::uint64_t lastSequence() const;
 
+  // Which snapshot of the database this transaction reads: the number LMDB
+  // gives the newest write transaction committed before it began, by any
+  // process. It grows with every commit, so a program that sees it change
+  // knows that the database did, with or without a change log (the
+  // viewer's live updates). Inside a write transaction, the number that
+  // transaction will commit as. Never throws.
+  std::uint64_t version() const;
+
   // The index registered as `name` (hills/index.h). Throws
   // Error(kInvalidArgument) when no indexer of that name is registered.
   IndexView index(std::string_view name) const;

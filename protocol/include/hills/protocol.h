@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,6 +20,7 @@
 #include "hills/key.h"
 #include "hills/sync.capnp.h"
 #include "hills/txn.h"
+#include "hills/write_hook.h"
 
 namespace hills {
 
@@ -106,6 +108,11 @@ std::chrono::system_clock::time_point fromNanos(std::int64_t nanos);
 
 // Its name; a database that keeps it declares it through its write hook.
 inline constexpr char kBorrowTable[] = "_borrows";
+
+// A write hook that only declares the table, for a program that reads the
+// borrows of a database it did not make (a tool, the viewer): put it in
+// Options::hooks. It checks and changes nothing.
+std::shared_ptr<WriteHook> borrowTableReader();
 
 // The borrow of `key`; empty when nobody holds it. Throws Error(kCorrupt)
 // for an entry that does not decode.

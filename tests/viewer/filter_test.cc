@@ -1,0 +1,174 @@
+// The filter language and the value text, on a real database: what
+// matches, and what a mistake is told as (and where).
+#include <QtTest>
+
+#include "filter.h"
+#include "filter_run.h"
+#include "record_queries.h"
+#include "value_text.h"
+#include "viewer_fixtures.h"
+
+using namespace hills;
+using namespace hills::viewer;
+
+class FilterTest : public QObject {
+  Q_OBJECT
+
+ private:
+  test::TempDir dir_;
+  std::unique_ptr<Database> db_;
+
+  std::vector<RowKey> run(const std::string& tree, const std::string& expression) {
+    Filter f(expression, db_->storedSchema(tree));
+    return matching(*db_, tree, f, nullptr, nullptr, nullptr, 7);  // small chunks: several snapshots
+  }
+  // The error an expression gets: its message and where it points.
+  FilterError error(const std::string& expression, const std::string& tree = "parts") {
+    try {
+      Filter f(expression, db_->storedSchema(tree));
+    } catch (const FilterError& e) {
+      return e;
+    }
+    return FilterError(SIZE_MAX, 0, "no error");
+  }
+
+ private slots:
+  void initTestCase() {
+    test::makePlmDatabase(dir_.sub("db"));
+    Options o;
+    o.readOnly = true;
+    db_ = std::make_unique<Database>(dir_.sub("db"), o);
+  }
+
+  void aComparisonOfNumbersAndTextMatchesTheRightRecords() {
+    // mass is 0.5 * n: above 8 are parts 17..20; names "part N".
+    auto keys = run("parts", "mass > 8 and name ~ \"PART 1\"");
+    QCOMPARE(keys.size(), std::size_t(3));  // parts 17, 18, 19
+    QCOMPARE(keys.front().id, std::uint64_t(17));
+    QCOMPARE(run("parts", "mass >= 10").size(), std::size_t(1));
+    QCOMPARE(run("parts", "mass = 0.5").size(), std::size_t(1));
+    QCOMPARE(run("parts", "name = \"part 2 revised\"").front().revision, std::uint32_t(1));
+  }
+
+  void enumsBoolsListsNestedFieldsAndBookkeepingFilter() {
+    // kind is i % 4 (assembly: 2, 6, 10, 14, 18), part 2's revision 1 manufactured.
+    QCOMPARE(run("parts", "kind = assembly").size(), std::size_t(5));
+    QCOMPARE(run("parts", "kind = \"assembly\" or kind == software").size(), std::size_t(10));
+    QCOMPARE(run("parts", "makeable").size(), std::size_t(11));  // even parts and revision 1
+    QCOMPARE(run("parts", "not makeable").size(), std::size_t(10));
+    QCOMPARE(run("parts", "tags ~ \"T3\"").size(), std::size_t(3));  // 3, 10, 17
+    QCOMPARE(run("parts", "dimensions.width < 3").size(), std::size_t(3));
+    QCOMPARE(run("parts", "state = released").size(), std::size_t(1));
+    QCOMPARE(run("parts", "id = 2 and revision = 1").size(), std::size_t(1));
+    QCOMPARE(run("parts", "author = \"test\"").size(), std::size_t(21));
+    QCOMPARE(run("parts", "(id < 3 or id > 19) and not state = released").size(), std::size_t(3));
+  }
+
+  void referencesCompareByIdAndListsMatchAnyElement() {
+    QCOMPARE(run("boms", "assembly = 1").size(), std::size_t(1));
+    QCOMPARE(run("boms", "assembly.id != 1").size(), std::size_t(0));
+    QCOMPARE(run("stock", "part = 3 and location ~ \"a-03\"").size(), std::size_t(1));
+    QCOMPARE(run("parts", "").size(), std::size_t(21));
+  }
+
+  void aBadExpressionIsToldWhereItIsWrong() {
+    auto e = error("mas > 2");
+    QCOMPARE(e.position(), std::size_t(0));
+    QCOMPARE(e.length(), std::size_t(3));
+    QVERIFY(QString(e.what()).contains("no field 'mas'"));
+    QVERIFY(QString(e.what()).contains("mass"));
+
+    e = error("mass > \"heavy\"");
+    QCOMPARE(e.position(), std::size_t(7));
+    QVERIFY(QString(e.what()).contains("needs a number"));
+
+    e = error("mass >");
+    QCOMPARE(e.position(), std::size_t(6));
+    QVERIFY(QString(e.what()).contains("the end of the filter"));
+
+    e = error("(mass > 1");
+    QCOMPARE(e.position(), std::size_t(0));
+    QVERIFY(QString(e.what()).contains("never closed"));
+
+    e = error("kind = gizmo");
+    QCOMPARE(e.position(), std::size_t(7));
+    QVERIFY(QString(e.what()).contains("purchased, manufactured, assembly, software"));
+
+    e = error("dimensions > 1");
+    QVERIFY(QString(e.what()).contains("dimensions.width"));
+
+    e = error("mass ~ \"1\"");
+    QCOMPARE(e.position(), std::size_t(5));
+    QVERIFY(QString(e.what()).contains("looks for text"));
+
+    e = error("name = bolt");
+    QVERIFY(QString(e.what()).contains("\"bolt\""));
+
+    e = error("name = \"bolt");
+    QVERIFY(QString(e.what()).contains("closing"));
+
+    e = error("mass > 1 name");
+    QCOMPARE(e.position(), std::size_t(9));
+
+    e = error("mass $ 1");
+    QCOMPARE(e.position(), std::size_t(5));
+
+    e = error("drawing = 1");
+    QVERIFY(QString(e.what()).contains("Data"));
+
+    e = error("dimensions.depth > 1");
+    QVERIFY(QString(e.what()).contains("no field 'depth' in 'dimensions'"));
+  }
+
+  void valuesReadAsAPersonWouldReadThem() {
+    db_->read([&](const ReadTxn& txn) {
+      auto parts = txn.tree("parts");
+      auto one = parts.find(1, 0);
+      auto body = one.body().getAs<capnp::DynamicStruct>(parts.schema());
+      auto field = [&](const char* name) {
+        auto f = parts.schema().getFieldByName(name);
+        return cellText(body.get(f), f.getType());
+      };
+      QCOMPARE(field("kind"), std::string("manufactured"));
+      QCOMPARE(field("mass"), std::string("0.5"));
+      QCOMPARE(field("tags"), std::string("[2] t1, common"));
+      QVERIFY(field("drawing").rfind("PNG image, ", 0) == 0);
+      QCOMPARE(field("minTemperature"), std::string("-40"));
+
+      auto boms = txn.tree("boms");
+      auto bom = boms.find(1, 0);
+      auto b = bom.body().getAs<capnp::DynamicStruct>(boms.schema());
+      auto assembly = boms.schema().getFieldByName("assembly");
+      QCOMPARE(cellText(b.get(assembly), assembly.getType(), "parts"), std::string("parts 1/0"));
+      QCOMPARE(typeName(assembly.getType(), "parts"), std::string("Ref → parts"));
+      auto lines = boms.schema().getFieldByName("lines");
+      QCOMPARE(typeName(lines.getType()), std::string("List(Bom.Line)"));
+      QVERIFY(cellText(b.get(lines), lines.getType(), {}, 30).size() <= 30 + 2);
+    });
+  }
+
+  void aDiffNamesTheFieldsThatChanged() {
+    auto lines = diffRevisions(*db_, "parts", 2, 0, 1);
+    std::map<std::string, std::pair<std::string, std::string>> by;
+    for (auto& l : lines) by[l.path] = {l.before, l.after};
+    QCOMPARE(by["name"].first, std::string("part 2"));
+    QCOMPARE(by["name"].second, std::string("part 2 revised"));
+    QCOMPARE(by["kind"].second, std::string("manufactured"));
+    QVERIFY(by.count("number") == 0);  // unchanged
+  }
+
+  void whereUsedFindsTheBomThatReferencesAPart() {
+    auto uses = whereUsed(*db_, {"parts", 3, 0}, 10);
+    QCOMPARE(uses.size(), std::size_t(2));
+    QCOMPARE(uses[0].key.tree, std::string("boms"));
+    QCOMPARE(uses[0].field, std::string("lines[1].part"));
+    QCOMPARE(uses[1].key.tree, std::string("stock"));
+    QVERIFY(whereUsed(*db_, {"parts", 5, 0}, 10).empty());
+    bool truncated = false;
+    QCOMPARE(whereUsed(*db_, {"parts", 1, 0}, 1, &truncated).size(), std::size_t(1));
+    QVERIFY(truncated);  // assembly and lines[0].part
+  }
+};
+
+QTEST_GUILESS_MAIN(FilterTest)
+#include "filter_test.moc"

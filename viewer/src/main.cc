@@ -1,0 +1,53 @@
+// hills-viewer DIR [--write] [--server HOST:PORT --name NAME --token TOKEN]
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QMessageBox>
+
+#include <cstdio>
+
+#include "main_window.h"
+
+int main(int argc, char** argv) {
+  QApplication app(argc, argv);
+  QApplication::setApplicationName(QStringLiteral("hills-viewer"));
+  QCommandLineParser parser;
+  parser.setApplicationDescription(
+      QStringLiteral("Browse, search and edit a hills database without compiled types.\n"
+                     "Opens DIR read-only beside the programs that use it; --write opens a\n"
+                     "plain database to edit; --server, --name and --token open DIR as a sync\n"
+                     "client's replica (created when absent) to edit with borrows."));
+  parser.addHelpOption();
+  parser.addPositionalArgument(QStringLiteral("DIR"), QStringLiteral("the database directory"));
+  QCommandLineOption write(QStringLiteral("write"), QStringLiteral("open a plain database writable"));
+  QCommandLineOption server(QStringLiteral("server"), QStringLiteral("the hills-server to sync with"),
+                            QStringLiteral("HOST:PORT"));
+  QCommandLineOption name(QStringLiteral("name"), QStringLiteral("this client's name on the server"),
+                          QStringLiteral("NAME"));
+  QCommandLineOption token(QStringLiteral("token"), QStringLiteral("this client's token"),
+                           QStringLiteral("TOKEN"));
+  parser.addOptions({write, server, name, token});
+  parser.process(app);
+  if (parser.positionalArguments().size() != 1) {
+    std::fprintf(stderr, "hills-viewer: name one database directory (see --help)\n");
+    return 2;
+  }
+  std::string dir = parser.positionalArguments().front().toStdString();
+  if (parser.isSet(server) && (!parser.isSet(name) || !parser.isSet(token))) {
+    std::fprintf(stderr, "hills-viewer: --server needs --name and --token\n");
+    return 2;
+  }
+  std::unique_ptr<hills::viewer::Workspace> ws;
+  try {
+    ws = parser.isSet(server)
+             ? hills::viewer::Workspace::openClient(dir, parser.value(server).toStdString(),
+                                                    parser.value(name).toStdString(),
+                                                    parser.value(token).toStdString())
+             : hills::viewer::Workspace::openLocal(dir, parser.isSet(write));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "hills-viewer: %s\n", e.what());
+    return 1;
+  }
+  hills::viewer::MainWindow window(std::move(ws));
+  window.show();
+  return app.exec();
+}

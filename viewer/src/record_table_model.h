@@ -1,0 +1,132 @@
+// The records of one tree as a table: a column per top-level field of the
+// stored schema, the key first, then state, lifecycle, author, modified
+// and (for a synced database) who has the record borrowed.
+//
+// Lazy: the model reads rows in pages of kPageRows as the view asks for
+// them, one short read transaction per page, and keeps at most kMaxPages
+// pages. To find where row N starts it keeps the key of every
+// kPageRows-th record (16 bytes per page of rows), built as far as the
+// view has scrolled. So a tree of 1,000,000 records opens after reading
+// one page, and memory stays flat however far one scrolls.
+#pragma once
+
+#include <QAbstractTableModel>
+#include <QColor>
+#include <QString>
+
+#include <capnp/schema.h>
+
+#include <cstdint>
+#include <list>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "workspace.h"
+
+namespace hills::viewer {
+
+struct RowKey {
+  std::uint64_t id = 0;
+  std::uint32_t revision = 0;
+  auto operator<=>(const RowKey&) const = default;
+};
+
+class RecordTableModel : public QAbstractTableModel {
+  Q_OBJECT
+
+ public:
+  static constexpr int kPageRows = 128;
+  static constexpr std::size_t kMaxPages = 64;
+  // How long a changed row stays highlighted.
+  static constexpr int kFlashMs = 1500;
+  // The id of the row's record, under Qt::UserRole (as qulonglong), and its
+  // revision under Qt::UserRole + 1, in every column.
+  static constexpr int kIdRole = Qt::UserRole;
+  static constexpr int kRevisionRole = Qt::UserRole + 1;
+
+  explicit RecordTableModel(Workspace& workspace, QObject* parent = nullptr);
+
+  // Shows the tree `tree` (all of its records, ascending). Throws
+  // Error(kUnknownTree).
+  void setTree(const std::string& tree);
+  const std::string& tree() const { return tree_; }
+  capnp::StructSchema schema() const { return schema_; }
+
+  // Shows only the records of `keys` (a filter's result, in key order).
+  void showOnly(std::shared_ptr<const std::vector<RowKey>> keys);
+  // Shows every record again.
+  void showAll();
+  bool filtered() const { return keys_ != nullptr; }
+
+  bool descending() const { return descending_; }
+
+  // The key of a row, and the row of a key (empty when it is not shown).
+  RowKey keyAt(int row) const;
+  std::optional<int> rowOf(RowKey key) const;
+
+  // The field a column shows; empty for the key and bookkeeping columns.
+  std::optional<capnp::StructSchema::Field> fieldOf(int column) const;
+
+  // Records read from the database since the tree was set (what paging
+  // costs), and rows held in the cache now.
+  std::uint64_t recordsRead() const { return recordsRead_; }
+  std::size_t cachedRows() const;
+
+  int rowCount(const QModelIndex& parent = {}) const override;
+  int columnCount(const QModelIndex& parent = {}) const override;
+  QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
+  QVariant headerData(int section, Qt::Orientation orientation,
+                      int role = Qt::DisplayRole) const override;
+  // Sorts by key (column 0); other columns keep key order.
+  void sort(int column, Qt::SortOrder order = Qt::AscendingOrder) override;
+
+ public slots:
+  // Reads again what changed: rows whose record changed update in place
+  // and are highlighted for kFlashMs; a change in the number of records
+  // resets the model.
+  void refresh();
+
+ private:
+  struct Row {
+    RowKey key;
+    std::uint32_t dataIteration = 0;
+    std::uint32_t metaIteration = 0;
+    bool missing = false;  // a filtered key whose record is gone
+    std::vector<QString> cells;
+  };
+  struct Page {
+    std::vector<Row> rows;
+    std::list<int>::iterator lru;
+  };
+
+  void resetState();
+  int ascendingRow(int row) const;
+  const Page& page(int number) const;
+  std::vector<Row> readPage(int number) const;
+  void extendAnchors(const ReadTxn& txn, int upToPage) const;
+  void formatRow(const GenericTreeView& tree, const StoredRecord& rec, Row& row) const;
+  void clearFlashes();
+
+  Workspace& ws_;
+  std::string tree_;
+  capnp::StructSchema schema_;
+  std::vector<capnp::StructSchema::Field> fields_;
+  bool versioned_ = true;
+  bool showBorrows_ = false;
+  bool descending_ = false;
+  std::uint64_t total_ = 0;
+  std::shared_ptr<const std::vector<RowKey>> keys_;
+  std::map<RowKey, std::string> holders_;
+
+  mutable std::vector<RowKey> anchors_;  // the key of row k * kPageRows
+  mutable std::unordered_map<int, Page> pages_;
+  mutable std::list<int> lru_;  // page numbers, most recent first
+  mutable std::uint64_t recordsRead_ = 0;
+  std::map<RowKey, qint64> flashes_;  // when each changed row was seen changing
+};
+
+}  // namespace hills::viewer

@@ -1,0 +1,71 @@
+// How the viewer shows stored values without compiled types: the text of a
+// table cell or of one field, type names, references and pictures in Data
+// fields. Works on Cap'n Proto's dynamic readers over a tree's stored
+// schema; no Qt, so the rules are tested on their own.
+#pragma once
+
+#include <capnp/dynamic.h>
+#include <capnp/schema.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace hills::viewer {
+
+// The one-line text of a value in a table cell: numbers as C++ prints them
+// (floats shortest round-trip), Text as it is (line breaks shown as ⏎),
+// enums by name (a number the schema does not know as "#7"), Data as its
+// size and first bytes in hex, a reference as "tree 42/1" (null: "—"),
+// a list as its first elements ("[3] R1, C12, U4"), a struct as its first
+// fields ("{length: 10, width: 4, …}"). At most `limit` characters (a cut
+// text ends with "…"). Throws kj::Exception when the value does not decode.
+std::string cellText(const capnp::DynamicValue::Reader& value, capnp::Type type,
+                     std::string_view refTree = {}, std::size_t limit = 80);
+
+// The type as the schema language writes it: "Float64", "List(Text)",
+// "Part.Dimensions", "Ref → parts".
+std::string typeName(capnp::Type type, std::string_view refTree = {});
+
+// What bytes of a Data field hold, told by their first bytes.
+enum class DataKind { kBytes, kPng, kJpeg };
+DataKind dataKind(capnp::Data::Reader bytes);
+
+// Bytes as hex pairs, 16 to a line with the offset first, at most
+// `maxBytes` of them ("… 1,204 bytes more" after).
+std::string hexDump(capnp::Data::Reader bytes, std::size_t maxBytes = 4096);
+
+// One field of a record on the way to a leaf: its name and, for an element
+// of a list, its index.
+struct PathStep {
+  std::string name;  // a field's name, or empty for a list element
+  std::uint32_t index = 0;
+};
+
+// "lines[2].designators[0]".
+std::string pathText(const std::vector<PathStep>& path);
+
+// Every leaf of a record as (path, text), depth first in schema order:
+// what a field-by-field comparison of two revisions compares. Unset
+// pointer fields and inactive union members are left out; a reference is a
+// leaf ("parts 42/1"), so is Data (its hex).
+struct Leaf {
+  std::string path;
+  std::string text;
+};
+std::vector<Leaf> leaves(capnp::DynamicStruct::Reader record);
+
+// One line of a field-by-field comparison.
+struct FieldDiff {
+  std::string path;
+  std::string before;  // empty when only `after` has the field
+  std::string after;   // empty when only `before` has it
+};
+// The fields whose text differs between two records of one tree, in the
+// order of `after`'s leaves then those only `before` has.
+std::vector<FieldDiff> diff(capnp::DynamicStruct::Reader before,
+                            capnp::DynamicStruct::Reader after);
+
+}  // namespace hills::viewer
