@@ -16,18 +16,6 @@ namespace {
 void appendRecordFields(std::string& out, const GenericTreeView& tree, const StoredRecord& rec);
 }
 
-namespace {
-
-// Declares the borrows table sync keeps, so a read-only open reads it with
-// the protocol's functions; it never writes (a read-only database calls no
-// hook).
-class BorrowTableReader final : public WriteHook {
- public:
-  std::vector<std::string> tables() const override { return {protocol::kBorrowTable}; }
-};
-
-}  // namespace
-
 std::unique_ptr<Database> openDatabase(const std::string& dir, bool writable) {
   std::error_code ec;
   if (!std::filesystem::exists(std::filesystem::path(dir) / "data.mdb", ec)) {
@@ -37,7 +25,7 @@ std::unique_ptr<Database> openDatabase(const std::string& dir, bool writable) {
   o.readOnly = !writable;
   o.maxTables = 4096;
   o.author = "hills";
-  if (!writable) o.hooks.push_back(std::make_shared<BorrowTableReader>());
+  if (!writable) o.hooks.push_back(protocol::borrowTableReader());
   return std::make_unique<Database>(dir, std::move(o));
 }
 
