@@ -4,7 +4,8 @@
 #     released and revised, in one local database;
 #  2. sync: a hills-server and two clients on 127.0.0.1, records created
 #     offline, a check-out refused and granted, a check-in the other client
-#     sees, a release.
+#     sees, a release;
+#  3. where the demo's databases are kept to open in hills-viewer.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${BUILD_DIR:-$root/build}
@@ -12,6 +13,9 @@ build=${BUILD_DIR:-$root/build}
 "$root/scripts/install-deps.sh"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j "$(nproc)" --target plm-demo sync-demo hills-server >/dev/null
+if grep -q "^HILLS_BUILD_VIEWER:BOOL=ON" "$build/CMakeCache.txt"; then
+  cmake --build "$build" -j "$(nproc)" --target hills-viewer >/dev/null
+fi
 
 data=$(mktemp -d "${TMPDIR:-/tmp}/hills-demo-XXXXXX")
 server_pid=
@@ -46,3 +50,19 @@ address=$(sed -n 's/.*listening on \([0-9.]*:[0-9]*\).*/\1/p' "$data/server.out"
 
 "$build/examples/sync-demo" "$data/clients" "$address"
 sleep 0.2  # let the server's last log lines through
+
+echo
+echo "### 3. Looking inside with hills-viewer (Qt 6; needs a display)"
+echo "    hills-viewer <database directory>        e.g. a copy of the demo's databases:"
+if [[ -x "$build/viewer/hills-viewer" ]]; then
+  # Copied once the server has stopped: the files are then at rest.
+  kill -TERM "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=
+  keep=${TMPDIR:-/tmp}/hills-demo-databases
+  rm -rf "$keep" && mkdir -p "$keep" && cp -r "$data/plm" "$data/server" "$keep/"
+  echo "    $build/viewer/hills-viewer $keep/plm"
+  echo "    $build/viewer/hills-viewer $keep/server     (the server's database, read-only)"
+else
+  echo "    (hills-viewer was not built here: Qt 6 Widgets was not found)"
+fi

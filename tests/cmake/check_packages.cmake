@@ -1,6 +1,6 @@
 # Builds the Debian packages of the hills build in BUILD_DIR with cpack into
 # WORK_DIR and checks what dpkg-deb says of each:
-#   cmake -DBUILD_DIR=... -DWORK_DIR=... -DWITH_TOOLS=ON|OFF -P check_packages.cmake
+#   cmake -DBUILD_DIR=... -DWORK_DIR=... -DWITH_TOOLS=ON|OFF -DWITH_VIEWER=ON|OFF -P check_packages.cmake
 file(REMOVE_RECURSE "${WORK_DIR}")
 file(MAKE_DIRECTORY "${WORK_DIR}")
 execute_process(
@@ -20,6 +20,9 @@ endfunction()
 set(packages libhills-dev hills-server)
 if(WITH_TOOLS)
   list(APPEND packages hills-tools)
+endif()
+if(WITH_VIEWER)
+  list(APPEND packages hills-viewer)
 endif()
 foreach(package IN LISTS packages)
   file(GLOB deb "${WORK_DIR}/${package}_*.deb")
@@ -50,6 +53,11 @@ foreach(file ./usr/include/hills/database.h ./usr/include/hills/client.h
   expect(libhills-dev "${c}" "${file}")
 endforeach()
 expect(libhills-dev "${libhills-dev_info}" "Depends: libcapnp-dev")
+
+if(WITH_VIEWER)
+  expect(hills-viewer "${hills-viewer_contents}" "./usr/bin/hills-viewer")
+  expect(hills-viewer "${hills-viewer_info}" "libqt6widgets6")
+endif()
 
 # The server's package: the program, a unit that runs it as its own user,
 # the default configuration (a conffile), the database directory made by

@@ -1,6 +1,7 @@
 #include "main_window.h"
 
 #include <QApplication>
+#include <QClipboard>
 #include <QLocale>
 #include <QFileDialog>
 #include <QHBoxLayout>
@@ -36,6 +37,7 @@ MainWindow::MainWindow(std::unique_ptr<Workspace> workspace, QWidget* parent)
   schemaView_->setModel(&schema_);
   left->addWidget(treeView_);
   left->addWidget(schemaView_);
+  left->setMinimumWidth(240);
 
   // Middle: the filter bar over the records.
   auto* middle = new QWidget;
@@ -55,11 +57,13 @@ MainWindow::MainWindow(std::unique_ptr<Workspace> workspace, QWidget* parent)
   bar->addWidget(cancel_);
   filterMessage_ = new QLabel;
   filterMessage_->setTextFormat(Qt::RichText);
+  filterMessage_->setWordWrap(true);
+  filterMessage_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
   filterMessage_->hide();
   recordView_ = new QTableView;
   recordView_->setModel(&records_);
   recordView_->setSelectionBehavior(QAbstractItemView::SelectRows);
-  recordView_->setSelectionMode(QAbstractItemView::SingleSelection);
+  recordView_->setSelectionMode(QAbstractItemView::ExtendedSelection);
   recordView_->setSortingEnabled(true);
   recordView_->sortByColumn(0, Qt::AscendingOrder);
   recordView_->verticalHeader()->hide();
@@ -141,6 +145,8 @@ void MainWindow::buildActions() {
     if (!path.isEmpty()) exportTo(path);
   }, QKeySequence(tr("Ctrl+E")));
   add(fileMenu, tr("&Quit"), [this] { close(); }, QKeySequence::Quit);
+  auto* editMenu = menuBar()->addMenu(tr("&Edit"));
+  add(editMenu, tr("&Copy"), [this] { copySelection(); }, QKeySequence::Copy);
 
   add(recordMenu, tr("New"), [this] {
     if (records_.tree().empty()) return;
@@ -381,6 +387,26 @@ void MainWindow::exportTo(const QString& path) {
   } catch (const std::exception& e) {
     showError(QString::fromUtf8(e.what()));
   }
+}
+
+void MainWindow::copySelection() {
+  // The focused view's selected cells, as tab-separated lines (what a
+  // spreadsheet pastes as rows and columns).
+  auto* view = qobject_cast<QAbstractItemView*>(QApplication::focusWidget());
+  if (!view) view = recordView_;
+  auto indexes = view->selectionModel() ? view->selectionModel()->selectedIndexes() : QModelIndexList{};
+  if (indexes.isEmpty() && view->currentIndex().isValid()) indexes.push_back(view->currentIndex());
+  std::sort(indexes.begin(), indexes.end(), [](const QModelIndex& a, const QModelIndex& b) {
+    return a.row() != b.row() ? a.row() < b.row() : a.column() < b.column();
+  });
+  QString text;
+  int row = -1;
+  for (const auto& index : indexes) {
+    if (row >= 0) text += index.row() == row ? QStringLiteral("\t") : QStringLiteral("\n");
+    row = index.row();
+    text += index.data().toString();
+  }
+  QApplication::clipboard()->setText(text);
 }
 
 void MainWindow::updateStatus() { status_->setText(ws_->statusLine()); }

@@ -50,6 +50,9 @@ class MainWindow : public QMainWindow {
   void openRecord(const OpaqueKey& key);
   // Writes the shown rows to `path` (.csv: CSV, else NDJSON).
   void exportTo(const QString& path);
+  // Copies the selected cells of the focused view (the records by
+  // default) to the clipboard, tab-separated.
+  void copySelection();
   // The last error an action met, as the window showed it.
   const QString& lastError() const { return lastError_; }
 

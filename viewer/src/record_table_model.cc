@@ -6,6 +6,7 @@
 #include <capnp/dynamic.h>
 
 #include <algorithm>
+#include <ctime>
 
 #include "hills/ref.h"
 #include "value_text.h"
@@ -19,6 +20,17 @@ enum Meta { kState, kLifecycle, kAuthor, kModified, kBorrowedBy, kMetaColumns };
 const char* const kMetaNames[] = {"state", "lifecycle", "author", "modified", "borrowed by"};
 
 qint64 nowMs() { return QDateTime::currentMSecsSinceEpoch(); }
+
+// "2026-12-01 17:02:08" in local time. localtime_r rather than QDateTime,
+// which looks the time zone up again on every call.
+QString localTime(qint64 ms) {
+  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  localtime_r(&seconds, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
+  return QString::fromLatin1(buf);
+}
 
 bool presentIn(capnp::DynamicStruct::Reader s, capnp::StructSchema::Field field) {
   if (field.getProto().getDiscriminantValue() == capnp::schema::Field::NO_DISCRIMINANT) {
@@ -40,7 +52,13 @@ void RecordTableModel::setTree(const std::string& tree) {
   tree_ = tree;
   schema_ = ws_.db().storedSchema(tree);
   fields_.clear();
-  for (auto f : schema_.getFields()) fields_.push_back(f);
+  types_.clear();
+  refTrees_.clear();
+  for (auto f : schema_.getFields()) {
+    fields_.push_back(f);
+    types_.push_back(f.getType());
+    refTrees_.push_back(refTarget(f));
+  }
   auto info = ws_.db().read([&](const ReadTxn& txn) {
     auto view = txn.tree(tree);
     return std::pair{view.versioned(), view.size()};
@@ -58,6 +76,7 @@ void RecordTableModel::setTree(const std::string& tree) {
 
 void RecordTableModel::resetState() {
   anchors_.clear();
+  last_ = nullptr;
   pages_.clear();
   lru_.clear();
   holders_.clear();
@@ -190,8 +209,7 @@ void RecordTableModel::extendAnchors(const ReadTxn& txn, int upToPage) const {
   });
 }
 
-void RecordTableModel::formatRow(const GenericTreeView& tree, const StoredRecord& rec,
-                                 Row& row) const {
+void RecordTableModel::formatRow(const StoredRecord& rec, Row& row) const {
   auto meta = rec.meta();
   row.key = {rec.id(), rec.revision()};
   row.dataIteration = meta.dataIteration;
@@ -199,11 +217,13 @@ void RecordTableModel::formatRow(const GenericTreeView& tree, const StoredRecord
   row.cells.assign(fields_.size() + kMetaColumns, QString());
   try {
     auto body = rec.body().getAs<capnp::DynamicStruct>(schema_);
+    std::string& text = buffer_;
     for (std::size_t i = 0; i < fields_.size(); ++i) {
       auto field = fields_[i];
       if (!presentIn(body, field)) continue;
-      row.cells[i] = QString::fromStdString(
-          cellText(body.get(field), field.getType(), refTarget(field)));
+      text.clear();
+      appendCellText(text, body.get(field), types_[i], refTrees_[i]);
+      row.cells[i] = QString::fromUtf8(text.data(), static_cast<qsizetype>(text.size()));
     }
   } catch (const kj::Exception& e) {
     row.cells[0] = QStringLiteral("(does not decode: %1)").arg(e.getDescription().cStr());
@@ -212,14 +232,11 @@ void RecordTableModel::formatRow(const GenericTreeView& tree, const StoredRecord
   at(kState) = versioned_ ? QString(toString(meta.state).data()) : QStringLiteral("unversioned");
   at(kLifecycle) = QString::number(meta.lifecycle);
   at(kAuthor) = QString::fromStdString(meta.author);
-  at(kModified) = QDateTime::fromMSecsSinceEpoch(
-                      std::chrono::duration_cast<std::chrono::milliseconds>(
-                          meta.modified.time_since_epoch())
-                          .count())
-                      .toString(QStringLiteral("yyyy-MM-dd HH:mm:ss"));
+  row.modifiedMs =
+      std::chrono::duration_cast<std::chrono::milliseconds>(meta.modified.time_since_epoch())
+          .count();
   auto holder = holders_.find(row.key);
   if (holder != holders_.end()) at(kBorrowedBy) = QString::fromStdString(holder->second);
-  (void)tree;
 }
 
 std::vector<RecordTableModel::Row> RecordTableModel::readPage(int number) const {
@@ -233,7 +250,7 @@ std::vector<RecordTableModel::Row> RecordTableModel::readPage(int number) const 
         Row row;
         row.key = (*keys_)[i];
         if (auto rec = tree.find(row.key.id, row.key.revision)) {
-          formatRow(tree, rec, row);
+          formatRow(rec, row);
         } else {
           row.missing = true;
           row.cells.assign(fields_.size() + kMetaColumns, QString());
@@ -250,7 +267,7 @@ std::vector<RecordTableModel::Row> RecordTableModel::readPage(int number) const 
     tree.scan(from.id, UINT64_MAX, [&](const StoredRecord& rec) {
       if (RowKey{rec.id(), rec.revision()} < from) return true;
       Row row;
-      formatRow(tree, rec, row);
+      formatRow(rec, row);
       ++recordsRead_;
       rows.push_back(std::move(row));
       return rows.size() < static_cast<std::size_t>(kPageRows);
@@ -260,19 +277,28 @@ std::vector<RecordTableModel::Row> RecordTableModel::readPage(int number) const 
 }
 
 const RecordTableModel::Page& RecordTableModel::page(int number) const {
+  // A view asks for the cells of one row after another: mostly the page of
+  // the last call.
+  if (last_ && lastNumber_ == number) return *last_;
   auto it = pages_.find(number);
   if (it != pages_.end()) {
     lru_.splice(lru_.begin(), lru_, it->second.lru);
+    last_ = &it->second;
+    lastNumber_ = number;
     return it->second;
   }
   while (pages_.size() >= kMaxPages) {
     pages_.erase(lru_.back());
     lru_.pop_back();
   }
+  last_ = nullptr;
+  auto rows = readPage(number);
   lru_.push_front(number);
   Page& p = pages_[number];
   p.lru = lru_.begin();
-  p.rows = readPage(number);
+  p.rows = std::move(rows);
+  last_ = &p;
+  lastNumber_ = number;
   return p;
 }
 
@@ -289,6 +315,9 @@ QVariant RecordTableModel::data(const QModelIndex& index, int role) const {
       if (index.column() == 0) {
         return versioned_ ? QStringLiteral("%1/%2").arg(row.key.id).arg(row.key.revision)
                           : QString::number(row.key.id);
+      }
+      if (index.column() == 1 + static_cast<int>(fields_.size()) + kModified && !row.missing) {
+        return localTime(row.modifiedMs);
       }
       return row.cells[static_cast<std::size_t>(index.column() - 1)];
     case Qt::BackgroundRole: {

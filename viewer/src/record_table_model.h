@@ -96,6 +96,7 @@ class RecordTableModel : public QAbstractTableModel {
     std::uint32_t dataIteration = 0;
     std::uint32_t metaIteration = 0;
     bool missing = false;  // a filtered key whose record is gone
+    qint64 modifiedMs = 0;  // formatted when shown
     std::vector<QString> cells;
   };
   struct Page {
@@ -108,13 +109,15 @@ class RecordTableModel : public QAbstractTableModel {
   const Page& page(int number) const;
   std::vector<Row> readPage(int number) const;
   void extendAnchors(const ReadTxn& txn, int upToPage) const;
-  void formatRow(const GenericTreeView& tree, const StoredRecord& rec, Row& row) const;
+  void formatRow(const StoredRecord& rec, Row& row) const;
   void clearFlashes();
 
   Workspace& ws_;
   std::string tree_;
   capnp::StructSchema schema_;
   std::vector<capnp::StructSchema::Field> fields_;
+  std::vector<capnp::Type> types_;           // of each field, read once
+  std::vector<std::string_view> refTrees_;   // of each field ($Hills.ref), in the schema
   bool versioned_ = true;
   bool showBorrows_ = false;
   bool descending_ = false;
@@ -125,6 +128,9 @@ class RecordTableModel : public QAbstractTableModel {
   mutable std::vector<RowKey> anchors_;  // the key of row k * kPageRows
   mutable std::unordered_map<int, Page> pages_;
   mutable std::list<int> lru_;  // page numbers, most recent first
+  mutable const Page* last_ = nullptr;  // the page of the last lookup
+  mutable int lastNumber_ = -1;
+  mutable std::string buffer_;  // a cell's text on its way to a QString
   mutable std::uint64_t recordsRead_ = 0;
   std::map<RowKey, qint64> flashes_;  // when each changed row was seen changing
 };

@@ -225,9 +225,17 @@ void addLeaves(std::vector<Leaf>& out, const std::string& path,
 std::string cellText(const capnp::DynamicValue::Reader& value, capnp::Type type,
                      std::string_view refTree, std::size_t limit) {
   std::string out;
-  appendCell(out, value, type, refTree, limit);
-  cut(out, limit);
+  appendCellText(out, value, type, refTree, limit);
   return out;
+}
+
+void appendCellText(std::string& out, const capnp::DynamicValue::Reader& value, capnp::Type type,
+                    std::string_view refTree, std::size_t limit) {
+  std::string cell;
+  std::string& target = out.empty() ? out : cell;
+  appendCell(target, value, type, refTree, limit);
+  cut(target, limit);
+  if (&target != &out) out += cell;
 }
 
 std::string typeName(capnp::Type type, std::string_view refTree) {

@@ -24,6 +24,9 @@ namespace hills::viewer {
 // text ends with "…"). Throws kj::Exception when the value does not decode.
 std::string cellText(const capnp::DynamicValue::Reader& value, capnp::Type type,
                      std::string_view refTree = {}, std::size_t limit = 80);
+// The same text appended to `out` (for a caller that reuses one buffer).
+void appendCellText(std::string& out, const capnp::DynamicValue::Reader& value, capnp::Type type,
+                    std::string_view refTree = {}, std::size_t limit = 80);
 
 // The type as the schema language writes it: "Float64", "List(Text)",
 // "Part.Dimensions", "Ref → parts".

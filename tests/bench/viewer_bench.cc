@@ -1,0 +1,127 @@
+// The viewer benchmark: one tree of --records parts (1,000,000 by default),
+// in one run, with medians of --rounds (3):
+//   first rows   opening the database and reading the first 50 rows of the
+//                record table (every column), against `mdb_stat -e` of the
+//                same database (a process, as a person runs it)
+//   scrolling    the model's work per row, reading 10,000 rows in order
+//   memory       anonymous resident memory after opening, after scrolling
+//                10,000 rows, and after visiting rows all through the tree
+#include <QCoreApplication>
+
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include "bench_util.h"
+#include "hills/hills.h"
+#include "plm.hills.h"
+#include "plm_fixtures.h"
+#include "record_table_model.h"
+#include "temp_dir.h"
+#include "workspace.h"
+
+namespace {
+
+using hills::bench::interleavedMedians;
+using hills::viewer::RecordTableModel;
+using hills::viewer::Workspace;
+
+// Resident memory of this process in MiB: `RssAnon` (what the viewer
+// holds) or `RssFile` (pages of the database's map that reads touched:
+// the kernel's page cache, shared and given back under pressure).
+double residentMiB(const std::string& kind) {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind(kind + ":", 0) == 0) return std::stod(line.substr(kind.size() + 1)) / 1024;
+  }
+  return 0;
+}
+
+void run(const std::string& cmd) {
+  int rc = std::system(cmd.c_str());
+  if (!WIFEXITED(rc) || WEXITSTATUS(rc) != 0) {
+    std::fprintf(stderr, "failed: %s\n", cmd.c_str());
+    std::exit(1);
+  }
+}
+
+// Reads every column of rows [first, first + count).
+std::size_t readRows(const RecordTableModel& model, int first, int count) {
+  std::size_t chars = 0;
+  for (int r = first; r < first + count && r < model.rowCount(); ++r) {
+    for (int c = 0; c < model.columnCount(); ++c) {
+      chars += static_cast<std::size_t>(model.data(model.index(r, c)).toString().size());
+    }
+  }
+  return chars;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  QCoreApplication app(argc, argv);
+  std::size_t records = 1000000;
+  int rounds = 3;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i];
+    if (a == "--records") records = std::stoul(argv[i + 1]);
+    if (a == "--rounds") rounds = std::stoi(argv[i + 1]);
+  }
+  hills::test::TempDir dir;
+  std::string db = dir.sub("db");
+  {
+    hills::Database d(db, hills::test::plmOptions());
+    for (std::size_t done = 0; done < records;) {
+      std::size_t n = std::min<std::size_t>(100000, records - done);
+      d.write([&](hills::WriteTxn& txn) {
+        auto parts = txn.tree<plm::Part>();
+        for (std::size_t i = 0; i < n; ++i) parts.create(hills::test::makePart(static_cast<int>(done + i)));
+      });
+      done += n;
+    }
+  }
+  std::printf("viewer benchmark: %zu parts, %d rounds, medians\n", records, rounds);
+  std::size_t sink = 0;
+
+  auto firstNs = interleavedMedians(rounds, 1, {
+      [&] {
+        auto ws = Workspace::openLocal(db, false);
+        RecordTableModel model(*ws);
+        model.setTree("parts");
+        sink += readRows(model, 0, 50);
+      },
+      [&] { run("mdb_stat -e " + db + " > /dev/null"); },
+  });
+  std::printf("first 50 rows        %10.3f ms\n", firstNs[0] / 1e6);
+  std::printf("mdb_stat -e          %10.3f ms\n", firstNs[1] / 1e6);
+  std::printf("RATIO first_rows_vs_mdb_stat %.2f (target <= 3)\n", firstNs[0] / firstNs[1]);
+
+  constexpr int kScroll = 10000;
+  auto ws = Workspace::openLocal(db, false);
+  double before = residentMiB("RssAnon");
+  auto scrollNs = hills::bench::medianNsPerOp(rounds, kScroll, [&](int) {
+    RecordTableModel model(*ws);
+    model.setTree("parts");
+    sink += readRows(model, 0, kScroll);
+  });
+  std::printf("RATIO scroll_ns_per_row %.0f (target <= 2000)\n", scrollNs);
+
+  RecordTableModel model(*ws);
+  model.setTree("parts");
+  sink += readRows(model, 0, kScroll);
+  double scrolled = residentMiB("RssAnon");
+  // Then all through the tree: a screen of rows every 1% of it.
+  for (int step = 0; step < 100; ++step) {
+    sink += readRows(model, static_cast<int>(records / 100 * static_cast<std::size_t>(step)), 40);
+  }
+  double visited = residentMiB("RssAnon");
+  std::printf("anonymous memory: opened %.1f MiB, after %d rows %.1f MiB, after the whole tree "
+              "%.1f MiB (%zu rows cached); the map's pages touched: %.1f MiB\n",
+              before, kScroll, scrolled, visited, model.cachedRows(), residentMiB("RssFile"));
+  std::printf("RATIO rss_growth_mib_after_scrolling %.1f (flat: bounded by the cache)\n",
+              visited - before);
+  return sink == 0 ? 1 : 0;
+}
