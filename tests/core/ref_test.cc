@@ -90,3 +90,13 @@ TEST_CASE("rewriteRefs changes the references its function moves, in place, and 
     CHECK(none == 0);
   });
 }
+
+TEST_CASE("a field's reference target and the Ref type are told from the schema", "[core][ref]") {
+  auto bom = capnp::Schema::from<plm::capnp::Bom>();
+  CHECK(hills::refTarget(bom.getFieldByName("assembly")) == "parts");
+  CHECK(hills::refTarget(bom.getFieldByName("interchangeable")) == "parts");
+  CHECK(hills::refTarget(bom.getFieldByName("notes")).empty());
+  CHECK(hills::isRefType(bom.getFieldByName("assembly").getType()));
+  CHECK_FALSE(hills::isRefType(bom.getFieldByName("lines").getType()));
+  CHECK_FALSE(hills::isRefType(bom.getFieldByName("notes").getType()));
+}

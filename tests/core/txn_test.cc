@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "plm_fixtures.h"
 #include "temp_dir.h"
 
@@ -322,4 +325,45 @@ TEST_CASE("a write inside a read of the same database is refused", "[core][txn]"
   db.read([&](const hills::ReadTxn&) {
     CHECK(codeOf([&] { db.write([](hills::WriteTxn&) {}); }) == ErrorCode::kInvalidArgument);
   });
+}
+
+TEST_CASE("a snapshot's version grows with every commit, of this process or another",
+          "[core][txn]") {
+  TempDir dir;
+  // The other process is forked first, before this one opens the database,
+  // and writes when told to.
+  int go[2];
+  REQUIRE(::pipe(go) == 0);
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::close(go[1]);
+    char byte = 0;
+    if (::read(go[0], &byte, 1) != 1) ::_exit(2);
+    try {
+      hills::Database other(dir.sub("db"), plmOptions());
+      other.write([](hills::WriteTxn& txn) { txn.tree<plm::Part>().create(makePart(2)); });
+    } catch (...) {
+      ::_exit(1);
+    }
+    ::_exit(0);
+  }
+  ::close(go[0]);
+  hills::Database db(dir.sub("db"), plmOptions());
+  auto version = [&] { return db.read([](const hills::ReadTxn& txn) { return txn.version(); }); };
+  auto before = version();
+  CHECK(version() == before);  // reading commits nothing
+  auto inside = db.write([&](hills::WriteTxn& txn) {
+    txn.tree<plm::Part>().create(makePart(1));
+    return txn.version();
+  });
+  CHECK(inside == before + 1);
+  CHECK(version() == inside);
+  REQUIRE(::write(go[1], "w", 1) == 1);
+  ::close(go[1]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  CHECK(version() > inside);
 }

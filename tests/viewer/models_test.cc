@@ -119,6 +119,7 @@ class ModelsTest : public QObject {
     QImage image;
     QVERIFY(image.loadFromData(drawing.data(RecordFieldsModel::kImageRole).toByteArray()));
     QCOMPARE(image.width(), 48);
+    QVERIFY(drawing.data(Qt::ToolTipRole).toString().startsWith("000000  89 50 4e 47 0d 0a 1a 0a"));
     QCOMPARE(fields.rowCount(dimensions), 3);
 
     fields.setRecord("boms", 1, 0);

@@ -453,14 +453,6 @@ class Parser {
 
 // --- evaluation ------------------------------------------------------------------
 
-bool present(capnp::DynamicStruct::Reader s, capnp::StructSchema::Field field) {
-  if (field.getProto().getDiscriminantValue() == capnp::schema::Field::NO_DISCRIMINANT) {
-    return true;
-  }
-  KJ_IF_MAYBE (active, s.which()) return *active == field;
-  return false;
-}
-
 template <class T>
 bool ordered(Op op, const T& a, const T& b) {
   switch (op) {
@@ -553,10 +545,10 @@ bool compare(const Node& n, const StoredRecord& rec, capnp::DynamicStruct::Reade
   capnp::DynamicStruct::Reader s = body;
   const auto& fields = n.path.fields;
   for (std::size_t i = 0; i + 1 < fields.size(); ++i) {
-    if (!present(s, fields[i])) return false;
+    if (!isActive(s, fields[i])) return false;
     s = s.get(fields[i]).as<capnp::DynamicStruct>();
   }
-  if (!present(s, fields.back())) return false;
+  if (!isActive(s, fields.back())) return false;
   auto v = s.get(fields.back());
   if (!n.path.list) return compareValue(n, v);
   for (auto element : v.as<capnp::DynamicList>()) {

@@ -13,14 +13,6 @@ namespace hills::viewer {
 
 namespace {
 
-bool present(capnp::DynamicStruct::Reader s, capnp::StructSchema::Field field) {
-  if (field.getProto().getDiscriminantValue() == capnp::schema::Field::NO_DISCRIMINANT) {
-    return true;
-  }
-  KJ_IF_MAYBE (active, s.which()) return *active == field;
-  return false;
-}
-
 // Sets the value at path[at..] inside `v` (a JSON object or array).
 bool setAt(QJsonValue& v, const std::vector<PathStep>& path, std::size_t at,
            const QJsonValue& value) {
@@ -133,7 +125,7 @@ void RecordFieldsModel::addValue(int node, const capnp::DynamicValue::Reader& va
   if (type.isStruct()) {
     auto s = value.as<capnp::DynamicStruct>();
     for (auto field : s.getSchema().getFields()) {
-      if (!present(s, field)) continue;
+      if (!isActive(s, field)) continue;
       auto path = at().path;
       path.push_back({field.getProto().getName().cStr(), 0});
       int child = add(node, QString(field.getProto().getName().cStr()), std::move(path));
@@ -154,6 +146,7 @@ void RecordFieldsModel::addValue(int node, const capnp::DynamicValue::Reader& va
   }
   if (type.isData()) {
     auto bytes = value.as<capnp::Data>();
+    at().hex = QString::fromStdString(hexDump(bytes));
     if (dataKind(bytes) != DataKind::kBytes) {
       at().image = QByteArray(reinterpret_cast<const char*>(bytes.begin()),
                               static_cast<qsizetype>(bytes.size()));
@@ -174,7 +167,7 @@ void RecordFieldsModel::build() {
     try {
       auto body = rec.body().getAs<capnp::DynamicStruct>(tree.schema());
       for (auto field : tree.schema().getFields()) {
-        if (!present(body, field)) continue;
+        if (!isActive(body, field)) continue;
         int child = add(0, QString(field.getProto().getName().cStr()),
                         {{field.getProto().getName().cStr(), 0}});
         addValue(child, body.get(field), field.getType(), refTarget(field));
@@ -223,9 +216,11 @@ QVariant RecordFieldsModel::data(const QModelIndex& index, int role) const {
   if (!index.isValid()) return {};
   const Node& n = nodes_[static_cast<std::size_t>(index.internalId())];
   switch (role) {
+    case Qt::ToolTipRole:
+      if (index.column() == kValue && !n.hex.isEmpty()) return n.hex;
+      [[fallthrough]];
     case Qt::DisplayRole:
     case Qt::EditRole:
-    case Qt::ToolTipRole:
       if (index.column() == kName) return n.name;
       if (index.column() == kValue) return n.value;
       return n.type;

@@ -78,6 +78,7 @@ class RecordFieldsModel : public QAbstractItemModel {
     std::vector<PathStep> path;
     std::optional<OpaqueKey> ref;
     QByteArray image;
+    QString hex;  // of a Data field: its bytes, 16 a line
     bool leaf = false;  // a value one can type (number, text, bool, enum)
     capnp::schema::Type::Which which = capnp::schema::Type::VOID;
   };

@@ -32,14 +32,6 @@ QString localTime(qint64 ms) {
   return QString::fromLatin1(buf);
 }
 
-bool presentIn(capnp::DynamicStruct::Reader s, capnp::StructSchema::Field field) {
-  if (field.getProto().getDiscriminantValue() == capnp::schema::Field::NO_DISCRIMINANT) {
-    return true;
-  }
-  KJ_IF_MAYBE (active, s.which()) return *active == field;
-  return false;
-}
-
 }  // namespace
 
 RecordTableModel::RecordTableModel(Workspace& workspace, QObject* parent)
@@ -220,7 +212,7 @@ void RecordTableModel::formatRow(const StoredRecord& rec, Row& row) const {
     std::string& text = buffer_;
     for (std::size_t i = 0; i < fields_.size(); ++i) {
       auto field = fields_[i];
-      if (!presentIn(body, field)) continue;
+      if (!isActive(body, field)) continue;
       text.clear();
       appendCellText(text, body.get(field), types_[i], refTrees_[i]);
       row.cells[i] = QString::fromUtf8(text.data(), static_cast<qsizetype>(text.size()));

@@ -16,15 +16,6 @@ void appendNumber(std::string& out, T v) {
   out.append(buf, ec == std::errc() ? end : buf);
 }
 
-std::string withThousands(std::uint64_t n) {
-  std::string digits = std::to_string(n), out;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
 // The name after the file's: "Part.Dimensions" of "plm.capnp:Part.Dimensions".
 std::string shortName(capnp::Schema schema) {
   std::string name = schema.getProto().getDisplayName();
@@ -41,16 +32,8 @@ void cut(std::string& text, std::size_t limit) {
   text += "…";
 }
 
-bool activeOrPlain(capnp::DynamicStruct::Reader s, capnp::StructSchema::Field field) {
-  if (field.getProto().getDiscriminantValue() == capnp::schema::Field::NO_DISCRIMINANT) {
-    return true;
-  }
-  KJ_IF_MAYBE (active, s.which()) return *active == field;
-  return false;
-}
-
 bool isSet(capnp::DynamicStruct::Reader s, capnp::StructSchema::Field field) {
-  if (!activeOrPlain(s, field)) return false;
+  if (!isActive(s, field)) return false;
   auto type = field.getType();
   bool pointer = type.isText() || type.isData() || type.isList() ||
                  (type.isStruct() && !field.getProto().isGroup()) || type.isAnyPointer();
@@ -221,6 +204,23 @@ void addLeaves(std::vector<Leaf>& out, const std::string& path,
 }
 
 }  // namespace
+
+std::string withThousands(std::uint64_t n) {
+  std::string digits = std::to_string(n), out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+bool isActive(capnp::DynamicStruct::Reader s, capnp::StructSchema::Field field) {
+  if (field.getProto().getDiscriminantValue() == capnp::schema::Field::NO_DISCRIMINANT) {
+    return true;
+  }
+  KJ_IF_MAYBE (active, s.which()) return *active == field;
+  return false;
+}
 
 std::string cellText(const capnp::DynamicValue::Reader& value, capnp::Type type,
                      std::string_view refTree, std::size_t limit) {

@@ -32,6 +32,13 @@ void appendCellText(std::string& out, const capnp::DynamicValue::Reader& value, 
 // "Part.Dimensions", "Ref → parts".
 std::string typeName(capnp::Type type, std::string_view refTree = {});
 
+// "1,234,567".
+std::string withThousands(std::uint64_t n);
+
+// Whether `field` of `s` holds a value to show: any field outside a union,
+// or the union's active member.
+bool isActive(capnp::DynamicStruct::Reader s, capnp::StructSchema::Field field);
+
 // What bytes of a Data field hold, told by their first bytes.
 enum class DataKind { kBytes, kPng, kJpeg };
 DataKind dataKind(capnp::Data::Reader bytes);

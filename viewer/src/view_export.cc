@@ -111,11 +111,7 @@ std::uint64_t exportView(const Database& db, const std::string& tree,
         for (auto f : schema.getFields()) {
           buf += ',';
           auto type = f.getType();
-          bool set = f.getProto().getDiscriminantValue() == capnp::schema::Field::NO_DISCRIMINANT;
-          if (!set) {
-            KJ_IF_MAYBE (active, body.which()) set = *active == f;
-          }
-          if (!set) continue;
+          if (!isActive(body, f)) continue;
           auto value = body.get(f);
           if ((type.isStruct() && !isRefType(type)) || type.isList() || type.isData()) {
             auto text = json.encode(value, type);

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "hills/inspect.h"
+#include "value_text.h"
 
 namespace hills::viewer {
 
@@ -27,15 +28,6 @@ Role roleIn(const Database& db) {
     }
     return role;
   });
-}
-
-std::string withThousands(std::uint64_t n) {
-  std::string digits = std::to_string(n), out;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
 }
 
 }  // namespace
