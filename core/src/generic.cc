@@ -9,7 +9,10 @@
 #include <string>
 
 #include "hills/tree.h"
+#include "json_encode.h"
 #include "schema_registry.h"
+#include "state.h"
+#include "write_path.h"
 
 namespace hills {
 
@@ -305,14 +308,59 @@ bool decodeInto(const GenericTreeView& tree, JsonValue::Reader json,
 }  // namespace
 
 std::string toJson(const GenericTreeView& tree, const StoredRecord& record) {
+  std::string out;
+  appendJson(out, tree, record);
+  return out;
+}
+
+void appendJson(std::string& out, const GenericTreeView& tree, const StoredRecord& record) {
+  auto at = out.size();
   try {
-    // Setting a codec up costs more than encoding a record: one per thread.
-    thread_local const capnp::JsonCodec codec;
-    auto text = codec.encode(record.body().getAs<capnp::DynamicStruct>(tree.schema()));
-    return std::string(text.cStr(), text.size());
+    detail::writeJson(out, *detail::TxnAccess::state(tree)->json,
+                      record.body().getAs<capnp::AnyStruct>());
   } catch (const kj::Exception& e) {
+    out.resize(at);
     record.throwCorrupt(e);
   }
+}
+
+void appendJsonString(std::string& out, std::string_view text) {
+  detail::writeJsonString(out, text.data(), text.size());
+}
+
+JsonWriter::JsonWriter(capnp::StructSchema schema) : plans_(detail::planJson(schema)) {}
+
+JsonWriter::JsonWriter(const GenericTreeView& tree)
+    : plans_(detail::TxnAccess::state(tree)->json) {}
+
+namespace {
+
+capnp::AnyStruct::Reader checkedValue(const detail::JsonPlans& plans,
+                                      capnp::DynamicStruct::Reader value) {
+  if (value.getSchema() != detail::jsonSchema(plans)) {
+    throw Error(ErrorCode::kInvalidArgument,
+                std::string("JsonWriter for ") + detail::jsonSchema(plans).getProto().getDisplayName().cStr() +
+                    " was given a value of " + value.getSchema().getProto().getDisplayName().cStr());
+  }
+  return value.as<capnp::AnyStruct>();
+}
+
+}  // namespace
+
+void JsonWriter::append(std::string& out, capnp::DynamicStruct::Reader value) const {
+  detail::writeJson(out, *plans_, checkedValue(*plans_, value));
+}
+
+void JsonWriter::appendField(std::string& out, capnp::DynamicStruct::Reader value,
+                             capnp::StructSchema::Field field) const {
+  auto any = checkedValue(*plans_, value);
+  if (field.getContainingStruct() != detail::jsonSchema(*plans_)) {
+    throw Error(ErrorCode::kInvalidArgument,
+                std::string("JsonWriter::appendField: the field '") +
+                    field.getProto().getName().cStr() + "' is not one of " +
+                    detail::jsonSchema(*plans_).getProto().getDisplayName().cStr());
+  }
+  detail::writeJsonField(out, *plans_, any, field.getIndex());
 }
 
 void updateFromJson(GenericTree& tree, std::uint64_t id, std::uint32_t revision,

@@ -2,6 +2,7 @@
 // copies (Database::copyTo).
 #include "hills/inspect.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <mutex>
 #include <shared_mutex>
@@ -92,6 +93,50 @@ void scanTable(const ReadTxn& txn, std::string_view name, std::string_view from,
   }
   if (rc != MDB_NOTFOUND) {
     detail::checkLmdb(rc, [&] { return "reading table " + std::string(name); }, t.db->path);
+  }
+}
+
+void scanTree(const GenericTreeView& view, kj::FunctionParam<bool(const TreeEntry& entry)> fn) {
+  detail::TxnState& t = *detail::TxnAccess::txnOf(view);
+  const detail::TreeState& tree = *detail::TxnAccess::state(view);
+  detail::Cursor cursor(t.txn, tree.dbi, t.db->path);
+  MDB_val k, v;
+  int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_FIRST);
+  while (rc == MDB_SUCCESS) {
+    MDB_val key = k, value = v;
+    // Step first, so the next value loads while fn reads this one.
+    rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT);
+    if (rc == MDB_SUCCESS) {
+      const char* p = static_cast<const char*>(v.mv_data);
+      for (std::size_t off = 0; off < std::min<std::size_t>(v.mv_size, 512); off += 64) {
+        __builtin_prefetch(p + off);
+      }
+    }
+    TreeEntry entry;
+    entry.key = kj::arrayPtr(static_cast<const kj::byte*>(key.mv_data), key.mv_size);
+    entry.value = kj::arrayPtr(static_cast<const kj::byte*>(value.mv_data), value.mv_size);
+    detail::DecodedKey decoded;
+    bool called = false;  // errors of fn are fn's
+    try {
+      if (!detail::decodeKey(key, decoded) || decoded.id == 0) {
+        throw Error(ErrorCode::kCorrupt, "tree '" + tree.name + "' holds a key of " +
+                                             std::to_string(key.mv_size) +
+                                             " bytes that is not a record key");
+      }
+      detail::InPlace in(&tree, decoded.id, decoded.revision,
+                         t.words(value, tree, decoded.id, decoded.revision));
+      entry.record = &in.record;
+      called = true;
+      if (!fn(entry)) return;
+    } catch (const Error& e) {
+      if (called) throw;
+      entry.record = nullptr;
+      entry.error = &e;
+      if (!fn(entry)) return;
+    }
+  }
+  if (rc != MDB_NOTFOUND) {
+    detail::checkLmdb(rc, [&] { return "scanning tree '" + tree.name + "'"; }, t.db->path);
   }
 }
 

@@ -31,6 +31,7 @@
 namespace hills::detail {
 
 struct IndexState;
+struct JsonPlans;
 struct ValuePlans;
 
 struct TreeState {
@@ -42,6 +43,7 @@ struct TreeState {
   bool compiled = false;       // declared in Options::trees
   capnp::StructSchema schema;  // the stored schema (the newest declared), for the dynamic API
   std::shared_ptr<const ValuePlans> plans;  // how checkValue reads values of `schema`
+  std::shared_ptr<const JsonPlans> json;    // how records of `schema` are written as JSON
   const std::string* database = nullptr;  // its path, for messages
   std::vector<IndexState*> indexes;       // indexers of this tree
 };

@@ -15,6 +15,7 @@
 
 #include "hills/error.h"
 #include "hills/record.capnp.h"
+#include "json_encode.h"
 #include "state.h"
 
 namespace hills::detail {
@@ -306,6 +307,7 @@ void checkValue(const TreeState& tree, std::uint64_t id, std::uint32_t revision,
 void setSchema(TreeState& tree, capnp::StructSchema schema) {
   tree.schema = schema;
   tree.plans = planValues(schema);
+  tree.json = planJson(schema);
 }
 
 std::shared_ptr<const ValuePlans> planValues(capnp::StructSchema schema) {

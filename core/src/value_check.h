@@ -17,7 +17,8 @@ struct ValuePlans;
 // its schema (kept in TreeState::plans, next to the schema).
 std::shared_ptr<const ValuePlans> planValues(capnp::StructSchema schema);
 
-// Sets the tree's schema and the plan that goes with it.
+// Sets the tree's schema and the plans that go with it (checkValue's and
+// the JSON writer's).
 void setSchema(TreeState& tree, capnp::StructSchema schema);
 
 // Reads `words` (a stored value: the envelope at its root, the record as its

@@ -30,6 +30,7 @@ struct TxnAccess {
     fn(txn);
   }
   static TreeState* state(const GenericTreeView& tree) { return tree.tree_; }
+  static TxnState* txnOf(const GenericTreeView& tree) { return tree.txn_; }
   static TxnState* state(const ReadTxn& txn) { return txn.state_; }
 };
 

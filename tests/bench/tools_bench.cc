@@ -5,11 +5,17 @@
 //   verify          records per second
 //   backup          vs mdb_copy -c of the same database
 // Each is run --rounds times (3) in turns; medians are printed.
+//   --hills PATH     the hills binary to measure (the build's by default)
+//   --baseline PATH  another hills binary (an older build) measured in the
+//                    same turns; its figures are printed beside
+//   --db DIR         build the database in DIR and leave it there; a DIR
+//                    that holds one already is used as it is
 #include <sqlite3.h>
 #include <sys/wait.h>
 
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -94,14 +100,17 @@ struct Rows {
 int main(int argc, char** argv) {
   std::size_t records = 1000000;
   int rounds = 3;
+  hills::test::TempDir dir;
+  std::string db = dir.sub("db"), hillsBin = HILLS_BIN, baseline;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--records") records = std::stoul(argv[i + 1]);
     if (a == "--rounds") rounds = std::stoi(argv[i + 1]);
+    if (a == "--hills") hillsBin = argv[i + 1];
+    if (a == "--baseline") baseline = argv[i + 1];
+    if (a == "--db") db = argv[i + 1];
   }
-  hills::test::TempDir dir;
-  std::string db = dir.sub("db"), hillsBin = HILLS_BIN;
-  {
+  if (!std::filesystem::exists(db + "/data.mdb")) {
     auto o = hills::test::plmOptions();
     hills::Database d(db, o);
     for (std::size_t done = 0; done < records;) {
@@ -119,34 +128,52 @@ int main(int argc, char** argv) {
   run(hillsBin + " export-sqlite " + db + " " + dir.sub("first.db") + " > /dev/null");
   Rows rows;
   rows.load(dir.sub("first.db"));
-  auto exportNs = interleavedMedians(rounds, records, {
-      [&] { run(hillsBin + " export-sqlite --replace " + db + " " + dir.sub("out.db") + " > /dev/null"); },
-      [&] { rows.insert(dir.sub("plain.db")); },
-  });
+  // Each measurement of hills, then the same with the baseline binary when
+  // there is one (its figures come last).
+  auto withBaseline = [&](std::vector<std::function<void()>> fns,
+                          const std::function<void(const std::string&)>& hillsRun) {
+    fns.insert(fns.begin(), [&, hillsRun] { hillsRun(hillsBin); });
+    if (!baseline.empty()) fns.push_back([&, hillsRun] { hillsRun(baseline); });
+    return fns;
+  };
+  auto exportNs = interleavedMedians(rounds, records, withBaseline(
+      {[&] { rows.insert(dir.sub("plain.db")); }},
+      [&](const std::string& bin) {
+        run(bin + " export-sqlite --replace " + db + " " + dir.sub("out.db") + " > /dev/null");
+      }));
   std::printf("export-sqlite        %10.0f records/s\n", 1e9 / exportNs[0]);
   std::printf("sqlite bulk insert   %10.0f records/s\n", 1e9 / exportNs[1]);
+  if (!baseline.empty()) {
+    std::printf("baseline export      %10.0f records/s, %.2fx of the insert\n", 1e9 / exportNs[2],
+                exportNs[1] / exportNs[2]);
+  }
   std::printf("RATIO export_vs_sqlite_insert %.2f (target >= 0.7)\n", exportNs[1] / exportNs[0]);
 
-  auto readNs = interleavedMedians(rounds, records, {
-      [&] { run(hillsBin + " dump " + db + " parts > /dev/null"); },
-      [&] { run(hillsBin + " verify " + db + " > /dev/null"); },
-  });
-  std::printf("RATIO dump_records_per_second %.0f (target >= 300000)\n", 1e9 / readNs[0]);
-  std::printf("RATIO verify_records_per_second %.0f (target >= 1000000)\n", 1e9 / readNs[1]);
+  for (const char* command : {"dump", "verify"}) {
+    std::string cmd = command;
+    auto ns = interleavedMedians(rounds, records, withBaseline({}, [&](const std::string& bin) {
+      run(bin + " " + cmd + " " + db + (cmd == "dump" ? " parts" : "") + " > /dev/null");
+    }));
+    if (!baseline.empty()) {
+      std::printf("baseline %-11s %10.0f records/s\n", command, 1e9 / ns[1]);
+    }
+    std::printf("RATIO %s_records_per_second %.0f (target >= %s)\n", command, 1e9 / ns[0],
+                cmd == "dump" ? "300000" : "1000000");
+  }
 
-  auto copyNs = interleavedMedians(rounds, 1, {
-      [&] {
-        std::filesystem::remove_all(dir.sub("b"));
-        run(hillsBin + " backup " + db + " " + dir.sub("b") + " > /dev/null");
-      },
-      [&] {
+  auto copyNs = interleavedMedians(rounds, 1, withBaseline(
+      {[&] {
         std::filesystem::remove_all(dir.sub("c"));
         std::filesystem::create_directories(dir.sub("c"));
         run("mdb_copy -c " + db + " " + dir.sub("c"));
-      },
-  });
+      }},
+      [&](const std::string& bin) {
+        std::filesystem::remove_all(dir.sub("b"));
+        run(bin + " backup " + db + " " + dir.sub("b") + " > /dev/null");
+      }));
   std::printf("backup               %10.3f s\n", copyNs[0] / 1e9);
   std::printf("mdb_copy -c          %10.3f s\n", copyNs[1] / 1e9);
+  if (!baseline.empty()) std::printf("baseline backup      %10.3f s\n", copyNs[2] / 1e9);
   std::printf("RATIO backup_vs_mdb_copy %.2f (target <= 1.2)\n", copyNs[0] / copyNs[1]);
   return 0;
 }

@@ -90,41 +90,70 @@ std::string roleOf(const ReadTxn& txn) {
   return "plain";
 }
 
-void appendJsonString(std::string& out, std::string_view text) {
-  out += '"';
-  for (char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
+// Days since 1970-01-01 to a civil date (proleptic Gregorian), after
+// Howard Hinnant's days_from_civil inverse.
+void civilFromDays(std::int64_t days, std::int64_t& year, unsigned& month, unsigned& day) {
+  days += 719468;
+  std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  auto doe = static_cast<unsigned>(days - era * 146097);
+  unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  unsigned mp = (5 * doy + 2) / 153;
+  day = doy - (153 * mp + 2) / 5 + 1;
+  month = mp < 10 ? mp + 3 : mp - 9;
+  year = static_cast<std::int64_t>(yoe) + era * 400 + (month <= 2);
 }
 
-std::string isoTime(std::int64_t nanos) {
-  std::time_t secs = static_cast<std::time_t>(nanos / 1000000000);
-  long millis = static_cast<long>((nanos % 1000000000) / 1000000);
+void appendIsoTime(std::string& out, std::int64_t nanos) {
+  std::int64_t secs = nanos / 1000000000;
+  std::int64_t millis = (nanos % 1000000000) / 1000000;
   if (nanos < 0 && millis != 0) {
     --secs;
     millis += 1000;
   }
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[80];
-  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
-  return buf;
+  std::int64_t days = secs / 86400, rest = secs % 86400;
+  if (rest < 0) {
+    rest += 86400;
+    --days;
+  }
+  std::int64_t year;
+  unsigned month, day;
+  civilFromDays(days, year, month, day);
+  if (year < 0 || year > 9999) {
+    char buf[48];
+    int n = std::snprintf(buf, sizeof(buf), "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
+                          static_cast<long long>(year), month, day,
+                          static_cast<long long>(rest / 3600),
+                          static_cast<long long>(rest / 60 % 60),
+                          static_cast<long long>(rest % 60), static_cast<long long>(millis));
+    out.append(buf, static_cast<std::size_t>(n));
+    return;
+  }
+  char b[24];
+  auto put = [&](int at, std::int64_t v, int digits) {
+    for (int i = digits - 1; i >= 0; --i, v /= 10) b[at + i] = static_cast<char>('0' + v % 10);
+  };
+  put(0, year, 4);
+  b[4] = '-';
+  put(5, month, 2);
+  b[7] = '-';
+  put(8, day, 2);
+  b[10] = 'T';
+  put(11, rest / 3600, 2);
+  b[13] = ':';
+  put(14, rest / 60 % 60, 2);
+  b[16] = ':';
+  put(17, rest % 60, 2);
+  b[19] = '.';
+  put(20, millis, 3);
+  b[23] = 'Z';
+  out.append(b, sizeof(b));
+}
+
+std::string isoTime(std::int64_t nanos) {
+  std::string out;
+  appendIsoTime(out, nanos);
+  return out;
 }
 
 std::string humanBytes(std::uint64_t bytes) {
@@ -155,26 +184,29 @@ void appendRecordJson(std::string& out, const GenericTreeView& tree, const Store
 namespace {
 void appendRecordFields(std::string& out, const GenericTreeView& tree, const StoredRecord& rec) {
   auto env = rec.envelope();
+  char number[24];
+  auto integer = [&](auto v) {
+    out.append(number, static_cast<std::size_t>(std::to_chars(number, number + 24, v).ptr - number));
+  };
   out += "{\"id\":\"";
-  out += std::to_string(rec.id());
+  integer(rec.id());
   out += "\",\"revision\":";
-  out += std::to_string(rec.revision());
-  out += ",\"state\":\"";
-  out += toString(env.getState() == wire::State::RELEASED ? State::kReleased : State::kDraft);
-  out += "\",\"lifecycle\":";
-  out += std::to_string(env.getLifecycle());
+  integer(rec.revision());
+  out += env.getState() == wire::State::RELEASED ? ",\"state\":\"released\",\"lifecycle\":"
+                                                  : ",\"state\":\"draft\",\"lifecycle\":";
+  integer(env.getLifecycle());
   out += ",\"author\":";
   appendJsonString(out, std::string_view(env.getAuthor().cStr(), env.getAuthor().size()));
   out += ",\"created\":\"";
-  out += isoTime(env.getCreated());
+  appendIsoTime(out, env.getCreated());
   out += "\",\"modified\":\"";
-  out += isoTime(env.getModified());
+  appendIsoTime(out, env.getModified());
   out += "\",\"dataIteration\":";
-  out += std::to_string(env.getDataIteration());
+  integer(env.getDataIteration());
   out += ",\"metaIteration\":";
-  out += std::to_string(env.getMetaIteration());
+  integer(env.getMetaIteration());
   out += ",\"data\":";
-  out += toJson(tree, rec);
+  appendJson(out, tree, rec);
   out += '}';
 }
 

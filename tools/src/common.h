@@ -16,6 +16,7 @@
 
 #include "hills/database.h"
 #include "hills/error.h"
+#include "hills/generic.h"
 #include "hills/txn.h"
 
 namespace hills::tools {
@@ -34,17 +35,16 @@ struct KeyArg {
 std::optional<KeyArg> parseKeyArg(std::string_view text);
 std::optional<std::uint64_t> parseNumber(std::string_view text);
 
-// `text` as a JSON string, quotes included.
-void appendJsonString(std::string& out, std::string_view text);
-
 // UTC, ISO 8601 with milliseconds: 2026-12-01T17:02:08.123Z.
 std::string isoTime(std::int64_t nanos);
+// The same, appended to `out` (24 characters).
+void appendIsoTime(std::string& out, std::int64_t nanos);
 
 // 1.5 MiB, 312 KiB, 800 B.
 std::string humanBytes(std::uint64_t bytes);
 
 // The record as one JSON object: key, meta, then its data decoded through
-// the tree's stored schema (hills::toJson):
+// the tree's stored schema (hills::appendJson):
 //   {"id":"7","revision":0,"state":"draft","lifecycle":0,"author":"A",
 //    "created":"...","modified":"...","dataIteration":1,"metaIteration":1,"data":{...}}
 // Ids are strings, as 64-bit integers are in Cap'n Proto's JSON.

@@ -29,6 +29,14 @@ class Statement {
     sqlite3_reset(stmt_);
     sqlite3_clear_bindings(stmt_);
   }
+  // Runs the statement; `what` says what it did when it failed. Every
+  // parameter is bound again before the next run.
+  template <class F>
+  void runOr(F&& what) {
+    int rc = sqlite3_step(stmt_);
+    if (rc != SQLITE_DONE) sql::check(db_, rc, what(), SQLITE_DONE);
+    sqlite3_reset(stmt_);
+  }
 
  private:
   sqlite3* db_;
@@ -78,40 +86,50 @@ void createTable(sqlite3* out, const std::string& tree, const std::vector<sql::C
   }
 }
 
-void exportTree(sqlite3* out, const GenericTreeView& tree, const capnp::JsonCodec& codec) {
+void exportTree(sqlite3* out, const GenericTreeView& tree) {
   auto schema = tree.schema();
   auto columns = sql::columnsOf(schema);
   createTable(out, tree.name(), columns);
   std::string insert = "INSERT INTO " + sql::quote(tree.name()) + " VALUES (?";
   for (std::size_t i = 1; i < 9 + columns.size(); ++i) insert += ", ?";
   Statement stmt(out, insert + ")");
+  JsonWriter json(tree);
   Progress progress("export " + tree.name(), tree.size());
+  // Cells and times are kept until the row is inserted: SQLite reads them
+  // in place (as it reads the author, in the map, in place).
   std::vector<sql::Cell> cells;
+  std::string created, modified;
   std::uint64_t done = 0;
+  auto* s = stmt.get();
   tree.scan(0, UINT64_MAX, [&](const StoredRecord& rec) {
     try {
       auto env = rec.envelope();
-      auto* s = stmt.get();
       sqlite3_bind_int64(s, 1, static_cast<std::int64_t>(rec.id()));
       sqlite3_bind_int64(s, 2, rec.revision());
       sqlite3_bind_text(s, 3, env.getState() == wire::State::RELEASED ? "released" : "draft", -1,
                         SQLITE_STATIC);
       sqlite3_bind_int64(s, 4, env.getLifecycle());
       auto author = env.getAuthor();
-      sqlite3_bind_text(s, 5, author.cStr(), static_cast<int>(author.size()), SQLITE_TRANSIENT);
-      sql::bind(s, 6, isoTime(env.getCreated()));
-      sql::bind(s, 7, isoTime(env.getModified()));
+      sqlite3_bind_text(s, 5, author.cStr(), static_cast<int>(author.size()), SQLITE_STATIC);
+      created.clear();
+      appendIsoTime(created, env.getCreated());
+      sqlite3_bind_text(s, 6, created.data(), static_cast<int>(created.size()), SQLITE_STATIC);
+      modified.clear();
+      appendIsoTime(modified, env.getModified());
+      sqlite3_bind_text(s, 7, modified.data(), static_cast<int>(modified.size()), SQLITE_STATIC);
       sqlite3_bind_int64(s, 8, env.getDataIteration());
       sqlite3_bind_int64(s, 9, env.getMetaIteration());
-      sql::cellsOf(columns, rec.body().getAs<capnp::DynamicStruct>(schema), codec, cells);
+      sql::cellsOf(columns, rec.body().getAs<capnp::DynamicStruct>(schema), json, cells);
     } catch (const kj::Exception& e) {
       rec.throwCorrupt(e);
     }
     for (std::size_t i = 0; i < cells.size(); ++i) {
-      sql::bind(stmt.get(), static_cast<int>(10 + i), cells[i]);
+      sql::bind(s, static_cast<int>(10 + i), cells[i], true);
     }
-    stmt.run("inserting " + tree.name() + " " + std::to_string(rec.id()) + "/" +
-             std::to_string(rec.revision()));
+    stmt.runOr([&] {
+      return "inserting " + tree.name() + " " + std::to_string(rec.id()) + "/" +
+             std::to_string(rec.revision());
+    });
     progress.update(++done);
     return true;
   });
@@ -129,8 +147,9 @@ void exportSqlite(const ExportArgs& args) {
   }
   auto db = openDatabase(args.dir, false);
   sqlite3* out = nullptr;
-  int rc = sqlite3_open_v2(args.out.c_str(), &out, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                           nullptr);
+  // One thread uses the connection: no locking of SQLite's mutexes per call.
+  int rc = sqlite3_open_v2(args.out.c_str(), &out,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   std::unique_ptr<sqlite3, int (*)(sqlite3*)> guard(out, sqlite3_close);
   sql::check(out, rc, "creating " + args.out);
   // A fresh file: a failed export leaves nothing worth protecting.
@@ -140,12 +159,11 @@ void exportSqlite(const ExportArgs& args) {
   exec(out,
        "CREATE TABLE _hills_columns (tree TEXT NOT NULL, \"column\" TEXT NOT NULL, field TEXT "
        "NOT NULL, kind TEXT NOT NULL, target TEXT, PRIMARY KEY (tree, \"column\"))");
-  capnp::JsonCodec codec;
   std::uint64_t rows = 0;
   db->read([&](const ReadTxn& txn) {
     for (const auto& info : db->trees()) {
       auto tree = txn.tree(info.name);
-      exportTree(out, tree, codec);
+      exportTree(out, tree);
       rows += tree.size();
     }
   });

@@ -114,8 +114,9 @@ struct Counts {
   std::uint64_t created = 0, updated = 0, unchanged = 0, refused = 0;
 };
 
-void importTree(sqlite3* in, GenericTree& tree, const capnp::JsonCodec& codec, Counts& counts) {
+void importTree(sqlite3* in, GenericTree& tree, Counts& counts) {
   auto schema = tree.schema();
+  JsonWriter json(tree);
   auto columns = sql::columnsOf(schema);
   std::string select = "SELECT rowid, id, revision";
   for (const auto& c : columns) select += ", " + sql::quote(c.name);
@@ -151,7 +152,7 @@ void importTree(sqlite3* in, GenericTree& tree, const capnp::JsonCodec& codec, C
       {
         auto rec = tree.require(id, revision);
         try {
-          sql::cellsOf(columns, rec.body().getAs<capnp::DynamicStruct>(schema), codec, stored);
+          sql::cellsOf(columns, rec.body().getAs<capnp::DynamicStruct>(schema), json, stored);
         } catch (const kj::Exception& e) {
           rec.throwCorrupt(e);
         }
@@ -186,7 +187,6 @@ std::uint64_t importSqlite(const ImportSqliteArgs& args) {
   sql::check(in, rc, "opening " + args.in);
   auto db = openDatabase(args.dir, true);
   requirePlain(*db);
-  capnp::JsonCodec codec;
   Counts counts;
   db->write([&](WriteTxn& txn) {
     counts = Counts{};
@@ -199,7 +199,7 @@ std::uint64_t importSqlite(const ImportSqliteArgs& args) {
       sqlite3_finalize(s);
       if (!present) continue;
       auto tree = txn.tree(info.name);
-      importTree(in, tree, codec, counts);
+      importTree(in, tree, counts);
     }
   });
   std::printf("%llu created, %llu updated, %llu unchanged, %llu refused\n",

@@ -1,5 +1,9 @@
 #include "sqlite_model.h"
 
+#include <bit>
+#include <cstring>
+#include <optional>
+
 #include "hills/error.h"
 
 namespace hills::tools::sql {
@@ -19,6 +23,62 @@ bool isRefStruct(capnp::Type type) {
   return type.isStruct() && type.asStruct().getProto().getDisplayName().endsWith("hills.capnp:Ref");
 }
 
+std::uint64_t maskOf(capnp::schema::Value::Reader v) {
+  using V = capnp::schema::Value;
+  switch (v.which()) {
+    case V::BOOL: return v.getBool() ? 1 : 0;
+    case V::INT8: return static_cast<std::uint8_t>(v.getInt8());
+    case V::INT16: return static_cast<std::uint16_t>(v.getInt16());
+    case V::INT32: return static_cast<std::uint32_t>(v.getInt32());
+    case V::INT64: return static_cast<std::uint64_t>(v.getInt64());
+    case V::UINT8: return v.getUint8();
+    case V::UINT16: return v.getUint16();
+    case V::UINT32: return v.getUint32();
+    case V::UINT64: return v.getUint64();
+    case V::FLOAT32: return std::bit_cast<std::uint32_t>(v.getFloat32());
+    case V::FLOAT64: return std::bit_cast<std::uint64_t>(v.getFloat64());
+    case V::ENUM: return v.getEnum();
+    default: return 0;
+  }
+}
+
+// Sets where the field's value lies (see Column).
+void locate(Column& c, capnp::StructSchema::Field field) {
+  c.inUnion = field.getProto().getDiscriminantValue() != capnp::schema::Field::NO_DISCRIMINANT;
+  c.group = field.getProto().isGroup();
+  if (c.group) return;
+  auto slot = field.getProto().getSlot();
+  c.type = field.getType().which();
+  c.offset = slot.getOffset();
+  c.mask = maskOf(slot.getDefaultValue());
+  if (c.type == capnp::schema::Type::ENUM) {
+    for (auto e : field.getType().asEnum().getEnumerants()) c.enumerants.push_back(e.getProto().getName());
+  }
+}
+
+// The little-endian slot of `T` at `offset` (in units of T), XORed with
+// the default's bits; the default when it lies beyond the data section.
+template <class T>
+T slot(kj::ArrayPtr<const kj::byte> data, std::uint32_t offset, std::uint64_t mask) {
+  using U = std::conditional_t<sizeof(T) == 1, std::uint8_t,
+            std::conditional_t<sizeof(T) == 2, std::uint16_t,
+            std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>>>;
+  U raw = 0;
+  std::size_t at = std::size_t{offset} * sizeof(T);
+  if (at + sizeof(T) <= data.size()) {
+    std::memcpy(&raw, data.begin() + at, sizeof(T));
+    if constexpr (std::endian::native == std::endian::big && sizeof(T) > 1) {
+      raw = static_cast<U>(__builtin_bswap64(raw) >> (64 - 8 * sizeof(T)));
+    }
+  }
+  return std::bit_cast<T>(static_cast<U>(raw ^ static_cast<U>(mask)));
+}
+
+bool bit(kj::ArrayPtr<const kj::byte> data, std::uint32_t offset, std::uint64_t mask) {
+  bool b = offset / 8 < data.size() && ((data[offset / 8] >> (offset % 8)) & 1) != 0;
+  return b != (mask != 0);
+}
+
 }  // namespace
 
 std::vector<Column> columnsOf(capnp::StructSchema schema) {
@@ -29,6 +89,7 @@ std::vector<Column> columnsOf(capnp::StructSchema schema) {
     c.name = field.getProto().getName();
     if (c.name == "id" || c.name == "revision" || c.name[0] == '_') c.name = "field_" + c.name;
     c.field = field;
+    locate(c, field);
     auto type = field.getType();
     if (field.getProto().isGroup()) {
       c.kind = Kind::kJson;
@@ -37,6 +98,9 @@ std::vector<Column> columnsOf(capnp::StructSchema schema) {
       c.kind = Kind::kRefId;
       c.declared = "INTEGER";
       c.target = refTarget(field);
+      auto ref = type.asStruct();
+      c.refId = ref.getFieldByName("id").getProto().getSlot().getOffset();
+      c.refRevision = ref.getFieldByName("revision").getProto().getSlot().getOffset();
       Column rev = c;
       rev.name = c.name + "_revision";
       rev.kind = Kind::kRefRevision;
@@ -72,99 +136,140 @@ std::vector<Column> columnsOf(capnp::StructSchema schema) {
   return out;
 }
 
+namespace {
+
+// The cell as a string or a blob, emptied, keeping the room it had.
+std::string& textCell(Cell& cell) {
+  if (cell.index() != 3) cell.emplace<3>();
+  auto& s = std::get<3>(cell);
+  s.clear();
+  return s;
+}
+
+std::string& blobCell(Cell& cell) {
+  if (cell.index() != 4) cell.emplace<4>();
+  auto& s = std::get<4>(cell).bytes;
+  s.clear();
+  return s;
+}
+
+}  // namespace
+
 void cellsOf(const std::vector<Column>& columns, capnp::DynamicStruct::Reader body,
-             const capnp::JsonCodec& codec, std::vector<Cell>& out) {
+             const JsonWriter& json, std::vector<Cell>& out) {
   using W = capnp::schema::Type;
-  out.clear();
-  auto active = body.which();
-  for (const auto& c : columns) {
-    auto& f = c.field;
-    bool inUnion = f.getProto().getDiscriminantValue() != capnp::schema::Field::NO_DISCRIMINANT;
-    if (inUnion) {
-      KJ_IF_MAYBE(a, active) {
-        if (*a != f) {
-          out.emplace_back();
-          continue;
+  out.resize(columns.size());
+  auto any = body.as<capnp::AnyStruct>();
+  auto data = any.getDataSection();
+  auto pointers = any.getPointerSection();
+  auto pointer = [&](std::uint32_t i) {
+    return i < pointers.size() ? pointers[i] : capnp::AnyPointer::Reader();
+  };
+  // The index of the union's active member, read at the first member (none
+  // when the discriminant names no field of the schema).
+  std::optional<unsigned> active;
+  bool activeRead = false;
+  for (std::size_t i = 0; i < columns.size(); ++i) {
+    const auto& c = columns[i];
+    auto& cell = out[i];
+    if (c.inUnion) {
+      if (!activeRead) {
+        KJ_IF_MAYBE(a, body.which()) {
+          active = a->getIndex();
         }
+        activeRead = true;
+      }
+      if (active && *active != c.field.getIndex()) {
+        cell = std::monostate{};
+        continue;
       }
     }
     if (c.kind == Kind::kJson) {
-      if (!f.getProto().isGroup() && !body.has(f)) {
-        out.emplace_back();
+      if (!c.group && pointer(c.offset).isNull()) {
+        cell = std::monostate{};
       } else {
-        auto text = codec.encode(body.get(f), f.getType());
-        out.emplace_back(std::string(text.cStr(), text.size()));
+        json.appendField(textCell(cell), body, c.field);
       }
       continue;
     }
     if (c.kind == Kind::kRefId || c.kind == Kind::kRefRevision) {
-      auto ref = body.get(f).as<capnp::DynamicStruct>();
-      std::uint64_t id = ref.get("id").as<std::uint64_t>();
-      if (!body.has(f) || id == 0) {
-        out.emplace_back();
+      auto p = pointer(c.offset);
+      auto ref = p.isNull() ? capnp::AnyStruct::Reader() : p.getAs<capnp::AnyStruct>();
+      std::uint64_t id = slot<std::uint64_t>(ref.getDataSection(), c.refId, 0);
+      if (id == 0) {
+        cell = std::monostate{};
       } else if (c.kind == Kind::kRefId) {
-        out.emplace_back(static_cast<std::int64_t>(id));
+        cell = static_cast<std::int64_t>(id);
       } else {
-        out.emplace_back(static_cast<std::int64_t>(ref.get("revision").as<std::uint32_t>()));
+        cell = std::int64_t{slot<std::uint32_t>(ref.getDataSection(), c.refRevision, 0)};
       }
       continue;
     }
-    auto v = body.get(f);
-    switch (f.getType().which()) {
-      case W::BOOL: out.emplace_back(std::int64_t{v.as<bool>()}); break;
-      case W::INT8: case W::INT16: case W::INT32: case W::INT64:
-        out.emplace_back(v.as<std::int64_t>());
-        break;
-      case W::UINT8: case W::UINT16: case W::UINT32: case W::UINT64:
+    switch (c.type) {
+      case W::BOOL: cell = std::int64_t{bit(data, c.offset, c.mask)}; break;
+      case W::INT8: cell = std::int64_t{slot<std::int8_t>(data, c.offset, c.mask)}; break;
+      case W::INT16: cell = std::int64_t{slot<std::int16_t>(data, c.offset, c.mask)}; break;
+      case W::INT32: cell = std::int64_t{slot<std::int32_t>(data, c.offset, c.mask)}; break;
+      case W::INT64: cell = slot<std::int64_t>(data, c.offset, c.mask); break;
+      case W::UINT8: cell = std::int64_t{slot<std::uint8_t>(data, c.offset, c.mask)}; break;
+      case W::UINT16: cell = std::int64_t{slot<std::uint16_t>(data, c.offset, c.mask)}; break;
+      case W::UINT32: cell = std::int64_t{slot<std::uint32_t>(data, c.offset, c.mask)}; break;
+      case W::UINT64:
         // UInt64 above 2^63 - 1 is stored with its bits, as SQLite's
         // INTEGER has 64 signed bits.
-        out.emplace_back(static_cast<std::int64_t>(v.as<std::uint64_t>()));
+        cell = static_cast<std::int64_t>(slot<std::uint64_t>(data, c.offset, c.mask));
         break;
-      case W::FLOAT32: case W::FLOAT64: out.emplace_back(v.as<double>()); break;
-      case W::TEXT:
-        if (body.has(f)) {
-          auto t = v.as<capnp::Text>();
-          out.emplace_back(std::string(t.cStr(), t.size()));
+      case W::FLOAT32: cell = double{slot<float>(data, c.offset, c.mask)}; break;
+      case W::FLOAT64: cell = slot<double>(data, c.offset, c.mask); break;
+      case W::TEXT: {
+        auto p = pointer(c.offset);
+        if (p.isNull()) {
+          cell = std::monostate{};
         } else {
-          out.emplace_back();
+          auto t = p.getAs<capnp::Text>();
+          textCell(cell).assign(t.cStr(), t.size());
         }
         break;
-      case W::DATA:
-        if (body.has(f)) {
-          auto d = v.as<capnp::Data>();
-          out.emplace_back(Blob{std::string(reinterpret_cast<const char*>(d.begin()), d.size())});
+      }
+      case W::DATA: {
+        auto p = pointer(c.offset);
+        if (p.isNull()) {
+          cell = std::monostate{};
         } else {
-          out.emplace_back();
+          auto d = p.getAs<capnp::Data>();
+          blobCell(cell).assign(reinterpret_cast<const char*>(d.begin()), d.size());
         }
         break;
+      }
       case W::ENUM: {
-        auto e = v.as<capnp::DynamicEnum>();
-        KJ_IF_MAYBE(en, e.getEnumerant()) {
-          out.emplace_back(std::string(en->getProto().getName().cStr()));
+        auto v = slot<std::uint16_t>(data, c.offset, c.mask);
+        if (v < c.enumerants.size()) {
+          textCell(cell) = c.enumerants[v];
         } else {
-          out.emplace_back(std::int64_t{e.getRaw()});
+          cell = std::int64_t{v};
         }
         break;
       }
       default:
-        out.emplace_back();
+        cell = std::monostate{};
     }
   }
 }
 
-void bind(sqlite3_stmt* stmt, int index, const Cell& cell) {
+void bind(sqlite3_stmt* stmt, int index, const Cell& cell, bool keep) {
+  auto lifetime = keep ? SQLITE_STATIC : SQLITE_TRANSIENT;
   switch (cell.index()) {
     case 0: sqlite3_bind_null(stmt, index); break;
     case 1: sqlite3_bind_int64(stmt, index, std::get<1>(cell)); break;
     case 2: sqlite3_bind_double(stmt, index, std::get<2>(cell)); break;
     case 3: {
       auto& s = std::get<3>(cell);
-      sqlite3_bind_text(stmt, index, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+      sqlite3_bind_text(stmt, index, s.data(), static_cast<int>(s.size()), lifetime);
       break;
     }
     case 4: {
       auto& b = std::get<4>(cell).bytes;
-      sqlite3_bind_blob(stmt, index, b.data(), static_cast<int>(b.size()), SQLITE_TRANSIENT);
+      sqlite3_bind_blob(stmt, index, b.data(), static_cast<int>(b.size()), lifetime);
       break;
     }
   }

@@ -68,6 +68,58 @@ std::string encodeRecordKey(std::uint64_t id, std::uint32_t rev) {
   return k;
 }
 
+using Entries = std::vector<std::string>;  // index key, then the 16-byte record key
+
+// An index as its table holds it, read before the trees are (so that the
+// one pass over a tree gathers what the index's rebuild needs).
+struct IndexScan {
+  const IndexStamp* stamp = nullptr;
+  std::string where;
+  bool treeKnown = false;
+  struct Entry {
+    std::string bytes;       // key, then value
+    std::uint32_t keySize;
+  };
+  std::vector<Entry> entries;
+  bool refShaped = true, latestShaped = true;
+};
+
+// What one pass over a tree gathered.
+struct TreeScan {
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> keys;  // record keys, in order
+  bool undecodable = false;  // a record whose envelope does not decode
+  bool wantRefs = false;     // a references index of this tree is checked
+  Entries refs;              // its rebuild
+};
+
+IndexScan readIndex(const ReadTxn& txn, const IndexStamp& ix, const std::set<std::string>& trees) {
+  IndexScan scan;
+  scan.stamp = &ix;
+  scan.where = "index '" + ix.name + "' (tree " + ix.tree + ")";
+  scan.treeKnown = trees.count(ix.tree) != 0;
+  if (!scan.treeKnown) return scan;
+  scanTable(txn, "_index:" + ix.name, "",
+            [&](kj::ArrayPtr<const kj::byte> k, kj::ArrayPtr<const kj::byte> v) {
+              IndexScan::Entry e;
+              e.bytes.reserve(k.size() + v.size());
+              e.bytes.append(reinterpret_cast<const char*>(k.begin()), k.size());
+              e.bytes.append(reinterpret_cast<const char*>(v.begin()), v.size());
+              e.keySize = static_cast<std::uint32_t>(k.size());
+              std::uint64_t id;
+              std::uint32_t rev;
+              if (decodeRecordKey(v, id, rev)) {
+                auto nul = k.size() >= 13 ? k.size() - 13 : std::string::npos;
+                scan.refShaped = scan.refShaped && nul != std::string::npos && k[nul] == 0 &&
+                                 trees.count(e.bytes.substr(0, nul));
+                scan.latestShaped = scan.latestShaped && k.size() == 8 &&
+                                    std::memcmp(k.begin(), v.begin(), 8) == 0;
+              }
+              scan.entries.push_back(std::move(e));
+              return true;
+            });
+  return scan;
+}
+
 // Reads the record through against the tree's stored schema
 // (StoredRecord::check). Returns what is wrong; empty when nothing is.
 std::string readThrough(const GenericTreeView& tree, const StoredRecord& rec) {
@@ -89,99 +141,69 @@ std::string readThrough(const GenericTreeView& tree, const StoredRecord& rec) {
   return {};
 }
 
-// Every record of a tree: keys, value sizes, decoding.
-void verifyTree(const ReadTxn& txn, const TreeInfo& info, std::uint64_t entries, Report& report) {
+// Every entry of a tree, in one pass: its key is a record key, its value
+// whole words, an envelope of the tree's type, read through to its last
+// pointer against the schema; the keys (and references) for the indexes.
+void verifyTree(const ReadTxn& txn, const TreeInfo& info, std::uint64_t entries, TreeScan& out,
+                Report& report) {
   auto tree = txn.tree(info.name);
+  auto schema = tree.schema();
   Progress progress("verify " + info.name, entries);
-  std::vector<std::pair<std::uint64_t, std::uint32_t>> goodKeys;
-  std::uint64_t badKeys = 0, n = 0;
-  scanTable(txn, info.name, "", [&](kj::ArrayPtr<const kj::byte> k, kj::ArrayPtr<const kj::byte> v) {
+  out.keys.reserve(entries);
+  std::uint64_t n = 0, checked = 0;
+  std::vector<std::string> refs;
+  scanTree(tree, [&](const TreeEntry& e) {
+    progress.update(++n);
     std::uint64_t id;
     std::uint32_t rev;
-    if (!decodeRecordKey(k, id, rev)) {
-      ++badKeys;
-      report.finding("tree '" + info.name + "': the key " + hex(k) +
+    if (!decodeRecordKey(e.key, id, rev)) {
+      report.finding("tree '" + info.name + "': the key " + hex(e.key) +
                      " is not a record key (16 bytes: id > 0, revision, 4 zero bytes)");
-    } else {
-      if (v.size() == 0 || v.size() % 8 != 0) {
-        report.finding(recordName(info.name, id, rev) + ": the value has " +
-                       std::to_string(v.size()) + " bytes, not a whole number of 8-byte words");
-      }
-      goodKeys.emplace_back(id, rev);
+      return true;
     }
-    ++n;
+    out.keys.emplace_back(id, rev);
+    if (e.value.size() == 0 || e.value.size() % 8 != 0) {
+      report.finding(recordName(info.name, id, rev) + ": the value has " +
+                     std::to_string(e.value.size()) + " bytes, not a whole number of 8-byte words");
+      return true;
+    }
+    if (!e.record) {
+      out.undecodable = true;
+      report.finding(recordName(info.name, id, rev) + " does not decode: " + e.error->what());
+      return true;
+    }
+    ++checked;
+    auto problem = readThrough(tree, *e.record);
+    if (!problem.empty()) report.finding(recordName(info.name, id, rev) + " " + problem);
+    if (out.wantRefs) {
+      refs.clear();
+      try {
+        detail::collectRefs(schema, e.record->body(), refs);
+      } catch (const kj::Exception&) {
+        return true;  // the record's own finding says why
+      }
+      std::sort(refs.begin(), refs.end());
+      refs.erase(std::unique(refs.begin(), refs.end()), refs.end());
+      for (auto& k : refs) out.refs.push_back(k + encodeRecordKey(id, rev));
+    }
     return true;
   });
-  std::uint64_t checked = 0;
-  auto check = [&](const StoredRecord& rec) {
-    auto problem = readThrough(tree, rec);
-    if (!problem.empty()) report.finding(recordName(info.name, rec.id(), rec.revision()) + " " + problem);
-    progress.update(++checked);
-    return true;
-  };
-  // A scan is fastest; a record whose root does not decode stops it, and
-  // the records after it are read one by one.
-  std::size_t next = 0;
-  if (badKeys == 0) {
-    try {
-      tree.scan(0, UINT64_MAX, [&](const StoredRecord& rec) {
-        ++next;
-        return check(rec);
-      });
-    } catch (const Error& e) {
-      auto [id, rev] = goodKeys[next];
-      report.finding(recordName(info.name, id, rev) + " does not decode: " + e.what());
-      ++next;
-    }
-  }
-  for (; next < goodKeys.size(); ++next) {
-    auto [id, rev] = goodKeys[next];
-    try {
-      auto rec = tree.find(id, rev);
-      if (rec) check(rec);
-    } catch (const Error& e) {
-      report.finding(recordName(info.name, id, rev) + " does not decode: " + e.what());
-    }
-  }
   progress.finish();
+  // In LMDB's order, which is (id, revision) for record keys; the indexes
+  // look keys up in it.
+  if (!std::is_sorted(out.keys.begin(), out.keys.end())) std::sort(out.keys.begin(), out.keys.end());
   report.note("tree " + info.name + ": " + std::to_string(checked) + " records read through");
 }
 
-using Entries = std::vector<std::string>;  // index key, then the 16-byte record key
-
-std::optional<Entries> rebuildReferences(const ReadTxn& txn, const GenericTreeView& tree) {
+// The newest revision of every id, from the tree's keys in order.
+Entries rebuildLatest(const TreeScan& tree) {
   Entries out;
-  std::vector<std::string> keys;
-  auto schema = tree.schema();
-  tree.scan(0, UINT64_MAX, [&](const StoredRecord& rec) {
-    keys.clear();
-    try {
-      detail::collectRefs(schema, rec.body(), keys);
-    } catch (const kj::Exception&) {
-      return true;  // the record's own finding says why
-    }
-    std::sort(keys.begin(), keys.end());
-    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-    for (auto& k : keys) out.push_back(k + encodeRecordKey(rec.id(), rec.revision()));
-    return true;
-  });
-  return out;
-}
-
-Entries rebuildLatest(const GenericTreeView& tree) {
-  Entries out;
-  std::uint64_t lastId = 0;
-  std::uint32_t lastRev = 0;
-  auto flush = [&] {
-    if (lastId != 0) out.push_back(encodeRecordKey(lastId, 0).substr(0, 8) + encodeRecordKey(lastId, lastRev));
-  };
-  tree.scan(0, UINT64_MAX, [&](const StoredRecord& rec) {
-    if (rec.id() != lastId) flush();
-    lastId = rec.id();
-    lastRev = rec.revision();
-    return true;
-  });
-  flush();
+  const auto& keys = tree.keys;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (i + 1 < keys.size() && keys[i + 1].first == keys[i].first) continue;
+    out.push_back(encodeRecordKey(keys[i].first, 0).substr(0, 8) +
+                  encodeRecordKey(keys[i].first, keys[i].second));
+  }
   return out;
 }
 
@@ -197,53 +219,45 @@ std::string describeEntry(const std::string& entry) {
 
 // Entries name existing records; the built-in kinds hills can tell by their
 // keys (references, newest revisions) are compared with a rebuild.
-void verifyIndex(const ReadTxn& txn, const IndexStamp& ix, const std::set<std::string>& trees,
-                 Report& report) {
-  std::string where = "index '" + ix.name + "' (tree " + ix.tree + ")";
-  if (!trees.count(ix.tree)) {
+void verifyIndex(IndexScan& ix, std::map<std::string, TreeScan>& scans, Report& report) {
+  const std::string& where = ix.where;
+  if (!ix.treeKnown) {
     report.finding(where + ": indexes a tree the database does not have");
     return;
   }
-  auto tree = txn.tree(ix.tree);
+  TreeScan& tree = scans[ix.stamp->tree];
   Entries actual;
-  bool refShaped = true, latestShaped = true;
-  scanTable(txn, "_index:" + ix.name, "",
-            [&](kj::ArrayPtr<const kj::byte> k, kj::ArrayPtr<const kj::byte> v) {
-              std::string entry(reinterpret_cast<const char*>(k.begin()), k.size());
-              std::uint64_t id;
-              std::uint32_t rev;
-              if (!decodeRecordKey(v, id, rev)) {
-                report.finding(where + ": the entry under key " + hex(k) +
-                               " does not hold a record key: " + hex(v));
-                return true;
-              }
-              if (!tree.contains(id, rev)) {
-                report.finding(where + ": the entry under key " + hex(k) + " names record " +
-                               std::to_string(id) + "/" + std::to_string(rev) +
-                               ", which the tree does not hold");
-              }
-              auto nul = entry.size() >= 13 ? entry.size() - 13 : std::string::npos;
-              refShaped = refShaped && nul != std::string::npos && entry[nul] == '\0' &&
-                          trees.count(entry.substr(0, nul));
-              latestShaped = latestShaped && k.size() == 8 &&
-                             std::memcmp(k.begin(), v.begin(), 8) == 0;
-              entry.append(reinterpret_cast<const char*>(v.begin()), v.size());
-              actual.push_back(std::move(entry));
-              return true;
-            });
+  actual.reserve(ix.entries.size());
+  for (auto& e : ix.entries) {
+    auto k = kj::arrayPtr(reinterpret_cast<const kj::byte*>(e.bytes.data()), e.keySize);
+    auto v = kj::arrayPtr(k.end(), e.bytes.size() - e.keySize);
+    std::uint64_t id;
+    std::uint32_t rev;
+    if (!decodeRecordKey(v, id, rev)) {
+      report.finding(where + ": the entry under key " + hex(k) +
+                     " does not hold a record key: " + hex(v));
+      continue;
+    }
+    if (!std::binary_search(tree.keys.begin(), tree.keys.end(), std::make_pair(id, rev))) {
+      report.finding(where + ": the entry under key " + hex(k) + " names record " +
+                     std::to_string(id) + "/" + std::to_string(rev) +
+                     ", which the tree does not hold");
+    }
+    actual.push_back(std::move(e.bytes));
+  }
+  ix.entries.clear();
   std::optional<Entries> expected;
   std::string kind;
-  try {
-    if (!actual.empty() && refShaped) {
-      expected = rebuildReferences(txn, tree);
-      kind = "references";
-    } else if (!actual.empty() && latestShaped) {
-      expected = rebuildLatest(tree);
-      kind = "newest revisions";
+  if (!actual.empty() && ix.refShaped) {
+    if (tree.undecodable) {
+      report.note(where + ": not rebuilt, a record of its tree does not decode (reported above)");
+      return;
     }
-  } catch (const Error& e) {
-    report.note(where + ": not rebuilt, a record of its tree does not decode (reported above)");
-    return;
+    expected = tree.refs;
+    kind = "references";
+  } else if (!actual.empty() && ix.latestShaped) {
+    expected = rebuildLatest(tree);
+    kind = "newest revisions";
   }
   if (!expected) {
     report.note(where + ": " + std::to_string(actual.size()) +
@@ -370,8 +384,20 @@ std::uint64_t verify(const VerifyArgs& args) {
     for (auto& t : tableStats(txn)) entries[t.name] = t.entries;
     std::set<std::string> trees;
     for (const auto& info : db->trees()) trees.insert(info.name);
-    for (const auto& info : db->trees()) verifyTree(txn, info, entries[info.name], report);
-    for (const auto& ix : meta.indexes) verifyIndex(txn, ix, trees, report);
+    // The indexes first: what their rebuilds need is gathered in the same
+    // pass over each tree as the records are read through.
+    std::vector<IndexScan> indexes;
+    std::map<std::string, TreeScan> scans;
+    for (const auto& ix : meta.indexes) {
+      indexes.push_back(readIndex(txn, ix, trees));
+      if (indexes.back().treeKnown && indexes.back().refShaped && !indexes.back().entries.empty()) {
+        scans[ix.tree].wantRefs = true;
+      }
+    }
+    for (const auto& info : db->trees()) {
+      verifyTree(txn, info, entries[info.name], scans[info.name], report);
+    }
+    for (auto& ix : indexes) verifyIndex(ix, scans, report);
     if (meta.changeLog) verifyLog(txn, trees, report);
     if (entries.count(protocol::kBorrowTable)) verifyBorrows(txn, trees, report);
   });

@@ -1,7 +1,6 @@
 #include "view_export.h"
 
 #include <capnp/dynamic.h>
-#include <capnp/compat/json.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -14,28 +13,6 @@
 namespace hills::viewer {
 
 namespace {
-
-void appendJsonString(std::string& out, std::string_view text) {
-  out += '"';
-  for (char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-}
 
 void appendCsvCell(std::string& out, std::string_view text) {
   if (text.find_first_of(",\"\n\r") == std::string_view::npos) {
@@ -86,8 +63,9 @@ std::uint64_t exportView(const Database& db, const std::string& tree,
   File file(path);
   std::string buf;
   std::uint64_t written = 0;
-  capnp::JsonCodec json;
   auto schema = db.storedSchema(tree);
+  JsonWriter json(schema);
+  std::string nested;
   if (format == ExportFormat::kCsv) {
     buf += "id,revision";
     for (auto f : schema.getFields()) {
@@ -103,7 +81,9 @@ std::uint64_t exportView(const Database& db, const std::string& tree,
              std::to_string(rec.revision()) + ",\"state\":\"" + std::string(toString(meta.state)) +
              "\",\"lifecycle\":" + std::to_string(meta.lifecycle) + ",\"author\":";
       appendJsonString(buf, meta.author);
-      buf += ",\"data\":" + toJson(view, rec) + "}\n";
+      buf += ",\"data\":";
+      appendJson(buf, view, rec);
+      buf += "}\n";
     } else {
       buf += std::to_string(rec.id()) + "," + std::to_string(rec.revision());
       try {
@@ -114,8 +94,9 @@ std::uint64_t exportView(const Database& db, const std::string& tree,
           if (!isActive(body, f)) continue;
           auto value = body.get(f);
           if ((type.isStruct() && !isRefType(type)) || type.isList() || type.isData()) {
-            auto text = json.encode(value, type);
-            appendCsvCell(buf, std::string_view(text.begin(), text.size()));
+            nested.clear();
+            json.appendField(nested, body, f);
+            appendCsvCell(buf, nested);
           } else {
             appendCsvCell(buf, cellText(value, type, refTarget(f), SIZE_MAX / 2));
           }

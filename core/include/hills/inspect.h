@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "hills/error.h"
 #include "hills/txn.h"
 
 namespace hills {
@@ -45,5 +46,23 @@ void scanTable(const ReadTxn& txn, std::string_view name, std::string_view from,
                kj::FunctionParam<bool(kj::ArrayPtr<const kj::byte> key,
                                       kj::ArrayPtr<const kj::byte> value)>
                    fn);
+
+// One entry of a tree's table, as scanTree passes it.
+struct TreeEntry {
+  kj::ArrayPtr<const kj::byte> key;    // as LMDB holds them, in the map
+  kj::ArrayPtr<const kj::byte> value;
+  // The record, when the key is a record key, the value a whole number of
+  // 8-byte words and its envelope decodes; null otherwise, and `error`
+  // (kCorrupt) says which of these it is not.
+  const StoredRecord* record = nullptr;
+  const Error* error = nullptr;
+};
+
+// Calls fn for every entry of the tree's table in key order, until fn
+// returns false: GenericTreeView::scan's records, and the entries that are
+// not records too (which stop a scan), for tools that verify a database.
+// Entries are valid during the call only; nothing is allocated per record.
+// Throws Error(kStorage) when LMDB fails.
+void scanTree(const GenericTreeView& tree, kj::FunctionParam<bool(const TreeEntry& entry)> fn);
 
 }  // namespace hills
