@@ -353,3 +353,33 @@ TEST_CASE("pipelined large pushes of one session hold bounded memory in the serv
   CHECK(peakKiB - startKiB < 64 * 1024);
   CHECK_THAT(server.log(), Catch::Contains("more than maxBytesInFlight (8,388,608)"));
 }
+
+TEST_CASE("a hello answered after its connection is gone leaves the server sound",
+          "[integration][limits][hello]") {
+  TempDir dir;
+  auto config = writeLimitsConfig(dir.sub("server.json"),
+                                  R"("helloDelayMs": 400, "helloDelayMaxMs": 400)");
+  ServerProcess server(dir.sub("server"), config);
+  {
+    auto io = kj::setupAsyncIo();
+    auto& timer = io.provider->getTimer();
+    // A failed hello from 127.0.0.3: the next one from there waits 400 ms.
+    RpcPeer first(io, server.port(), "127.0.0.3");
+    auto refused = first.hello("A", "wrong-token").wait(io.waitScope);
+    REQUIRE_FALSE(refused.session);
+    // A good hello, and its connection closed while the answer waits: the
+    // call runs to its end after the server has destroyed the connection
+    // (capnp does not cancel it), so it must hold nothing of it.
+    auto second = kj::heap<RpcPeer>(io, server.port(), "127.0.0.3");
+    auto answer = second->hello("A", "A-token");
+    timer.afterDelay(100 * kj::MILLISECONDS).wait(io.waitScope);
+    second = nullptr;
+    timer.afterDelay(600 * kj::MILLISECONDS).wait(io.waitScope);
+  }
+  CHECK_THAT(server.log(), Catch::Contains("client 'A' connected from 127.0.0.3"));
+
+  // The server goes on, and stops cleanly.
+  connectsAndSyncs(dir.sub("b"), "B", server);
+  CHECK(server.alive());
+  CHECK(server.kill(SIGTERM) == 0);
+}
