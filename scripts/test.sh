@@ -69,4 +69,5 @@ cmake --build "$tsan" -j "$jobs" \
   --target hills-client-tests hills-server-tests hills-integration-tests hills-server
 (cd "$tsan" &&
   TSAN_OPTIONS="suppressions=$root/tests/tsan.supp:exitcode=66" \
-    ctest --output-on-failure -j "$jobs" --timeout 1800 -R '^(client|server|integration): ')
+    ctest --output-on-failure -j "$jobs" --timeout 1800 --no-tests=error \
+      -R '^(client|server|integration):')
