@@ -6,6 +6,7 @@
 #include <kj/async-io.h>
 #include <kj/mutex.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -152,8 +153,19 @@ auto Client::Impl::onSyncThread(F&& fn) {
     exec = executor;
   }
   if (exec == nullptr) throw Error(ErrorCode::kOffline, "the client's sync thread has stopped");
+  // kj hands the call to the sync thread and back through futexes, which
+  // ThreadSanitizer cannot see in a libkj not built with it (Debian's): fn
+  // and its captures live on the caller's stack, which the sync thread reads
+  // and the caller reuses after. This atomic states both edges to it.
+  std::atomic<int> handoff{0};
+  handoff.store(1, std::memory_order_release);
+  KJ_DEFER(handoff.load(std::memory_order_acquire));
   try {
-    return exec->executeSync([&] { return protocol::translated(fn); });
+    return exec->executeSync([&] {
+      handoff.load(std::memory_order_acquire);
+      KJ_DEFER(handoff.store(2, std::memory_order_release));
+      return protocol::translated(fn);
+    });
   } catch (const kj::Exception& e) {
     throw protocol::toError(e);
   }

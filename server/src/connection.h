@@ -7,6 +7,7 @@
 #include <kj/async-io.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace hills::server {
@@ -18,13 +19,30 @@ constexpr unsigned kHelloNesting = 16;
 constexpr std::uint64_t kSessionWords = 8 * 1024 * 1024;  // 64 MiB
 constexpr unsigned kSessionNesting = 32;
 
-struct Connection;
+// What is known of one connection: who it is and what it is doing. Its
+// gate, its session and their calls share it with the Connection rather
+// than refer to the Connection: capnp lets a call its caller may not cancel
+// run to its end, after the connection is closed and destroyed.
+struct ConnectionState {
+  ConnectionState(std::string peerName, std::string sourceName)
+      : peer(std::move(peerName)), source(std::move(sourceName)) {}
+
+  std::uint64_t id = 0;  // tells a connection apart from a later one at the same address
+  std::string peer;      // "127.0.0.1:40112"
+  std::string source;    // "127.0.0.1": what per-source limits count
+  std::string client;    // the name it said hello with; empty before
+  bool authenticated = false;
+  std::string failure;  // why reading its messages failed
+  unsigned helloFailures = 0;
+  bool helloPending = false;     // a hello waits for its answer
+  std::uint64_t callWords = 0;   // words of pushes not yet answered
+};
 
 // Reads a connection's messages with the limits of its state, and records
 // why reading failed (a malformed or oversized message), for the log.
 class GuardedStream final : public capnp::MessageStream {
  public:
-  GuardedStream(kj::AsyncIoStream& stream, Connection& conn) : inner_(stream), conn_(conn) {}
+  GuardedStream(kj::AsyncIoStream& stream, ConnectionState& conn) : inner_(stream), conn_(conn) {}
 
   kj::Promise<kj::Maybe<capnp::MessageReaderAndFds>> tryReadMessage(
       kj::ArrayPtr<kj::AutoCloseFd> fdSpace, capnp::ReaderOptions options,
@@ -43,27 +61,19 @@ class GuardedStream final : public capnp::MessageStream {
 
  private:
   capnp::AsyncIoMessageStream inner_;
-  Connection& conn_;
+  ConnectionState& conn_;
 };
 
+// A connection: its socket and its RPC system. Destroying it closes both.
 struct Connection {
-  Connection(kj::Own<kj::AsyncIoStream> socket, std::string peerName, std::string sourceName)
-      : stream(kj::mv(socket)),
-        peer(kj::mv(peerName)),
-        source(kj::mv(sourceName)),
-        messages(*stream, *this),
+  Connection(kj::Own<kj::AsyncIoStream> socket, std::shared_ptr<ConnectionState> connState)
+      : state(std::move(connState)),
+        stream(kj::mv(socket)),
+        messages(*stream, *state),
         network(messages, capnp::rpc::twoparty::Side::SERVER) {}
 
+  std::shared_ptr<ConnectionState> state;
   kj::Own<kj::AsyncIoStream> stream;
-  std::uint64_t id = 0;  // tells a connection apart from a later one at the same address
-  std::string peer;      // "127.0.0.1:40112"
-  std::string source;    // "127.0.0.1": what per-source limits count
-  std::string client;    // the name it said hello with; empty before
-  bool authenticated = false;
-  std::string failure;  // why reading its messages failed
-  unsigned helloFailures = 0;
-  bool helloPending = false;     // a hello waits for its answer
-  std::uint64_t callWords = 0;   // words of pushes not yet answered
   GuardedStream messages;
   capnp::TwoPartyVatNetwork network;
   kj::Maybe<capnp::RpcSystem<capnp::rpc::twoparty::VatId>> rpc;

@@ -101,7 +101,7 @@ struct SyncServer::Impl final : public kj::TaskSet::ErrorHandler {
   // Ends every connection and subscription.
   void shutdown();
 
-  std::map<std::uint64_t, kj::Own<server::Connection>> connections;  // by Connection::id
+  std::map<std::uint64_t, kj::Own<server::Connection>> connections;  // by ConnectionState::id
   server::Sources sources;
   bool shuttingDown = false;
   kj::TaskSet tasks{*this};
@@ -128,6 +128,7 @@ struct SyncServer::Impl final : public kj::TaskSet::ErrorHandler {
 };
 
 // The bootstrap capability of a new connection.
-capnp::Capability::Client newGate(SyncServer::Impl& server, server::Connection& conn);
+capnp::Capability::Client newGate(SyncServer::Impl& server,
+                                  std::shared_ptr<server::ConnectionState> conn);
 
 }  // namespace hills

@@ -79,8 +79,9 @@ class SubscriptionImpl final : public sync::Subscription::Server {
 
 class SessionImpl final : public sync::Session::Server {
  public:
-  SessionImpl(SyncServer::Impl& server, server::Connection& conn, ClientAccount account)
-      : server_(server), conn_(conn), account_(std::move(account)) {}
+  SessionImpl(SyncServer::Impl& server, std::shared_ptr<server::ConnectionState> conn,
+              ClientAccount account)
+      : server_(server), conn_(std::move(conn)), account_(std::move(account)) {}
 
   kj::Promise<void> grantIds(GrantIdsContext context) override {
     return translated([&] {
@@ -126,7 +127,7 @@ class SessionImpl final : public sync::Session::Server {
                                account_.name + "'" +
                                (ans->error ? std::string(": ") + ans->error->what() : "");
             if (ans->error) {
-              server_.refusal(conn_.source, "refused claim", line);
+              server_.refusal(conn_->source, "refused claim", line);
             } else {
               server_.log(line);
             }
@@ -163,7 +164,7 @@ class SessionImpl final : public sync::Session::Server {
       if (params.getAfter() > server_.lastSequence) {
         // Same uuid, shorter log: the server's database went back in time
         // (restored from a backup). Following it would hide the difference.
-        server_.refusal(conn_.source, "log behind replica",
+        server_.refusal(conn_->source, "log behind replica",
                         "refused client '" + account_.name + "': it has applied change " +
                             std::to_string(params.getAfter()) + " but the log ends at " +
                             std::to_string(server_.lastSequence));
@@ -185,18 +186,18 @@ class SessionImpl final : public sync::Session::Server {
     // What this session's unanswered pushes hold; past maxBytesInFlight the
     // RPC system reads no more of the connection until answers go out.
     std::uint64_t words = context.getParams().totalSize().wordCount;
-    conn_.callWords += words;
-    if (conn_.callWords * sizeof(capnp::word) > server_.config.maxBytesInFlight) {
-      server_.refusal(conn_.source, "bytes in flight",
-                      "client '" + account_.name + "' (" + conn_.peer + ") has " +
-                          server::withThousands(conn_.callWords * sizeof(capnp::word)) +
+    conn_->callWords += words;
+    if (conn_->callWords * sizeof(capnp::word) > server_.config.maxBytesInFlight) {
+      server_.refusal(conn_->source, "bytes in flight",
+                      "client '" + account_.name + "' (" + conn_->peer + ") has " +
+                          server::withThousands(conn_->callWords * sizeof(capnp::word)) +
                           " bytes of pushes unanswered, more than maxBytesInFlight (" +
                           server::withThousands(server_.config.maxBytesInFlight) +
                           "): the server reads no more from it until they are answered");
     }
     // evalNow: a refusal thrown at once must give the words back too.
     return kj::evalNow([&] { return pushing(context); })
-        .attach(kj::defer([&conn = conn_, words] { conn.callWords -= words; }));
+        .attach(kj::defer([conn = conn_, words] { conn->callWords -= words; }));
   }
 
   kj::Promise<void> pushing(PushContext& context) {
@@ -220,7 +221,7 @@ class SessionImpl final : public sync::Session::Server {
           .then([this, context, items, answers, copy]() mutable {
             for (unsigned i = 0; i < answers->size(); ++i) {
               if (!(*answers)[i].error) continue;
-              server_.refusal(conn_.source, "refused push",
+              server_.refusal(conn_->source, "refused push",
                               "refused a push of " + describe(protocol::keyOf(items[i].getKey())) +
                                   " from '" + account_.name + "': " + (*answers)[i].error->what());
             }
@@ -346,7 +347,7 @@ class SessionImpl final : public sync::Session::Server {
  private:
   void need(bool granted, std::string_view what) const {
     if (granted) return;
-    server_.refusal(conn_.source, "not permitted",
+    server_.refusal(conn_->source, "not permitted",
                     "refused client '" + account_.name + "': it may not " + std::string(what));
     throw Error(ErrorCode::kDenied, "client '" + account_.name + "' may not " + std::string(what) +
                                         ": the server's configuration does not allow it");
@@ -402,23 +403,25 @@ class SessionImpl final : public sync::Session::Server {
   }
 
   SyncServer::Impl& server_;
-  server::Connection& conn_;  // holds this session's RPC system, so outlives it
+  std::shared_ptr<server::ConnectionState> conn_;  // its calls may outlive the connection
   ClientAccount account_;
   bool subscribed_ = false;  // one live subscription per session
 };
 
 class GateImpl final : public sync::Gate::Server {
  public:
-  GateImpl(SyncServer::Impl& server, server::Connection& conn) : server_(server), conn_(conn) {}
+  GateImpl(SyncServer::Impl& server, std::shared_ptr<server::ConnectionState> conn)
+      : server_(server), conn_(std::move(conn)) {}
 
   // A hello is checked when it comes, and answered when its source may be
   // answered (server::Sources): failed hellos slow down the next ones from
   // the same address, whatever the connection.
   kj::Promise<void> hello(HelloContext context) override {
     return translated([&] {
-      if (conn_.helloPending) {
-        server_.refusal(conn_.source, "refused hello",
-                        "refused a hello from " + conn_.peer + ": another one waits for its answer");
+      if (conn_->helloPending) {
+        server_.refusal(conn_->source, "refused hello",
+                        "refused a hello from " + conn_->peer +
+                            ": another one waits for its answer");
         throw Error(ErrorCode::kDenied, "a connection says one hello at a time");
       }
       auto hello = context.getParams().getHello();
@@ -429,19 +432,19 @@ class GateImpl final : public sync::Gate::Server {
       }
       bool known = account != nullptr && sameToken(account->token, hello.getToken().cStr());
       kj::TimePoint now = server_.timer.now();
-      kj::TimePoint at = server_.sources.answerAt(conn_.source, now);
+      kj::TimePoint at = server_.sources.answerAt(conn_->source, now);
       if (!known) {
         // The log says which; the caller learns no more than that one of
         // the two is wrong.
-        server_.refusal(conn_.source, "refused hello",
-                        "refused a hello from " + conn_.peer + ": " +
+        server_.refusal(conn_->source, "refused hello",
+                        "refused a hello from " + conn_->peer + ": " +
                             (account == nullptr ? "the server knows no client '" + name + "'"
                                                 : "the token of client '" + name + "' is wrong"));
         failed(at);
       }
-      conn_.helloPending = true;
+      conn_->helloPending = true;
       auto answer = [this, context, account, known]() mutable {
-        conn_.helloPending = false;
+        conn_->helloPending = false;
         return translated([&] {
           if (!known) {
             std::string name = context.getParams().getHello().getClient();
@@ -460,13 +463,13 @@ class GateImpl final : public sync::Gate::Server {
   // Counts a failed hello answered at `at`; after maxHelloFailures the
   // connection is closed when its next answer would be due.
   void failed(kj::TimePoint at) {
-    kj::Duration delay = server_.sources.failed(conn_.source, at);
-    if (++conn_.helloFailures < server_.config.maxHelloFailures) return;
-    server_.refusal(conn_.source, "too many failed hellos",
-                    "closing the connection from " + conn_.peer + " after " +
-                        std::to_string(conn_.helloFailures) +
+    kj::Duration delay = server_.sources.failed(conn_->source, at);
+    if (++conn_->helloFailures < server_.config.maxHelloFailures) return;
+    server_.refusal(conn_->source, "too many failed hellos",
+                    "closing the connection from " + conn_->peer + " after " +
+                        std::to_string(conn_->helloFailures) +
                         " failed hellos (maxHelloFailures)");
-    std::uint64_t id = conn_.id;
+    std::uint64_t id = conn_->id;
     // The server, not this gate: the connection may be gone by then.
     auto& server = server_;
     server.tasks.add(server.timer.atTime(at + delay).then([&server, id] { server.close(id); }));
@@ -483,7 +486,7 @@ class GateImpl final : public sync::Gate::Server {
     std::string uuid = server_.db.uuid();
     std::string pinned = hello.getPinnedServer();
     if (!pinned.empty() && pinned != uuid) {
-      server_.refusal(conn_.source, "wrong server",
+      server_.refusal(conn_->source, "wrong server",
                       "refused client '" + name + "': it belongs to server " + pinned);
       throw Error(ErrorCode::kWrongServer,
                   "this server is " + uuid + ", not the server " + pinned + " the client knows");
@@ -496,14 +499,14 @@ class GateImpl final : public sync::Gate::Server {
       try {
         server_.db.declareTrees(types);
       } catch (const Error& e) {
-        server_.refusal(conn_.source, "schema refused",
+        server_.refusal(conn_->source, "schema refused",
                         "refused client '" + name + "': " + e.what());
         throw;
       }
     }
-    conn_.authenticated = true;
-    conn_.client = name;
-    server_.log("client '" + name + "' connected from " + conn_.peer + " (" +
+    conn_->authenticated = true;
+    conn_->client = name;
+    server_.log("client '" + name + "' connected from " + conn_->peer + " (" +
                 (account.read ? "read" : "") + (account.write ? " write" : "") +
                 (account.admin ? " admin" : "") + ")");
     auto results = context.getResults();
@@ -527,13 +530,14 @@ class GateImpl final : public sync::Gate::Server {
   }
 
   SyncServer::Impl& server_;
-  server::Connection& conn_;
+  std::shared_ptr<server::ConnectionState> conn_;  // a delayed hello may outlive the connection
 };
 
 }  // namespace
 
-capnp::Capability::Client newGate(SyncServer::Impl& server, server::Connection& conn) {
-  return kj::heap<GateImpl>(server, conn);
+capnp::Capability::Client newGate(SyncServer::Impl& server,
+                                  std::shared_ptr<server::ConnectionState> conn) {
+  return kj::heap<GateImpl>(server, std::move(conn));
 }
 
 }  // namespace hills

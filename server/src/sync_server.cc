@@ -116,7 +116,7 @@ void SyncServer::Impl::close(std::uint64_t id) {
   tasks.add(kj::evalLater([this, id] {
     auto it = connections.find(id);
     if (it == connections.end()) return;
-    sources.closed(it->second->source, timer.now());
+    sources.closed(it->second->state->source, timer.now());
     connections.erase(it);
   }));
 }
@@ -242,28 +242,30 @@ void SyncServer::Impl::accept(kj::Own<kj::AsyncIoStream> stream) {
                 " are open already (maxConnectionsPerSource)");
     return;
   }
-  auto conn = kj::heap<server::Connection>(kj::mv(stream), peer.name, peer.host);
+  auto state = std::make_shared<server::ConnectionState>(peer.name, peer.host);
+  state->id = nextConnection_++;
+  std::uint64_t id = state->id;
+  auto conn = kj::heap<server::Connection>(kj::mv(stream), state);
   server::Connection* c = conn.get();
-  c->id = nextConnection_++;
-  std::uint64_t id = c->id;
-  auto rpc = capnp::makeRpcServer(c->network, newGate(*this, *c));
+  auto rpc = capnp::makeRpcServer(c->network, newGate(*this, state));
   // The RPC system reads no further message of a connection while more
   // than this is in calls not yet answered: what a session can make the
   // server hold is bounded.
   rpc.setFlowLimit(std::max<std::uint64_t>(config.maxBytesInFlight / sizeof(capnp::word), 1));
   c->rpc = kj::mv(rpc);
-  sources.opened(c->source);
+  sources.opened(state->source);
   connections.emplace(id, kj::mv(conn));
   tasks.add(c->network.onDisconnect().then([this, id] { closed(id); },
                                            [this, id](kj::Exception&&) { closed(id); }));
   // A connection that says no valid hello in time is closed.
   tasks.add(timer.afterDelay(config.helloTimeout.count() * kj::MILLISECONDS).then([this, id] {
     auto it = connections.find(id);
-    if (it == connections.end() || it->second->authenticated) return;
-    refusal(it->second->source, "no hello in time",
-            "closed the connection from " + it->second->peer + ": no valid hello within " +
+    if (it == connections.end() || it->second->state->authenticated) return;
+    const server::ConnectionState& state = *it->second->state;
+    refusal(state.source, "no hello in time",
+            "closed the connection from " + state.peer + ": no valid hello within " +
                 std::to_string(config.helloTimeout.count()) + " ms");
-    sources.closed(it->second->source, timer.now());
+    sources.closed(state.source, timer.now());
     connections.erase(it);
   }));
 }
@@ -280,7 +282,7 @@ void SyncServer::Impl::closed(std::uint64_t id) {
   if (shuttingDown) return;
   auto it = connections.find(id);
   if (it == connections.end()) return;  // closed here already
-  server::Connection* c = it->second.get();
+  const server::ConnectionState* c = it->second->state.get();
   if (!c->failure.empty()) {
     refusal(c->source, "closed the connection",
             "closed the connection from " + c->peer +
