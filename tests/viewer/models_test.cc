@@ -88,6 +88,8 @@ class ModelsTest : public QObject {
     // Descending order by key; rowOf finds a key either way.
     fresh.sort(0, Qt::DescendingOrder);
     QCOMPARE(cell(fresh, 0, 0), QString("300/0"));
+    fresh.sort(1, Qt::AscendingOrder);  // not by number: the key's order stays
+    QCOMPARE(cell(fresh, 0, 0), QString("300/0"));
     QCOMPARE(fresh.rowOf({2, 1}).value(), 298);
     QVERIFY(!fresh.rowOf({999, 0}));
     // A filter's keys.

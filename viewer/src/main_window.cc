@@ -66,6 +66,15 @@ MainWindow::MainWindow(std::unique_ptr<Workspace> workspace, QWidget* parent)
   recordView_->setSelectionMode(QAbstractItemView::ExtendedSelection);
   recordView_->setSortingEnabled(true);
   recordView_->sortByColumn(0, Qt::AscendingOrder);
+  // Records sort by key only: a click on another column's header keeps the
+  // indicator on the key.
+  connect(recordView_->horizontalHeader(), &QHeaderView::sortIndicatorChanged, this,
+          [this](int column, Qt::SortOrder) {
+            if (column == 0) return;
+            recordView_->horizontalHeader()->setSortIndicator(
+                0, records_.descending() ? Qt::DescendingOrder : Qt::AscendingOrder);
+            statusBar()->showMessage(tr("Records sort by key; a filter picks them by field."), 5000);
+          });
   recordView_->verticalHeader()->hide();
   recordView_->verticalHeader()->setSectionResizeMode(QHeaderView::Fixed);
   recordView_->verticalHeader()->setDefaultSectionSize(22);

@@ -135,7 +135,8 @@ int RecordTableModel::ascendingRow(int row) const {
 }
 
 void RecordTableModel::sort(int column, Qt::SortOrder order) {
-  bool descending = column == 0 && order == Qt::DescendingOrder;
+  if (column != 0) return;  // by key only: other columns keep the key's order
+  bool descending = order == Qt::DescendingOrder;
   if (descending == descending_) return;
   beginResetModel();
   descending_ = descending;

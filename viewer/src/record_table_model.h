@@ -81,7 +81,7 @@ class RecordTableModel : public QAbstractTableModel {
   QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
   QVariant headerData(int section, Qt::Orientation orientation,
                       int role = Qt::DisplayRole) const override;
-  // Sorts by key (column 0); other columns keep key order.
+  // Sorts by key (column 0); a sort by another column changes nothing.
   void sort(int column, Qt::SortOrder order = Qt::AscendingOrder) override;
 
  public slots:
