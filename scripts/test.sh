@@ -47,7 +47,8 @@ fi
 # ASan + UBSan over every test but the benchmarks and the packaging tests
 # ("cmake: ..."), which build, install or package hills as another project
 # takes it, without the sanitizers: the plain run (no --sanitize) has them.
-# Leaks are findings too.
+# Leaks are findings too (tests/lsan.supp names the few that uninstrumented
+# system libraries keep for the life of the process).
 asan=$root/build-asan
 cmake -S "$root" -B "$asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHILLS_BUILD_TESTS=ON \
   -DHILLS_BUILD_BENCH=OFF -DHILLS_SANITIZE=ON ${CMAKE_ARGS:-}
@@ -56,6 +57,7 @@ cmake -S "$root" -B "$asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHILLS_BUILD_TEST
 ASAN_OPTIONS=detect_leaks=0 cmake --build "$asan" -j "$jobs"
 (cd "$asan" &&
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  LSAN_OPTIONS="suppressions=$root/tests/lsan.supp" \
     ctest --output-on-failure -j "$jobs" --timeout 1800 -E '^cmake: ')
 
 # ThreadSanitizer over the sync tests: threads meet in the client and the
