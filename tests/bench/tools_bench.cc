@@ -110,18 +110,7 @@ int main(int argc, char** argv) {
     if (a == "--baseline") baseline = argv[i + 1];
     if (a == "--db") db = argv[i + 1];
   }
-  if (!std::filesystem::exists(db + "/data.mdb")) {
-    auto o = hills::test::plmOptions();
-    hills::Database d(db, o);
-    for (std::size_t done = 0; done < records;) {
-      std::size_t n = std::min<std::size_t>(100000, records - done);
-      d.write([&](hills::WriteTxn& txn) {
-        auto parts = txn.tree<plm::Part>();
-        for (std::size_t i = 0; i < n; ++i) parts.create(hills::test::makePart(static_cast<int>(done + i)));
-      });
-      done += n;
-    }
-  }
+  if (!std::filesystem::exists(db + "/data.mdb")) hills::test::writeParts(db, records);
   std::printf("tools benchmark: %zu parts, %d rounds, medians\n", records, rounds);
 
   // export-sqlite vs the plain bulk insert of the rows it writes.

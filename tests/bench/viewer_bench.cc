@@ -72,17 +72,7 @@ int main(int argc, char** argv) {
   }
   hills::test::TempDir dir;
   std::string db = dir.sub("db");
-  {
-    hills::Database d(db, hills::test::plmOptions());
-    for (std::size_t done = 0; done < records;) {
-      std::size_t n = std::min<std::size_t>(100000, records - done);
-      d.write([&](hills::WriteTxn& txn) {
-        auto parts = txn.tree<plm::Part>();
-        for (std::size_t i = 0; i < n; ++i) parts.create(hills::test::makePart(static_cast<int>(done + i)));
-      });
-      done += n;
-    }
-  }
+  hills::test::writeParts(db, records);
   std::printf("viewer benchmark: %zu parts, %d rounds, medians\n", records, rounds);
   std::size_t sink = 0;
 

@@ -36,15 +36,7 @@ class LargeTest : public QObject {
 
  private slots:
   void initTestCase() {
-    Database db(dir_.sub("db"), test::plmOptions());
-    for (int done = 0; done < kRecords;) {
-      int n = std::min(100000, kRecords - done);
-      db.write([&](WriteTxn& txn) {
-        auto parts = txn.tree<plm::Part>();
-        for (int i = 0; i < n; ++i) parts.create(test::makePart(done + i + 1, 8));
-      });
-      done += n;
-    }
+    test::writeParts(dir_.sub("db"), kRecords, 1, 8);
   }
 
   void aMillionRecordsOpenAfterOnePageAndMemoryStaysFlat() {

@@ -29,6 +29,13 @@ std::unique_ptr<Database> openDatabase(const std::string& dir, bool writable) {
   return std::make_unique<Database>(dir, std::move(o));
 }
 
+kj::MainBuilder::Validity keyArgument(kj::StringPtr text, KeyArg& out) {
+  auto key = parseKeyArg(text.cStr());
+  if (!key) return kj::str("'", text, "' is not a key: ID or ID/REV, ID > 0");
+  out = *key;
+  return true;
+}
+
 std::optional<std::uint64_t> parseNumber(std::string_view text) {
   std::uint64_t v = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);

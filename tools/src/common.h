@@ -33,6 +33,9 @@ struct KeyArg {
   std::optional<std::uint32_t> revision;
 };
 std::optional<KeyArg> parseKeyArg(std::string_view text);
+// The ID[/REV] argument of a command, read into `out`; kj::MainBuilder's
+// message when it is not a key.
+kj::MainBuilder::Validity keyArgument(kj::StringPtr text, KeyArg& out);
 std::optional<std::uint64_t> parseNumber(std::string_view text);
 
 // UTC, ISO 8601 with milliseconds: 2026-12-01T17:02:08.123Z.

@@ -126,13 +126,7 @@ kj::MainFunc getCommand(kj::ProcessContext& context) {
                          "iterations and its data, decoded through the stored schema.")
       .expectArg("DIR", [args](kj::StringPtr v) { return setText(args->dir, v); })
       .expectArg("TREE", [args](kj::StringPtr v) { return setText(args->tree, v); })
-      .expectArg("ID[/REV]",
-                 [args](kj::StringPtr v) -> kj::MainBuilder::Validity {
-                   auto key = parseKeyArg(v.cStr());
-                   if (!key) return kj::str("'", v, "' is not a key: ID or ID/REV, ID > 0");
-                   args->key = *key;
-                   return true;
-                 })
+      .expectArg("ID[/REV]", [args](kj::StringPtr v) { return keyArgument(v, args->key); })
       .callAfterParsing([args, &context]() {
         return guarded(context, [&]() -> kj::MainBuilder::Validity {
           getRecord(*args);

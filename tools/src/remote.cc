@@ -118,13 +118,7 @@ kj::MainFunc breakCommand(kj::ProcessContext& context) {
   serverOptions(b, args);
   return b
       .expectArg("TREE", [args](kj::StringPtr v) { args->tree = v; return true; })
-      .expectArg("ID[/REV]",
-                 [args](kj::StringPtr v) -> kj::MainBuilder::Validity {
-                   auto key = parseKeyArg(v.cStr());
-                   if (!key) return kj::str("'", v, "' is not a key: ID or ID/REV, ID > 0");
-                   args->key = *key;
-                   return true;
-                 })
+      .expectArg("ID[/REV]", [args](kj::StringPtr v) { return keyArgument(v, args->key); })
       .callAfterParsing([args, &context]() {
         return guarded(context, [&]() -> kj::MainBuilder::Validity {
           breakBorrow(*args);
