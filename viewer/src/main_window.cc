@@ -129,7 +129,13 @@ MainWindow::MainWindow(std::unique_ptr<Workspace> workspace, QWidget* parent)
   });
 
   buildActions();
-  if (trees_.rowCount() > 0) treeView_->selectRow(0);
+  // The first tree that holds records (or the first tree).
+  for (int row = 0; row < trees_.rowCount(); ++row) {
+    if (trees_.treeAt(row).records > 0 || row + 1 == trees_.rowCount()) {
+      treeView_->selectRow(row);
+      break;
+    }
+  }
   resize(1400, 820);
 }
 
