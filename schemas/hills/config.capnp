@@ -22,6 +22,20 @@ struct ServerConfig {
   acceptRetryMs @10 :UInt32 = 100;          # wait before accepting again after accept failed (out of descriptors)
   logBurst @11 :UInt32 = 5;                 # refusal lines per source and kind per window; the rest are counted
   logWindowMs @12 :UInt32 = 10000;
+
+  # Encryption (docs/OPERATIONS.md, "TLS"). A server with no tls refuses to
+  # start unless plaintext says, explicitly, that it serves clear text.
+  tls @13 :Tls;
+  plaintext @14 :Bool = false;
+
+  # "host:port" of the HTTP endpoint with /metrics (Prometheus) and /health;
+  # empty: no endpoint.
+  httpListen @15 :Text;
+}
+
+struct Tls {
+  certificateFile @0 :Text;  # PEM: the server's certificate, then any intermediates
+  keyFile @1 :Text;          # PEM: its private key
 }
 
 struct Client {
