@@ -108,7 +108,7 @@ class SyncEngine {
   void restart();
 
   // Applies a batch of the server's change log (the listener's call).
-  void apply(capnp::List<wire::Change>::Reader changes, std::uint64_t last);
+  void apply(capnp::List<wire::Change>::Reader changes, std::uint64_t after, std::uint64_t last);
   // Ends the session (the listener failed); run() reconnects.
   void drop(const std::string& why);
 
@@ -127,6 +127,11 @@ class SyncEngine {
   // Gives up a refused claim once `fresh` (granted ranges) holds an id for
   // each of its records, asking for more ranges until it does.
   kj::Promise<void> renumber(client::IdClaim claim, client::IdRanges fresh);
+  // A replica that has applied nothing of a server that has changes
+  // starts from its snapshot (bootstrap.cc).
+  kj::Promise<void> bootstrap();
+  kj::Promise<void> nextPart(sync::Snapshot::Client snapshot, std::uint64_t sequence);
+  void applyPart(sync::SnapshotPart::Reader part, std::uint64_t sequence);
   kj::Promise<void> pushLoop();
   kj::Promise<bool> pushOnce();
   kj::Promise<void> topUp();
@@ -144,6 +149,12 @@ class SyncEngine {
   bool mayWrite_ = false;  // the server's configuration lets this client write
   kj::Own<kj::PromiseFulfiller<void>> resume_;  // idle(): fulfilled by restart()
 };
+
+template <class T>
+kj::Promise<T> SyncEngine::timed(kj::Promise<T> promise) {
+  return io_.provider->getTimer().timeoutAfter(
+      client_.options.callTimeout.count() * kj::MILLISECONDS, kj::mv(promise));
+}
 
 template <class F>
 auto Client::Impl::onSyncThread(F&& fn) {

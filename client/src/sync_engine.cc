@@ -28,7 +28,7 @@ class ListenerImpl final : public sync::Listener::Server {
     if (failed_) kj::throwFatalException(KJ_EXCEPTION(DISCONNECTED, "the session has failed"));
     auto params = context.getParams();
     try {
-      engine_.apply(params.getChanges(), params.getLast());
+      engine_.apply(params.getChanges(), params.getAfter(), params.getLast());
     } catch (const Error& e) {
       // A change this replica cannot take (a tree it has not heard of yet):
       // a new session brings the server's schemas and starts again there.
@@ -85,12 +85,6 @@ SyncEngine::SyncEngine(Client::Impl& client, kj::AsyncIoContext& io)
     : client_(client), io_(io), backoff_(client.options.minBackoff) {}
 
 SyncEngine::~SyncEngine() = default;
-
-template <class T>
-kj::Promise<T> SyncEngine::timed(kj::Promise<T> promise) {
-  return io_.provider->getTimer().timeoutAfter(
-      client_.options.callTimeout.count() * kj::MILLISECONDS, kj::mv(promise));
-}
 
 void SyncEngine::setConnected(bool connected, const std::string& error) {
   {
@@ -234,6 +228,7 @@ kj::Promise<void> SyncEngine::startSession(kj::Own<Session> s) {
   // follows the log (another client's record could land on an id it
   // claimed) nor pushes (a record on a refused id must move first).
   auto work = settleClaims()
+                  .then([this] { return bootstrap(); })
                   .then([this, &ref]() {
                     std::uint64_t cursor = client_.db.read(
                         [&](const ReadTxn& txn) { return client_.replica->cursor(txn); });
@@ -482,7 +477,8 @@ kj::Promise<bool> SyncEngine::pushOnce() {
       .attach(kj::mv(batch));
 }
 
-void SyncEngine::apply(capnp::List<wire::Change>::Reader changes, std::uint64_t last) {
+void SyncEngine::apply(capnp::List<wire::Change>::Reader changes, std::uint64_t after,
+                       std::uint64_t last) {
   if (changes.size() == 0) return;
   std::uint64_t newest = changes[changes.size() - 1].getSequence();
   // A change that cannot be applied here (it does not decode, an indexer
@@ -496,17 +492,27 @@ void SyncEngine::apply(capnp::List<wire::Change>::Reader changes, std::uint64_t 
       client_.db.write([&](WriteTxn& txn) {
         failed.reset();
         // The log is applied in order, without a gap: a batch must continue
-        // where the stored cursor stands (entries at or below it were applied).
+        // where the stored cursor stands (entries at or below it were
+        // applied). Numbers may be missing inside it, where the server's
+        // compaction dropped superseded entries.
         std::uint64_t cursor = client_.replica->cursor(txn);
+        if (after > cursor) {
+          throw Error(ErrorCode::kProtocol, "the server sent its changes after " +
+                                                std::to_string(after) +
+                                                " to a replica that has applied them up to " +
+                                                std::to_string(cursor) + " only");
+        }
+        std::uint64_t previous = after;
         bool quarantining = !refused.empty() || txn.table(client::kQuarantine).size() != 0;
         for (auto change : changes) {
           std::uint64_t sequence = change.getSequence();
-          if (sequence <= cursor) continue;
-          if (sequence != cursor + 1) {
+          if (sequence <= previous) {
             throw Error(ErrorCode::kProtocol, "the server sent change " +
                                                   std::to_string(sequence) + " after change " +
-                                                  std::to_string(cursor));
+                                                  std::to_string(previous));
           }
+          previous = sequence;
+          if (sequence <= cursor) continue;
           if (auto it = refused.find(sequence); it != refused.end()) {
             client::quarantine(txn, change, it->second);
           } else {

@@ -6,6 +6,7 @@
 
 #include "state.h"
 #include "storage.h"
+#include "write_path.h"
 
 namespace hills {
 
@@ -133,6 +134,31 @@ void ReadTxn::changes(std::uint64_t after,
     rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT);
   }
   if (rc != MDB_NOTFOUND) detail::checkLmdb(rc, "reading the change log", db.path);
+}
+
+bool WriteTxn::dropChange(std::uint64_t sequence) {
+  detail::TxnState& t = *state_;
+  detail::requireWritable(t);
+  auto& db = *t.db;
+  if (!db.log.open) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "the database " + db.path + " keeps no change log (Options::changeLog)");
+  }
+  // The next entry's number comes from the newest one (after a restart,
+  // from what is stored): without it, numbers would repeat.
+  std::uint64_t newest = t.nextSequence != 0 ? t.nextSequence - 1
+                                             : detail::newestSequence(t.txn, db);
+  if (sequence >= newest) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "change " + std::to_string(sequence) + " is the newest entry of the change log of " +
+                    db.path + " (or beyond it): it cannot be dropped");
+  }
+  auto key = detail::sequenceKey(sequence);
+  MDB_val k{key.size(), key.data()};
+  int rc = mdb_del(t.txn, db.log.dbi, &k, nullptr);
+  if (rc == MDB_NOTFOUND) return false;
+  t.checkWrite(rc, [&] { return "dropping change " + std::to_string(sequence); });
+  return true;
 }
 
 std::uint64_t ReadTxn::lastSequence() const {

@@ -31,6 +31,12 @@ struct ServerConfig {
   # "host:port" of the HTTP endpoint with /metrics (Prometheus) and /health;
   # empty: no endpoint.
   httpListen @15 :Text;
+
+  # Log compaction (docs/ARCHITECTURE.md, "Log compaction"): an entry that a
+  # later entry of the same record made useless is dropped once it is older
+  # than logRetentionS (0: at once). compactLog false keeps every entry.
+  logRetentionS @16 :UInt32 = 604800;
+  compactLog @17 :Bool = true;
 }
 
 struct Tls {

@@ -9,7 +9,9 @@ $Cxx.namespace("hills::sync");
 using Record = import "/hills/record.capnp";
 using Meta = import "/hills/meta.capnp";
 
-const protocolVersion :UInt32 = 2;
+const protocolVersion :UInt32 = 3;
+# 3: the change log may have gaps (compaction): Listener.changes says where
+#    its batch starts; Session.snapshot starts a fresh replica.
 
 # The change-log entries the server adds about borrows: kinds of a write hook
 # (record.capnp's ChangeKind from 6 on). Their Change.note names the client
@@ -119,7 +121,9 @@ interface Session {
 
   pull @1 (after :UInt64, limit :UInt32) -> (changes :List(Record.Change), last :UInt64);
   # Change-log entries after `after`, at most `limit`; `last` is the newest
-  # sequence the server has. Needs read.
+  # sequence the server has. Sequence numbers between two entries are
+  # missing where compaction dropped entries that later ones superseded.
+  # Needs read.
 
   subscribe @2 (after :UInt64, listener :Listener) -> (subscription :Subscription);
   # Calls listener.changes with every entry after `after`, then with every
@@ -156,11 +160,37 @@ interface Session {
   # confirmed again (an answer may be lost). Refused in the outcome:
   # alreadyExists when any of the ids was granted before, invalidArgument
   # for a range outside the claimable ids or too large. Needs write.
+
+  snapshot @12 () -> (snapshot :Snapshot, sequence :UInt64, records :UInt64);
+  # Every record of every tree and every borrow as the server held them
+  # after change `sequence`, read in one read transaction: how a fresh
+  # replica starts, before it subscribes after `sequence`. One at a time
+  # per session. Needs read.
+}
+
+interface Snapshot {
+  next @0 () -> (part :SnapshotPart, done :Bool);
+  # The next part of the snapshot; `done` (with an empty part) after the last.
+}
+
+struct SnapshotPart {
+  # Records of one tree (about 1 MiB of them), or borrows.
+  tree @0 :Text;
+  records @1 :List(SnapshotRecord);
+  borrows @2 :List(Borrow);
+}
+
+struct SnapshotRecord {
+  id @0 :UInt64;
+  revision @1 :UInt32;
+  value @2 :Data;             # the stored value
 }
 
 interface Listener {
-  changes @0 (changes :List(Record.Change), last :UInt64) -> ();
-  # Returns once the client has applied them.
+  changes @0 (changes :List(Record.Change), last :UInt64, after :UInt64) -> ();
+  # Every entry the log keeps after `after` up to the last one of the
+  # batch, in order; the numbers between that are missing were dropped by
+  # compaction. Returns once the client has applied them.
 }
 
 interface Subscription {}

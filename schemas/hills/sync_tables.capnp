@@ -59,3 +59,12 @@ struct Quarantined {
   since @3 :Int64;     # nanoseconds since the Unix epoch: first refused
   tries @4 :UInt32;    # applications tried, the first included
 }
+
+struct LogHead {
+  # The newest change-log entry of one record (_logHeads, server side; the
+  # key is a stream byte, "d" for the record's data or "b" for its borrows,
+  # then the record's key), and in _superseded (keyed by an older entry's
+  # sequence, 8 bytes big-endian) the entry that made it useless.
+  sequence @0 :UInt64;
+  kind @1 :UInt16;     # the entry's record.capnp ChangeKind (or sync.capnp's borrow kinds)
+}

@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "compaction.h"
 #include "hills/options.h"
 #include "hills/sync_tables.capnp.h"
 
@@ -17,7 +18,9 @@ constexpr char kFencing[] = "fencing";
 class AuthorityHook final : public WriteHook {
  public:
   std::vector<std::string> tables() const override {
-    return {protocol::kBorrowTable, kGrantTable};
+    auto tables = compactionTables();
+    tables.insert(tables.end(), {protocol::kBorrowTable, kGrantTable});
+    return tables;
   }
 
   void check(WriteTxn& txn, const Mutation& m) override {

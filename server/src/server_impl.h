@@ -13,6 +13,7 @@
 
 #include "connection.h"
 #include "peer_limits.h"
+#include "snapshot.h"
 #include "hills/protocol.h"
 #include "hills/server.h"
 #include "writer.h"
@@ -73,6 +74,7 @@ struct SyncServer::Impl final : public kj::TaskSet::ErrorHandler {
   std::uint64_t lastSequence = 0;  // newest change-log entry committed
   std::uint64_t commits = 0;       // durable commits made
   std::uint64_t requests = 0;      // write requests they carried
+  std::uint64_t logDropped = 0;    // change-log entries compaction dropped
 
   // Commits fn with the other writes queued meanwhile: one durable
   // transaction for all of them, run on the writer thread (so fn must work
@@ -101,8 +103,15 @@ struct SyncServer::Impl final : public kj::TaskSet::ErrorHandler {
   // Ends every connection and subscription.
   void shutdown();
 
+  // Log compaction (compaction.h): a bounded step in the commit queue,
+  // with the clients' writes, once a second, and at once again while a
+  // step leaves work.
+  kj::Promise<void> compactLater();
+  void compactStep();
+
   std::map<std::uint64_t, kj::Own<server::Connection>> connections;  // by ConnectionState::id
   server::Sources sources;
+  server::Spooler spooler{db, timer};
   bool shuttingDown = false;
   kj::TaskSet tasks{*this};
 

@@ -321,6 +321,33 @@ class SessionImpl final : public sync::Session::Server {
     });
   }
 
+  kj::Promise<void> snapshot(SnapshotContext context) override {
+    return translated([&] {
+      need(account_.read, "read a snapshot");
+      if (*snapshotOpen_) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    "client '" + account_.name + "' reads a snapshot already in this session");
+      }
+      *snapshotOpen_ = true;
+      auto open = snapshotOpen_;
+      return server_.spooler.get(server_.lastSequence)
+          .then(
+              [context, open](std::shared_ptr<server::Spool> spool) mutable {
+                KJ_ON_SCOPE_FAILURE(*open = false);
+                translated([&] {
+                  auto results = context.getResults();
+                  results.setSequence(spool->sequence);
+                  results.setRecords(spool->records);
+                  results.setSnapshot(server::readSpool(std::move(spool), open));
+                });
+              },
+              [open](kj::Exception&& e) {
+                *open = false;
+                kj::throwFatalException(kj::mv(e));
+              });
+    });
+  }
+
   kj::Promise<void> breakBorrow(BreakBorrowContext context) override {
     return translated([&] {
       need(account_.admin, "break borrows");
@@ -406,6 +433,9 @@ class SessionImpl final : public sync::Session::Server {
   std::shared_ptr<server::ConnectionState> conn_;  // its calls may outlive the connection
   ClientAccount account_;
   bool subscribed_ = false;  // one live subscription per session
+  // One snapshot stream at a time: it holds a file open. The stream
+  // clears it when it ends.
+  std::shared_ptr<bool> snapshotOpen_ = std::make_shared<bool>(false);
 };
 
 class GateImpl final : public sync::Gate::Server {

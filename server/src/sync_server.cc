@@ -88,6 +88,7 @@ SyncServer::Impl::Impl(Database& database, ServerConfig cfg, kj::Timer& t,
     }
     return txn.lastSequence();
   });
+  if (config.compactLog) tasks.add(compactLater());
 }
 
 void SyncServer::Impl::taskFailed(kj::Exception&& exception) {
@@ -207,7 +208,14 @@ void SyncServer::Impl::pump(const std::shared_ptr<server::Subscriber>& sub) {
                                   std::min<std::uint64_t>(config.batchChanges, lastSequence - from),
                                   [&](unsigned n) { return request.initChanges(n); });
     });
-    sub->sent = from + count;
+    // Compaction leaves gaps: the batch ends at its last entry.
+    if (count > 0) {
+      auto changes = request.asReader().getChanges();
+      sub->sent = changes[changes.size() - 1].getSequence();
+    } else {
+      sub->sent = lastSequence;
+    }
+    request.setAfter(from);
     request.setLast(lastSequence);
     ++sub->inFlight;
     tasks.add(request.send().then(

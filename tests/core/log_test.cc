@@ -107,6 +107,45 @@ TEST_CASE("an aborted transaction leaves no change-log entries and sequences sta
   CHECK(log[1].name == "part 3");
 }
 
+TEST_CASE("a dropped change leaves a gap, the newest cannot be dropped, and numbers never repeat",
+          "[core][log]") {
+  TempDir dir;
+  {
+    hills::Database db(dir.path(), logged());
+    db.write([](hills::WriteTxn& txn) {
+      auto parts = txn.tree<plm::Part>();
+      for (int i = 1; i <= 3; ++i) parts.create(makePart(i));
+    });
+    db.write([](hills::WriteTxn& txn) {
+      CHECK(txn.dropChange(2));
+      CHECK_FALSE(txn.dropChange(2));  // gone already
+    });
+  }
+  hills::Database db(dir.path(), logged());
+  auto log = entries(db);
+  REQUIRE(log.size() == 2);
+  CHECK(log[0].sequence == 1);
+  CHECK(log[1].sequence == 3);
+  try {
+    db.write([](hills::WriteTxn& txn) { txn.dropChange(3); });
+    FAIL("the newest entry was dropped");
+  } catch (const hills::Error& e) {
+    CHECK(e.code() == ErrorCode::kInvalidArgument);
+    CHECK_THAT(e.what(), Catch::Contains("newest"));
+  }
+  // In a transaction that appended, the newest is the one it appended.
+  db.write([](hills::WriteTxn& txn) {
+    txn.tree<plm::Part>().create(makePart(4));
+    CHECK(txn.dropChange(3));
+    CHECK_THROWS_AS(txn.dropChange(4), hills::Error);
+  });
+  log = entries(db);
+  REQUIRE(log.size() == 2);
+  CHECK(log[1].sequence == 4);
+  CHECK(log[1].name == "part 4");
+  db.read([](const hills::ReadTxn& txn) { CHECK(txn.lastSequence() == 4); });
+}
+
 TEST_CASE("a database without a change log says so when asked for changes", "[core][log]") {
   TempDir dir;
   hills::Database db(dir.path(), plmOptions());

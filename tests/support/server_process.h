@@ -17,8 +17,9 @@
 namespace hills::test {
 
 // Writes a server configuration: A, B and C may write, reader only reads,
-// admin may break borrows. Tokens are "<name>-token".
-inline std::string writeServerConfig(const std::string& path) {
+// admin may break borrows. Tokens are "<name>-token". `more`: further
+// fields of the configuration, as JSON members ("\"logRetentionS\": 0").
+inline std::string writeServerConfig(const std::string& path, const std::string& more = {}) {
   std::ofstream out(path);
   out << R"({"clients": [
     {"name": "A", "token": "A-token", "write": true},
@@ -26,7 +27,8 @@ inline std::string writeServerConfig(const std::string& path) {
     {"name": "C", "token": "C-token", "write": true},
     {"name": "reader", "token": "reader-token"},
     {"name": "admin", "token": "admin-token", "write": true, "admin": true}
-  ], "idBlock": 4096, "helloTimeoutMs": 1000})";
+  ], "idBlock": 4096, "helloTimeoutMs": 1000)"
+      << (more.empty() ? "" : ", " + more) << "}";
   return path;
 }
 

@@ -407,6 +407,14 @@ class WriteTxn : public ReadTxn {
   // What a service does while it works for one of its callers.
   void setOrigin(std::string_view origin);
 
+  // Removes the change-log entry `sequence`: how an extension that serves
+  // the log to others compacts it (an entry a later one made useless).
+  // Readers of the log see a gap in the sequence numbers where it was.
+  // Returns false when there is no such entry (dropped already). Throws
+  // Error(kInvalidArgument) when the database keeps no change log, or for
+  // the newest entry: it is kept so that sequence numbers never repeat.
+  bool dropChange(std::uint64_t sequence);
+
   // Runs fn once this transaction has committed, on the committing thread,
   // after the commit's events were delivered; never when it does not
   // commit. fn must not throw.

@@ -54,6 +54,14 @@ struct ServerConfig {
   // logWindow; the rest are counted, and one line says how many.
   std::uint32_t logBurst = 5;
   std::chrono::milliseconds logWindow{10000};
+
+  // Log compaction: an entry superseded by a later entry of the same
+  // record (its data, or its borrow) is dropped once older than
+  // logRetention (zero: as soon as it is superseded). Replicas at any
+  // cursor still converge; what they no longer see is the values in
+  // between. compactLog false keeps every entry.
+  bool compactLog = true;
+  std::chrono::seconds logRetention{std::chrono::hours(24 * 7)};
 };
 
 // Reads a server configuration written as JSON (schemas/hills/config.capnp):
