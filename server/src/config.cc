@@ -45,6 +45,7 @@ ServerConfig loadServerConfig(const std::string& path) {
   out.acceptRetry = std::chrono::milliseconds(root.getAcceptRetryMs());
   out.logBurst = root.getLogBurst();
   out.logWindow = std::chrono::milliseconds(root.getLogWindowMs());
+  out.httpListen = root.getHttpListen().cStr();
   const std::pair<const char*, std::uint64_t> positive[] = {
       {"idBlock", out.idBlock},
       {"batchChanges", out.batchChanges},
