@@ -26,8 +26,12 @@ std::uint64_t bootstrapStart(const ReadTxn& txn) {
   return text && !text->empty() ? std::stoull(*text) : 0;
 }
 
-// The origin of the records a snapshot brings: the server made them known.
-constexpr char kSnapshotOrigin[] = "hills-server";
+// The origin of a record a snapshot brings: the client that made it as it
+// is, or the server when the record does not say.
+std::string originOf(sync::SnapshotRecord::Reader record) {
+  std::string origin = record.getOrigin();
+  return origin.empty() ? "hills-server" : origin;
+}
 
 // A snapshot record as a change of the log, for the quarantine.
 void quarantineRecord(WriteTxn& txn, std::string_view tree, sync::SnapshotRecord::Reader record,
@@ -39,7 +43,7 @@ void quarantineRecord(WriteTxn& txn, std::string_view tree, sync::SnapshotRecord
   change.setTree(std::string(tree));
   change.setId(record.getId());
   change.setRevision(record.getRevision());
-  change.setOrigin(kSnapshotOrigin);
+  change.setOrigin(originOf(record));
   change.setValue(record.getValue());
   client::quarantine(txn, change.asReader(), why);
 }
@@ -107,7 +111,7 @@ void SyncEngine::applyPart(sync::SnapshotPart::Reader part, std::uint64_t sequen
           }
           try {
             txn.tree(tree).adopt(record.getId(), record.getRevision(), record.getValue(),
-                                 kSnapshotOrigin);
+                                 originOf(record));
           } catch (const Error& e) {
             if (client::quarantinable(e.code()) && attempt < records.size()) failed.emplace(i, e);
             throw;

@@ -184,6 +184,7 @@ struct SnapshotRecord {
   id @0 :UInt64;
   revision @1 :UInt32;
   value @2 :Data;             # the stored value
+  origin @3 :Text;            # the client that made it as it is (its author)
 }
 
 interface Listener {

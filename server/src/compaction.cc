@@ -161,7 +161,8 @@ void SyncServer::Impl::compactStep() {
                 if (e.code() != ErrorCode::kCorrupt) throw;
                 out.corrupt = e.what();
               }
-            })
+            },
+            false)
                 .then(
                     [this, &out] {
                       logDropped += out.step.dropped;

@@ -47,6 +47,7 @@ ServerConfig loadServerConfig(const std::string& path) {
   out.logWindow = std::chrono::milliseconds(root.getLogWindowMs());
   out.compactLog = root.getCompactLog();
   out.logRetention = std::chrono::seconds(root.getLogRetentionS());
+  out.httpListen = root.getHttpListen().cStr();
   const std::pair<const char*, std::uint64_t> positive[] = {
       {"idBlock", out.idBlock},
       {"batchChanges", out.batchChanges},

@@ -9,6 +9,9 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
+
+#include "hills/server.h"
 
 namespace hills::server {
 
@@ -36,6 +39,11 @@ struct ConnectionState {
   unsigned helloFailures = 0;
   bool helloPending = false;     // a hello waits for its answer
   std::uint64_t callWords = 0;   // words of pushes not yet answered
+  // The accounts of the sessions its hellos opened (one, unless it said
+  // hello again). A reload changes their permissions in place (a session
+  // reads them at each call); never a name or a token (a session whose
+  // token changed is closed).
+  std::vector<std::shared_ptr<ClientAccount>> sessions;
 };
 
 // Reads a connection's messages with the limits of its state, and records

@@ -67,7 +67,8 @@ class ServerMain {
     return kj::MainBuilder(context_, "hills-server 0.1",
                            "Serves the hills database in <dir> to the clients listed in the "
                            "configuration, over Cap'n Proto RPC. Prints the address it listens "
-                           "on; stops cleanly on SIGINT or SIGTERM.")
+                           "on; stops cleanly on SIGINT or SIGTERM; reads the configuration "
+                           "again on SIGHUP.")
         .addOptionWithArg({"db"}, KJ_BIND_METHOD(*this, setDb), "<dir>",
                           "Database directory (created when absent).")
         .addOptionWithArg({"listen"}, KJ_BIND_METHOD(*this, setListen), "<host:port>",
@@ -112,6 +113,7 @@ class ServerMain {
 
     kj::UnixEventPort::captureSignal(SIGINT);
     kj::UnixEventPort::captureSignal(SIGTERM);
+    kj::UnixEventPort::captureSignal(SIGHUP);
     auto io = kj::setupAsyncIo();
     kj::Own<kj::NetworkAddress> address;
     kj::Own<kj::ConnectionReceiver> receiver;
@@ -122,6 +124,8 @@ class ServerMain {
       throw hills::Error(hills::ErrorCode::kIo,
                          "cannot listen on " + listen_ + ": " + e.getDescription().cStr());
     }
+    kj::Own<kj::ConnectionReceiver> httpReceiver;
+    if (!config.httpListen.empty()) httpReceiver = listenHttp(io, config.httpListen);
     std::string host = listen_.substr(0, listen_.rfind(':'));
     std::printf("hills-server listening on %s:%u (database %s, server %s)\n", host.c_str(),
                 receiver->getPort(), db_.c_str(), db.uuid().c_str());
@@ -132,13 +136,58 @@ class ServerMain {
     auto serving = server.listen(*receiver).eagerlyEvaluate([](kj::Exception&& e) {
       logLine("stopped accepting connections: " + std::string(e.getDescription().cStr()));
     });
+    kj::Promise<void> httpServing = nullptr;
+    if (httpReceiver) {
+      httpServing = server.serveHttp(*httpReceiver).eagerlyEvaluate([](kj::Exception&& e) {
+        logLine("the HTTP endpoint stopped: " + std::string(e.getDescription().cStr()));
+      });
+    }
     auto& port = io.unixEventPort;
-    auto signal = port.onSignal(SIGINT).exclusiveJoin(port.onSignal(SIGTERM)).wait(io.waitScope);
-    logLine(signal.si_signo == SIGINT ? "SIGINT: stopping" : "SIGTERM: stopping");
+    for (;;) {
+      auto signal = port.onSignal(SIGINT)
+                        .exclusiveJoin(port.onSignal(SIGTERM))
+                        .exclusiveJoin(port.onSignal(SIGHUP))
+                        .wait(io.waitScope);
+      if (signal.si_signo != SIGHUP) {
+        logLine(signal.si_signo == SIGINT ? "SIGINT: stopping" : "SIGTERM: stopping");
+        break;
+      }
+      reload(server);
+    }
     // Every answered request was committed durably before its answer:
     // closing the connections loses nothing.
     server.shutdown();
     logLine("stopped");
+  }
+
+  // Listens for the HTTP endpoint (/metrics, /health) at `address`.
+  static kj::Own<kj::ConnectionReceiver> listenHttp(kj::AsyncIoContext& io,
+                                                    const std::string& address) {
+    try {
+      auto receiver = io.provider->getNetwork().parseAddress(address).wait(io.waitScope)->listen();
+      std::string host = address.substr(0, address.rfind(':'));
+      logLine("HTTP endpoint (/metrics, /health) listening on " + host + ":" +
+              std::to_string(receiver->getPort()));
+      return receiver;
+    } catch (const kj::Exception& e) {
+      throw hills::Error(hills::ErrorCode::kIo, "cannot listen on httpListen " + address + ": " +
+                                                    e.getDescription().cStr());
+    }
+  }
+
+  // SIGHUP: the configuration file read again and applied; one that cannot
+  // be read leaves the running one in force.
+  void reload(hills::SyncServer& server) {
+    logLine("SIGHUP: reading the configuration " + config_ + " again");
+    hills::ServerConfig next;
+    try {
+      next = hills::loadServerConfig(config_);
+    } catch (const hills::Error& e) {
+      server.reloadFailed(e.what());
+      return;
+    }
+    fitToDescriptors(next);
+    server.reload(std::move(next));
   }
 
   kj::ProcessContext& context_;

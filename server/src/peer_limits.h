@@ -35,6 +35,12 @@ class LogLimiter {
 
   kj::Duration window() const { return window_; }
 
+  // Takes new limits (a reload); windows open now keep their start.
+  void configure(unsigned burst, kj::Duration window) {
+    burst_ = burst;
+    window_ = window;
+  }
+
  private:
   struct Window {
     kj::TimePoint start;
@@ -69,6 +75,14 @@ class Sources {
   // Counts a failed hello of `source` answered at `at`; returns the delay
   // its next hello waits for.
   kj::Duration failed(const std::string& source, kj::TimePoint at);
+
+  // Takes new delays (a reload); the failures counted so far stay, and
+  // answers already due keep their time.
+  void configure(kj::Duration delay, kj::Duration maxDelay, kj::Duration memory) {
+    delay_ = delay;
+    maxDelay_ = maxDelay;
+    memory_ = memory;
+  }
 
   // Sources known (open connections or failures remembered).
   std::size_t size() const { return sources_.size(); }

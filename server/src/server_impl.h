@@ -6,12 +6,17 @@
 #include <kj/async.h>
 #include <kj/function.h>
 
+#include <algorithm>
+#include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "connection.h"
+#include "http_endpoint.h"
+#include "metrics.h"
 #include "peer_limits.h"
 #include "snapshot.h"
 #include "hills/protocol.h"
@@ -26,12 +31,21 @@ namespace server {
 struct Subscriber {
   sync::Listener::Client listener;
   std::string client;
-  std::uint64_t sent = 0;  // newest sequence sent
-  unsigned inFlight = 0;   // batches sent and not yet returned
+  std::uint64_t sent = 0;     // newest sequence sent
+  std::uint64_t applied = 0;  // newest sequence the client said it applied
+  unsigned inFlight = 0;      // batches sent and not yet returned
   bool dead = false;
 };
 
 using protocol::translated;
+
+inline kj::Duration toKj(std::chrono::milliseconds ms) { return ms.count() * kj::MILLISECONDS; }
+
+// A source's failed hellos are forgotten after a quiet minute, or after
+// twice the longest delay when that is longer.
+inline kj::Duration failureMemory(const ServerConfig& config) {
+  return std::max(60 * kj::SECONDS, 2 * toKj(config.helloDelayMax));
+}
 
 // Fills `init(count)` with the change-log entries after `after`: at most
 // `maxCount`, and no more than 16 MiB unless the first entry alone is
@@ -75,12 +89,19 @@ struct SyncServer::Impl final : public kj::TaskSet::ErrorHandler {
   std::uint64_t commits = 0;       // durable commits made
   std::uint64_t requests = 0;      // write requests they carried
   std::uint64_t logDropped = 0;    // change-log entries compaction dropped
+  server::Counters counters;       // the rest of what metrics() reports; outlives the connections
+  bool listening = false;          // listen() was called
+  bool acceptFailing = false;      // the last accept() failed
+  std::string lastCommitFailure;   // why the last commit failed; empty when it did not
+  std::optional<std::chrono::steady_clock::time_point> commitStarted;  // of the batch on the writer
 
   // Commits fn with the other writes queued meanwhile: one durable
   // transaction for all of them, run on the writer thread (so fn must work
   // on copies of request data). The promise resolves after the commit; it
   // is rejected when the transaction failed as a whole.
-  kj::Promise<void> commit(kj::Function<void(WriteTxn&)> fn);
+  // `request` false: the server's own work (compaction), not counted as a
+  // write request.
+  kj::Promise<void> commit(kj::Function<void(WriteTxn&)> fn, bool request = true);
 
   // Adds a subscriber and sends it what it lacks.
   std::shared_ptr<server::Subscriber> subscribe(sync::Listener::Client listener, std::string client,
@@ -109,6 +130,15 @@ struct SyncServer::Impl final : public kj::TaskSet::ErrorHandler {
   kj::Promise<void> compactLater();
   void compactStep();
 
+  // SyncServer::reload (reload.cc).
+  void reload(ServerConfig next);
+  // Closes the session of connection `id` because of a reload, logging why.
+  void closeForReload(const server::ConnectionState& conn, const std::string& why);
+
+  const std::vector<std::shared_ptr<server::Subscriber>>& subscribers() const {
+    return subscribers_;
+  }
+
   std::map<std::uint64_t, kj::Own<server::Connection>> connections;  // by ConnectionState::id
   server::Sources sources;
   server::Spooler spooler{db, timer};
@@ -119,6 +149,7 @@ struct SyncServer::Impl final : public kj::TaskSet::ErrorHandler {
   struct Work {
     kj::Function<void(WriteTxn&)> run;
     kj::Own<kj::PromiseFulfiller<void>> done;
+    bool request = true;  // a client's, counted as a write request
   };
   void flush();
   void committed(std::vector<Work> batch, kj::Maybe<kj::Exception> failure);
@@ -134,6 +165,10 @@ struct SyncServer::Impl final : public kj::TaskSet::ErrorHandler {
   std::vector<std::shared_ptr<server::Subscriber>> subscribers_;
   server::LogLimiter logLimit_;
   bool logFlushScheduled_ = false;
+
+ public:
+  // serveHttp(); last, so it goes first, before what it reads.
+  kj::Maybe<kj::Own<server::HttpEndpoint>> http;
 };
 
 // The bootstrap capability of a new connection.

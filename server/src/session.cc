@@ -80,8 +80,8 @@ class SubscriptionImpl final : public sync::Subscription::Server {
 class SessionImpl final : public sync::Session::Server {
  public:
   SessionImpl(SyncServer::Impl& server, std::shared_ptr<server::ConnectionState> conn,
-              ClientAccount account)
-      : server_(server), conn_(std::move(conn)), account_(std::move(account)) {}
+              std::shared_ptr<ClientAccount> account)
+      : server_(server), conn_(std::move(conn)), held_(std::move(account)), account_(*held_) {}
 
   kj::Promise<void> grantIds(GrantIdsContext context) override {
     return translated([&] {
@@ -431,7 +431,11 @@ class SessionImpl final : public sync::Session::Server {
 
   SyncServer::Impl& server_;
   std::shared_ptr<server::ConnectionState> conn_;  // its calls may outlive the connection
-  ClientAccount account_;
+  // Shared with the connection's state: a reload changes the permissions,
+  // which count from the next call. Only the name is read on the writer
+  // thread, and it never changes.
+  std::shared_ptr<ClientAccount> held_;
+  const ClientAccount& account_;
   bool subscribed_ = false;  // one live subscription per session
   // One snapshot stream at a time: it holds a file open. The stream
   // clears it when it ends.
@@ -449,6 +453,7 @@ class GateImpl final : public sync::Gate::Server {
   kj::Promise<void> hello(HelloContext context) override {
     return translated([&] {
       if (conn_->helloPending) {
+        server_.counters.refuse(server::Refused::kHelloPending);
         server_.refusal(conn_->source, "refused hello",
                         "refused a hello from " + conn_->peer +
                             ": another one waits for its answer");
@@ -456,16 +461,14 @@ class GateImpl final : public sync::Gate::Server {
       }
       auto hello = context.getParams().getHello();
       std::string name = hello.getClient();
-      const ClientAccount* account = nullptr;
-      for (const auto& a : server_.config.clients) {
-        if (a.name == name) account = &a;
-      }
+      const ClientAccount* account = accountOf(name);
       bool known = account != nullptr && sameToken(account->token, hello.getToken().cStr());
       kj::TimePoint now = server_.timer.now();
       kj::TimePoint at = server_.sources.answerAt(conn_->source, now);
       if (!known) {
         // The log says which; the caller learns no more than that one of
         // the two is wrong.
+        server_.counters.refuse(server::Refused::kCredentials);
         server_.refusal(conn_->source, "refused hello",
                         "refused a hello from " + conn_->peer + ": " +
                             (account == nullptr ? "the server knows no client '" + name + "'"
@@ -473,11 +476,17 @@ class GateImpl final : public sync::Gate::Server {
         failed(at);
       }
       conn_->helloPending = true;
-      auto answer = [this, context, account, known]() mutable {
+      auto answer = [this, context, known]() mutable {
         conn_->helloPending = false;
         return translated([&] {
-          if (!known) {
-            std::string name = context.getParams().getHello().getClient();
+          auto hello = context.getParams().getHello();
+          std::string name = hello.getClient();
+          // Looked up again: a reload may have changed the clients while
+          // the answer waited.
+          const ClientAccount* account = accountOf(name);
+          if (!known || account == nullptr ||
+              !sameToken(account->token, hello.getToken().cStr())) {
+            if (known) server_.counters.refuse(server::Refused::kCredentials);
             throw Error(ErrorCode::kDenied,
                         "the server knows no client '" + name + "' with that token");
           }
@@ -490,6 +499,13 @@ class GateImpl final : public sync::Gate::Server {
   }
 
  private:
+  const ClientAccount* accountOf(const std::string& name) const {
+    for (const auto& a : server_.config.clients) {
+      if (a.name == name) return &a;
+    }
+    return nullptr;
+  }
+
   // Counts a failed hello answered at `at`; after maxHelloFailures the
   // connection is closed when its next answer would be due.
   void failed(kj::TimePoint at) {
@@ -509,6 +525,7 @@ class GateImpl final : public sync::Gate::Server {
     auto hello = context.getParams().getHello();
     const std::string& name = account.name;
     if (hello.getProtocol() != sync::PROTOCOL_VERSION) {
+      server_.counters.refuse(server::Refused::kProtocol);
       throw Error(ErrorCode::kProtocol,
                   "client '" + name + "' speaks protocol " + std::to_string(hello.getProtocol()) +
                       "; this server speaks " + std::to_string(sync::PROTOCOL_VERSION));
@@ -516,6 +533,7 @@ class GateImpl final : public sync::Gate::Server {
     std::string uuid = server_.db.uuid();
     std::string pinned = hello.getPinnedServer();
     if (!pinned.empty() && pinned != uuid) {
+      server_.counters.refuse(server::Refused::kWrongServer);
       server_.refusal(conn_->source, "wrong server",
                       "refused client '" + name + "': it belongs to server " + pinned);
       throw Error(ErrorCode::kWrongServer,
@@ -529,6 +547,7 @@ class GateImpl final : public sync::Gate::Server {
       try {
         server_.db.declareTrees(types);
       } catch (const Error& e) {
+        server_.counters.refuse(server::Refused::kSchema);
         server_.refusal(conn_->source, "schema refused",
                         "refused client '" + name + "': " + e.what());
         throw;
@@ -536,11 +555,14 @@ class GateImpl final : public sync::Gate::Server {
     }
     conn_->authenticated = true;
     conn_->client = name;
+    auto held = std::make_shared<ClientAccount>(account);
+    conn_->sessions.push_back(held);
+    ++server_.counters.sessionsOpened;
     server_.log("client '" + name + "' connected from " + conn_->peer + " (" +
                 (account.read ? "read" : "") + (account.write ? " write" : "") +
                 (account.admin ? " admin" : "") + ")");
     auto results = context.getResults();
-    results.setSession(kj::heap<SessionImpl>(server_, conn_, account));
+    results.setSession(kj::heap<SessionImpl>(server_, conn_, std::move(held)));
     auto info = results.initServer();
     info.setUuid(uuid);
     info.setProtocol(sync::PROTOCOL_VERSION);

@@ -33,6 +33,7 @@ void writeTree(const ReadTxn& txn, const std::string& tree, kj::OutputStream& ou
     std::uint64_t id;
     std::uint32_t revision;
     kj::ArrayPtr<const kj::byte> value;
+    capnp::Text::Reader origin;
   };
   std::vector<Pending> pending;
   std::size_t bytes = 0;
@@ -47,6 +48,7 @@ void writeTree(const ReadTxn& txn, const std::string& tree, kj::OutputStream& ou
       records[i].setId(pending[i].id);
       records[i].setRevision(pending[i].revision);
       records[i].setValue(pending[i].value);
+      records[i].setOrigin(pending[i].origin);
     }
     capnp::writeMessage(out, msg);
     ++spool.parts;
@@ -55,7 +57,7 @@ void writeTree(const ReadTxn& txn, const std::string& tree, kj::OutputStream& ou
   };
   txn.tree(tree).scan(0, UINT64_MAX, [&](const StoredRecord& rec) {
     auto value = rec.value().asBytes();
-    pending.push_back(Pending{rec.id(), rec.revision(), value});
+    pending.push_back(Pending{rec.id(), rec.revision(), value, rec.envelope().getAuthor()});
     bytes += value.size();
     ++spool.records;
     if (bytes >= kPartBytes) flush();

@@ -53,14 +53,6 @@ Peer peerOf(kj::AsyncIoStream& stream) {
   return {host, std::string(host) + ":" + std::to_string(port)};
 }
 
-kj::Duration toKj(std::chrono::milliseconds ms) { return ms.count() * kj::MILLISECONDS; }
-
-// A source's failed hellos are forgotten after a quiet minute, or after
-// twice the longest delay when that is longer.
-kj::Duration failureMemory(const ServerConfig& config) {
-  return std::max(60 * kj::SECONDS, 2 * toKj(config.helloDelayMax));
-}
-
 }  // namespace
 
 }  // namespace server
@@ -122,9 +114,9 @@ void SyncServer::Impl::close(std::uint64_t id) {
   }));
 }
 
-kj::Promise<void> SyncServer::Impl::commit(kj::Function<void(WriteTxn&)> fn) {
+kj::Promise<void> SyncServer::Impl::commit(kj::Function<void(WriteTxn&)> fn, bool request) {
   auto paf = kj::newPromiseAndFulfiller<void>();
-  queue_.push_back(Work{kj::mv(fn), kj::mv(paf.fulfiller)});
+  queue_.push_back(Work{kj::mv(fn), kj::mv(paf.fulfiller), request});
   if (!flushScheduled_ && !writing_) {
     // Every request already readable joins the batch: the flush runs once
     // nothing else is left to do in this turn of the event loop.
@@ -138,6 +130,7 @@ void SyncServer::Impl::flush() {
   flushScheduled_ = false;
   if (writing_ || queue_.empty()) return;
   writing_ = true;
+  commitStarted = std::chrono::steady_clock::now();
   auto batch = kj::heap<std::vector<Work>>(std::move(queue_));
   queue_.clear();
   std::vector<kj::Function<void(WriteTxn&)>> fns;
@@ -157,13 +150,22 @@ void SyncServer::Impl::flush() {
 
 void SyncServer::Impl::committed(std::vector<Work> batch, kj::Maybe<kj::Exception> failure) {
   writing_ = false;
+  counters.commitSeconds.observe(
+      server::secondsBetween(*commitStarted, std::chrono::steady_clock::now()));
+  commitStarted.reset();
   KJ_IF_MAYBE (e, failure) {
+    ++counters.commitFailures;
+    lastCommitFailure = e->getDescription().cStr();
     refusal("server", "commit failed",
             "a commit failed: " + std::string(e->getDescription().cStr()));
     for (auto& work : batch) work.done->reject(kj::cp(*e));
   } else {
     ++commits;
-    requests += batch.size();
+    auto carried = static_cast<std::uint64_t>(
+        std::count_if(batch.begin(), batch.end(), [](const Work& w) { return w.request; }));
+    requests += carried;
+    counters.requestsPerCommit.observe(static_cast<double>(carried));
+    lastCommitFailure.clear();
     for (auto& work : batch) work.done->fulfill();
     try {
       pumpAll();
@@ -180,7 +182,7 @@ std::shared_ptr<server::Subscriber> SyncServer::Impl::subscribe(sync::Listener::
                                                                 std::string client,
                                                                 std::uint64_t after) {
   auto sub = std::make_shared<server::Subscriber>(
-      server::Subscriber{kj::mv(listener), std::move(client), after, 0, false});
+      server::Subscriber{kj::mv(listener), std::move(client), after, after, 0, false});
   subscribers_.push_back(sub);
   pump(sub);
   return sub;
@@ -219,8 +221,9 @@ void SyncServer::Impl::pump(const std::shared_ptr<server::Subscriber>& sub) {
     request.setLast(lastSequence);
     ++sub->inFlight;
     tasks.add(request.send().then(
-        [this, sub](auto&&) {
+        [this, sub, upTo = sub->sent](auto&&) {
           --sub->inFlight;
+          sub->applied = std::max(sub->applied, upTo);
           pump(sub);
         },
         [this, sub](kj::Exception&& e) {
@@ -235,8 +238,11 @@ void SyncServer::Impl::pump(const std::shared_ptr<server::Subscriber>& sub) {
 }
 
 void SyncServer::Impl::accept(kj::Own<kj::AsyncIoStream> stream) {
+  stream =
+      kj::heap<server::CountingStream>(kj::mv(stream), counters.bytesReceived, counters.bytesSent);
   auto peer = server::peerOf(*stream);
   if (connections.size() >= config.maxConnections) {
+    counters.refuse(server::Refused::kMaxConnections);
     refusal(peer.host, "too many connections",
             "refused a connection from " + peer.name + ": " +
                 std::to_string(connections.size()) +
@@ -244,6 +250,7 @@ void SyncServer::Impl::accept(kj::Own<kj::AsyncIoStream> stream) {
     return;  // closed as `stream` goes
   }
   if (std::size_t open = sources.connections(peer.host); open >= config.maxConnectionsPerSource) {
+    counters.refuse(server::Refused::kMaxConnectionsPerSource);
     refusal(peer.host, "too many connections from one source",
             "refused a connection from " + peer.name + ": " + std::to_string(open) +
                 " connections from " + peer.host +
@@ -270,6 +277,7 @@ void SyncServer::Impl::accept(kj::Own<kj::AsyncIoStream> stream) {
     auto it = connections.find(id);
     if (it == connections.end() || it->second->state->authenticated) return;
     const server::ConnectionState& state = *it->second->state;
+    counters.refuse(server::Refused::kHelloTimeout);
     refusal(state.source, "no hello in time",
             "closed the connection from " + state.peer + ": no valid hello within " +
                 std::to_string(config.helloTimeout.count()) + " ms");
@@ -279,6 +287,7 @@ void SyncServer::Impl::accept(kj::Own<kj::AsyncIoStream> stream) {
 }
 
 kj::Promise<void> SyncServer::Impl::acceptFailed(kj::Exception&& exception) {
+  acceptFailing = true;
   refusal("server", "accept failed",
           "accepting connections failed, trying again in " +
               std::to_string(config.acceptRetry.count()) +
@@ -315,8 +324,10 @@ kj::Promise<void> SyncServer::listen(kj::ConnectionReceiver& receiver) {
   // descriptors or buffers it needs are free again.
   // evalNow: kj's accept() tries at once, so its failure may be thrown
   // rather than come as a rejected promise.
+  impl_->listening = true;
   return kj::evalNow([&receiver] { return receiver.accept(); }).then(
       [this, &receiver](kj::Own<kj::AsyncIoStream>&& stream) {
+        impl_->acceptFailing = false;
         impl_->accept(kj::mv(stream));
         return listen(receiver);
       },

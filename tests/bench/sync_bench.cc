@@ -4,7 +4,7 @@
 // and `RATIO` lines.
 //
 //   sync_bench [--records N] [--seconds S] [--clients K] [--samples N]
-//              [--only sessions|initial]
+//              [--log-records N] [--only sessions|initial|log]
 //
 // The program runs itself in other roles (--role=...) for the processes it
 // needs: an echo server, an event listener and check-in clients.
@@ -18,6 +18,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -28,6 +29,7 @@
 #include "bench_util.h"
 #include "echo.capnp.h"
 #include "hills/client.h"
+#include "hills/inspect.h"
 #include "hills/server.h"
 #include "plm_fixtures.h"
 #include "server_process.h"
@@ -119,7 +121,8 @@ hills::ClientOptions clientOptions(const std::string& name, const std::string& s
   return o;
 }
 
-std::string writeConfig(const std::string& path, int clients) {
+// `more`: further members of the configuration, as JSON ("\"logRetentionS\": 0").
+std::string writeConfig(const std::string& path, int clients, const std::string& more = {}) {
   std::ofstream out(path);
   out << R"({"clients": [{"name": "A", "token": "A-token", "write": true},)"
       << R"({"name": "B", "token": "B-token", "write": true},)"
@@ -128,7 +131,7 @@ std::string writeConfig(const std::string& path, int clients) {
     out << R"(, {"name": "bench-)" << i << R"(", "token": "bench-)" << i
         << R"(-token", "write": true})";
   }
-  out << "]}";
+  out << "]" << (more.empty() ? "" : ", " + more) << "}";
   return path;
 }
 
@@ -275,12 +278,64 @@ double sqliteDurableCommitsPerSecond(const std::string& path, double seconds) {
   return static_cast<double>(count) / elapsed;
 }
 
+// The tables of a database another process serves, as LMDB counts them.
+std::map<std::string, hills::TableStat> tablesOf(const std::string& path) {
+  hills::Options o;
+  o.readOnly = true;
+  hills::Database db(path, o);
+  std::map<std::string, hills::TableStat> out;
+  db.read([&](const hills::ReadTxn& txn) {
+    for (auto& t : hills::tableStats(txn)) out[t.name] = t;
+  });
+  return out;
+}
+
+// Seconds `mdb_copy` takes to copy the database in `path`.
+double mdbCopySeconds(const std::string& path, const std::string& to) {
+  std::filesystem::create_directories(to);
+  auto start = Clock::now();
+  std::string command = "mdb_copy '" + path + "' '" + to + "'";
+  if (std::system(command.c_str()) != 0) throw std::runtime_error(command + " failed");
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Writes `count` parts into a server's database (not durable: a
+// benchmark's set-up), then renames every one `updates` times.
+void writeServerParts(const std::string& path, std::uint64_t count, int updates) {
+  auto o = hills::serverDatabaseOptions();
+  o.trees = hills::treeTypes<plm::Part, plm::Bom, plm::StockItem>();
+  o.durable = false;
+  hills::Database db(path, o);
+  const std::uint64_t batch = 100000;
+  std::vector<hills::Key<plm::Part>> keys;
+  for (std::uint64_t done = 0; done < count; done += batch) {
+    db.write([&](hills::WriteTxn& txn) {
+      auto parts = txn.tree<plm::Part>();
+      for (std::uint64_t i = done; i < std::min(count, done + batch); ++i) {
+        keys.push_back(parts.create(hills::test::makePart(static_cast<int>(i))));
+      }
+    });
+  }
+  for (int round = 0; round < updates; ++round) {
+    for (std::uint64_t done = 0; done < count; done += batch) {
+      db.write([&](hills::WriteTxn& txn) {
+        auto parts = txn.tree<plm::Part>();
+        for (std::uint64_t i = done; i < std::min(count, done + batch); ++i) {
+          auto part = hills::test::makePart(static_cast<int>(i));
+          part.name += " r" + std::to_string(round);
+          parts.update(keys[i], part);
+        }
+      });
+    }
+  }
+}
+
 int runBench() {
   const std::uint64_t records = std::stoull(arg("records", "1000000"));
   const double seconds = std::stod(arg("seconds", "3"));
   const int clients = std::stoi(arg("clients", "10"));
   const int samples = std::stoi(arg("samples", "1000"));
-  const std::string only = arg("only", "");  // "sessions" or "initial": one part
+  const std::string only = arg("only", "");  // "sessions", "initial" or "log": one part
   hills::test::TempDir dir;
   auto config = writeConfig(dir.sub("server.json"), clients);
   hills::bench::Report report;
@@ -397,21 +452,7 @@ int runBench() {
   // 5. Initial sync of `records` records into a fresh client.
   if (only.empty() || only == "initial") {
     std::string serverDb = dir.sub("big");
-    {
-      auto o = hills::serverDatabaseOptions();
-      o.trees = hills::treeTypes<plm::Part, plm::Bom, plm::StockItem>();
-      o.durable = false;
-      hills::Database db(serverDb, o);
-      const std::uint64_t batch = 100000;
-      for (std::uint64_t done = 0; done < records; done += batch) {
-        db.write([&](hills::WriteTxn& txn) {
-          auto parts = txn.tree<plm::Part>();
-          for (std::uint64_t i = done; i < std::min(records, done + batch); ++i) {
-            parts.create(hills::test::makePart(static_cast<int>(i)));
-          }
-        });
-      }
-    }
+    writeServerParts(serverDb, records, 0);
     hills::test::ServerProcess server(serverDb, config);
     auto start = Clock::now();
     hills::Client fresh(dir.sub("fresh"), clientOptions("fresh", server.address(), true));
@@ -427,6 +468,48 @@ int runBench() {
     double perSecond = static_cast<double>(records) / secondsTaken;
     report.add("initial", "initial sync into a fresh client (per record)", 1e9 / perSecond);
     report.ratio("initial_sync_records_per_second", perSecond, ">= 300000");
+    // The same database copied by LMDB's own tool, in the same run. It
+    // holds the server's change log too (one entry per record here).
+    double copy = mdbCopySeconds(serverDb, dir.sub("big-copy"));
+    report.add("initial", "mdb_copy of the server's database (per record)",
+               copy * 1e9 / static_cast<double>(records));
+    report.ratio("bootstrap_from_snapshot_vs_mdb_copy", secondsTaken / copy, "<= 3");
+    server.kill(SIGTERM);
+  }
+
+  // 6. Log compaction: every record of `logRecords` updated 10 times, then
+  // a server with no retention compacts its log; its size is held against
+  // the live records'.
+  if (only.empty() || only == "log") {
+    const std::uint64_t logRecords = std::stoull(arg("log-records", "100000"));
+    std::string serverDb = dir.sub("compact");
+    writeServerParts(serverDb, logRecords, 10);
+    auto before = tablesOf(serverDb);
+    auto compactConfig = writeConfig(dir.sub("compact.json"), 0, R"("logRetentionS": 0)");
+    hills::test::ServerProcess server(serverDb, compactConfig);
+    auto start = Clock::now();
+    if (!hills::test::eventually(
+            [&] { return tablesOf(serverDb)["_log"].entries <= logRecords; }, 900s)) {
+      throw std::runtime_error("the server did not compact its log");
+    }
+    double took = std::chrono::duration<double, std::nano>(Clock::now() - start).count();
+    auto after = tablesOf(serverDb);
+    auto live = static_cast<double>(after["parts"].bytes);
+    std::printf("  log: %" PRIu64 " entries, %" PRIu64 " bytes before; %" PRIu64 " entries, %" PRIu64
+                " bytes after; live records %" PRIu64 " bytes; compaction tables %" PRIu64
+                " bytes\n",
+                before["_log"].entries, before["_log"].bytes, after["_log"].entries,
+                after["_log"].bytes, after["parts"].bytes,
+                after["_logHeads"].bytes + after["_superseded"].bytes);
+    report.add("log", "compaction, per entry dropped",
+               took / static_cast<double>(before["_log"].entries - after["_log"].entries));
+    report.ratio("log_bytes_vs_live_before_compaction",
+                 static_cast<double>(before["_log"].bytes) / live, "(reported)");
+    report.ratio("log_bytes_vs_live_after_compaction", static_cast<double>(after["_log"].bytes) / live,
+                 "<= 2");
+    report.ratio("compaction_tables_vs_live",
+                 static_cast<double>(after["_logHeads"].bytes + after["_superseded"].bytes) / live,
+                 "(reported)");
     server.kill(SIGTERM);
   }
   report.printTable();

@@ -64,7 +64,7 @@ endif()
 # the maintainer script.
 set(c "${hills-server_contents}")
 foreach(file ./usr/bin/hills-server ./lib/systemd/system/hills-server.service
-             ./etc/hills/hills-server.json)
+             ./etc/hills/hills-server.json ./usr/share/doc/hills-server/OPERATIONS.md)
   expect(hills-server "${c}" "${file}")
 endforeach()
 set(i "${hills-server_info}")
@@ -84,7 +84,7 @@ file(ARCHIVE_EXTRACT INPUT "${WORK_DIR}/server.tar" DESTINATION "${WORK_DIR}/ser
      PATTERNS ./lib/systemd/system/hills-server.service)
 file(READ "${WORK_DIR}/server/lib/systemd/system/hills-server.service" unit)
 foreach(what "User=hills" "--db /var/lib/hills" "--config /etc/hills/hills-server.json"
-             "WantedBy=multi-user.target")
+             "WantedBy=multi-user.target" "ExecReload=/bin/kill -HUP $MAINPID")
   expect(hills-server "${unit}" "${what}")
 endforeach()
 

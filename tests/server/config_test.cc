@@ -71,3 +71,13 @@ TEST_CASE("a configuration with a misspelt or impossible limit is refused, namin
   CHECK(below.code() == ErrorCode::kInvalidArgument);
   CHECK_THAT(below.what(), Catch::Contains("helloDelayMaxMs (100) below helloDelayMs (500)"));
 }
+
+TEST_CASE("the HTTP endpoint's address is read, and there is none by default",
+          "[server][config][http]") {
+  TempDir dir;
+  auto none = hills::loadServerConfig(writeFile(dir.sub("a.json"), R"({"clients": []})"));
+  CHECK(none.httpListen.empty());
+  auto set = hills::loadServerConfig(
+      writeFile(dir.sub("b.json"), R"({"clients": [], "httpListen": "10.0.9.1:9420"})"));
+  CHECK(set.httpListen == "10.0.9.1:9420");
+}

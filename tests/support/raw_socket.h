@@ -56,6 +56,8 @@ class RawSocket {
   RawSocket(const RawSocket&) = delete;
   RawSocket& operator=(const RawSocket&) = delete;
 
+  int fd() const { return fd_; }
+
   // Sends every byte (no SIGPIPE when the server closed already); false
   // when the connection failed first.
   bool send(const std::vector<unsigned char>& bytes) {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -62,6 +63,67 @@ struct ServerConfig {
   // between. compactLog false keeps every entry.
   bool compactLog = true;
   std::chrono::seconds logRetention{std::chrono::hours(24 * 7)};
+
+  // "host:port" of the HTTP endpoint (/metrics, /health); empty: none. The
+  // program listens on it (SyncServer::serveHttp); it should be a
+  // management address, not the clients' LAN. Changing it needs a restart.
+  std::string httpListen;
+};
+
+// A histogram as Prometheus keeps one: counts[i] values at most bounds[i]
+// (and above bounds[i-1]); the last count, values above every bound.
+struct MetricHistogram {
+  explicit MetricHistogram(std::vector<double> upperBounds = {})
+      : bounds(std::move(upperBounds)), counts(bounds.size() + 1, 0) {}
+  void observe(double value);
+
+  std::vector<double> bounds;         // ascending
+  std::vector<std::uint64_t> counts;  // bounds.size() + 1, per bucket (not cumulative)
+  double sum = 0;
+  std::uint64_t count = 0;
+};
+
+// What a SyncServer counts and holds, for monitoring. Counters only grow
+// while the server lives; gauges are as of the call. docs/OPERATIONS.md
+// names the Prometheus metric of each.
+struct ServerMetrics {
+  std::uint64_t connections = 0;     // open now, with or without a session
+  std::uint64_t sessions = 0;        // connections that opened a session: connected clients
+  std::uint64_t sessionsOpened = 0;  // valid hellos answered
+  // Hellos and connections refused, by reason: every reason is present
+  // (credentials, protocol, wrong_server, schema, hello_pending,
+  // max_connections, max_connections_per_source, hello_timeout).
+  std::map<std::string, std::uint64_t> sessionsRefused;
+  std::uint64_t sessionsClosedByReload = 0;  // their client was removed, its token changed...
+  std::uint64_t writeRequests = 0;           // requests carried by durable commits
+  std::uint64_t commits = 0;                 // durable commits
+  std::uint64_t commitFailures = 0;          // write transactions that failed as a whole
+  MetricHistogram requestsPerCommit;         // write requests per durable commit
+  MetricHistogram commitSeconds;             // from the writer thread's start to durable
+  std::uint64_t logSequence = 0;             // newest change-log entry committed
+  std::uint64_t logEntries = 0;              // entries in the change log (LMDB's count)
+  std::uint64_t logBytes = 0;                // bytes of the change log's pages
+  std::uint64_t logDropped = 0;              // entries compaction dropped
+  std::uint64_t subscribers = 0;             // live subscriptions
+  std::uint64_t subscriberLagMax = 0;        // entries committed and not yet applied, worst
+  std::uint64_t subscriberLagSum = 0;        // the same, summed over subscribers
+  std::uint64_t borrows = 0;                 // borrows held
+  std::uint64_t bytesReceived = 0;           // on sync connections
+  std::uint64_t bytesSent = 0;
+  std::uint64_t reloads = 0;         // configurations applied by reload()
+  std::uint64_t reloadFailures = 0;  // reloadFailed() calls
+};
+
+// `metrics` in Prometheus' text exposition format (version 0.0.4): a
+// "# HELP" and a "# TYPE" line per metric, then its samples.
+std::string prometheusText(const ServerMetrics& metrics);
+
+// Whether a SyncServer serves: ok when its database can be read, it
+// accepts connections, and its last commit did not fail nor has one been
+// waiting for the disk more than 30 s. `reason` says what is wrong.
+struct ServerHealth {
+  bool ok = false;
+  std::string reason;
 };
 
 // Reads a server configuration written as JSON (schemas/hills/config.capnp):
@@ -103,6 +165,36 @@ class SyncServer {
 
   // Connections open now.
   std::size_t connections() const;
+
+  // The counters and gauges above. Reads the database (LMDB's statistics of
+  // the change log and the borrows: no scan). Throws Error(kStorage) when
+  // LMDB fails.
+  ServerMetrics metrics() const;
+
+  // See ServerHealth. Never throws.
+  ServerHealth health() const;
+
+  // Serves HTTP on `receiver` until the promise is cancelled: GET /metrics
+  // (prometheusText), GET /health (200 or 503, a line of text); other paths
+  // 404, other methods 405. Bounded: at most 16 connections at once (more
+  // are closed), a request's headers must arrive within 5 s, kj's limit on
+  // their size. On this server's event loop; listen on a management
+  // address. Call at most once.
+  kj::Promise<void> serveHttp(kj::ConnectionReceiver& receiver);
+
+  // Applies a configuration read again (SIGHUP): the clients, tokens and
+  // permissions, and the limits. A session whose client is gone or whose
+  // token changed is closed, as is one that may no longer read (its
+  // subscription is a read); one whose other permissions changed goes on
+  // and meets them from its next call. Limits apply from the next
+  // connection, hello or commit that uses them (maxBytesInFlight: new
+  // connections). What needs a restart (httpListen) keeps its value and is
+  // logged as such. Every change is logged.
+  void reload(ServerConfig config);
+
+  // Logs that a configuration could not be read again (`why`) and that the
+  // one in force stays; counted in ServerMetrics::reloadFailures.
+  void reloadFailed(std::string_view why);
 
   // Ends every connection (they see a disconnect) and waits for nothing:
   // everything acknowledged is committed already.
