@@ -12,13 +12,24 @@
 #include <string>
 #include <vector>
 
+#include "certificates.h"
 #include "child_process.h"
 
 namespace hills::test {
 
+// The "tls" or "plaintext" member of a test server's configuration: TLS
+// with `certificate` (certificates.h), plain TCP when it is absent.
+inline std::string transportMember(const std::optional<TestCertificate>& certificate) {
+  if (!certificate) return R"("plaintext": true)";
+  return R"("tls": {"certificateFile": ")" + certificate->certificateFile + R"(", "keyFile": ")" +
+         certificate->keyFile + R"("})";
+}
+
 // Writes a server configuration: A, B and C may write, reader only reads,
-// admin may break borrows. Tokens are "<name>-token".
-inline std::string writeServerConfig(const std::string& path) {
+// admin may break borrows. Tokens are "<name>-token". Plain TCP, unless
+// `tls` gives the server a certificate.
+inline std::string writeServerConfig(const std::string& path,
+                                     const std::optional<TestCertificate>& tls = std::nullopt) {
   std::ofstream out(path);
   out << R"({"clients": [
     {"name": "A", "token": "A-token", "write": true},
@@ -26,7 +37,8 @@ inline std::string writeServerConfig(const std::string& path) {
     {"name": "C", "token": "C-token", "write": true},
     {"name": "reader", "token": "reader-token"},
     {"name": "admin", "token": "admin-token", "write": true, "admin": true}
-  ], "idBlock": 4096, "helloTimeoutMs": 1000})";
+  ], "idBlock": 4096, "helloTimeoutMs": 1000, )"
+      << transportMember(tls) << "}";
   return path;
 }
 
