@@ -1,10 +1,13 @@
 // Two clients of one hills-server: records created offline, a check-out
 // refused and granted, a check-in the other client sees, a release.
 //
-//   sync-demo DIR HOST:PORT
+//   sync-demo DIR HOST:PORT [sha256:FINGERPRINT | plaintext]
 //
 // The server runs on its own (scripts/demo.sh starts it); the clients keep
 // their replicas in DIR/a and DIR/b. Every event each client sees is printed.
+// The clients speak TLS and check the server's certificate against the
+// fingerprint hills-server printed at start (without one, they pin the
+// certificate they meet first); "plaintext" for a server configured so.
 #include <cstdio>
 #include <string>
 
@@ -15,11 +18,18 @@ using namespace std::chrono_literals;
 
 namespace {
 
+std::string trust;  // the third argument
+
 hills::ClientOptions options(const std::string& name, const std::string& server) {
   hills::ClientOptions o;
   o.name = name;
   o.token = name + "-secret";
   o.server = server;
+  if (trust == "plaintext") {
+    o.plaintext = true;
+  } else {
+    o.tls.fingerprint = trust;
+  }
   o.database.trees = hills::treeTypes<plm::Part, plm::Bom, plm::StockItem>();
   o.minBackoff = 50ms;
   o.maxBackoff = 500ms;
@@ -46,11 +56,12 @@ void require(bool ok, const char* what) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: %s DIR HOST:PORT\n", argv[0]);
+  if (argc != 3 && argc != 4) {
+    std::fprintf(stderr, "usage: %s DIR HOST:PORT [sha256:FINGERPRINT | plaintext]\n", argv[0]);
     return 2;
   }
   std::string dir = argv[1], server = argv[2];
+  if (argc == 4) trust = argv[3];
   try {
     step("client A meets the server once: it is pinned and gets id ranges");
     {

@@ -2,9 +2,9 @@
 # Installs what is missing, builds hills and shows it at work:
 #  1. the PLM example: parts and a bill of materials created, read zero-copy,
 #     released and revised, in one local database;
-#  2. sync: a hills-server and two clients on 127.0.0.1, records created
-#     offline, a check-out refused and granted, a check-in the other client
-#     sees, a release;
+#  2. sync: a hills-server (TLS, with a certificate made here) and two
+#     clients on 127.0.0.1, records created offline, a check-out refused and
+#     granted, a check-in the other client sees, a release;
 #  3. where the demo's databases are kept to open in hills-viewer.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -30,11 +30,17 @@ echo "### 1. One local database"
 
 echo
 echo "### 2. A hills-server and two clients on 127.0.0.1"
+# The server speaks TLS with a self-signed certificate made here; it prints
+# the certificate's fingerprint, which the clients are given to check.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 365 \
+  -keyout "$data/server.key" -out "$data/server.crt" -subj /CN=localhost \
+  -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
 cat > "$data/server.json" <<'JSON'
 {"clients": [
   {"name": "A", "token": "A-secret", "write": true},
   {"name": "B", "token": "B-secret", "write": true}
-]}
+],
+ "tls": {"certificateFile": "server.crt", "keyFile": "server.key"}}
 JSON
 # Port 0: the server picks a free port and prints it.
 "$build/server/hills-server" --db "$data/server" --listen 127.0.0.1:0 \
@@ -47,8 +53,9 @@ done
 cat "$data/server.out"
 address=$(sed -n 's/.*listening on \([0-9.]*:[0-9]*\).*/\1/p' "$data/server.out")
 [[ -n "$address" ]] || { echo "hills-server did not start" >&2; exit 1; }
+fingerprint=$(sed -n 's/.*TLS certificate \(sha256:[0-9a-f]*\).*/\1/p' "$data/server.out")
 
-"$build/examples/sync-demo" "$data/clients" "$address"
+"$build/examples/sync-demo" "$data/clients" "$address" "$fingerprint"
 sleep 0.2  # let the server's last log lines through
 
 echo

@@ -8,6 +8,7 @@ packages=(
   build-essential cmake pkg-config
   liblmdb-dev lmdb-utils
   capnproto libcapnp-dev
+  libssl-dev openssl         # kj-tls and certificates (the demo, the TLS tests)
   libboost1.81-dev
   catch2
   libsqlite3-dev

@@ -4,6 +4,7 @@
 
 #include "client_impl.h"
 #include "quarantine.h"
+#include "tls.h"
 
 namespace hills {
 
@@ -25,6 +26,7 @@ std::shared_ptr<client::Replica> makeReplica(const ClientOptions& options, Clien
                     std::to_string(*options.claimStart) +
                     ") leaves the claimable ids, or a block of idBlock ids would");
   }
+  client::checkTls(options);
   auto replica = std::make_shared<client::Replica>(options.name);
   replica->setOnOutbox([impl] { impl->wake(); });
   return replica;

@@ -18,6 +18,9 @@
 namespace hills {
 
 class SyncEngine;
+namespace client {
+struct ServerConnection;
+}
 
 struct Client::Impl {
   Impl(const std::string& path, ClientOptions options);
@@ -117,6 +120,11 @@ class SyncEngine {
   kj::Promise<void> connectOnce(std::string server, std::string token);
   kj::Promise<void> idle();  // until restart()
   void ended(const kj::Exception* failure);
+  // The server answered the hello: pins it (uuid, and the TLS certificate
+  // of `connection` when it is to be pinned), declares its trees.
+  kj::Own<Session> welcomed(kj::Own<Session> session,
+                            const client::ServerConnection& connection,
+                            sync::Gate::HelloResults::Reader answer);
   kj::Promise<void> startSession(kj::Own<Session> session);
   // Asks the server about the replica's pending id claims: confirmed,
   // they become ordinary ranges; refused, the records made from them move

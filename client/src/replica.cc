@@ -12,6 +12,9 @@ constexpr char kConflicts[] = "_conflicts";
 // tells outbox entries and conflict copies apart (never a clock).
 constexpr char kCursor[] = "syncCursor";
 constexpr char kPinned[] = "pinnedServer";
+// The server's TLS certificate (PEM) and its fingerprint, pinned with it.
+constexpr char kPinnedCertificate[] = "pinnedCertificate";
+constexpr char kPinnedFingerprint[] = "pinnedFingerprint";
 constexpr char kSerial[] = "syncSerial";
 
 void storeBigEndian(std::string& out, std::uint64_t v) {
@@ -315,14 +318,24 @@ void Replica::setCursor(WriteTxn& txn, std::uint64_t sequence) {
   txn.setProperty(kCursor, std::to_string(sequence));
 }
 
-void Replica::pin(WriteTxn& txn, std::string_view uuid) {
+std::string Replica::pinnedFingerprint(const ReadTxn& txn) const {
+  return txn.property(kPinnedFingerprint).value_or("");
+}
+
+void Replica::pin(WriteTxn& txn, std::string_view uuid, std::string_view certificate,
+                  std::string_view fingerprint) {
   std::string pinned = pinnedServer(txn);
-  if (pinned == uuid) return;
-  if (!pinned.empty()) {
+  if (!pinned.empty() && pinned != uuid) {
     throw Error(ErrorCode::kWrongServer, "the replica belongs to server " + pinned +
                                              ", not to server " + std::string(uuid));
   }
-  txn.setProperty(kPinned, uuid);
+  if (pinned.empty()) txn.setProperty(kPinned, uuid);
+  // The connection checked the certificate against the pin, or against a
+  // fingerprint the administrator gave, which replaces the pin.
+  if (!fingerprint.empty() && pinnedFingerprint(txn) != fingerprint) {
+    txn.setProperty(kPinnedCertificate, certificate);
+    txn.setProperty(kPinnedFingerprint, fingerprint);
+  }
 }
 
 }  // namespace hills::client

@@ -103,7 +103,14 @@ class Replica final : public WriteHook {
 
   // Pins the replica to the server `uuid` at first contact. Throws
   // Error(kWrongServer) naming both when it is pinned to another server.
-  void pin(WriteTxn& txn, std::string_view uuid);
+  // With a TLS `certificate` (PEM) and its `fingerprint` (both empty over
+  // plain TCP or with a CA), pins them too, in the same transaction: from
+  // then on the client talks only to a server that presents it.
+  void pin(WriteTxn& txn, std::string_view uuid, std::string_view certificate = {},
+           std::string_view fingerprint = {});
+
+  // The fingerprint of the server certificate pinned; empty: none.
+  std::string pinnedFingerprint(const ReadTxn& txn) const;
 
   // --- ids claimed before the first contact (claims.cc) ---
 

@@ -8,6 +8,7 @@
 
 #include "client_impl.h"
 #include "quarantine.h"
+#include "tls.h"
 #include "hills/schema.h"
 
 namespace hills {
@@ -162,13 +163,11 @@ void SyncEngine::drop(const std::string& why) {
 }
 
 kj::Promise<void> SyncEngine::connectOnce(std::string server, std::string token) {
-  auto& network = io_.provider->getNetwork();
-  return timed(network.parseAddress(server, 7420)
-                   .then([](kj::Own<kj::NetworkAddress> address) {
-                     return address->connect().attach(kj::mv(address));
-                   })
-                   .then([this, token](kj::Own<kj::AsyncIoStream> stream) {
-                     auto s = kj::heap<Session>(kj::mv(stream));
+  std::string pinned =
+      client_.db.read([&](const ReadTxn& txn) { return client_.replica->pinnedFingerprint(txn); });
+  return timed(client::connectServer(io_.provider->getNetwork(), client_.options, server, pinned)
+                   .then([this, token, server](client::ServerConnection connection) {
+                     auto s = kj::heap<Session>(kj::mv(connection.stream));
                      auto request = s->gate.helloRequest();
                      protocol::translated([&] {
                        auto hello = request.initHello();
@@ -189,33 +188,42 @@ kj::Promise<void> SyncEngine::connectOnce(std::string server, std::string token)
                                          schemas[i]);
                        }
                      });
-                     auto answer = request.send();
-                     return answer.then([this, s = kj::mv(s)](auto&& response) mutable {
-                       return protocol::translated([&] {
-                         auto info = response.getServer();
-                         std::string uuid = info.getUuid();
-                         // A server that is not ours never gets to send a change.
-                         client_.db.write(
-                             [&](WriteTxn& txn) { client_.replica->pin(txn, uuid); });
-                         capnp::SchemaLoader loader;
-                         std::vector<TreeType> types;
-                         for (auto schema : info.getSchemas()) {
-                           types.push_back(readTreeSchema(schema, loader));
-                         }
-                         client_.db.declareTrees(types);
-                         s->session = response.getSession();
-                         mayWrite_ = info.getPermissions().getWrite();
-                         {
-                           std::lock_guard lock(client_.mutex);
-                           client_.state.serverUuid = uuid;
-                           client_.state.serverSequence =
-                               std::max(client_.state.serverSequence, info.getLastSequence());
-                         }
-                         return kj::mv(s);
-                       });
-                     });
+                     return request.send().then(
+                         [this, s = kj::mv(s), connection = kj::mv(connection)](
+                             capnp::Response<sync::Gate::HelloResults>&& answer) mutable {
+                           return welcomed(kj::mv(s), connection, answer);
+                         },
+                         [this, server](kj::Exception&& e) -> kj::Own<Session> {
+                           kj::throwFatalException(
+                               client::explainHelloFailure(kj::mv(e), client_.options, server));
+                         });
                    }))
       .then([this](kj::Own<Session> s) { return startSession(kj::mv(s)); });
+}
+
+kj::Own<SyncEngine::Session> SyncEngine::welcomed(kj::Own<Session> s,
+                                                 const client::ServerConnection& connection,
+                                                 sync::Gate::HelloResults::Reader answer) {
+  return protocol::translated([&] {
+    auto info = answer.getServer();
+    std::string uuid = info.getUuid();
+    // A server that is not ours never gets to send a change.
+    client_.db.write([&](WriteTxn& txn) {
+      client_.replica->pin(txn, uuid, connection.certificate, connection.fingerprint);
+    });
+    capnp::SchemaLoader loader;
+    std::vector<TreeType> types;
+    for (auto schema : info.getSchemas()) types.push_back(readTreeSchema(schema, loader));
+    client_.db.declareTrees(types);
+    s->session = answer.getSession();
+    mayWrite_ = info.getPermissions().getWrite();
+    {
+      std::lock_guard lock(client_.mutex);
+      client_.state.serverUuid = uuid;
+      client_.state.serverSequence = std::max(client_.state.serverSequence, info.getLastSequence());
+    }
+    return kj::mv(s);
+  });
 }
 
 kj::Promise<void> SyncEngine::startSession(kj::Own<Session> s) {

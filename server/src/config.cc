@@ -1,6 +1,7 @@
 // hills-server's configuration file.
 #include <capnp/compat/json.h>
 #include <capnp/message.h>
+#include <kj/compat/tls.h>
 #include <kj/exception.h>
 
 #include <fstream>
@@ -10,8 +11,46 @@
 #include "authority.h"
 #include "hills/config.capnp.h"
 #include "hills/server.h"
+#include "hills/tls.h"
 
 namespace hills {
+
+namespace {
+
+std::string readText(const std::string& path, const std::string& what) {
+  std::ifstream in(path);
+  if (!in) throw Error(ErrorCode::kInvalidArgument, what + " " + path + " cannot be read");
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// A file the configuration names, taken from the configuration's directory
+// when relative.
+std::string besides(const std::string& config, const std::string& file) {
+  if (file.empty() || file.front() == '/') return file;
+  auto slash = config.rfind('/');
+  return slash == std::string::npos ? file : config.substr(0, slash + 1) + file;
+}
+
+std::optional<ServerTls> readTls(config::ServerConfig::Reader root, const std::string& path) {
+  if (!root.hasTls()) return std::nullopt;
+  auto tls = root.getTls();
+  ServerTls out;
+  out.certificateFile = besides(path, tls.getCertificateFile().cStr());
+  out.keyFile = besides(path, tls.getKeyFile().cStr());
+  if (out.certificateFile.empty() || out.keyFile.empty()) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "the server configuration " + path +
+                    " has a tls without both files: it needs \"certificateFile\" and \"keyFile\"");
+  }
+  const std::string where = "the server configuration " + path + ": tls.";
+  out.certificate = readText(out.certificateFile, where + "certificateFile");
+  out.key = readText(out.keyFile, where + "keyFile");
+  return out;
+}
+
+}  // namespace
 
 ServerConfig loadServerConfig(const std::string& path) {
   std::ifstream in(path);
@@ -48,6 +87,9 @@ ServerConfig loadServerConfig(const std::string& path) {
   out.compactLog = root.getCompactLog();
   out.logRetention = std::chrono::seconds(root.getLogRetentionS());
   out.httpListen = root.getHttpListen().cStr();
+  out.tls = readTls(root, path);
+  out.plaintext = root.getPlaintext();
+  checkTransport(out, "the server configuration " + path);
   const std::pair<const char*, std::uint64_t> positive[] = {
       {"idBlock", out.idBlock},
       {"batchChanges", out.batchChanges},
@@ -88,6 +130,46 @@ ServerConfig loadServerConfig(const std::string& path) {
     out.clients.push_back(std::move(account));
   }
   return out;
+}
+
+void checkTransport(const ServerConfig& config, const std::string& where) {
+  if (config.tls && config.plaintext) {
+    throw Error(ErrorCode::kInvalidArgument,
+                where + " sets both tls and \"plaintext\": true; keep one");
+  }
+  if (!config.tls && !config.plaintext) {
+    throw Error(ErrorCode::kInvalidArgument,
+                where +
+                    " says neither how to encrypt nor that it serves plain text: add "
+                    "\"tls\": {\"certificateFile\": \"server.crt\", \"keyFile\": "
+                    "\"server.key\"} (PEM files), or \"plaintext\": true to serve "
+                    "unencrypted TCP on a network you trust");
+  }
+  if (!config.tls) return;
+  const ServerTls& tls = *config.tls;
+  auto refuse = [&](const std::string& file, const std::string& what, const kj::Exception& e) {
+    throw Error(ErrorCode::kInvalidArgument,
+                where + ": " + file + " " + what + " (" + e.getDescription().cStr() + ")");
+  };
+  // kj-tls reads them as the server will (and says why it cannot).
+  try {
+    kj::TlsCertificate certificate(kj::StringPtr(tls.certificate.c_str()));
+  } catch (const kj::Exception& e) {
+    refuse(tls.certificateFile, "holds no PEM certificate", e);
+  }
+  try {
+    kj::TlsPrivateKey key(kj::StringPtr(tls.key.c_str()));
+  } catch (const kj::Exception& e) {
+    refuse(tls.keyFile, "holds no PEM private key (unencrypted)", e);
+  }
+  if (!protocol::keyMatches(tls.certificate, tls.key)) {
+    throw Error(ErrorCode::kInvalidArgument,
+                where + ": " + tls.keyFile + " is not the key of " + tls.certificateFile);
+  }
+}
+
+std::string certificateFingerprint(const ServerTls& tls) {
+  return protocol::certificateFingerprint(tls.certificate);
 }
 
 Options serverDatabaseOptions() {

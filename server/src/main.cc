@@ -76,7 +76,8 @@ class ServerMain {
                           "Default: 127.0.0.1:7420.")
         .addOptionWithArg({"config"}, KJ_BIND_METHOD(*this, setConfig), "<file>",
                           "JSON configuration: the clients, their tokens and permissions "
-                          "(read, write, admin).")
+                          "(read, write, admin), and either tls (certificate and key files) "
+                          "or \"plaintext\": true.")
         .callAfterParsing(KJ_BIND_METHOD(*this, run))
         .build();
   }
@@ -127,9 +128,21 @@ class ServerMain {
     kj::Own<kj::ConnectionReceiver> httpReceiver;
     if (!config.httpListen.empty()) httpReceiver = listenHttp(io, config.httpListen);
     std::string host = listen_.substr(0, listen_.rfind(':'));
-    std::printf("hills-server listening on %s:%u (database %s, server %s)\n", host.c_str(),
-                receiver->getPort(), db_.c_str(), db.uuid().c_str());
+    // The fingerprint is what an administrator gives clients to pin.
+    std::string transport = config.tls
+                                ? "TLS certificate " + hills::certificateFingerprint(*config.tls)
+                                : std::string("plain TCP");
+    std::printf("hills-server listening on %s:%u (database %s, server %s, %s)\n", host.c_str(),
+                receiver->getPort(), db_.c_str(), db.uuid().c_str(), transport.c_str());
     std::fflush(stdout);
+    if (config.tls) {
+      logLine("TLS with the certificate " + config.tls->certificateFile + " (" +
+              hills::certificateFingerprint(*config.tls) + ")");
+    } else {
+      logLine("WARNING: serving plain TCP, unencrypted: tokens and records cross the network "
+              "in clear (\"plaintext\": true in " + config_ + "); use tls on any network "
+              "you do not trust");
+    }
 
     hills::SyncServer server(db, std::move(config), io.provider->getTimer(), logLine);
     // listen() retries a failed accept by itself; this is for the unforeseen.

@@ -34,6 +34,18 @@ std::vector<std::string> keepRestartOnly(const ServerConfig& running, ServerConf
                    "')");
     next.httpListen = running.httpListen;
   }
+  // The TLS context is made at start: a new certificate (renewed on disk)
+  // is taken at the next restart.
+  auto transport = [](const ServerConfig& c) {
+    return c.tls ? "tls " + c.tls->certificateFile + " " + c.tls->keyFile + " " +
+                       std::to_string(std::hash<std::string>{}(c.tls->certificate + c.tls->key))
+                 : std::string(c.plaintext ? "plaintext" : "none");
+  };
+  if (transport(next) != transport(running)) {
+    kept.push_back("tls/plaintext (the certificate, its key or the choice of plain text)");
+    next.tls = running.tls;
+    next.plaintext = running.plaintext;
+  }
   if (next.compactLog != running.compactLog) {
     kept.push_back(std::string("compactLog (") + (running.compactLog ? "true" : "false") +
                    ", the file says " + (next.compactLog ? "true" : "false") + ")");

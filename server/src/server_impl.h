@@ -4,6 +4,7 @@
 #pragma once
 
 #include <kj/async.h>
+#include <kj/compat/tls.h>
 #include <kj/function.h>
 
 #include <algorithm>
@@ -108,7 +109,11 @@ struct SyncServer::Impl final : public kj::TaskSet::ErrorHandler {
                                                 std::uint64_t after);
   void unsubscribe(const std::shared_ptr<server::Subscriber>& sub);
 
+  // A new connection: the limits, then (with TLS) the handshake, then its
+  // RPC session.
   void accept(kj::Own<kj::AsyncIoStream> stream);
+  // Connections in their TLS handshake.
+  std::size_t handshaking() const { return handshakes_; }
   // accept() failed: logged, and accepting resumes after config.acceptRetry.
   kj::Promise<void> acceptFailed(kj::Exception&& exception);
   void taskFailed(kj::Exception&& exception) override;
@@ -143,7 +148,8 @@ struct SyncServer::Impl final : public kj::TaskSet::ErrorHandler {
   server::Sources sources;
   server::Spooler spooler{db, timer};
   bool shuttingDown = false;
-  kj::TaskSet tasks{*this};
+  kj::Own<kj::TlsContext> tls;  // null: plain TCP (config.plaintext)
+  kj::TaskSet tasks{*this};     // after tls: handshakes in it use the context
 
  private:
   struct Work {
@@ -156,11 +162,17 @@ struct SyncServer::Impl final : public kj::TaskSet::ErrorHandler {
   void pump(const std::shared_ptr<server::Subscriber>& sub);
   void pumpAll();
   void closed(std::uint64_t id);
+  // Gives a connection (TLS already, when configured) its RPC session,
+  // which must say hello before `deadline`.
+  void open(kj::Own<kj::AsyncIoStream> stream, std::shared_ptr<server::ConnectionState> state,
+            kj::TimePoint deadline);
 
   std::vector<Work> queue_;
   bool flushScheduled_ = false;
   bool writing_ = false;  // a batch is on the writer thread
   std::uint64_t nextConnection_ = 1;
+  std::size_t handshakes_ = 0;
+  kj::Own<kj::TlsKeypair> tlsIdentity_;
   server::Writer writer_;
   std::vector<std::shared_ptr<server::Subscriber>> subscribers_;
   server::LogLimiter logLimit_;

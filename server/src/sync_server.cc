@@ -67,6 +67,17 @@ SyncServer::Impl::Impl(Database& database, ServerConfig cfg, kj::Timer& t,
               server::failureMemory(config)),
       writer_(database),
       logLimit_(log, config.logBurst, server::toKj(config.logWindow)) {
+  checkTransport(config, "the server's configuration");
+  if (config.tls) {
+    tlsIdentity_ = kj::heap<kj::TlsKeypair>(
+        kj::TlsKeypair{kj::TlsPrivateKey(kj::StringPtr(config.tls->key.c_str())),
+                       kj::TlsCertificate(kj::StringPtr(config.tls->certificate.c_str()))});
+    kj::TlsContext::Options options;
+    options.defaultKeypair = *tlsIdentity_;
+    options.timer = timer;
+    options.acceptTimeout = server::toKj(config.helloTimeout);
+    tls = kj::heap<kj::TlsContext>(options);
+  }
   lastSequence = db.read([&](const ReadTxn& txn) {
     try {
       // Both throw kInvalidArgument for a database without the authority's
@@ -241,24 +252,55 @@ void SyncServer::Impl::accept(kj::Own<kj::AsyncIoStream> stream) {
   stream =
       kj::heap<server::CountingStream>(kj::mv(stream), counters.bytesReceived, counters.bytesSent);
   auto peer = server::peerOf(*stream);
-  if (connections.size() >= config.maxConnections) {
+  // Limits first, on the raw connection: a stranger's handshakes cost
+  // nothing beyond them.
+  std::size_t already = connections.size() + handshakes_;
+  if (already >= config.maxConnections) {
     counters.refuse(server::Refused::kMaxConnections);
     refusal(peer.host, "too many connections",
-            "refused a connection from " + peer.name + ": " +
-                std::to_string(connections.size()) +
+            "refused a connection from " + peer.name + ": " + std::to_string(already) +
                 " connections are open already (maxConnections)");
     return;  // closed as `stream` goes
   }
-  if (std::size_t open = sources.connections(peer.host); open >= config.maxConnectionsPerSource) {
+  if (std::size_t fromSource = sources.connections(peer.host);
+      fromSource >= config.maxConnectionsPerSource) {
     counters.refuse(server::Refused::kMaxConnectionsPerSource);
     refusal(peer.host, "too many connections from one source",
-            "refused a connection from " + peer.name + ": " + std::to_string(open) +
+            "refused a connection from " + peer.name + ": " + std::to_string(fromSource) +
                 " connections from " + peer.host +
                 " are open already (maxConnectionsPerSource)");
     return;
   }
   auto state = std::make_shared<server::ConnectionState>(peer.name, peer.host);
   state->id = nextConnection_++;
+  sources.opened(state->source);
+  // The handshake and the hello share one deadline.
+  kj::TimePoint deadline = timer.now() + server::toKj(config.helloTimeout);
+  if (tls.get() == nullptr) {
+    open(kj::mv(stream), kj::mv(state), deadline);
+    return;
+  }
+  ++handshakes_;
+  // kj-tls bounds the handshake by helloTimeout (its acceptTimeout).
+  tasks.add(tls->wrapServer(kj::mv(stream))
+                .then(
+                    [this, state, deadline](kj::Own<kj::AsyncIoStream> secured) {
+                      --handshakes_;
+                      if (!shuttingDown) open(kj::mv(secured), state, deadline);
+                    },
+                    [this, state](kj::Exception&& e) {
+                      --handshakes_;
+                      if (shuttingDown) return;
+                      sources.closed(state->source, timer.now());
+                      refusal(state->source, "TLS handshake failed",
+                              "closed the connection from " + state->peer +
+                                  ": the TLS handshake failed: " + e.getDescription().cStr());
+                    }));
+}
+
+void SyncServer::Impl::open(kj::Own<kj::AsyncIoStream> stream,
+                            std::shared_ptr<server::ConnectionState> state,
+                            kj::TimePoint deadline) {
   std::uint64_t id = state->id;
   auto conn = kj::heap<server::Connection>(kj::mv(stream), state);
   server::Connection* c = conn.get();
@@ -268,12 +310,11 @@ void SyncServer::Impl::accept(kj::Own<kj::AsyncIoStream> stream) {
   // server hold is bounded.
   rpc.setFlowLimit(std::max<std::uint64_t>(config.maxBytesInFlight / sizeof(capnp::word), 1));
   c->rpc = kj::mv(rpc);
-  sources.opened(state->source);
   connections.emplace(id, kj::mv(conn));
   tasks.add(c->network.onDisconnect().then([this, id] { closed(id); },
                                            [this, id](kj::Exception&&) { closed(id); }));
   // A connection that says no valid hello in time is closed.
-  tasks.add(timer.afterDelay(config.helloTimeout.count() * kj::MILLISECONDS).then([this, id] {
+  tasks.add(timer.atTime(deadline).then([this, id] {
     auto it = connections.find(id);
     if (it == connections.end() || it->second->state->authenticated) return;
     const server::ConnectionState& state = *it->second->state;
@@ -336,7 +377,9 @@ kj::Promise<void> SyncServer::listen(kj::ConnectionReceiver& receiver) {
       });
 }
 
-std::size_t SyncServer::connections() const { return impl_->connections.size(); }
+std::size_t SyncServer::connections() const {
+  return impl_->connections.size() + impl_->handshaking();
+}
 
 void SyncServer::Impl::shutdown() {
   shuttingDown = true;

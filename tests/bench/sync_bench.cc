@@ -1,7 +1,9 @@
 // Sync benchmark: hills-server and its clients as separate processes on
 // 127.0.0.1, measured against a raw Cap'n Proto RPC round trip and SQLite
-// durable commits in the same run. A program, not a test: it prints a table
-// and `RATIO` lines.
+// durable commits in the same run; the session figures are measured again
+// over TLS (a server with a self-signed certificate, clients that check its
+// fingerprint), and printed as ratios to plain TCP. A program, not a test: it
+// prints a table and `RATIO` lines.
 //
 //   sync_bench [--records N] [--seconds S] [--clients K] [--samples N]
 //              [--log-records N] [--only sessions|initial|log]
@@ -22,11 +24,13 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "bench_util.h"
+#include "certificates.h"
 #include "echo.capnp.h"
 #include "hills/client.h"
 #include "hills/inspect.h"
@@ -107,12 +111,15 @@ struct Child {
   }
 };
 
-hills::ClientOptions clientOptions(const std::string& name, const std::string& server,
-                                   bool durable) {
+// Over TLS when `fingerprint` (the server's certificate) is given.
+hills::ClientOptions clientOptions(const std::string& name, const std::string& server, bool durable,
+                                   const std::string& fingerprint = "") {
   hills::ClientOptions o;
   o.name = name;
   o.token = name + "-token";
   o.server = server;
+  o.plaintext = fingerprint.empty();
+  o.tls.fingerprint = fingerprint;
   o.database = hills::test::plmOptions();
   o.database.durable = durable;
   o.minBackoff = 20ms;
@@ -121,8 +128,11 @@ hills::ClientOptions clientOptions(const std::string& name, const std::string& s
   return o;
 }
 
-// `more`: further members of the configuration, as JSON ("\"logRetentionS\": 0").
-std::string writeConfig(const std::string& path, int clients, const std::string& more = {}) {
+// Plain TCP, or TLS with `tls`. `more`: further members of the
+// configuration, as JSON ("\"logRetentionS\": 0").
+std::string writeConfig(const std::string& path, int clients,
+                        const std::optional<hills::test::TestCertificate>& tls = std::nullopt,
+                        const std::string& more = {}) {
   std::ofstream out(path);
   out << R"({"clients": [{"name": "A", "token": "A-token", "write": true},)"
       << R"({"name": "B", "token": "B-token", "write": true},)"
@@ -131,7 +141,7 @@ std::string writeConfig(const std::string& path, int clients, const std::string&
     out << R"(, {"name": "bench-)" << i << R"(", "token": "bench-)" << i
         << R"(-token", "write": true})";
   }
-  out << "]" << (more.empty() ? "" : ", " + more) << "}";
+  out << "], " << hills::test::transportMember(tls) << (more.empty() ? "" : ", " + more) << "}";
   return path;
 }
 
@@ -165,7 +175,8 @@ int runEcho() {
 // A client that prints "<id> <ns>" for each record client A creates.
 int runListener() {
   hills::test::TempDir dir;
-  hills::Client client(dir.sub("listener"), clientOptions("B", arg("server", ""), false));
+  hills::Client client(dir.sub("listener"),
+                       clientOptions("B", arg("server", ""), false, arg("fingerprint", "")));
   std::atomic<bool> ready{false};  // records A made before are not measured
   auto sub = client.db().subscribe(hills::EventFilter{{"parts"}, {hills::EventKind::kCreated}},
                                    [&](const hills::Event& e) {
@@ -188,8 +199,9 @@ int runListener() {
 int runCheckIn() {
   hills::test::TempDir dir;
   std::string name = arg("name", "bench-0");
-  hills::Client client(dir.sub(name),
-                       clientOptions(name, arg("server", ""), arg("durable", "0") == "1"));
+  hills::Client client(
+      dir.sub(name),
+      clientOptions(name, arg("server", ""), arg("durable", "0") == "1", arg("fingerprint", "")));
   if (!client.waitConnected(30s)) return 1;
   if (!hills::test::eventually([&] { return client.status().idsLeft["parts"] > 0; }, 30s)) return 1;
   auto key = client.db().write(
@@ -330,6 +342,103 @@ void writeServerParts(const std::string& path, std::uint64_t count, int updates)
   }
 }
 
+// What one server's sessions give: check-out round trips, propagation from
+// one client to another, acknowledged check-ins per second.
+struct SessionFigures {
+  std::vector<double> checkOuts;    // ns
+  std::vector<double> propagation;  // ns
+  double checkIns = 0;              // per second, `clients` at once
+  double checkInsDurable = 0;       // the same with durable replicas (when asked)
+};
+
+// Runs a server of its own (plain TCP, or TLS when `fingerprint` names its
+// certificate) and measures its sessions.
+SessionFigures measureSessions(const hills::test::TempDir& dir, const std::string& fingerprint,
+                               const std::string& config, int samples, int clients, double seconds,
+                               bool durableToo) {
+  std::string suffix = fingerprint.empty() ? "" : "-tls";
+  SessionFigures out;
+  hills::test::ServerProcess server(dir.sub("server" + suffix), config);
+  hills::Client a(dir.sub("a" + suffix), clientOptions("A", server.address(), true, fingerprint));
+  if (!a.waitConnected(30s)) throw std::runtime_error("client A did not connect");
+  hills::test::eventually([&] { return a.status().idsLeft["parts"] > 0; }, 30s);
+
+  // Check-out round trips (granted, and the borrow applied here).
+  std::vector<hills::Key<plm::Part>> keys = a.db().write([&](hills::WriteTxn& txn) {
+    std::vector<hills::Key<plm::Part>> made;
+    for (int i = 0; i < samples; ++i)
+      made.push_back(txn.tree<plm::Part>().create(hills::test::makePart(i)));
+    return made;
+  });
+  if (!a.sync(60s)) throw std::runtime_error("client A did not sync");
+  for (auto& key : keys) {
+    auto start = Clock::now();
+    a.checkOut(key);
+    out.checkOuts.push_back(std::chrono::duration<double, std::nano>(Clock::now() - start).count());
+  }
+
+  // Propagation: A's commit of a new record to B's event, B in its own
+  // process (both read the same monotonic clock).
+  Child listener(
+      {"--role=listener", "--server=" + server.address(), "--fingerprint=" + fingerprint});
+  if (listener.line() != "ready") throw std::runtime_error("listener did not start");
+  for (int i = 0; i < samples; ++i) {
+    auto key = a.db().write([&](hills::WriteTxn& txn) {
+      return txn.tree<plm::Part>().create(hills::test::makePart(i));
+    });
+    std::int64_t committed = nowNs();
+    std::string line = listener.line();
+    std::uint64_t id;
+    std::int64_t seen;
+    if (std::sscanf(line.c_str(), "%" SCNu64 " %" SCNd64, &id, &seen) != 2 || id != key.id) {
+      throw std::runtime_error("listener said '" + line + "'");
+    }
+    out.propagation.push_back(static_cast<double>(seen - committed));
+  }
+  listener.wait();
+
+  // Acknowledged check-ins, `clients` processes at once. Each check-in is
+  // durable on the server before it is acknowledged; the clients' own
+  // replicas are measured without and with fsync.
+  auto checkInRate = [&](bool durable) {
+    std::vector<std::unique_ptr<Child>> children;
+    for (int i = 0; i < clients; ++i) {
+      children.push_back(std::make_unique<Child>(std::vector<std::string>{
+          "--role=checkin", "--name=bench-" + std::to_string(i), "--server=" + server.address(),
+          "--seconds=" + std::to_string(seconds), std::string("--durable=") + (durable ? "1" : "0"),
+          "--fingerprint=" + fingerprint}));
+    }
+    for (auto& c : children) {
+      if (c->line() != "ready") throw std::runtime_error("a check-in client did not start");
+    }
+    for (auto& c : children) c->send('g');  // all start together
+    double total = 0;
+    for (auto& c : children) {
+      std::string line = c->line();
+      std::uint64_t count = 0;
+      double elapsed = 1;
+      if (std::sscanf(line.c_str(), "%" SCNu64 " %lf", &count, &elapsed) != 2) {
+        throw std::runtime_error("a check-in client said '" + line + "'");
+      }
+      total += static_cast<double>(count) / elapsed;
+      c->wait();
+    }
+    return total;
+  };
+  out.checkIns = checkInRate(false);
+  if (durableToo) out.checkInsDurable = checkInRate(true);
+  server.kill(SIGTERM);
+  // How well the server grouped concurrent writes into commits.
+  std::string log = server.log();
+  auto at = log.rfind(" write requests in ");
+  if (at != std::string::npos) {
+    auto from = log.rfind(' ', at - 1) + 1;
+    std::printf("  server%s: %s\n", suffix.c_str(),
+                log.substr(from, log.find('\n', at) - from).c_str());
+  }
+  return out;
+}
+
 int runBench() {
   const std::uint64_t records = std::stoull(arg("records", "1000000"));
   const double seconds = std::stod(arg("seconds", "3"));
@@ -352,101 +461,40 @@ int runBench() {
   report.add("rpc", "raw capnp round trip (p99)", percentile(raw, 0.99));
 
   if (only.empty() || only == "sessions") {
-    hills::test::ServerProcess server(dir.sub("server"), config);
-    hills::Client a(dir.sub("a"), clientOptions("A", server.address(), true));
-    if (!a.waitConnected(30s)) throw std::runtime_error("client A did not connect");
-    hills::test::eventually([&] { return a.status().idsLeft["parts"] > 0; }, 30s);
-
-    // 2. Check-out round trips (granted, and the borrow applied here).
-    std::vector<hills::Key<plm::Part>> keys = a.db().write([&](hills::WriteTxn& txn) {
-      std::vector<hills::Key<plm::Part>> out;
-      for (int i = 0; i < samples; ++i)
-        out.push_back(txn.tree<plm::Part>().create(hills::test::makePart(i)));
-      return out;
-    });
-    if (!a.sync(60s)) throw std::runtime_error("client A did not sync");
-    std::vector<double> checkOuts;
-    for (auto& key : keys) {
-      auto start = Clock::now();
-      a.checkOut(key);
-      checkOuts.push_back(std::chrono::duration<double, std::nano>(Clock::now() - start).count());
-    }
-    report.add("borrow", "check-out round trip (p50)", percentile(checkOuts, 0.5));
-
-    // 3. Propagation: A's commit of a new record to B's event, B in its
-    // own process (both read the same monotonic clock).
-    Child listener({"--role=listener", "--server=" + server.address()});
-    if (listener.line() != "ready") throw std::runtime_error("listener did not start");
-    std::vector<double> propagation;
-    for (int i = 0; i < samples; ++i) {
-      std::int64_t committed = 0;
-      auto key = a.db().write([&](hills::WriteTxn& txn) {
-        return txn.tree<plm::Part>().create(hills::test::makePart(i));
-      });
-      committed = nowNs();
-      std::string line = listener.line();
-      std::uint64_t id;
-      std::int64_t seen;
-      if (std::sscanf(line.c_str(), "%" SCNu64 " %" SCNd64, &id, &seen) != 2 || id != key.id) {
-        throw std::runtime_error("listener said '" + line + "'");
-      }
-      propagation.push_back(static_cast<double>(seen - committed));
-    }
-    listener.wait();
-    report.add("propagate", "A's commit to B's event (p50)", percentile(propagation, 0.5));
-    report.add("propagate", "A's commit to B's event (p99)", percentile(propagation, 0.99));
-    report.ratio("propagation_p50_vs_raw_rtt", percentile(propagation, 0.5) / rawRtt, "<= 4");
-    report.ratio("propagation_p99_vs_raw_rtt", percentile(propagation, 0.99) / rawRtt, "<= 8");
-    report.ratio("checkout_p50_vs_raw_rtt", percentile(checkOuts, 0.5) / rawRtt, "(reported)");
-
-    // 4. Acknowledged check-ins, `clients` processes at once. Each
-    // check-in is durable on the server before it is acknowledged; the
-    // clients' own replicas are measured without and with fsync.
-    auto checkInRate = [&](bool durable) {
-      std::vector<std::unique_ptr<Child>> children;
-      for (int i = 0; i < clients; ++i) {
-        children.push_back(std::make_unique<Child>(std::vector<std::string>{
-            "--role=checkin", "--name=bench-" + std::to_string(i), "--server=" + server.address(),
-            "--seconds=" + std::to_string(seconds),
-            std::string("--durable=") + (durable ? "1" : "0")}));
-      }
-      for (auto& c : children) {
-        if (c->line() != "ready") throw std::runtime_error("a check-in client did not start");
-      }
-      for (auto& c : children) c->send('g');  // all start together
-      double total = 0;
-      for (auto& c : children) {
-        std::string line = c->line();
-        std::uint64_t count = 0;
-        double elapsed = 1;
-        if (std::sscanf(line.c_str(), "%" SCNu64 " %lf", &count, &elapsed) != 2) {
-          throw std::runtime_error("a check-in client said '" + line + "'");
-        }
-        total += static_cast<double>(count) / elapsed;
-        c->wait();
-      }
-      return total;
-    };
+    SessionFigures plain = measureSessions(dir, "", config, samples, clients, seconds, true);
+    double checkOut = percentile(plain.checkOuts, 0.5);
+    double propagation = percentile(plain.propagation, 0.5);
+    report.add("borrow", "check-out round trip (p50)", checkOut);
+    report.add("propagate", "A's commit to B's event (p50)", propagation);
+    report.add("propagate", "A's commit to B's event (p99)", percentile(plain.propagation, 0.99));
+    report.ratio("propagation_p50_vs_raw_rtt", propagation / rawRtt, "<= 4");
+    report.ratio("propagation_p99_vs_raw_rtt", percentile(plain.propagation, 0.99) / rawRtt,
+                 "<= 8");
+    report.ratio("checkout_p50_vs_raw_rtt", checkOut / rawRtt, "(reported)");
     std::string k = std::to_string(clients);
-    double fast = checkInRate(false);
-    report.add("check-in", k + " clients, acknowledged check-ins", 1e9 / fast);
-    double durableReplicas = checkInRate(true);
+    report.add("check-in", k + " clients, acknowledged check-ins", 1e9 / plain.checkIns);
     report.add("check-in", k + " clients with durable replicas, acknowledged",
-               1e9 / durableReplicas);
+               1e9 / plain.checkInsDurable);
     double sqlite = sqliteDurableCommitsPerSecond(dir.sub("sqlite.db"), seconds);
     report.add("check-in", "SQLite WAL FULL single-row commits", 1e9 / sqlite);
-    report.ratio("checkins_" + k + "_clients_vs_sqlite_durable", fast / sqlite, ">= 5");
-    report.ratio("checkins_" + k + "_durable_replicas_vs_sqlite_durable", durableReplicas / sqlite,
+    report.ratio("checkins_" + k + "_clients_vs_sqlite_durable", plain.checkIns / sqlite, ">= 5");
+    report.ratio("checkins_" + k + "_durable_replicas_vs_sqlite_durable",
+                 plain.checkInsDurable / sqlite, "(reported)");
+
+    // 6. The same over TLS, in the same run: what encryption costs.
+    auto certificate = hills::test::selfSigned(dir.path(), "server-tls");
+    auto tlsConfig = writeConfig(dir.sub("server-tls.json"), clients, certificate);
+    SessionFigures tls =
+        measureSessions(dir, certificate.fingerprint, tlsConfig, samples, clients, seconds, false);
+    report.add("tls", "check-out round trip over TLS (p50)", percentile(tls.checkOuts, 0.5));
+    report.add("tls", "A's commit to B's event over TLS (p50)", percentile(tls.propagation, 0.5));
+    report.add("tls", k + " clients, acknowledged check-ins over TLS", 1e9 / tls.checkIns);
+    report.ratio("tls_vs_plain_checkout_p50", percentile(tls.checkOuts, 0.5) / checkOut,
                  "(reported)");
-    server.kill(SIGTERM);
-    // How well the server grouped concurrent writes into commits.
-    std::string log = server.log();
-    auto at = log.rfind(" write requests in ");
-    if (at != std::string::npos) {
-      auto from = log.rfind(' ', at - 1) + 1;
-      std::printf("  server: %s\n", log.substr(from, log.find('\n', at) - from).c_str());
-    }
-    server.kill(SIGTERM);
+    report.ratio("tls_vs_plain_propagation_p50", percentile(tls.propagation, 0.5) / propagation,
+                 "(reported)");
+    report.ratio("tls_vs_plain_checkins_" + k + "_clients", tls.checkIns / plain.checkIns,
+                 "(reported)");
   }
 
   // 5. Initial sync of `records` records into a fresh client.
@@ -485,7 +533,7 @@ int runBench() {
     std::string serverDb = dir.sub("compact");
     writeServerParts(serverDb, logRecords, 10);
     auto before = tablesOf(serverDb);
-    auto compactConfig = writeConfig(dir.sub("compact.json"), 0, R"("logRetentionS": 0)");
+    auto compactConfig = writeConfig(dir.sub("compact.json"), 0, std::nullopt, R"("logRetentionS": 0)");
     hills::test::ServerProcess server(serverDb, compactConfig);
     auto start = Clock::now();
     if (!hills::test::eventually(

@@ -32,6 +32,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       config.helloTimeout.count() <= 0) {
     hills::fuzz::fail("a configuration with a limit of 0 was taken");
   }
+  if (config.tls.has_value() == config.plaintext) {
+    hills::fuzz::fail("a configuration without exactly one of tls and plaintext was taken");
+  }
   std::set<std::string> names;
   for (const auto& c : config.clients) {
     if (c.name.empty() || c.token.empty()) hills::fuzz::fail("a client without a name or token");

@@ -283,13 +283,21 @@ void configs() {
     write("config", name, Bytes(s.begin(), s.end()));
   };
   put("clients", R"({"clients": [{"name": "line-3", "token": "s3cret", "write": true},)"
-                 R"( {"name": "office", "token": "t0ken", "write": true, "admin": true}]})");
+                 R"( {"name": "office", "token": "t0ken", "write": true, "admin": true}],)"
+                 R"( "plaintext": true})");
   put("limits", R"({"clients": [{"name": "a", "token": "b", "read": false}], "idBlock": "100",)"
-                R"( "batchChanges": 10, "maxConnections": 5, "helloTimeoutMs": 2000})");
-  put("zero-limit", R"({"clients": [], "idBlock": 0})");
-  put("twice", R"({"clients": [{"name": "a", "token": "b"}, {"name": "a", "token": "c"}]})");
-  put("no-token", R"({"clients": [{"name": "a"}]})");
+                R"( "batchChanges": 10, "maxConnections": 5, "helloTimeoutMs": 2000,)"
+                R"( "plaintext": true})");
+  put("zero-limit", R"({"clients": [], "idBlock": 0, "plaintext": true})");
+  put("twice", R"({"clients": [{"name": "a", "token": "b"}, {"name": "a", "token": "c"}],)"
+               R"( "plaintext": true})");
+  put("no-token", R"({"clients": [{"name": "a"}], "plaintext": true})");
   put("wrong-shape", R"({"clients": {"name": "a"}})");
+  put("no-transport", R"({"clients": []})");
+  put("tls", R"({"clients": [], "tls": {"certificateFile": "/nonexistent/server.crt",)"
+             R"( "keyFile": "server.key"}})");
+  put("tls-and-plaintext", R"({"clients": [], "plaintext": true, "tls": {"certificateFile": "a",)"
+                           R"( "keyFile": "b"}})");
   put("empty", "");
   put("not-json", "clients: a");
 }

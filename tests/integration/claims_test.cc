@@ -31,7 +31,7 @@ std::string writeClientsConfig(const std::string& path, int count) {
   for (int i = 0; i < count; ++i) {
     out << R"({"name": "c)" << i << R"(", "token": "c)" << i << R"(-token", "write": true}, )";
   }
-  out << R"({"name": "observer", "token": "observer-token"}], "idBlock": 4096})";
+  out << R"({"name": "observer", "token": "observer-token"}], "idBlock": 4096, "plaintext": true})";
   return path;
 }
 

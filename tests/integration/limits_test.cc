@@ -34,7 +34,7 @@ namespace {
 std::string writeLimitsConfig(const std::string& path, const std::string& limits) {
   std::ofstream out(path);
   out << R"({"clients": [{"name": "A", "token": "A-token", "write": true},
-                         {"name": "B", "token": "B-token", "write": true}])"
+                         {"name": "B", "token": "B-token", "write": true}], "plaintext": true)"
       << (limits.empty() ? "" : ", " + limits) << "}";
   return path;
 }

@@ -19,8 +19,8 @@ namespace {
 // Writes a configuration with `clients` (JSON objects) and `more` members.
 std::string writeConfig(const std::string& path, const std::string& clients,
                         const std::string& more = {}) {
-  std::ofstream(path) << R"({"clients": [)" << clients << "]" << (more.empty() ? "" : ", " + more)
-                      << "}";
+  std::ofstream(path) << R"({"clients": [)" << clients << R"(], "plaintext": true)"
+                      << (more.empty() ? "" : ", " + more) << "}";
   return path;
 }
 
@@ -134,7 +134,7 @@ TEST_CASE("SIGHUP reloads the configuration of a running hills-server",
   REQUIRE(eventually([&] { return partCount(d.db()) == 1; }));
 
   // A configuration that does not read leaves the one in force.
-  std::ofstream(config) << R"({"clients": [)" << writer("A") << R"(], "idBlok": 1})";
+  std::ofstream(config) << R"({"clients": [)" << writer("A") << R"(], "plaintext": true, "idBlok": 1})";
   ::kill(server.pid(), SIGHUP);
   REQUIRE(eventually([&] {
     return server.log().find("the configuration was not reloaded; the one in force stays") !=

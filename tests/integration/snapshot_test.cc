@@ -108,7 +108,7 @@ TEST_CASE("a fresh replica starts from the server's snapshot and then follows it
 TEST_CASE("after compaction the log stays near the live data and replicas at any cursor converge",
           "[integration][snapshot][compaction]") {
   TempDir dir;
-  auto config = writeServerConfig(dir.path() + "/server.json", R"("logRetentionS": 0)");
+  auto config = writeServerConfig(dir.path() + "/server.json", std::nullopt, R"("logRetentionS": 0)");
   std::string serverDb = dir.path() + "/server";
   ServerProcess server(serverDb, config);
   hills::Client a(dir.path() + "/a", clientOptions("A", server.address()));

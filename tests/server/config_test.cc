@@ -4,6 +4,7 @@
 #include <fstream>
 #include <string>
 
+#include "certificates.h"
 #include "error_of.h"
 #include "hills/server.h"
 #include "temp_dir.h"
@@ -22,8 +23,8 @@ std::string writeFile(const std::string& path, const std::string& text) {
 
 TEST_CASE("the server's limits have defaults and can be set", "[server][config][limits]") {
   TempDir dir;
-  auto defaults = hills::loadServerConfig(
-      writeFile(dir.sub("a.json"), R"({"clients": [{"name": "A", "token": "t"}]})"));
+  auto defaults = hills::loadServerConfig(writeFile(
+      dir.sub("a.json"), R"({"clients": [{"name": "A", "token": "t"}], "plaintext": true})"));
   CHECK(defaults.maxConnectionsPerSource == 64);
   CHECK(defaults.maxHelloFailures == 5);
   CHECK(defaults.helloDelay.count() == 200);
@@ -35,7 +36,7 @@ TEST_CASE("the server's limits have defaults and can be set", "[server][config][
 
   auto set = hills::loadServerConfig(writeFile(
       dir.sub("b.json"),
-      R"({"clients": [], "maxConnectionsPerSource": 3, "maxHelloFailures": 2, "helloDelayMs": 7,
+      R"({"clients": [], "plaintext": true, "maxConnectionsPerSource": 3, "maxHelloFailures": 2, "helloDelayMs": 7,
           "helloDelayMaxMs": 70, "maxBytesInFlight": 4096, "acceptRetryMs": 9, "logBurst": 1,
           "logWindowMs": 250})"));
   CHECK(set.maxConnectionsPerSource == 3);
@@ -59,14 +60,16 @@ TEST_CASE("a configuration with a misspelt or impossible limit is refused, namin
   CHECK_THAT(misspelt.what(), Catch::Contains("maxConnectionPerSource"));
 
   auto zero = errorOf([&] {
-    hills::loadServerConfig(writeFile(dir.sub("b.json"), R"({"clients": [], "logBurst": 0})"));
+    hills::loadServerConfig(
+        writeFile(dir.sub("b.json"), R"({"clients": [], "plaintext": true, "logBurst": 0})"));
   });
   CHECK(zero.code() == ErrorCode::kInvalidArgument);
   CHECK_THAT(zero.what(), Catch::Contains("sets logBurst to 0"));
 
   auto below = errorOf([&] {
     hills::loadServerConfig(writeFile(
-        dir.sub("c.json"), R"({"clients": [], "helloDelayMs": 500, "helloDelayMaxMs": 100})"));
+        dir.sub("c.json"),
+        R"({"clients": [], "plaintext": true, "helloDelayMs": 500, "helloDelayMaxMs": 100})"));
   });
   CHECK(below.code() == ErrorCode::kInvalidArgument);
   CHECK_THAT(below.what(), Catch::Contains("helloDelayMaxMs (100) below helloDelayMs (500)"));
@@ -75,9 +78,68 @@ TEST_CASE("a configuration with a misspelt or impossible limit is refused, namin
 TEST_CASE("the HTTP endpoint's address is read, and there is none by default",
           "[server][config][http]") {
   TempDir dir;
-  auto none = hills::loadServerConfig(writeFile(dir.sub("a.json"), R"({"clients": []})"));
+  auto none = hills::loadServerConfig(
+      writeFile(dir.sub("a.json"), R"({"clients": [], "plaintext": true})"));
   CHECK(none.httpListen.empty());
   auto set = hills::loadServerConfig(
-      writeFile(dir.sub("b.json"), R"({"clients": [], "httpListen": "10.0.9.1:9420"})"));
+      writeFile(dir.sub("b.json"),
+                R"({"clients": [], "plaintext": true, "httpListen": "10.0.9.1:9420"})"));
   CHECK(set.httpListen == "10.0.9.1:9420");
+}
+
+TEST_CASE("a configuration says TLS or plain text, and its TLS files are read and checked",
+          "[server][config][tls]") {
+  TempDir dir;
+  auto cert = selfSigned(dir.path(), "server");
+  auto other = selfSigned(dir.path(), "other");
+  auto tls = hills::loadServerConfig(
+      writeFile(dir.sub("tls.json"), R"({"clients": [], "tls": {"certificateFile": ")" +
+                                         cert.certificateFile + R"(", "keyFile": "server.key"}})"));
+  REQUIRE(tls.tls.has_value());
+  CHECK_FALSE(tls.plaintext);
+  CHECK(tls.tls->keyFile == dir.sub("server.key"));  // relative: beside the configuration
+  CHECK_THAT(tls.tls->certificate, Catch::StartsWith("-----BEGIN CERTIFICATE-----"));
+  CHECK(hills::certificateFingerprint(*tls.tls) == cert.fingerprint);
+
+  auto plain = hills::loadServerConfig(
+      writeFile(dir.sub("plain.json"), R"({"clients": [], "plaintext": true})"));
+  CHECK_FALSE(plain.tls.has_value());
+  CHECK(plain.plaintext);
+
+  auto refusal = [&](const std::string& name, const std::string& json) {
+    auto e = errorOf([&] { hills::loadServerConfig(writeFile(dir.sub(name), json)); });
+    CHECK(e.code() == ErrorCode::kInvalidArgument);
+    CHECK_THAT(e.what(), Catch::Contains(dir.sub(name)));
+    return std::string(e.what());
+  };
+  CHECK_THAT(refusal("neither.json", R"({"clients": []})"),
+             Catch::Contains(R"(add "tls")") && Catch::Contains(R"("plaintext": true)"));
+  CHECK_THAT(
+      refusal(
+          "both.json",
+          R"({"clients": [], "plaintext": true, "tls": {"certificateFile": "server.crt", "keyFile": "server.key"}})"),
+      Catch::Contains("sets both tls and"));
+  CHECK_THAT(refusal("half.json", R"({"clients": [], "tls": {"certificateFile": "server.crt"}})"),
+             Catch::Contains("needs \"certificateFile\" and \"keyFile\""));
+  CHECK_THAT(
+      refusal(
+          "missing.json",
+          R"({"clients": [], "tls": {"certificateFile": "nowhere.crt", "keyFile": "server.key"}})"),
+      Catch::Contains(dir.sub("nowhere.crt") + " cannot be read"));
+  writeFile(dir.sub("not-pem.crt"), "not a certificate");
+  CHECK_THAT(
+      refusal(
+          "not-pem.json",
+          R"({"clients": [], "tls": {"certificateFile": "not-pem.crt", "keyFile": "server.key"}})"),
+      Catch::Contains(dir.sub("not-pem.crt") + " holds no PEM certificate"));
+  CHECK_THAT(
+      refusal(
+          "key-not-pem.json",
+          R"({"clients": [], "tls": {"certificateFile": "server.crt", "keyFile": "not-pem.crt"}})"),
+      Catch::Contains(dir.sub("not-pem.crt") + " holds no PEM private key"));
+  CHECK_THAT(
+      refusal(
+          "mismatch.json",
+          R"({"clients": [], "tls": {"certificateFile": "server.crt", "keyFile": "other.key"}})"),
+      Catch::Contains(other.keyFile + " is not the key of " + cert.certificateFile));
 }

@@ -22,6 +22,7 @@ namespace {
 
 hills::ServerConfig twoWriters() {
   hills::ServerConfig config;
+  config.plaintext = true;
   config.clients.push_back({"A", "A-token", true, true, false});
   config.clients.push_back({"reader", "reader-token", true, false, false});
   return config;

@@ -15,6 +15,7 @@ namespace {
 
 hills::ServerConfig writers(std::initializer_list<const char*> names) {
   hills::ServerConfig config;
+  config.plaintext = true;
   for (const char* name : names) {
     config.clients.push_back({name, std::string(name) + "-token", true, true, false});
   }

@@ -12,14 +12,26 @@
 #include <string>
 #include <vector>
 
+#include "certificates.h"
 #include "child_process.h"
 
 namespace hills::test {
 
+// The "tls" or "plaintext" member of a test server's configuration: TLS
+// with `certificate` (certificates.h), plain TCP when it is absent.
+inline std::string transportMember(const std::optional<TestCertificate>& certificate) {
+  if (!certificate) return R"("plaintext": true)";
+  return R"("tls": {"certificateFile": ")" + certificate->certificateFile + R"(", "keyFile": ")" +
+         certificate->keyFile + R"("})";
+}
+
 // Writes a server configuration: A, B and C may write, reader only reads,
-// admin may break borrows. Tokens are "<name>-token". `more`: further
-// fields of the configuration, as JSON members ("\"logRetentionS\": 0").
-inline std::string writeServerConfig(const std::string& path, const std::string& more = {}) {
+// admin may break borrows. Tokens are "<name>-token". Plain TCP, unless
+// `tls` gives the server a certificate. `more`: further members of the
+// configuration, as JSON ("\"logRetentionS\": 0").
+inline std::string writeServerConfig(const std::string& path,
+                                     const std::optional<TestCertificate>& tls = std::nullopt,
+                                     const std::string& more = {}) {
   std::ofstream out(path);
   out << R"({"clients": [
     {"name": "A", "token": "A-token", "write": true},
@@ -27,8 +39,8 @@ inline std::string writeServerConfig(const std::string& path, const std::string&
     {"name": "C", "token": "C-token", "write": true},
     {"name": "reader", "token": "reader-token"},
     {"name": "admin", "token": "admin-token", "write": true, "admin": true}
-  ], "idBlock": 4096, "helloTimeoutMs": 1000)"
-      << (more.empty() ? "" : ", " + more) << "}";
+  ], "idBlock": 4096, "helloTimeoutMs": 1000, )"
+      << transportMember(tls) << (more.empty() ? "" : ", " + more) << "}";
   return path;
 }
 

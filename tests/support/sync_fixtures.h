@@ -18,14 +18,16 @@
 namespace hills::test {
 
 // The options of the test client `name` (token "<name>-token", as
-// writeServerConfig gives it) of the server at `server`: short back-offs so
-// that reconnections are quick.
+// writeServerConfig gives it) of the server at `server`: plain TCP (TLS
+// tests set `plaintext` back to false), short back-offs so that
+// reconnections are quick.
 inline hills::ClientOptions clientOptions(const std::string& name, const std::string& server) {
   using namespace std::chrono_literals;
   hills::ClientOptions o;
   o.name = name;
   o.token = name + "-token";
   o.server = server;
+  o.plaintext = true;
   o.database = plmOptions();
   o.minBackoff = 20ms;
   o.maxBackoff = 200ms;

@@ -16,7 +16,7 @@ TEST_CASE("borrows lists what a real server holds, and break breaks one", "[tool
   REQUIRE(a.sync(10s));
   a.checkOut(key);
 
-  auto list = runHills({"borrows", "--server", server.address(), "--name", "reader", "--token",
+  auto list = runHills({"borrows", "--plaintext", "--server", server.address(), "--name", "reader", "--token",
                      "reader-token"});
   INFO(list.out << list.err);
   REQUIRE(list.status == 0);
@@ -26,16 +26,16 @@ TEST_CASE("borrows lists what a real server holds, and break breaks one", "[tool
 
   // The reader may not break borrows; the admin may.
   std::string target = std::to_string(key.id) + "/0";
-  auto denied = runHills({"break", "--server", server.address(), "--name", "reader", "--token",
+  auto denied = runHills({"break", "--plaintext", "--server", server.address(), "--name", "reader", "--token",
                        "reader-token", "parts", target});
   CHECK(denied.status == 1);
   CHECK(denied.err.find(server.address()) != std::string::npos);
-  auto broken = runHills({"break", "--server", server.address(), "--name", "admin", "--token",
+  auto broken = runHills({"break", "--plaintext", "--server", server.address(), "--name", "admin", "--token",
                        "admin-token", "parts", target});
   INFO(broken.err);
   REQUIRE(broken.status == 0);
   CHECK(broken.out.find("held by A") != std::string::npos);
-  auto after = runHills({"borrows", "--server", server.address(), "--name", "reader", "--token",
+  auto after = runHills({"borrows", "--plaintext", "--server", server.address(), "--name", "reader", "--token",
                       "reader-token"});
   CHECK(after.out.find("0 borrows") != std::string::npos);
 }
@@ -43,7 +43,31 @@ TEST_CASE("borrows lists what a real server holds, and break breaks one", "[tool
 TEST_CASE("borrows says a wrong token was refused", "[tools][remote]") {
   TempDir dir;
   ServerProcess server(dir.sub("server"), writeServerConfig(dir.sub("config.json")));
-  auto r = runHills({"borrows", "--server", server.address(), "--name", "reader", "--token", "no"});
+  auto r = runHills({"borrows", "--plaintext", "--server", server.address(), "--name", "reader", "--token", "no"});
   CHECK(r.status == 1);
   CHECK(!r.err.empty());
+}
+
+TEST_CASE("borrows reaches a TLS server by its fingerprint and refuses another certificate",
+          "[tools][remote][tls]") {
+  TempDir dir;
+  auto certificate = selfSigned(dir.path(), "server");
+  auto other = selfSigned(dir.path(), "other");
+  ServerProcess server(dir.sub("server"),
+                       writeServerConfig(dir.sub("config.json"), certificate));
+  auto ok = runHills({"borrows", "--fingerprint", certificate.fingerprint, "--server",
+                      server.address(), "--name", "reader", "--token", "reader-token"});
+  CHECK(ok.status == 0);
+  CHECK(ok.out.find("0 borrows") != std::string::npos);
+
+  auto wrong = runHills({"borrows", "--fingerprint", other.fingerprint, "--server",
+                         server.address(), "--name", "reader", "--token", "reader-token"});
+  CHECK(wrong.status == 1);
+  CHECK(wrong.err.find(certificate.fingerprint) != std::string::npos);
+  CHECK(wrong.err.find(other.fingerprint) != std::string::npos);
+
+  auto unsaid = runHills({"borrows", "--server", server.address(), "--name", "reader", "--token",
+                          "reader-token"});
+  CHECK(unsaid.status == 1);
+  CHECK(unsaid.err.find("--fingerprint") != std::string::npos);
 }

@@ -45,7 +45,8 @@ class SyncTest : public QObject {
   }
 
   void theViewerFollowsTheServerAndShowsWhoHoldsWhat() {
-    auto ws = Workspace::openClient(dir_.sub("viewer"), server_->address(), "A", "A-token");
+    auto ws = Workspace::openClient(dir_.sub("viewer"), server_->address(), "A", "A-token",
+                                    true);
     QVERIFY(ws->client()->waitConnected(10s));
     QVERIFY(ws->client()->sync(10s));
     ws->poll();

@@ -9,12 +9,15 @@
 #include "commands.h"
 #include "common.h"
 #include "hills/protocol.h"
+#include "hills/tls.h"
 
 namespace hills::tools {
 namespace {
 
 struct RemoteArgs {
   std::string server, name, token;
+  bool plaintext = false;
+  protocol::TlsTrust trust;  // caFile, serverName, fingerprint
   std::string tree;
   KeyArg key;
 };
@@ -31,7 +34,26 @@ void withSession(const RemoteArgs& args, F&& fn) {
   auto address = timer.timeoutAfter(10 * kj::SECONDS,
                                     io.provider->getNetwork().parseAddress(args.server, 7420))
                      .wait(io.waitScope);
-  auto stream = timer.timeoutAfter(10 * kj::SECONDS, address->connect()).wait(io.waitScope);
+  // No replica to pin a certificate in: the server is verified against a
+  // fingerprint or a CA, or spoken to in plain text, as the user says.
+  if (!args.plaintext && args.trust.fingerprint.empty() && args.trust.caFile.empty()) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "say how to verify the server: --fingerprint sha256:... (as hills-server prints "
+                "it at start) or --ca-file FILE; or --plaintext for a server configured "
+                "\"plaintext\": true");
+  }
+  kj::Own<kj::AsyncIoStream> stream;
+  try {
+    stream = args.plaintext
+                 ? timer.timeoutAfter(10 * kj::SECONDS, address->connect()).wait(io.waitScope)
+                 : timer.timeoutAfter(10 * kj::SECONDS,
+                                      protocol::connectTls(*address, args.server, args.trust))
+                       .wait(io.waitScope)
+                       .stream;
+  } catch (const kj::Exception& e) {
+    Error error = protocol::toError(e);
+    throw Error(error.code(), "server " + args.server + ": " + error.what());
+  }
   capnp::TwoPartyClient client(*stream);
   auto gate = client.bootstrap().castAs<sync::Gate>();
   auto request = gate.helloRequest();
@@ -86,7 +108,27 @@ kj::MainBuilder& serverOptions(kj::MainBuilder& b, std::shared_ptr<RemoteArgs> a
       .addOptionWithArg({"name"}, [args](kj::StringPtr v) { args->name = v; return true; },
                         "<NAME>", "A client name the server's configuration lists.")
       .addOptionWithArg({"token"}, [args](kj::StringPtr v) { args->token = v; return true; },
-                        "<TOKEN>", "That client's token.");
+                        "<TOKEN>", "That client's token.")
+      .addOptionWithArg({"fingerprint"},
+                        [args](kj::StringPtr v) -> kj::MainBuilder::Validity {
+                          try {
+                            args->trust.fingerprint = protocol::normalFingerprint(v.cStr());
+                          } catch (const Error& e) {
+                            return kj::str(e.what());
+                          }
+                          return true;
+                        },
+                        "<sha256:HEX>", "The fingerprint of the server's certificate, as "
+                        "hills-server prints it at start.")
+      .addOptionWithArg({"ca-file"},
+                        [args](kj::StringPtr v) { args->trust.caFile = v; return true; }, "<FILE>",
+                        "CA certificates (PEM) the server's certificate must lead to.")
+      .addOptionWithArg({"server-name"},
+                        [args](kj::StringPtr v) { args->trust.serverName = v; return true; },
+                        "<NAME>", "The host name the server's certificate must hold (default: "
+                        "the host of --server).")
+      .addOption({"plaintext"}, [args]() { args->plaintext = true; return true; },
+                 "Plain TCP, for a server configured \"plaintext\": true.");
 }
 
 }  // namespace

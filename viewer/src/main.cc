@@ -1,4 +1,5 @@
-// hills-viewer DIR [--write] [--server HOST:PORT --name NAME --token TOKEN]
+// hills-viewer DIR [--write] [--server HOST:PORT --name NAME --token TOKEN
+//                    [--plaintext | --fingerprint F | --ca-file F --server-name N]]
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QMessageBox>
@@ -25,7 +26,20 @@ int main(int argc, char** argv) {
                           QStringLiteral("NAME"));
   QCommandLineOption token(QStringLiteral("token"), QStringLiteral("this client's token"),
                            QStringLiteral("TOKEN"));
-  parser.addOptions({write, server, name, token});
+  QCommandLineOption plaintext(
+      QStringLiteral("plaintext"),
+      QStringLiteral("plain TCP to a server configured \"plaintext\": true"));
+  QCommandLineOption fingerprint(QStringLiteral("fingerprint"),
+                                 QStringLiteral("the server certificate's fingerprint, as "
+                                                "hills-server prints it"),
+                                 QStringLiteral("sha256:HEX"));
+  QCommandLineOption caFile(QStringLiteral("ca-file"),
+                            QStringLiteral("the CA certificates (PEM) the server's must lead to"),
+                            QStringLiteral("FILE"));
+  QCommandLineOption serverName(QStringLiteral("server-name"),
+                                QStringLiteral("the host name the server's certificate must hold"),
+                                QStringLiteral("NAME"));
+  parser.addOptions({write, server, name, token, plaintext, fingerprint, caFile, serverName});
   parser.process(app);
   if (parser.positionalArguments().size() != 1) {
     std::fprintf(stderr, "hills-viewer: name one database directory (see --help)\n");
@@ -41,7 +55,12 @@ int main(int argc, char** argv) {
     ws = parser.isSet(server)
              ? hills::viewer::Workspace::openClient(dir, parser.value(server).toStdString(),
                                                     parser.value(name).toStdString(),
-                                                    parser.value(token).toStdString())
+                                                    parser.value(token).toStdString(),
+                                                    parser.isSet(plaintext),
+                                                    hills::ClientTls{
+                                                        parser.value(caFile).toStdString(),
+                                                        parser.value(serverName).toStdString(),
+                                                        parser.value(fingerprint).toStdString()})
              : hills::viewer::Workspace::openLocal(dir, parser.isSet(write));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "hills-viewer: %s\n", e.what());

@@ -59,13 +59,16 @@ std::unique_ptr<Workspace> Workspace::openLocal(const std::string& dir, bool wri
 
 std::unique_ptr<Workspace> Workspace::openClient(const std::string& dir, const std::string& server,
                                                  const std::string& name,
-                                                 const std::string& token) {
+                                                 const std::string& token, bool plaintext,
+                                                 ClientTls tls) {
   std::unique_ptr<Workspace> ws(new Workspace);
   ws->dir_ = dir;
   ClientOptions o;
   o.name = name;
   o.token = token;
   o.server = server;
+  o.plaintext = plaintext;
+  o.tls = std::move(tls);
   o.database.maxTables = 4096;
   ws->client_ = std::make_unique<Client>(dir, std::move(o));
   ws->role_ = Role::kSyncClient;

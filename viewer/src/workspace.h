@@ -34,10 +34,12 @@ class Workspace : public QObject {
   static std::unique_ptr<Workspace> openLocal(const std::string& dir, bool writable);
 
   // Opens (creating) the replica in `dir` as the sync client `name` of
-  // `server` ("host:port"), and starts syncing. Throws what Client's
-  // constructor throws.
+  // `server` ("host:port"), and starts syncing: over TLS verified as `tls`
+  // says, or plain TCP with `plaintext` (ClientOptions). Throws what
+  // Client's constructor throws.
   static std::unique_ptr<Workspace> openClient(const std::string& dir, const std::string& server,
-                                               const std::string& name, const std::string& token);
+                                               const std::string& name, const std::string& token,
+                                               bool plaintext = false, ClientTls tls = {});
 
   ~Workspace() override;
 

@@ -69,6 +69,31 @@ struct QuarantinedChange {
   std::uint32_t tries = 0;     // applications tried, the first included
 };
 
+// How a client verifies its server over TLS (docs/ARCHITECTURE.md, "TLS").
+// With none of these set, the client trusts the certificate the server
+// presents at first contact (it must be self-signed, as the ones the
+// hills-server package and scripts/demo.sh make are), pins it in the
+// replica with the server's uuid, and from then on talks only to a server
+// that presents exactly that certificate.
+struct ClientTls {
+  // PEM certificates of the authorities that issue the server's
+  // certificate: the server's chain must lead to one of them, and its
+  // certificate must hold serverName (or the host of ClientOptions::server,
+  // which must then be a name, not an IP address). Nothing is pinned.
+  std::string caFile;
+  // The host name checked against the certificate. Empty: see caFile; when
+  // pinning, the certificate itself is the identity and a name it holds is
+  // used.
+  std::string serverName;
+  // The SHA-256 fingerprint of the server's (self-signed) certificate,
+  // "sha256:" and 64 hex digits as hills-server prints it at start (colons
+  // and upper case are taken too). A server presenting another certificate
+  // is refused from the first contact on. It wins over the certificate
+  // pinned in the replica, which it replaces after the next hello: the way
+  // to follow a server whose certificate was replaced on purpose.
+  std::string fingerprint;
+};
+
 struct ClientOptions {
   // The name and token the server's configuration lists for this client.
   // The name is also the author of this client's records.
@@ -77,6 +102,14 @@ struct ClientOptions {
 
   // "host:port" of the hills-server. Empty: no server yet (offline only).
   std::string server;
+
+  // The connection is TLS, verified as `tls` says, unless plaintext is set:
+  // then it is plain TCP, neither encrypted nor verified, for a server
+  // whose configuration says "plaintext": true on a network you trust.
+  // Either way the token is sent only after the server is verified (TLS)
+  // or chosen so (plaintext).
+  bool plaintext = false;
+  ClientTls tls;
 
   // How the local database is opened (trees, indexers, hooks,
   // durability...). Client sets ids = IdSource::kRanges and author = name,
@@ -132,7 +165,9 @@ struct ClientStatus {
   std::string lastError;                         // why the last connection or push failed
   // The server refused this client for good (kDenied: unknown name, wrong
   // token, no permission; kWrongServer: another server, or one restored
-  // from an older backup; kProtocol: another protocol version;
+  // from an older backup, or a TLS certificate that is not the pinned or
+  // expected one or that tls.caFile does not vouch for (lastError names the
+  // fingerprints); kProtocol: another protocol version;
   // kSchemaMismatch: incompatible record types). The client does not try
   // again until connectTo() says where and with what; lastError says why.
   std::optional<ErrorCode> refusedBy;
@@ -152,7 +187,8 @@ class Client {
   // answers, and a replica that never reached its server claims its first
   // ids (ClientOptions::idBlock). Throws what Database's constructor
   // throws, and Error(kInvalidArgument) for an empty name, an idBlock of 0
-  // (or above 2^62) or a claimStart outside the claimable ids.
+  // (or above 2^62), a claimStart outside the claimable ids, a
+  // tls.fingerprint that is not one, or tls set with plaintext.
   Client(const std::string& path, ClientOptions options);
 
   // Stops the sync thread. Everything written locally stays in the database

@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,8 +28,26 @@ struct ClientAccount {
   bool admin = false;  // break borrows
 };
 
+// The server's TLS identity: its certificate (then any intermediates) and
+// its private key, as PEM text.
+struct ServerTls {
+  std::string certificate;
+  std::string key;
+  std::string certificateFile;  // where they were read from, for messages
+  std::string keyFile;
+};
+
 struct ServerConfig {
   std::vector<ClientAccount> clients;
+
+  // Encryption: exactly one of the two. With tls every connection is a TLS
+  // connection (kj-tls) and clients verify the certificate; plaintext
+  // serves unencrypted TCP, for a network the administrator trusts, and
+  // must be said explicitly. SyncServer refuses a configuration with
+  // neither or both (Error(kInvalidArgument) saying what to add).
+  std::optional<ServerTls> tls;
+  bool plaintext = false;
+
   std::uint64_t idBlock = 4096;                   // most ids granted at a time, per client and tree
   std::uint32_t batchChanges = 8192;              // change-log entries per message to a subscriber
   std::size_t maxConnections = 1024;              // more are closed at once
@@ -127,11 +146,25 @@ struct ServerHealth {
 };
 
 // Reads a server configuration written as JSON (schemas/hills/config.capnp):
-//   {"clients": [{"name": "line-3", "token": "...", "write": true}]}
-// Throws Error(kIo) when the file cannot be read, kInvalidArgument naming
-// the file and what is wrong (not JSON of that shape, a client without a
-// name or token, a name given twice).
+//   {"clients": [{"name": "line-3", "token": "...", "write": true}],
+//    "tls": {"certificateFile": "/etc/hills/server.crt", "keyFile": "/etc/hills/server.key"}}
+// and the certificate and key files it names (relative paths are taken
+// from the configuration's directory). Throws Error(kIo) when the file
+// cannot be read, kInvalidArgument naming the file and what is wrong (not
+// JSON of that shape, a client without a name or token, a name given twice,
+// neither tls nor "plaintext": true, or both, a tls without both files, a
+// certificate or key file that cannot be read or holds no PEM certificate
+// or key, or a key that is not the certificate's).
 ServerConfig loadServerConfig(const std::string& path);
+
+// Throws Error(kInvalidArgument), naming `where`, unless `config` says
+// exactly one of tls and plaintext, and its tls identity (if any) is a
+// PEM certificate with its own key.
+void checkTransport(const ServerConfig& config, const std::string& where);
+
+// The SHA-256 fingerprint of the server's certificate ("sha256:" and 64
+// hex digits), which clients may be given to pin.
+std::string certificateFingerprint(const ServerTls& tls);
 
 // Options of the server's own database: it owns the ids, keeps the change
 // log, writes durably, and keeps the authority's tables (borrows, id
@@ -144,7 +177,11 @@ Options serverDatabaseOptions();
 class SyncServer {
  public:
   // `db` must have been opened with serverDatabaseOptions() (or options
-  // made from them): Error(kInvalidArgument) otherwise. `log` receives one
+  // made from them), and `config` must pass checkTransport():
+  // Error(kInvalidArgument) otherwise. With config.tls, each connection is
+  // checked against the limits first (maxConnections, per source), then
+  // its TLS handshake runs, bounded by config.helloTimeout; a failed
+  // handshake closes it and is logged as a refusal. `log` receives one
   // line per session, refusal and admin action; refusals and failures at
   // most config.logBurst per source and reason in each config.logWindow,
   // then one line counting the rest. `timer` (the event loop's) bounds how
