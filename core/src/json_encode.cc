@@ -14,19 +14,20 @@
 //     as arrays.
 // The codec builds a JsonValue tree of the whole value and then prints it;
 // this writes into one string as it reads, with the struct layouts worked
-// out once per schema. Values are read with the same readers and the same
-// checks (a struct list as the dynamic API reads it, then typed), so what
-// the codec refuses is refused here too. A struct with a field the codec
+// out once per schema (a FieldReader per struct type reads the fields).
+// Values are read with the same readers and the same checks (a struct list
+// as the dynamic API reads it, then typed), so what the codec refuses is
+// refused here too. A struct with a field the codec
 // itself cannot write (AnyPointer, interfaces) is handed to the codec.
 #include "json_encode.h"
+
+#include "hills/field_reader.h"
 
 #include <capnp/compat/json.h>
 #include <capnp/dynamic.h>
 
-#include <bit>
 #include <charconv>
 #include <cmath>
-#include <cstring>
 #include <deque>
 #include <unordered_map>
 #include <vector>
@@ -40,11 +41,6 @@ enum class Kind : std::uint8_t {
   kFloat32, kFloat64, kEnum, kText, kData, kStruct, kList, kGroup,
   kCodec,  // AnyPointer, interfaces: only the codec knows what to do (it refuses them)
 };
-
-bool isPointer(Kind kind) {
-  return kind == Kind::kText || kind == Kind::kData || kind == Kind::kStruct ||
-         kind == Kind::kList || kind == Kind::kCodec;
-}
 
 struct SchemaHash {
   std::size_t operator()(const capnp::Schema& s) const { return s.hashCode(); }
@@ -63,20 +59,20 @@ struct JsonType {
 };
 
 struct JsonField {
-  std::string name;           // "\"name\":"
+  std::string name;  // "\"name\":"
   JsonType type;
-  std::uint32_t offset = 0;   // data: in units of the type's size (bits for Bool); else pointer index
-  std::uint64_t mask = 0;     // the default's bits, which the data section holds XORed
-  std::uint16_t discriminant = capnp::schema::Field::NO_DISCRIMINANT;
+  // A union member other than the first: the codec writes it as null when
+  // it is active and a null pointer.
+  bool nullWhenUnset = false;
   capnp::StructSchema::Field field;
 };
 
 struct JsonStruct {
+  explicit JsonStruct(capnp::StructSchema s) : schema(s), reader(s) {}
   capnp::StructSchema schema;
-  bool codec = false;  // has a kCodec field: the codec writes the whole struct
-  bool hasUnion = false;
-  std::uint32_t discriminantOffset = 0;  // in 16-bit units
-  std::vector<JsonField> fields;         // in the schema's order
+  FieldReader reader;
+  bool codec = false;            // has a kCodec field: the codec writes the whole struct
+  std::vector<JsonField> fields;  // in the schema's order
 };
 
 struct JsonPlans {
@@ -100,51 +96,26 @@ std::string quoted(kj::StringPtr text) {
   return out;
 }
 
-std::uint64_t maskOf(capnp::schema::Value::Reader v) {
-  using V = capnp::schema::Value;
-  switch (v.which()) {
-    case V::BOOL: return v.getBool() ? 1 : 0;
-    case V::INT8: return static_cast<std::uint8_t>(v.getInt8());
-    case V::INT16: return static_cast<std::uint16_t>(v.getInt16());
-    case V::INT32: return static_cast<std::uint32_t>(v.getInt32());
-    case V::INT64: return static_cast<std::uint64_t>(v.getInt64());
-    case V::UINT8: return v.getUint8();
-    case V::UINT16: return v.getUint16();
-    case V::UINT32: return v.getUint32();
-    case V::UINT64: return v.getUint64();
-    case V::FLOAT32: return std::bit_cast<std::uint32_t>(v.getFloat32());
-    case V::FLOAT64: return std::bit_cast<std::uint64_t>(v.getFloat64());
-    case V::ENUM: return v.getEnum();
-    default: return 0;
-  }
-}
-
 class Planner {
  public:
   explicit Planner(JsonPlans& plans) : plans_(plans) {}
 
   const JsonStruct* structOf(capnp::StructSchema schema) {
     if (auto it = plans_.byStruct.find(schema); it != plans_.byStruct.end()) return it->second;
-    auto& plan = plans_.structs.emplace_back();
+    auto& plan = plans_.structs.emplace_back(schema);
     plans_.byStruct.emplace(schema, &plan);  // before the fields: a struct may hold itself
-    auto proto = schema.getProto().getStruct();
-    plan.schema = schema;
-    plan.hasUnion = proto.getDiscriminantCount() > 0;
-    plan.discriminantOffset = proto.getDiscriminantOffset();
     for (auto field : schema.getFields()) {
       JsonField f;
       auto fp = field.getProto();
       f.name = quoted(fp.getName()) + ':';
-      f.discriminant = fp.getDiscriminantValue();
+      auto discriminant = fp.getDiscriminantValue();
+      f.nullWhenUnset = discriminant != capnp::schema::Field::NO_DISCRIMINANT && discriminant != 0;
       f.field = field;
       if (fp.isGroup()) {
         f.type.kind = Kind::kGroup;
         f.type.fields = structOf(field.getType().asStruct());
         plan.codec = plan.codec || f.type.fields->codec;
       } else {
-        auto slot = fp.getSlot();
-        f.offset = slot.getOffset();
-        f.mask = maskOf(slot.getDefaultValue());
         f.type = typeOf(field.getType());
         plan.codec = plan.codec || f.type.kind == Kind::kCodec;
       }
@@ -274,89 +245,49 @@ void appendNumber(std::string& out, double v) {
   }
 }
 
-// The little-endian field of `T` at `offset` (in units of T), XORed with
-// the default's bits; the default when it lies beyond the data section.
-template <class T>
-T dataField(kj::ArrayPtr<const kj::byte> data, std::uint32_t offset, std::uint64_t mask) {
-  using U = std::conditional_t<sizeof(T) == 1, std::uint8_t,
-            std::conditional_t<sizeof(T) == 2, std::uint16_t,
-            std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>>>;
-  U raw = 0;
-  std::size_t at = std::size_t{offset} * sizeof(T);
-  if (at + sizeof(T) <= data.size()) {
-    std::memcpy(&raw, data.begin() + at, sizeof(T));
-    if constexpr (std::endian::native == std::endian::big && sizeof(T) > 1) {
-      raw = static_cast<U>(__builtin_bswap64(raw) >> (64 - 8 * sizeof(T)));
-    }
-  }
-  return std::bit_cast<T>(static_cast<U>(raw ^ static_cast<U>(mask)));
-}
-
-bool boolField(kj::ArrayPtr<const kj::byte> data, std::uint32_t offset, std::uint64_t mask) {
-  bool bit = offset / 8 < data.size() && ((data[offset / 8] >> (offset % 8)) & 1) != 0;
-  return bit != (mask != 0);
-}
-
 class Writer {
  public:
   explicit Writer(std::string& out) : out_(out) {}
 
   void structValue(const JsonStruct& plan, capnp::AnyStruct::Reader value) {
     if (plan.codec) return codec(value.as<capnp::DynamicStruct>(plan.schema), plan.schema);
-    auto data = value.getDataSection();
-    auto pointers = value.getPointerSection();
-    std::uint16_t active =
-        plan.hasUnion ? dataField<std::uint16_t>(data, plan.discriminantOffset, 0) : 0;
     out_ += '{';
     bool first = true;
-    for (const auto& f : plan.fields) {
-      bool member = f.discriminant != capnp::schema::Field::NO_DISCRIMINANT;
-      if (member && f.discriminant != active) continue;
-      capnp::AnyPointer::Reader pointer;
-      if (isPointer(f.type.kind)) {
-        if (f.offset < pointers.size()) pointer = pointers[f.offset];
-        if (pointer.isNull()) {
-          // The codec writes an active member other than the first as null.
-          if (!member || active == 0) continue;
-          if (!first) out_ += ',';
-          first = false;
-          out_ += f.name;
-          out_ += "null";
-          continue;
-        }
-      }
+    for (std::size_t i = 0; i < plan.fields.size(); ++i) {
+      const auto& f = plan.fields[i];
+      auto v = plan.reader.read(value, i);
+      if (v.kind == FieldValue::Kind::kInactive) continue;
+      if (v.kind == FieldValue::Kind::kNull && !f.nullWhenUnset) continue;
       if (!first) out_ += ',';
       first = false;
       out_ += f.name;
-      fieldValue(f, value, data, pointer);
+      fieldValue(f, v, value);
     }
     out_ += '}';
   }
 
-  void fieldValue(const JsonField& f, capnp::AnyStruct::Reader value,
-                  kj::ArrayPtr<const kj::byte> data, capnp::AnyPointer::Reader pointer) {
-    switch (f.type.kind) {
-      case Kind::kVoid: out_ += "null"; return;
-      case Kind::kBool: out_ += boolField(data, f.offset, f.mask) ? "true" : "false"; return;
-      case Kind::kInt8: return appendInteger(out_, dataField<std::int8_t>(data, f.offset, f.mask));
-      case Kind::kInt16: return appendInteger(out_, dataField<std::int16_t>(data, f.offset, f.mask));
-      case Kind::kInt32: return appendInteger(out_, dataField<std::int32_t>(data, f.offset, f.mask));
-      case Kind::kUInt8: return appendInteger(out_, dataField<std::uint8_t>(data, f.offset, f.mask));
-      case Kind::kUInt16:
-        return appendInteger(out_, dataField<std::uint16_t>(data, f.offset, f.mask));
-      case Kind::kUInt32:
-        return appendInteger(out_, dataField<std::uint32_t>(data, f.offset, f.mask));
-      case Kind::kInt64:
-        return quotedInteger(dataField<std::int64_t>(data, f.offset, f.mask));
-      case Kind::kUInt64:
-        return quotedInteger(dataField<std::uint64_t>(data, f.offset, f.mask));
-      case Kind::kFloat32: return appendNumber(out_, dataField<float>(data, f.offset, f.mask));
-      case Kind::kFloat64: return appendNumber(out_, dataField<double>(data, f.offset, f.mask));
-      case Kind::kEnum:
-        return enumerant(f.type, dataField<std::uint16_t>(data, f.offset, f.mask));
-      case Kind::kGroup: return structValue(*f.type.fields, value);
-      case Kind::kCodec: return;  // the plan sends the whole struct to the codec
-      default: return pointerValue(f.type, pointer);
+  // The value of field `f` of `value`, as the plan's reader read it (`v`).
+  void fieldValue(const JsonField& f, const FieldValue& v, capnp::AnyStruct::Reader value) {
+    using K = FieldValue::Kind;
+    using W = capnp::schema::Type;
+    switch (v.kind) {
+      case K::kInactive:
+      case K::kNull:
+      case K::kVoid: out_ += "null"; return;
+      case K::kBool: out_ += v.boolean ? "true" : "false"; return;
+      case K::kInt:
+        return v.type == W::INT64 ? quotedInteger(v.integer) : appendInteger(out_, v.integer);
+      case K::kUInt:
+        return v.type == W::UINT64 ? quotedInteger(v.uinteger) : appendInteger(out_, v.uinteger);
+      case K::kFloat: return appendNumber(out_, v.number);
+      case K::kEnum:
+        if (!v.text.empty()) return appendQuoted(out_, v.text.data(), v.text.size());
+        return appendInteger(out_, v.enumerant);
+      case K::kText: return appendQuoted(out_, v.text.data(), v.text.size());
+      case K::kData: return bytes(v.data);
+      case K::kGroup: return structValue(*f.type.fields, value);
+      case K::kOther: return;  // the plan sends the whole struct to the codec
+      default: return pointerValue(f.type, v.pointer);
     }
   }
 
@@ -366,16 +297,7 @@ class Writer {
         auto text = pointer.getAs<capnp::Text>();
         return appendQuoted(out_, text.cStr(), text.size());
       }
-      case Kind::kData: {
-        auto bytes = pointer.getAs<capnp::Data>();
-        out_ += '[';
-        for (std::size_t i = 0; i < bytes.size(); ++i) {
-          if (i) out_ += ',';
-          appendInteger(out_, bytes[i]);
-        }
-        out_ += ']';
-        return;
-      }
+      case Kind::kData: return bytes(pointer.getAs<capnp::Data>());
       case Kind::kStruct: return structValue(*type.fields, pointer.getAs<capnp::AnyStruct>());
       case Kind::kList: return list(type, pointer);
       default: return;
@@ -389,6 +311,15 @@ class Writer {
   }
 
  private:
+  void bytes(kj::ArrayPtr<const kj::byte> data) {
+    out_ += '[';
+    for (std::size_t i = 0; i < data.size(); ++i) {
+      if (i) out_ += ',';
+      appendInteger(out_, data[i]);
+    }
+    out_ += ']';
+  }
+
   template <class T>
   void quotedInteger(T v) {
     out_ += '"';
@@ -440,14 +371,7 @@ class Writer {
           appendQuoted(out_, t.cStr(), t.size());
         });
       case Kind::kData:
-        return items<capnp::Data>(list, [&](capnp::Data::Reader d) {
-          out_ += '[';
-          for (std::size_t i = 0; i < d.size(); ++i) {
-            if (i) out_ += ',';
-            appendInteger(out_, d[i]);
-          }
-          out_ += ']';
-        });
+        return items<capnp::Data>(list, [&](capnp::Data::Reader d) { bytes(d); });
       case Kind::kStruct:
         return items<capnp::AnyStruct>(list, [&](capnp::AnyStruct::Reader s) {
           structValue(*e.fields, s);
@@ -493,22 +417,7 @@ void writeJsonField(std::string& out, const JsonPlans& plans, capnp::AnyStruct::
     }
     return;
   }
-  auto data = value.getDataSection();
-  if (f.discriminant != capnp::schema::Field::NO_DISCRIMINANT &&
-      dataField<std::uint16_t>(data, plan.discriminantOffset, 0) != f.discriminant) {
-    out += "null";
-    return;
-  }
-  capnp::AnyPointer::Reader pointer;
-  if (isPointer(f.type.kind)) {
-    auto pointers = value.getPointerSection();
-    if (f.offset < pointers.size()) pointer = pointers[f.offset];
-    if (pointer.isNull()) {
-      out += "null";
-      return;
-    }
-  }
-  writer.fieldValue(f, value, data, pointer);
+  writer.fieldValue(f, plan.reader.read(value, fieldIndex), value);
 }
 
 }  // namespace hills::detail

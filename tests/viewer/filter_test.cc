@@ -71,6 +71,20 @@ class FilterTest : public QObject {
     QCOMPARE(run("parts", "").size(), std::size_t(21));
   }
 
+  void aPathIntoAListOfStructsMatchesWhenOneElementDoes() {
+    // boms 1: lines of part 1 (quantity 2, R1 and R2) and part 3 (quantity 1, C1).
+    QCOMPARE(run("boms", "lines.quantity > 1.5").size(), std::size_t(1));
+    QCOMPARE(run("boms", "lines.quantity > 4").size(), std::size_t(0));
+    QCOMPARE(run("boms", "lines.quantity != 2").size(), std::size_t(1));  // the other line
+    QCOMPARE(run("boms", "not lines.quantity = 2").size(), std::size_t(0));  // no line: none
+    QCOMPARE(run("boms", "lines.part = 3 and lines.quantity = 1").size(), std::size_t(1));
+    QCOMPARE(run("boms", "lines.part.id = 2").size(), std::size_t(0));
+    QCOMPARE(run("boms", "lines.designators ~ \"c1\"").size(), std::size_t(1));
+    QCOMPARE(run("boms", "lines.designators = \"R3\"").size(), std::size_t(0));
+    // A list of lists of references: every element of every list.
+    QCOMPARE(run("boms", "interchangeable = 5").size(), std::size_t(0));
+  }
+
   void aBadExpressionIsToldWhereItIsWrong() {
     auto e = error("mas > 2");
     QCOMPARE(e.position(), std::size_t(0));
@@ -118,6 +132,32 @@ class FilterTest : public QObject {
 
     e = error("dimensions.depth > 1");
     QVERIFY(QString(e.what()).contains("no field 'depth' in 'dimensions'"));
+    QCOMPARE(e.position(), std::size_t(11));  // the part of the name that is wrong
+    QCOMPARE(e.length(), std::size_t(5));
+
+    // Paths into lists of structs.
+    e = error("notes ~ \"a\" and lines.nosuch > 1", "boms");
+    QCOMPARE(e.position(), std::size_t(22));
+    QCOMPARE(e.length(), std::size_t(6));
+    QVERIFY2(QString(e.what()).contains("no field 'nosuch' in 'lines'; its fields: part, quantity, "
+                                        "designators"),
+             e.what());
+    e = error("lines > 1", "boms");
+    QCOMPARE(e.position(), std::size_t(0));
+    QCOMPARE(e.length(), std::size_t(5));
+    QVERIFY2(QString(e.what()).contains("List(Bom.Line): name one of its fields (lines.part, "
+                                        "lines.quantity, lines.designators)"),
+             e.what());
+    e = error("lines.quantity ~ \"2\"", "boms");
+    QCOMPARE(e.position(), std::size_t(15));
+    QVERIFY(QString(e.what()).contains("looks for text"));
+    e = error("lines.quantity > \"many\"", "boms");
+    QCOMPARE(e.position(), std::size_t(17));
+    QVERIFY(QString(e.what()).contains("needs a number"));
+    e = error("tags.first = 1");
+    QCOMPARE(e.position(), std::size_t(5));
+    QCOMPARE(e.length(), std::size_t(5));
+    QVERIFY2(QString(e.what()).contains("'tags' is List(Text), which has no fields"), e.what());
   }
 
   void valuesReadAsAPersonWouldReadThem() {

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "child_process.h"
+#include "hills/ref.h"
 #include "record_fields_model.h"
 #include "record_table_model.h"
 #include "trees_model.h"
@@ -177,6 +178,96 @@ class ModelsTest : public QObject {
     fields.setRecord("parts", 2, 0);
     QVERIFY(!fields.editable());
     QVERIFY(!(fields.flags(find("name")) & Qt::ItemIsEditable));
+  }
+
+  void aDraftIsEditedInItsTableCellAndARefusalChangesNothing() {
+    test::TempDir dir;
+    test::makePlmDatabase(dir.sub("db"), 5);
+    {
+      // A read-only open edits nothing, and says how to edit.
+      auto readOnly = Workspace::openLocal(dir.sub("db"), false);
+      RecordTableModel shown(*readOnly);
+      QSignalSpy refused(&shown, &RecordTableModel::editFailed);
+      shown.setTree("parts");
+      int row = shown.rowOf({3, 0}).value(), name = column(shown, "name");
+      QVERIFY(!(shown.flags(shown.index(row, name)) & Qt::ItemIsEditable));
+      QVERIFY(!shown.setData(shown.index(row, name), QString("from a reader")));
+      QCOMPARE(refused.count(), 1);
+      QVERIFY(refused.front().front().toString().contains("--write"));
+      QCOMPARE(cell(shown, row, name), QString("part 3"));
+    }
+    auto ws = Workspace::openLocal(dir.sub("db"), true);
+    RecordTableModel model(*ws);
+    QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QSignalSpy failed(&model, &RecordTableModel::editFailed);
+    model.setTree("parts");
+    int name = column(model, "name"), kind = column(model, "kind"), mass = column(model, "mass"),
+        lead = column(model, "leadTimeDays"), makeable = column(model, "makeable");
+    int draft = model.rowOf({3, 0}).value(), released = model.rowOf({2, 0}).value();
+    auto editable = [&](int row, int c) {
+      return bool(model.flags(model.index(row, c)) & Qt::ItemIsEditable);
+    };
+    QVERIFY(editable(draft, name) && editable(draft, kind) && editable(draft, makeable));
+    QVERIFY(!editable(draft, 0));                            // the key
+    QVERIFY(!editable(draft, column(model, "tags")));        // a list: the record view edits it
+    QVERIFY(!editable(draft, column(model, "dimensions")));  // a struct: likewise
+    QVERIFY(!editable(draft, column(model, "state")));
+    QVERIFY(!editable(released, name));
+    // The edit goes through hills and shows in the row.
+    QVERIFY(model.setData(model.index(draft, name), QString("renamed in the table")));
+    QVERIFY(model.setData(model.index(draft, kind), QString("software")));
+    QVERIFY(model.setData(model.index(draft, mass), QString("7.25")));
+    QVERIFY(model.setData(model.index(draft, makeable), QString("true")));
+    QCOMPARE(failed.count(), 0);
+    QCOMPARE(cell(model, draft, name), QString("renamed in the table"));
+    QCOMPARE(cell(model, draft, kind), QString("software"));
+    QCOMPARE(cell(model, draft, mass), QString("7.25"));
+    QCOMPARE(model.data(model.index(draft, name), Qt::EditRole).toString(),
+             QString("renamed in the table"));
+    // Refused, in hills' words; nothing changes.
+    QVERIFY(!model.setData(model.index(draft, lead), QString("soon")));
+    QCOMPARE(failed.count(), 1);
+    QVERIFY2(failed.back().front().toString().contains("leadTimeDays"),
+             qPrintable(failed.back().front().toString()));
+    QVERIFY(!model.setData(model.index(draft, kind), QString("gizmo")));
+    QCOMPARE(failed.count(), 2);
+    QVERIFY(!model.setData(model.index(released, name), QString("changed after release")));
+    QCOMPARE(failed.count(), 3);
+    QVERIFY(failed.back().front().toString().contains("released"));
+    QCOMPARE(cell(model, released, name), QString("part 2"));
+    QCOMPARE(cell(model, draft, kind), QString("software"));
+    QCOMPARE(cell(model, draft, lead), QString("0"));
+    ws->db().read([&](const ReadTxn& txn) {
+      auto rec = txn.tree("parts").find(3, 0);
+      auto body = rec.body().getAs<capnp::DynamicStruct>(txn.tree("parts").schema());
+      QCOMPARE(QString(body.get("name").as<capnp::Text>().cStr()), QString("renamed in the table"));
+      QCOMPARE(body.get("mass").as<double>(), 7.25);
+      QVERIFY(body.get("makeable").as<bool>());
+    });
+  }
+
+  void tableCellsReadAsTheRecordViewReadsThem() {
+    // The table's cells (read by plan) and the value text of the dynamic
+    // API agree on every field of every record.
+    auto ws = Workspace::openLocal(path_, false);
+    for (std::string tree : {"parts", "boms", "stock"}) {
+      RecordTableModel model(*ws);
+      model.setTree(tree);
+      ws->db().read([&](const ReadTxn& txn) {
+        auto view = txn.tree(tree);
+        for (int row = 0; row < model.rowCount(); ++row) {
+          auto key = model.keyAt(row);
+          auto body = view.find(key.id, key.revision).body().getAs<capnp::DynamicStruct>(view.schema());
+          for (int c = 1; c <= static_cast<int>(view.schema().getFields().size()); ++c) {
+            auto f = *model.fieldOf(c);
+            QString expected = isActive(body, f)
+                                   ? QString::fromStdString(cellText(body.get(f), f.getType(), refTarget(f)))
+                                   : QString();
+            QCOMPARE(cell(model, row, c), expected);
+          }
+        }
+      });
+    }
   }
 
   void aReadOnlyWorkspaceRefusesEditsAndSaysHow() {

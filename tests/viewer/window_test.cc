@@ -115,6 +115,39 @@ class WindowTest : public QObject {
     window_->panel().setCurrentIndex(0);
   }
 
+  void aDraftIsEditedInItsTableCell() {
+    window_->openRecord({"parts", 4, 0});
+    auto& records = window_->records();
+    int row = *records.rowOf({4, 0}), nameColumn = -1;
+    for (int c = 0; c < records.columnCount(); ++c) {
+      if (records.headerData(c, Qt::Horizontal).toString() == "name") nameColumn = c;
+    }
+    auto* view = window_->recordView();
+    auto cell = records.index(row, nameColumn);
+    view->setCurrentIndex(cell);
+    view->scrollTo(cell);
+    view->edit(cell);
+    QApplication::processEvents();
+    auto editors = view->viewport()->findChildren<QLineEdit*>();
+    QVERIFY2(editors.size() == 1, "no line editor opened in the name's cell");
+    auto* editor = editors.front();
+    editor->selectAll();
+    QTest::keyClicks(editor, "gusset plate");
+    shot("08-table-cell-editing");
+    QTest::keyClick(editor, Qt::Key_Return);
+    QTRY_COMPARE(records.data(records.index(row, nameColumn)).toString(), QString("gusset plate"));
+    // The record view follows.
+    auto& fields = window_->panel().fields();
+    QTRY_VERIFY([&] {
+      for (int r = 0; r < fields.rowCount(); ++r) {
+        if (fields.index(r, 0).data().toString() == "name") {
+          return fields.index(r, 1).data().toString() == "gusset plate";
+        }
+      }
+      return false;
+    }());
+  }
+
   void aRefusedActionShowsHillsMessage() {
     window_->openRecord({"parts", 2, 0});  // released
     window_->workspace().db();  // the record stays as it was

@@ -89,6 +89,7 @@ void createTable(sqlite3* out, const std::string& tree, const std::vector<sql::C
 void exportTree(sqlite3* out, const GenericTreeView& tree) {
   auto schema = tree.schema();
   auto columns = sql::columnsOf(schema);
+  FieldReader fields(schema);
   createTable(out, tree.name(), columns);
   std::string insert = "INSERT INTO " + sql::quote(tree.name()) + " VALUES (?";
   for (std::size_t i = 1; i < 9 + columns.size(); ++i) insert += ", ?";
@@ -119,7 +120,7 @@ void exportTree(sqlite3* out, const GenericTreeView& tree) {
       sqlite3_bind_text(s, 7, modified.data(), static_cast<int>(modified.size()), SQLITE_STATIC);
       sqlite3_bind_int64(s, 8, env.getDataIteration());
       sqlite3_bind_int64(s, 9, env.getMetaIteration());
-      sql::cellsOf(columns, rec.body().getAs<capnp::DynamicStruct>(schema), json, cells);
+      sql::cellsOf(columns, fields, rec.body().getAs<capnp::DynamicStruct>(schema), json, cells);
     } catch (const kj::Exception& e) {
       rec.throwCorrupt(e);
     }

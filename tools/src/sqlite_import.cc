@@ -118,6 +118,7 @@ void importTree(sqlite3* in, GenericTree& tree, Counts& counts) {
   auto schema = tree.schema();
   JsonWriter json(tree);
   auto columns = sql::columnsOf(schema);
+  FieldReader fields(schema);
   std::string select = "SELECT rowid, id, revision";
   for (const auto& c : columns) select += ", " + sql::quote(c.name);
   select += " FROM " + sql::quote(tree.name()) + " ORDER BY rowid";
@@ -152,7 +153,7 @@ void importTree(sqlite3* in, GenericTree& tree, Counts& counts) {
       {
         auto rec = tree.require(id, revision);
         try {
-          sql::cellsOf(columns, rec.body().getAs<capnp::DynamicStruct>(schema), json, stored);
+          sql::cellsOf(columns, fields, rec.body().getAs<capnp::DynamicStruct>(schema), json, stored);
         } catch (const kj::Exception& e) {
           rec.throwCorrupt(e);
         }

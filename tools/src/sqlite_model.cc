@@ -1,85 +1,9 @@
 #include "sqlite_model.h"
 
-#include <bit>
-#include <cstring>
-#include <optional>
-
 #include "hills/error.h"
+#include "hills/ref.h"
 
 namespace hills::tools::sql {
-
-namespace {
-
-constexpr std::uint64_t kRefAnnotation = 0xa6b1e0c58c9c0a93ull;  // $Hills.ref
-
-std::string refTarget(capnp::StructSchema::Field field) {
-  for (auto a : field.getProto().getAnnotations()) {
-    if (a.getId() == kRefAnnotation && a.getValue().isText()) return a.getValue().getText();
-  }
-  return {};
-}
-
-bool isRefStruct(capnp::Type type) {
-  return type.isStruct() && type.asStruct().getProto().getDisplayName().endsWith("hills.capnp:Ref");
-}
-
-std::uint64_t maskOf(capnp::schema::Value::Reader v) {
-  using V = capnp::schema::Value;
-  switch (v.which()) {
-    case V::BOOL: return v.getBool() ? 1 : 0;
-    case V::INT8: return static_cast<std::uint8_t>(v.getInt8());
-    case V::INT16: return static_cast<std::uint16_t>(v.getInt16());
-    case V::INT32: return static_cast<std::uint32_t>(v.getInt32());
-    case V::INT64: return static_cast<std::uint64_t>(v.getInt64());
-    case V::UINT8: return v.getUint8();
-    case V::UINT16: return v.getUint16();
-    case V::UINT32: return v.getUint32();
-    case V::UINT64: return v.getUint64();
-    case V::FLOAT32: return std::bit_cast<std::uint32_t>(v.getFloat32());
-    case V::FLOAT64: return std::bit_cast<std::uint64_t>(v.getFloat64());
-    case V::ENUM: return v.getEnum();
-    default: return 0;
-  }
-}
-
-// Sets where the field's value lies (see Column).
-void locate(Column& c, capnp::StructSchema::Field field) {
-  c.inUnion = field.getProto().getDiscriminantValue() != capnp::schema::Field::NO_DISCRIMINANT;
-  c.group = field.getProto().isGroup();
-  if (c.group) return;
-  auto slot = field.getProto().getSlot();
-  c.type = field.getType().which();
-  c.offset = slot.getOffset();
-  c.mask = maskOf(slot.getDefaultValue());
-  if (c.type == capnp::schema::Type::ENUM) {
-    for (auto e : field.getType().asEnum().getEnumerants()) c.enumerants.push_back(e.getProto().getName());
-  }
-}
-
-// The little-endian slot of `T` at `offset` (in units of T), XORed with
-// the default's bits; the default when it lies beyond the data section.
-template <class T>
-T slot(kj::ArrayPtr<const kj::byte> data, std::uint32_t offset, std::uint64_t mask) {
-  using U = std::conditional_t<sizeof(T) == 1, std::uint8_t,
-            std::conditional_t<sizeof(T) == 2, std::uint16_t,
-            std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>>>;
-  U raw = 0;
-  std::size_t at = std::size_t{offset} * sizeof(T);
-  if (at + sizeof(T) <= data.size()) {
-    std::memcpy(&raw, data.begin() + at, sizeof(T));
-    if constexpr (std::endian::native == std::endian::big && sizeof(T) > 1) {
-      raw = static_cast<U>(__builtin_bswap64(raw) >> (64 - 8 * sizeof(T)));
-    }
-  }
-  return std::bit_cast<T>(static_cast<U>(raw ^ static_cast<U>(mask)));
-}
-
-bool bit(kj::ArrayPtr<const kj::byte> data, std::uint32_t offset, std::uint64_t mask) {
-  bool b = offset / 8 < data.size() && ((data[offset / 8] >> (offset % 8)) & 1) != 0;
-  return b != (mask != 0);
-}
-
-}  // namespace
 
 std::vector<Column> columnsOf(capnp::StructSchema schema) {
   using W = capnp::schema::Type;
@@ -89,18 +13,14 @@ std::vector<Column> columnsOf(capnp::StructSchema schema) {
     c.name = field.getProto().getName();
     if (c.name == "id" || c.name == "revision" || c.name[0] == '_') c.name = "field_" + c.name;
     c.field = field;
-    locate(c, field);
     auto type = field.getType();
     if (field.getProto().isGroup()) {
       c.kind = Kind::kJson;
       c.declared = "TEXT";
-    } else if (isRefStruct(type) && !refTarget(field).empty()) {
+    } else if (isRefType(type) && !refTarget(field).empty()) {
       c.kind = Kind::kRefId;
       c.declared = "INTEGER";
       c.target = refTarget(field);
-      auto ref = type.asStruct();
-      c.refId = ref.getFieldByName("id").getProto().getSlot().getOffset();
-      c.refRevision = ref.getFieldByName("revision").getProto().getSlot().getOffset();
       Column rev = c;
       rev.name = c.name + "_revision";
       rev.kind = Kind::kRefRevision;
@@ -155,101 +75,51 @@ std::string& blobCell(Cell& cell) {
 
 }  // namespace
 
-void cellsOf(const std::vector<Column>& columns, capnp::DynamicStruct::Reader body,
-             const JsonWriter& json, std::vector<Cell>& out) {
-  using W = capnp::schema::Type;
+void cellsOf(const std::vector<Column>& columns, const FieldReader& fields,
+             capnp::DynamicStruct::Reader body, const JsonWriter& json, std::vector<Cell>& out) {
+  using V = FieldValue::Kind;
   out.resize(columns.size());
   auto any = body.as<capnp::AnyStruct>();
-  auto data = any.getDataSection();
-  auto pointers = any.getPointerSection();
-  auto pointer = [&](std::uint32_t i) {
-    return i < pointers.size() ? pointers[i] : capnp::AnyPointer::Reader();
-  };
-  // The index of the union's active member, read at the first member (none
-  // when the discriminant names no field of the schema).
-  std::optional<unsigned> active;
-  bool activeRead = false;
   for (std::size_t i = 0; i < columns.size(); ++i) {
     const auto& c = columns[i];
     auto& cell = out[i];
-    if (c.inUnion) {
-      if (!activeRead) {
-        KJ_IF_MAYBE(a, body.which()) {
-          active = a->getIndex();
-        }
-        activeRead = true;
-      }
-      if (active && *active != c.field.getIndex()) {
-        cell = std::monostate{};
-        continue;
-      }
+    auto v = fields.read(any, c.field.getIndex());
+    if (v.kind == V::kInactive || v.kind == V::kNull) {
+      cell = std::monostate{};
+      continue;
     }
     if (c.kind == Kind::kJson) {
-      if (!c.group && pointer(c.offset).isNull()) {
-        cell = std::monostate{};
-      } else {
-        json.appendField(textCell(cell), body, c.field);
-      }
+      json.appendField(textCell(cell), body, c.field);
       continue;
     }
     if (c.kind == Kind::kRefId || c.kind == Kind::kRefRevision) {
-      auto p = pointer(c.offset);
-      auto ref = p.isNull() ? capnp::AnyStruct::Reader() : p.getAs<capnp::AnyStruct>();
-      std::uint64_t id = slot<std::uint64_t>(ref.getDataSection(), c.refId, 0);
-      if (id == 0) {
+      if (v.uinteger == 0) {
         cell = std::monostate{};
       } else if (c.kind == Kind::kRefId) {
-        cell = static_cast<std::int64_t>(id);
+        cell = static_cast<std::int64_t>(v.uinteger);
       } else {
-        cell = std::int64_t{slot<std::uint32_t>(ref.getDataSection(), c.refRevision, 0)};
+        cell = std::int64_t{v.revision};
       }
       continue;
     }
-    switch (c.type) {
-      case W::BOOL: cell = std::int64_t{bit(data, c.offset, c.mask)}; break;
-      case W::INT8: cell = std::int64_t{slot<std::int8_t>(data, c.offset, c.mask)}; break;
-      case W::INT16: cell = std::int64_t{slot<std::int16_t>(data, c.offset, c.mask)}; break;
-      case W::INT32: cell = std::int64_t{slot<std::int32_t>(data, c.offset, c.mask)}; break;
-      case W::INT64: cell = slot<std::int64_t>(data, c.offset, c.mask); break;
-      case W::UINT8: cell = std::int64_t{slot<std::uint8_t>(data, c.offset, c.mask)}; break;
-      case W::UINT16: cell = std::int64_t{slot<std::uint16_t>(data, c.offset, c.mask)}; break;
-      case W::UINT32: cell = std::int64_t{slot<std::uint32_t>(data, c.offset, c.mask)}; break;
-      case W::UINT64:
-        // UInt64 above 2^63 - 1 is stored with its bits, as SQLite's
-        // INTEGER has 64 signed bits.
-        cell = static_cast<std::int64_t>(slot<std::uint64_t>(data, c.offset, c.mask));
+    switch (v.kind) {
+      case V::kBool: cell = std::int64_t{v.boolean}; break;
+      case V::kInt: cell = v.integer; break;
+      // UInt64 above 2^63 - 1 is stored with its bits, as SQLite's INTEGER
+      // has 64 signed bits.
+      case V::kUInt: cell = static_cast<std::int64_t>(v.uinteger); break;
+      case V::kFloat: cell = v.number; break;
+      case V::kText: textCell(cell).assign(v.text); break;
+      case V::kData:
+        blobCell(cell).assign(reinterpret_cast<const char*>(v.data.begin()), v.data.size());
         break;
-      case W::FLOAT32: cell = double{slot<float>(data, c.offset, c.mask)}; break;
-      case W::FLOAT64: cell = slot<double>(data, c.offset, c.mask); break;
-      case W::TEXT: {
-        auto p = pointer(c.offset);
-        if (p.isNull()) {
-          cell = std::monostate{};
+      case V::kEnum:
+        if (!v.text.empty()) {
+          textCell(cell).assign(v.text);
         } else {
-          auto t = p.getAs<capnp::Text>();
-          textCell(cell).assign(t.cStr(), t.size());
+          cell = std::int64_t{v.enumerant};
         }
         break;
-      }
-      case W::DATA: {
-        auto p = pointer(c.offset);
-        if (p.isNull()) {
-          cell = std::monostate{};
-        } else {
-          auto d = p.getAs<capnp::Data>();
-          blobCell(cell).assign(reinterpret_cast<const char*>(d.begin()), d.size());
-        }
-        break;
-      }
-      case W::ENUM: {
-        auto v = slot<std::uint16_t>(data, c.offset, c.mask);
-        if (v < c.enumerants.size()) {
-          textCell(cell) = c.enumerants[v];
-        } else {
-          cell = std::int64_t{v};
-        }
-        break;
-      }
       default:
         cell = std::monostate{};
     }

@@ -11,6 +11,7 @@
 #include <variant>
 #include <vector>
 
+#include "hills/field_reader.h"
 #include "hills/generic.h"
 #include "hills/txn.h"
 
@@ -29,17 +30,6 @@ struct Column {
   std::string declared;  // its declared type
   Kind kind = Kind::kValue;
   capnp::StructSchema::Field field;
-  bool inUnion = false;  // a member of the struct's union: NULL unless it is the active one
-  bool group = false;
-  // Where the value lies in the record's struct, so that rows are read
-  // without the dynamic API: the slot's type, its offset (in units of its
-  // size, bits for Bool; for pointers, the pointer's index) and the bits of
-  // its default (which the data section holds XORed with the value).
-  capnp::schema::Type::Which type = capnp::schema::Type::VOID;
-  std::uint32_t offset = 0;
-  std::uint64_t mask = 0;
-  std::uint32_t refId = 0, refRevision = 0;  // references: the Ref's id and revision slots
-  std::vector<std::string> enumerants;       // enums: the names by value
   std::string target;    // the tree a reference names
 };
 
@@ -57,11 +47,13 @@ struct Blob {
 };
 using Cell = std::variant<std::monostate, std::int64_t, double, std::string, Blob>;
 
-// The field cells of a record, one per column; nested values as JSON
-// written by `json` (a writer of the tree's schema). Reuses the cells
-// already in `out` (their strings keep their room from record to record).
-void cellsOf(const std::vector<Column>& columns, capnp::DynamicStruct::Reader body,
-             const JsonWriter& json, std::vector<Cell>& out);
+// The field cells of a record, one per column, read by `fields` (a reader
+// of the tree's schema); nested values as JSON written by `json` (a writer
+// of the same schema). A union member that is not the active one is NULL.
+// Reuses the cells already in `out` (their strings keep their room from
+// record to record). Throws kj::Exception when the body does not decode.
+void cellsOf(const std::vector<Column>& columns, const FieldReader& fields,
+             capnp::DynamicStruct::Reader body, const JsonWriter& json, std::vector<Cell>& out);
 
 // Binds the cell; SQLite copies text and blobs unless `keep` says the cell
 // stays as it is until the statement has run.

@@ -4,6 +4,7 @@
 //   mass > 2 and name ~ "bolt"
 //   kind = assembly or (leadTimeDays >= 10 and not makeable)
 //   dimensions.width < 5.5      tags ~ "smd"      assembly = 42
+//   lines.quantity > 4          lines.part = 7
 //   state = released and author = "A"
 //
 // A comparison names a field on its left, or a path through nested
@@ -12,8 +13,14 @@
 // record's bookkeeping is there too: id, revision, state (draft,
 // released), lifecycle, author. Operators: = (also ==), !=, <, <=, >, >=,
 // ~ (contains, ignoring case) and !~; and, or, not, parentheses. A Bool
-// field alone is a test of itself. A list of values matches when one of
-// its elements does; a reference compares by id (or name .id, .revision).
+// field alone is a test of itself. A reference compares by id (or name
+// .id, .revision).
+//
+// Lists: a path may go through lists of structs ("lines.quantity > 4" on
+// a BOM), and end at a list of values ("tags ~ \"smd\""); a list on the
+// way matches when one of its elements does. So "lines.quantity != 4"
+// holds when some line's quantity is not 4, "not lines.quantity = 4" when
+// none is, and each comparison of an "and" may be met by another line.
 #pragma once
 
 #include <capnp/dynamic.h>

@@ -79,6 +79,9 @@ MainWindow::MainWindow(std::unique_ptr<Workspace> workspace, QWidget* parent)
   recordView_->verticalHeader()->setSectionResizeMode(QHeaderView::Fixed);
   recordView_->verticalHeader()->setDefaultSectionSize(22);
   recordView_->setWordWrap(false);
+  // A draft's number, Bool, Text and enum cells are edited in place (F2 or
+  // a double click); the rest in the record view.
+  recordView_->setEditTriggers(QAbstractItemView::DoubleClicked | QAbstractItemView::EditKeyPressed);
   middleLayout->addLayout(bar);
   middleLayout->addWidget(filterMessage_);
   middleLayout->addWidget(recordView_);
@@ -124,6 +127,7 @@ MainWindow::MainWindow(std::unique_ptr<Workspace> workspace, QWidget* parent)
   });
   connect(panel_, &RecordPanel::openRecord, this, &MainWindow::openRecord);
   connect(panel_, &RecordPanel::failed, this, &MainWindow::showError);
+  connect(&records_, &RecordTableModel::editFailed, this, &MainWindow::showError);
   connect(&progressTimer_, &QTimer::timeout, this, [this] {
     if (run_) progress_->setValue(static_cast<int>(run_->done() * 1000 / std::max<std::uint64_t>(1, run_->total())));
   });

@@ -2,64 +2,11 @@
 
 #include <QColor>
 #include <QFont>
-#include <QJsonArray>
-#include <QJsonDocument>
-#include <QJsonObject>
 
-#include "hills/generic.h"
 #include "hills/ref.h"
+#include "record_edit.h"
 
 namespace hills::viewer {
-
-namespace {
-
-// Sets the value at path[at..] inside `v` (a JSON object or array).
-bool setAt(QJsonValue& v, const std::vector<PathStep>& path, std::size_t at,
-           const QJsonValue& value) {
-  if (at == path.size()) {
-    v = value;
-    return true;
-  }
-  const PathStep& step = path[at];
-  if (!step.name.empty()) {
-    QJsonObject o = v.toObject();
-    QJsonValue child = o.value(QString::fromStdString(step.name));
-    if (!setAt(child, path, at + 1, value)) return false;
-    o.insert(QString::fromStdString(step.name), child);
-    v = o;
-  } else {
-    QJsonArray a = v.toArray();
-    if (static_cast<qsizetype>(step.index) >= a.size()) return false;
-    QJsonValue child = a.at(step.index);
-    if (!setAt(child, path, at + 1, value)) return false;
-    a.replace(step.index, child);
-    v = a;
-  }
-  return true;
-}
-
-QJsonValue typed(capnp::schema::Type::Which which, const QString& text) {
-  using W = capnp::schema::Type;
-  switch (which) {
-    case W::FLOAT32:
-    case W::FLOAT64: {
-      bool ok = false;
-      double d = text.trimmed().toDouble(&ok);
-      return ok ? QJsonValue(d) : QJsonValue(text);
-    }
-    case W::BOOL:
-      if (text.trimmed() == "true") return true;
-      if (text.trimmed() == "false") return false;
-      return text;
-    case W::TEXT:
-    case W::ENUM:
-      return text;
-    default:
-      return text.trimmed();  // integers as strings, as Cap'n Proto's JSON writes 64-bit ones
-  }
-}
-
-}  // namespace
 
 RecordFieldsModel::RecordFieldsModel(Workspace& workspace, QObject* parent)
     : QAbstractItemModel(parent), ws_(workspace) {}
@@ -153,7 +100,7 @@ void RecordFieldsModel::addValue(int node, const capnp::DynamicValue::Reader& va
     }
     return;
   }
-  at().leaf = !type.isVoid() && !type.isAnyPointer() && !type.isInterface();
+  at().leaf = typedIn(type);
 }
 
 void RecordFieldsModel::build() {
@@ -266,21 +213,7 @@ bool RecordFieldsModel::setData(const QModelIndex& index, const QVariant& value,
   const Node n = nodes_[static_cast<std::size_t>(index.internalId())];
   if (!n.leaf || !editable_) return false;
   try {
-    ws_.edit([&](WriteTxn& txn) {
-      auto tree = txn.tree(tree_);
-      auto rec = tree.require(id_, revision_);
-      auto doc = QJsonDocument::fromJson(QByteArray::fromStdString(toJson(tree, rec)));
-      QJsonValue root = doc.object();
-      if (!setAt(root, n.path, 0, typed(n.which, value.toString()))) {
-        throw Error(ErrorCode::kInvalidArgument, "the field " + pathText(n.path) + " is gone");
-      }
-      // The top-level field whole: updateFromJson replaces what it names.
-      QString top = QString::fromStdString(n.path.front().name);
-      QJsonObject change;
-      change.insert(top, root.toObject().value(top));
-      updateFromJson(tree, id_, revision_,
-                     QJsonDocument(change).toJson(QJsonDocument::Compact).toStdString());
-    });
+    setLeaf(ws_, tree_, id_, revision_, n.path, n.which, value.toString());
   } catch (const std::exception& e) {
     emit editFailed(QString::fromUtf8(e.what()));
     return false;

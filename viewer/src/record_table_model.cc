@@ -3,12 +3,15 @@
 #include <QDateTime>
 #include <QTimer>
 
-#include <capnp/dynamic.h>
+#include <capnp/serialize.h>
 
 #include <algorithm>
+#include <charconv>
 #include <ctime>
+#include <optional>
 
 #include "hills/ref.h"
+#include "record_edit.h"
 #include "value_text.h"
 
 namespace hills::viewer {
@@ -23,33 +26,65 @@ qint64 nowMs() { return QDateTime::currentMSecsSinceEpoch(); }
 
 // "2026-12-01 17:02:08" in local time. localtime_r rather than QDateTime,
 // which looks the time zone up again on every call.
+// Records written together share their second: the last one is kept.
 QString localTime(qint64 ms) {
+  thread_local std::time_t lastSeconds = -1;
+  thread_local QString last;
   std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  if (seconds == lastSeconds) return last;
   std::tm tm{};
   localtime_r(&seconds, &tm);
   char buf[32];
   std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
-  return QString::fromLatin1(buf);
+  lastSeconds = seconds;
+  last = QString::fromLatin1(buf);
+  return last;
+}
+
+// "42/1", or "42" for an unversioned tree.
+QString keyText(RowKey key, bool versioned) {
+  char buf[40];
+  char* end = std::to_chars(buf, buf + 20, key.id).ptr;  // 20 digits at most
+  if (versioned) {
+    *end++ = '/';
+    end = std::to_chars(end, buf + sizeof(buf), key.revision).ptr;
+  }
+  return QString::fromLatin1(buf, end - buf);
 }
 
 }  // namespace
 
+// The stored value of one row, opened as a message: data() asks for the
+// cells of one row after another, so one row stays open until another is
+// asked for.
+struct RecordTableModel::OpenRow {
+  const Page* page = nullptr;
+  std::size_t at = 0;
+  kj::ArrayPtr<const capnp::word> segment;  // a stored value is one segment, no segment table
+  std::optional<capnp::SegmentArrayMessageReader> message;
+  wire::Envelope::Reader envelope;
+  capnp::AnyStruct::Reader body;
+  QString error;  // why the value does not decode, if it does not
+};
+
 RecordTableModel::RecordTableModel(Workspace& workspace, QObject* parent)
-    : QAbstractTableModel(parent), ws_(workspace) {
+    : QAbstractTableModel(parent), ws_(workspace), open_(std::make_unique<OpenRow>()) {
   connect(&ws_, &Workspace::changed, this, &RecordTableModel::refresh);
 }
+
+RecordTableModel::~RecordTableModel() = default;
 
 void RecordTableModel::setTree(const std::string& tree) {
   beginResetModel();
   tree_ = tree;
   schema_ = ws_.db().storedSchema(tree);
+  cells_ = std::make_unique<CellText>(schema_);
   fields_.clear();
-  types_.clear();
-  refTrees_.clear();
+  typedIn_.clear();
   for (auto f : schema_.getFields()) {
     fields_.push_back(f);
-    types_.push_back(f.getType());
-    refTrees_.push_back(refTarget(f));
+    typedIn_.push_back(!f.getProto().isGroup() && typedIn(f.getType()) &&
+                       f.getProto().getDiscriminantValue() == capnp::schema::Field::NO_DISCRIMINANT);
   }
   auto info = ws_.db().read([&](const ReadTxn& txn) {
     auto view = txn.tree(tree);
@@ -68,14 +103,23 @@ void RecordTableModel::setTree(const std::string& tree) {
 
 void RecordTableModel::resetState() {
   anchors_.clear();
+  lastCells_.clear();
   last_ = nullptr;
+  forgetOpenRow();
   pages_.clear();
   lru_.clear();
-  holders_.clear();
-  for (const auto& b : ws_.borrows()) {
-    if (b.key.tree == tree_) holders_[{b.key.id, b.key.revision}] = b.holder;
-  }
+  holders_ = currentHolders();
 }
+
+std::map<RowKey, std::string> RecordTableModel::currentHolders() const {
+  std::map<RowKey, std::string> holders;
+  for (const auto& b : ws_.borrows()) {
+    if (b.key.tree == tree_) holders[{b.key.id, b.key.revision}] = b.holder;
+  }
+  return holders;
+}
+
+void RecordTableModel::forgetOpenRow() const { open_->page = nullptr; }
 
 void RecordTableModel::showOnly(std::shared_ptr<const std::vector<RowKey>> keys) {
   beginResetModel();
@@ -202,55 +246,40 @@ void RecordTableModel::extendAnchors(const ReadTxn& txn, int upToPage) const {
   });
 }
 
-void RecordTableModel::formatRow(const StoredRecord& rec, Row& row) const {
-  auto meta = rec.meta();
+void RecordTableModel::addRow(const StoredRecord& rec, Page& page) const {
+  auto env = rec.envelope();
+  Row& row = page.rows.emplace_back();
   row.key = {rec.id(), rec.revision()};
-  row.dataIteration = meta.dataIteration;
-  row.metaIteration = meta.metaIteration;
-  row.cells.assign(fields_.size() + kMetaColumns, QString());
-  try {
-    auto body = rec.body().getAs<capnp::DynamicStruct>(schema_);
-    std::string& text = buffer_;
-    for (std::size_t i = 0; i < fields_.size(); ++i) {
-      auto field = fields_[i];
-      if (!isActive(body, field)) continue;
-      text.clear();
-      appendCellText(text, body.get(field), types_[i], refTrees_[i]);
-      row.cells[i] = QString::fromUtf8(text.data(), static_cast<qsizetype>(text.size()));
-    }
-  } catch (const kj::Exception& e) {
-    row.cells[0] = QStringLiteral("(does not decode: %1)").arg(e.getDescription().cStr());
-  }
-  auto at = [&](int m) -> QString& { return row.cells[fields_.size() + m]; };
-  at(kState) = versioned_ ? QString(toString(meta.state).data()) : QStringLiteral("unversioned");
-  at(kLifecycle) = QString::number(meta.lifecycle);
-  at(kAuthor) = QString::fromStdString(meta.author);
-  row.modifiedMs =
-      std::chrono::duration_cast<std::chrono::milliseconds>(meta.modified.time_since_epoch())
-          .count();
-  auto holder = holders_.find(row.key);
-  if (holder != holders_.end()) at(kBorrowedBy) = QString::fromStdString(holder->second);
+  row.dataIteration = env.getDataIteration();
+  row.metaIteration = env.getMetaIteration();
+  row.lifecycle = env.getLifecycle();
+  row.state = rec.state();
+  row.modifiedMs = env.getModified() / 1000000;
+  auto value = rec.value();
+  row.valueAt = page.words.size();
+  row.valueWords = value.size();
+  page.words.insert(page.words.end(), value.begin(), value.end());
+  ++recordsRead_;
 }
 
-std::vector<RecordTableModel::Row> RecordTableModel::readPage(int number) const {
-  std::vector<Row> rows;
+RecordTableModel::Page RecordTableModel::readPage(int number) const {
+  Page page;
+  page.rows.reserve(kPageRows);
   ws_.db().read([&](const ReadTxn& txn) {
     auto tree = txn.tree(tree_);
     if (keys_) {
       std::size_t begin = static_cast<std::size_t>(number) * kPageRows;
       std::size_t end = std::min(keys_->size(), begin + kPageRows);
       for (std::size_t i = begin; i < end; ++i) {
-        Row row;
-        row.key = (*keys_)[i];
-        if (auto rec = tree.find(row.key.id, row.key.revision)) {
-          formatRow(rec, row);
+        RowKey key = (*keys_)[i];
+        if (auto rec = tree.find(key.id, key.revision)) {
+          addRow(rec, page);
         } else {
+          Row& row = page.rows.emplace_back();
+          row.key = key;
           row.missing = true;
-          row.cells.assign(fields_.size() + kMetaColumns, QString());
-          row.cells[fields_.size() + kState] = QStringLiteral("removed");
+          ++recordsRead_;
         }
-        ++recordsRead_;
-        rows.push_back(std::move(row));
       }
       return;
     }
@@ -258,15 +287,19 @@ std::vector<RecordTableModel::Row> RecordTableModel::readPage(int number) const 
     if (static_cast<int>(anchors_.size()) <= number) return;
     RowKey from = anchors_[static_cast<std::size_t>(number)];
     tree.scan(from.id, UINT64_MAX, [&](const StoredRecord& rec) {
-      if (RowKey{rec.id(), rec.revision()} < from) return true;
-      Row row;
-      formatRow(rec, row);
-      ++recordsRead_;
-      rows.push_back(std::move(row));
-      return rows.size() < static_cast<std::size_t>(kPageRows);
+      RowKey key{rec.id(), rec.revision()};
+      if (key < from) return true;
+      if (page.rows.size() == static_cast<std::size_t>(kPageRows)) {
+        // The first key of the next page: scrolling on needs no walk.
+        if (static_cast<int>(anchors_.size()) == number + 1) anchors_.push_back(key);
+        return false;
+      }
+      if (page.rows.empty()) page.words.reserve(kPageRows * (rec.value().size() + 8));
+      addRow(rec, page);
+      return true;
     });
   });
-  return rows;
+  return page;
 }
 
 const RecordTableModel::Page& RecordTableModel::page(int number) const {
@@ -280,24 +313,117 @@ const RecordTableModel::Page& RecordTableModel::page(int number) const {
     lastNumber_ = number;
     return it->second;
   }
+  forgetOpenRow();
   while (pages_.size() >= kMaxPages) {
     pages_.erase(lru_.back());
     lru_.pop_back();
   }
   last_ = nullptr;
-  auto rows = readPage(number);
+  auto fresh = readPage(number);
   lru_.push_front(number);
   Page& p = pages_[number];
+  p = std::move(fresh);
   p.lru = lru_.begin();
-  p.rows = std::move(rows);
   last_ = &p;
   lastNumber_ = number;
   return p;
 }
 
+const RecordTableModel::OpenRow& RecordTableModel::open(const Page& page, std::size_t at) const {
+  OpenRow& o = *open_;
+  if (o.page == &page && o.at == at) return o;
+  o.page = &page;
+  o.at = at;
+  o.error.clear();
+  const Row& row = page.rows[at];
+  try {
+    o.segment = kj::arrayPtr(page.words.data() + row.valueAt, row.valueWords);
+    o.message.emplace(kj::arrayPtr(&o.segment, 1));
+    o.envelope = o.message->getRoot<wire::Envelope>();
+    o.body = o.envelope.getBody().getAs<capnp::AnyStruct>();
+  } catch (const kj::Exception& e) {
+    o.error = QStringLiteral("(does not decode: %1)").arg(e.getDescription().cStr());
+  }
+  return o;
+}
+
+bool RecordTableModel::editable(const Row& row, int column) const {
+  int field = column - 1;
+  return field >= 0 && field < static_cast<int>(fields_.size()) && typedIn_[static_cast<std::size_t>(field)] &&
+         !row.missing && !ws_.readOnly() && (!versioned_ || row.state == State::kDraft);
+}
+
+QString RecordTableModel::shared(int column, const std::string& text) const {
+  // Cells of a column often repeat the one above (a kind, a unit, 0, an
+  // author): the same text shares the string made for it.
+  if (static_cast<std::size_t>(column) >= lastCells_.size()) lastCells_.resize(column + 1);
+  auto& [bytes, string] = lastCells_[static_cast<std::size_t>(column)];
+  if (bytes != text || string.isNull()) {
+    bytes = text;
+    string = QString::fromUtf8(text.data(), static_cast<qsizetype>(text.size()));
+  }
+  return string;
+}
+
+QVariant RecordTableModel::text(const Page& page, std::size_t at, int column, bool edit) const {
+  const Row& row = page.rows[at];
+  if (column == 0) return keyText(row.key, versioned_);
+  int meta = column - 1 - static_cast<int>(fields_.size());
+  if (row.missing) return meta == kState ? QStringLiteral("removed") : QString();
+  if (meta < 0) {
+    const OpenRow& o = open(page, at);
+    if (!o.error.isEmpty()) return o.error;
+    auto field = static_cast<std::size_t>(column - 1);
+    buffer_.clear();
+    try {
+      if (edit && typedIn_[field]) {
+        // The whole value, as one types it: Text uncut, with its line breaks.
+        auto v = cells_->reader().read(o.body, field);
+        if (v.kind == FieldValue::Kind::kText) return QString::fromUtf8(v.text.data(), static_cast<qsizetype>(v.text.size()));
+      }
+      cells_->append(buffer_, o.body, field);
+    } catch (const kj::Exception& e) {
+      return QStringLiteral("(does not decode: %1)").arg(e.getDescription().cStr());
+    }
+    return shared(column, buffer_);
+  }
+  switch (meta) {
+    case kState: {
+      static const QString kDraft = QStringLiteral("draft"), kReleased = QStringLiteral("released"),
+                           kUnversioned = QStringLiteral("unversioned");
+      return !versioned_ ? kUnversioned : row.state == State::kReleased ? kReleased : kDraft;
+    }
+    case kLifecycle:
+      buffer_.clear();
+      buffer_ += std::to_string(row.lifecycle);
+      return shared(column, buffer_);
+    case kAuthor: {
+      const OpenRow& o = open(page, at);
+      if (!o.error.isEmpty()) return QString();
+      try {
+        auto author = o.envelope.getAuthor();
+        buffer_.assign(author.cStr(), author.size());
+        return shared(column, buffer_);
+      } catch (const kj::Exception& e) {
+        return QStringLiteral("(does not decode: %1)").arg(e.getDescription().cStr());
+      }
+    }
+    case kModified:
+      return localTime(row.modifiedMs);
+    case kBorrowedBy: {
+      auto holder = holders_.find(row.key);
+      return holder == holders_.end() ? QString() : QString::fromStdString(holder->second);
+    }
+    default:
+      return {};
+  }
+}
+
 QVariant RecordTableModel::data(const QModelIndex& index, int role) const {
-  if (!index.isValid() || index.row() >= rowCount()) return {};
-  int asc = ascendingRow(index.row());
+  if (!index.isValid()) return {};
+  int rows = rowCount();
+  if (index.row() >= rows) return {};
+  int asc = descending_ ? rows - 1 - index.row() : index.row();
   const Page& p = page(asc / kPageRows);
   std::size_t at = static_cast<std::size_t>(asc % kPageRows);
   if (at >= p.rows.size()) return {};
@@ -305,15 +431,11 @@ QVariant RecordTableModel::data(const QModelIndex& index, int role) const {
   switch (role) {
     case Qt::DisplayRole:
     case Qt::ToolTipRole:
-      if (index.column() == 0) {
-        return versioned_ ? QStringLiteral("%1/%2").arg(row.key.id).arg(row.key.revision)
-                          : QString::number(row.key.id);
-      }
-      if (index.column() == 1 + static_cast<int>(fields_.size()) + kModified && !row.missing) {
-        return localTime(row.modifiedMs);
-      }
-      return row.cells[static_cast<std::size_t>(index.column() - 1)];
+      return text(p, at, index.column(), false);
+    case Qt::EditRole:
+      return text(p, at, index.column(), true);
     case Qt::BackgroundRole: {
+      if (flashes_.empty()) return {};
       auto flash = flashes_.find(row.key);
       if (flash != flashes_.end() && nowMs() - flash->second < kFlashMs) {
         return QColor(255, 226, 120);
@@ -332,6 +454,41 @@ QVariant RecordTableModel::data(const QModelIndex& index, int role) const {
   }
 }
 
+Qt::ItemFlags RecordTableModel::flags(const QModelIndex& index) const {
+  auto f = QAbstractTableModel::flags(index);
+  if (!index.isValid() || index.row() >= rowCount() || ws_.readOnly()) return f;
+  int asc = ascendingRow(index.row());
+  const Page& p = page(asc / kPageRows);
+  std::size_t at = static_cast<std::size_t>(asc % kPageRows);
+  if (at < p.rows.size() && editable(p.rows[at], index.column())) f |= Qt::ItemIsEditable;
+  return f;
+}
+
+bool RecordTableModel::setData(const QModelIndex& index, const QVariant& value, int role) {
+  if (!index.isValid() || role != Qt::EditRole || index.row() >= rowCount()) return false;
+  int asc = ascendingRow(index.row());
+  const Page& p = page(asc / kPageRows);
+  std::size_t at = static_cast<std::size_t>(asc % kPageRows);
+  if (at >= p.rows.size()) return false;
+  const RowKey key = p.rows[at].key;
+  int column = index.column() - 1;
+  if (column < 0 || column >= static_cast<int>(fields_.size()) ||
+      !typedIn_[static_cast<std::size_t>(column)]) {
+    return false;
+  }
+  auto field = fields_[static_cast<std::size_t>(column)];
+  // A read-only workspace, a released record or one that is gone: hills
+  // refuses, in its own words.
+  try {
+    setLeaf(ws_, tree_, key.id, key.revision, {{field.getProto().getName().cStr(), 0}},
+            field.getType().which(), value.toString());
+  } catch (const std::exception& e) {
+    emit editFailed(QString::fromUtf8(e.what()));
+    return false;
+  }
+  return true;  // the workspace saw the commit: refresh() has read the row again
+}
+
 void RecordTableModel::refresh() {
   if (tree_.empty()) return;
   std::uint64_t total = 0;
@@ -348,30 +505,32 @@ void RecordTableModel::refresh() {
     return;
   }
   // Same rows: read the cached pages again and compare.
-  std::map<RowKey, std::string> holders;
-  for (const auto& b : ws_.borrows()) {
-    if (b.key.tree == tree_) holders[{b.key.id, b.key.revision}] = b.holder;
-  }
-  bool holdersChanged = holders != holders_;
-  holders_ = std::move(holders);
+  auto holders = currentHolders();
+  auto holderOf = [](const std::map<RowKey, std::string>& h, RowKey key) {
+    auto it = h.find(key);
+    return it == h.end() ? std::string() : it->second;
+  };
+  std::swap(holders, holders_);
   anchors_.clear();
+  forgetOpenRow();
   qint64 now = nowMs();
   int firstChanged = INT32_MAX, lastChanged = -1;
   for (auto& [number, p] : pages_) {
     auto fresh = readPage(number);
-    for (std::size_t i = 0; i < fresh.size(); ++i) {
-      bool changed = i >= p.rows.size() || fresh[i].key != p.rows[i].key ||
-                     fresh[i].dataIteration != p.rows[i].dataIteration ||
-                     fresh[i].metaIteration != p.rows[i].metaIteration ||
-                     fresh[i].missing != p.rows[i].missing ||
-                     (holdersChanged && fresh[i].cells != p.rows[i].cells);
+    for (std::size_t i = 0; i < fresh.rows.size(); ++i) {
+      const Row& f = fresh.rows[i];
+      bool changed = i >= p.rows.size() || f.key != p.rows[i].key ||
+                     f.dataIteration != p.rows[i].dataIteration ||
+                     f.metaIteration != p.rows[i].metaIteration || f.missing != p.rows[i].missing ||
+                     holderOf(holders, f.key) != holderOf(holders_, f.key);
       if (!changed) continue;
-      flashes_[fresh[i].key] = now;
+      flashes_[f.key] = now;
       int asc = number * kPageRows + static_cast<int>(i);
       firstChanged = std::min(firstChanged, asc);
       lastChanged = std::max(lastChanged, asc);
     }
-    p.rows = std::move(fresh);
+    p.rows = std::move(fresh.rows);
+    p.words = std::move(fresh.words);
   }
   if (lastChanged < 0) return;
   int a = descending_ ? rowCount() - 1 - lastChanged : firstChanged;

@@ -4,16 +4,25 @@
 //
 // Lazy: the model reads rows in pages of kPageRows as the view asks for
 // them, one short read transaction per page, and keeps at most kMaxPages
-// pages. To find where row N starts it keeps the key of every
-// kPageRows-th record (16 bytes per page of rows), built as far as the
-// view has scrolled. So a tree of 1,000,000 records opens after reading
-// one page, and memory stays flat however far one scrolls.
+// pages. A page keeps a copy of each record's stored value; a cell is
+// formatted only when data() asks for it, read from that copy through a
+// CellText (a FieldReader of the record's slots, not the dynamic API). To find where
+// row N starts it keeps the key of every kPageRows-th record (16 bytes per
+// page of rows), built as far as the view has scrolled. So a tree of
+// 1,000,000 records opens after reading one page, and memory stays flat
+// however far one scrolls.
+//
+// Editable: a draft's (or an unversioned record's) top-level number,
+// Bool, Text and enum fields outside a union, when the workspace may
+// write; setData goes through setLeaf (record_edit.h), as the record
+// view's edits do.
 #pragma once
 
 #include <QAbstractTableModel>
 #include <QColor>
 #include <QString>
 
+#include <capnp/message.h>
 #include <capnp/schema.h>
 
 #include <cstdint>
@@ -25,6 +34,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "value_text.h"
 #include "workspace.h"
 
 namespace hills::viewer {
@@ -39,8 +49,8 @@ class RecordTableModel : public QAbstractTableModel {
   Q_OBJECT
 
  public:
-  static constexpr int kPageRows = 128;
-  static constexpr std::size_t kMaxPages = 64;
+  static constexpr int kPageRows = 256;
+  static constexpr std::size_t kMaxPages = 32;
   // How long a changed row stays highlighted.
   static constexpr int kFlashMs = 1500;
   // The id of the row's record, under Qt::UserRole (as qulonglong), and its
@@ -49,6 +59,7 @@ class RecordTableModel : public QAbstractTableModel {
   static constexpr int kRevisionRole = Qt::UserRole + 1;
 
   explicit RecordTableModel(Workspace& workspace, QObject* parent = nullptr);
+  ~RecordTableModel() override;
 
   // Shows the tree `tree` (all of its records, ascending). Throws
   // Error(kUnknownTree).
@@ -81,8 +92,17 @@ class RecordTableModel : public QAbstractTableModel {
   QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
   QVariant headerData(int section, Qt::Orientation orientation,
                       int role = Qt::DisplayRole) const override;
+  Qt::ItemFlags flags(const QModelIndex& index) const override;
+  // Sets a field of the row's record from the text typed into its cell.
+  // Throws nothing: a refusal (a value of the wrong type, a released
+  // record, a read-only workspace) is reported through editFailed() with
+  // hills' message, returns false and changes nothing.
+  bool setData(const QModelIndex& index, const QVariant& value, int role = Qt::EditRole) override;
   // Sorts by key (column 0); a sort by another column changes nothing.
   void sort(int column, Qt::SortOrder order = Qt::AscendingOrder) override;
+
+ signals:
+  void editFailed(const QString& message);
 
  public slots:
   // Reads again what changed: rows whose record changed update in place
@@ -95,29 +115,39 @@ class RecordTableModel : public QAbstractTableModel {
     RowKey key;
     std::uint32_t dataIteration = 0;
     std::uint32_t metaIteration = 0;
-    bool missing = false;  // a filtered key whose record is gone
+    std::uint32_t lifecycle = 0;
+    State state = State::kDraft;
+    bool missing = false;   // a filtered key whose record is gone
     qint64 modifiedMs = 0;  // formatted when shown
-    std::vector<QString> cells;
+    std::size_t valueAt = 0, valueWords = 0;  // the stored value, in the page's words
   };
   struct Page {
     std::vector<Row> rows;
+    std::vector<capnp::word> words;  // the rows' stored values, one after another
     std::list<int>::iterator lru;
   };
+  struct OpenRow;  // the last row whose value data() read
 
   void resetState();
   int ascendingRow(int row) const;
   const Page& page(int number) const;
-  std::vector<Row> readPage(int number) const;
+  Page readPage(int number) const;
   void extendAnchors(const ReadTxn& txn, int upToPage) const;
-  void formatRow(const StoredRecord& rec, Row& row) const;
+  void addRow(const StoredRecord& rec, Page& page) const;
+  const OpenRow& open(const Page& page, std::size_t at) const;
+  void forgetOpenRow() const;
+  QVariant text(const Page& page, std::size_t at, int column, bool edit) const;
+  QString shared(int column, const std::string& text) const;
+  bool editable(const Row& row, int column) const;
+  std::map<RowKey, std::string> currentHolders() const;
   void clearFlashes();
 
   Workspace& ws_;
   std::string tree_;
   capnp::StructSchema schema_;
+  std::unique_ptr<CellText> cells_;          // of schema_
   std::vector<capnp::StructSchema::Field> fields_;
-  std::vector<capnp::Type> types_;           // of each field, read once
-  std::vector<std::string_view> refTrees_;   // of each field ($Hills.ref), in the schema
+  std::vector<bool> typedIn_;                // of each field: edited in its cell
   bool versioned_ = true;
   bool showBorrows_ = false;
   bool descending_ = false;
@@ -130,7 +160,9 @@ class RecordTableModel : public QAbstractTableModel {
   mutable std::list<int> lru_;  // page numbers, most recent first
   mutable const Page* last_ = nullptr;  // the page of the last lookup
   mutable int lastNumber_ = -1;
+  mutable std::unique_ptr<OpenRow> open_;
   mutable std::string buffer_;  // a cell's text on its way to a QString
+  mutable std::vector<std::pair<std::string, QString>> lastCells_;  // by column: the last text made
   mutable std::uint64_t recordsRead_ = 0;
   std::map<RowKey, qint64> flashes_;  // when each changed row was seen changing
 };

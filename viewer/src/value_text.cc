@@ -1,7 +1,9 @@
 #include "value_text.h"
 
+#include <algorithm>
 #include <charconv>
 #include <map>
+#include <unordered_map>
 
 #include "hills/ref.h"
 
@@ -32,9 +34,8 @@ void cut(std::string& text, std::size_t limit) {
   text += "…";
 }
 
-bool isSet(capnp::DynamicStruct::Reader s, capnp::StructSchema::Field field) {
+bool isSet(capnp::DynamicStruct::Reader s, capnp::StructSchema::Field field, capnp::Type type) {
   if (!isActive(s, field)) return false;
-  auto type = field.getType();
   bool pointer = type.isText() || type.isData() || type.isList() ||
                  (type.isStruct() && !field.getProto().isGroup()) || type.isAnyPointer();
   return !pointer || s.has(field);
@@ -49,29 +50,180 @@ void appendHexBytes(std::string& out, capnp::Data::Reader bytes, std::size_t cou
   }
 }
 
-void appendCell(std::string& out, const capnp::DynamicValue::Reader& value, capnp::Type type,
-                std::string_view refTree, std::size_t limit);
+// The rules of a cell, one per kind of value, for both ways of reading
+// one (the dynamic API, a FieldReader).
 
-void appendStruct(std::string& out, capnp::DynamicStruct::Reader s, std::size_t limit) {
+void appendText(std::string& out, std::string_view text, std::size_t limit) {
+  // Runs without line breaks at once; no more than the cell can show.
+  while (!text.empty() && out.size() <= limit + 8) {
+    std::size_t room = limit + 9 - out.size();
+    std::size_t run = 0, end = std::min(text.size(), room);
+    while (run < end && text[run] != '\n' && text[run] != '\r') ++run;
+    out.append(text.data(), run);
+    text.remove_prefix(run);
+    if (text.empty() || run == room) break;
+    if (text.front() == '\n') out += "⏎";
+    text.remove_prefix(1);
+  }
+}
+
+void appendData(std::string& out, capnp::Data::Reader bytes) {
+  switch (dataKind(bytes)) {
+    case DataKind::kPng:
+      out += "PNG image, ";
+      break;
+    case DataKind::kJpeg:
+      out += "JPEG image, ";
+      break;
+    case DataKind::kBytes:
+      break;
+  }
+  out += withThousands(bytes.size());
+  out += bytes.size() == 1 ? " byte" : " bytes";
+  if (bytes.size() > 0) {
+    out += ": ";
+    appendHexBytes(out, bytes, 8);
+    if (bytes.size() > 8) out += " …";
+  }
+}
+
+void appendEnum(std::string& out, std::string_view name, std::uint16_t raw) {
+  if (name.empty()) {
+    out += '#';
+    appendNumber(out, raw);
+  } else {
+    out.append(name);
+  }
+}
+
+void appendRef(std::string& out, std::string_view refTree, std::uint64_t id, std::uint32_t revision) {
+  if (id == 0) {
+    out += "—";
+    return;
+  }
+  if (!refTree.empty()) {
+    out.append(refTree);
+    out += ' ';
+  }
+  appendNumber(out, id);
+  out += '/';
+  appendNumber(out, revision);
+}
+
+void appendFloat(std::string& out, double v, capnp::schema::Type::Which which) {
+  if (which == capnp::schema::Type::FLOAT32) {
+    appendNumber(out, static_cast<float>(v));
+  } else {
+    appendNumber(out, v);
+  }
+}
+
+}  // namespace
+
+// Where the fields of one struct type lie, and what a cell shows of them.
+struct StructPlan {
+  explicit StructPlan(capnp::StructSchema schema) : reader(schema) {
+    for (std::size_t i = 0; i < reader.size(); ++i) {
+      auto field = reader.field(i);
+      names.emplace_back(field.getProto().getName().cStr());
+      refTrees.push_back(refTarget(field));
+    }
+  }
+  FieldReader reader;
+  std::vector<std::string> names;
+  std::vector<std::string_view> refTrees;  // in the schema
+};
+
+struct CellText::Plans {
+  struct Hash {
+    std::size_t operator()(const capnp::Schema& s) const { return s.hashCode(); }
+  };
+  const StructPlan& of(capnp::StructSchema schema) {
+    auto& plan = byStruct[schema];
+    if (!plan) plan = std::make_unique<StructPlan>(schema);
+    return *plan;
+  }
+  std::unordered_map<capnp::Schema, std::unique_ptr<StructPlan>, Hash> byStruct;
+};
+
+namespace {
+
+using Plans = CellText::Plans;
+
+void appendCell(std::string& out, const capnp::DynamicValue::Reader& value, capnp::Type type,
+                std::string_view refTree, std::size_t limit, Plans& plans);
+void appendValue(std::string& out, const StructPlan& plan, capnp::AnyStruct::Reader s,
+                 std::size_t index, const FieldValue& v, std::size_t limit, Plans& plans);
+
+// "{length: 10, width: 4, …}": the fields that hold a value (null pointers
+// and inactive union members left out).
+void appendStruct(std::string& out, const StructPlan& plan, capnp::AnyStruct::Reader s,
+                  std::size_t limit, Plans& plans) {
+  using K = FieldValue::Kind;
   out += '{';
   bool first = true;
-  for (auto field : s.getSchema().getFields()) {
-    if (!isSet(s, field)) continue;
+  for (std::size_t i = 0; i < plan.reader.size(); ++i) {
+    auto v = plan.reader.read(s, i);
+    if (v.kind == K::kInactive || v.kind == K::kNull) continue;
     if (out.size() > limit) {
       out += ", …";
       break;
     }
     if (!first) out += ", ";
     first = false;
-    out += field.getProto().getName().cStr();
+    out += plan.names[i];
     out += ": ";
-    appendCell(out, s.get(field), field.getType(), refTarget(field), limit);
+    appendValue(out, plan, s, i, v, limit, plans);
   }
   out += '}';
 }
 
+// Field `index` of `s`, which plan.reader read as `v`.
+void appendValue(std::string& out, const StructPlan& plan, capnp::AnyStruct::Reader s,
+                 std::size_t index, const FieldValue& v, std::size_t limit, Plans& plans) {
+  using K = FieldValue::Kind;
+  using W = capnp::schema::Type;
+  switch (v.kind) {
+    case K::kInactive:
+    case K::kVoid:
+      return;
+    case K::kBool: out += v.boolean ? "true" : "false"; return;
+    case K::kInt: appendNumber(out, v.integer); return;
+    case K::kUInt: appendNumber(out, v.uinteger); return;
+    case K::kFloat: appendFloat(out, v.number, v.type); return;
+    case K::kEnum: appendEnum(out, v.text, v.enumerant); return;
+    case K::kRef: appendRef(out, plan.refTrees[index], v.uinteger, v.revision); return;
+    case K::kData: appendData(out, v.data); return;
+    case K::kText: appendText(out, v.text, limit); return;
+    case K::kNull:
+      // As the dynamic API reads a null pointer: the type's default.
+      switch (v.type) {
+        case W::TEXT: return;
+        case W::DATA: appendData(out, {}); return;
+        case W::LIST: out += "[0]"; return;
+        case W::STRUCT: {
+          auto type = plan.reader.type(index);
+          if (isRefType(type)) return appendRef(out, plan.refTrees[index], 0, 0);
+          return appendStruct(out, plans.of(type.asStruct()), {}, limit, plans);
+        }
+        default: out += "(pointer)"; return;
+      }
+    case K::kStruct:
+      return appendStruct(out, plans.of(plan.reader.type(index).asStruct()),
+                          v.pointer.getAs<capnp::AnyStruct>(), limit, plans);
+    case K::kGroup:
+      return appendStruct(out, plans.of(plan.reader.type(index).asStruct()), s, limit, plans);
+    case K::kList:
+      return appendCell(out, plan.reader.dynamic(s, index), plan.reader.type(index),
+                        plan.refTrees[index], limit, plans);
+    case K::kOther:
+      out += "(pointer)";
+      return;
+  }
+}
+
 void appendCell(std::string& out, const capnp::DynamicValue::Reader& value, capnp::Type type,
-                std::string_view refTree, std::size_t limit) {
+                std::string_view refTree, std::size_t limit, Plans& plans) {
   switch (value.getType()) {
     case capnp::DynamicValue::VOID:
       return;
@@ -85,82 +237,48 @@ void appendCell(std::string& out, const capnp::DynamicValue::Reader& value, capn
       appendNumber(out, value.as<std::uint64_t>());
       return;
     case capnp::DynamicValue::FLOAT:
-      if (type.which() == capnp::schema::Type::FLOAT32) {
-        appendNumber(out, value.as<float>());
-      } else {
-        appendNumber(out, value.as<double>());
-      }
+      appendFloat(out, value.as<double>(), type.which());
       return;
     case capnp::DynamicValue::TEXT: {
       auto text = value.as<capnp::Text>();
-      for (char c : text) {
-        if (c == '\n') {
-          out += "⏎";
-        } else if (c != '\r') {
-          out += c;
-        }
-        if (out.size() > limit + 8) break;
-      }
+      appendText(out, std::string_view(text.cStr(), text.size()), limit);
       return;
     }
-    case capnp::DynamicValue::DATA: {
-      auto bytes = value.as<capnp::Data>();
-      switch (dataKind(bytes)) {
-        case DataKind::kPng:
-          out += "PNG image, ";
-          break;
-        case DataKind::kJpeg:
-          out += "JPEG image, ";
-          break;
-        case DataKind::kBytes:
-          break;
-      }
-      out += withThousands(bytes.size()) + (bytes.size() == 1 ? " byte" : " bytes");
-      if (bytes.size() > 0) {
-        out += ": ";
-        appendHexBytes(out, bytes, 8);
-        if (bytes.size() > 8) out += " …";
-      }
+    case capnp::DynamicValue::DATA:
+      appendData(out, value.as<capnp::Data>());
       return;
-    }
     case capnp::DynamicValue::ENUM: {
       auto e = value.as<capnp::DynamicEnum>();
       KJ_IF_MAYBE (enumerant, e.getEnumerant()) {
-        out += enumerant->getProto().getName().cStr();
+        auto name = enumerant->getProto().getName();
+        appendEnum(out, std::string_view(name.cStr(), name.size()), e.getRaw());
       } else {
-        out += "#" + std::to_string(e.getRaw());
+        appendEnum(out, {}, e.getRaw());
       }
       return;
     }
     case capnp::DynamicValue::STRUCT: {
       auto s = value.as<capnp::DynamicStruct>();
       if (isRefType(type)) {
-        auto id = s.get("id").as<std::uint64_t>();
-        if (id == 0) {
-          out += "—";
-          return;
-        }
-        if (!refTree.empty()) {
-          out.append(refTree);
-          out += ' ';
-        }
-        out += std::to_string(id) + "/" + std::to_string(s.get("revision").as<std::uint32_t>());
+        appendRef(out, refTree, s.get("id").as<std::uint64_t>(), s.get("revision").as<std::uint32_t>());
         return;
       }
-      appendStruct(out, s, limit);
+      appendStruct(out, plans.of(s.getSchema()), s.as<capnp::AnyStruct>(), limit, plans);
       return;
     }
     case capnp::DynamicValue::LIST: {
       auto list = value.as<capnp::DynamicList>();
       auto element = type.asList().getElementType();
-      out += "[" + std::to_string(list.size()) + "]";
+      out += '[';
+      appendNumber(out, list.size());
+      out += ']';
       for (capnp::uint i = 0; i < list.size(); ++i) {
         if (out.size() > limit) {
           out += " …";
           break;
         }
         out += i == 0 ? " " : ", ";
-        appendCell(out, list[i], element, refTree, limit);
+        appendCell(out, list[i], element, refTree, limit, plans);
       }
       return;
     }
@@ -177,7 +295,7 @@ void addLeaves(std::vector<Leaf>& out, const std::string& path,
 void addStructLeaves(std::vector<Leaf>& out, const std::string& prefix,
                      capnp::DynamicStruct::Reader s) {
   for (auto field : s.getSchema().getFields()) {
-    if (!isSet(s, field)) continue;
+    if (!isSet(s, field, field.getType())) continue;
     std::string path = prefix.empty() ? std::string(field.getProto().getName().cStr())
                                       : prefix + "." + field.getProto().getName().cStr();
     addLeaves(out, path, s.get(field), field.getType(), refTarget(field));
@@ -231,11 +349,33 @@ std::string cellText(const capnp::DynamicValue::Reader& value, capnp::Type type,
 
 void appendCellText(std::string& out, const capnp::DynamicValue::Reader& value, capnp::Type type,
                     std::string_view refTree, std::size_t limit) {
+  Plans plans;
   std::string cell;
   std::string& target = out.empty() ? out : cell;
-  appendCell(target, value, type, refTree, limit);
+  appendCell(target, value, type, refTree, limit, plans);
   cut(target, limit);
   if (&target != &out) out += cell;
+}
+
+CellText::CellText(capnp::StructSchema schema)
+    : plans_(std::make_unique<Plans>()), root_(&plans_->of(schema)) {}
+CellText::~CellText() = default;
+CellText::CellText(CellText&&) noexcept = default;
+CellText& CellText::operator=(CellText&&) noexcept = default;
+
+const FieldReader& CellText::reader() const { return root_->reader; }
+
+void CellText::append(std::string& out, capnp::AnyStruct::Reader value, std::size_t index,
+                      std::size_t limit) const {
+  const StructPlan& plan = *root_;
+  std::size_t start = out.size();
+  appendValue(out, plan, value, index, plan.reader.read(value, index), start + limit, *plans_);
+  if (out.size() - start > limit) {
+    std::string cell = out.substr(start);
+    cut(cell, limit);
+    out.resize(start);
+    out += cell;
+  }
 }
 
 std::string typeName(capnp::Type type, std::string_view refTree) {

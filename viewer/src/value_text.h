@@ -1,7 +1,7 @@
 // How the viewer shows stored values without compiled types: the text of a
 // table cell or of one field, type names, references and pictures in Data
-// fields. Works on Cap'n Proto's dynamic readers over a tree's stored
-// schema; no Qt, so the rules are tested on their own.
+// fields. Works on Cap'n Proto's dynamic readers (or a FieldReader) over a
+// tree's stored schema; no Qt, so the rules are tested on their own.
 #pragma once
 
 #include <capnp/dynamic.h>
@@ -9,9 +9,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "hills/field_reader.h"
 
 namespace hills::viewer {
 
@@ -27,6 +30,38 @@ std::string cellText(const capnp::DynamicValue::Reader& value, capnp::Type type,
 // The same text appended to `out` (for a caller that reuses one buffer).
 void appendCellText(std::string& out, const capnp::DynamicValue::Reader& value, capnp::Type type,
                     std::string_view refTree = {}, std::size_t limit = 80);
+// How the values of one struct type, and of the structs inside it, are
+// written as cells: what cellText writes, read through FieldReaders (the
+// slots, not the dynamic API), worked out once per struct type as values
+// need them. Make one per schema (a tree's) and keep it for many records:
+// a table writes its cells with it. Valid while the schema is; not
+// thread-safe (it adds plans as it meets struct types).
+struct StructPlan;
+
+class CellText {
+ public:
+  explicit CellText(capnp::StructSchema schema);
+  ~CellText();
+  CellText(CellText&&) noexcept;
+  CellText& operator=(CellText&&) noexcept;
+
+  // The reader of the schema's own fields.
+  const FieldReader& reader() const;
+
+  // Appends the text of field `index` of `value` (a struct of the schema),
+  // as cellText writes the field's value: nothing for a union member that
+  // is not the active one, a reference with the tree its field names. At
+  // most `limit` characters. Throws kj::Exception when the field does not
+  // decode.
+  void append(std::string& out, capnp::AnyStruct::Reader value, std::size_t index,
+              std::size_t limit = 80) const;
+
+  struct Plans;  // the plans of the struct types met so far
+
+ private:
+  std::unique_ptr<Plans> plans_;
+  const StructPlan* root_;  // the schema's, in plans_
+};
 
 // The type as the schema language writes it: "Float64", "List(Text)",
 // "Part.Dimensions", "Ref → parts".

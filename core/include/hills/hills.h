@@ -3,6 +3,7 @@
 
 #include "hills/database.h"
 #include "hills/error.h"
+#include "hills/field_reader.h"
 #include "hills/generic.h"
 #include "hills/index.h"
 #include "hills/indexes.h"
