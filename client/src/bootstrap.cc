@@ -2,8 +2,11 @@
 // rather than from the server's whole change log: the records and borrows
 // as of one change, then the log after it.
 #include <capnp/message.h>
+#include <capnp/serialize.h>
 
+#include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -20,6 +23,11 @@ namespace {
 // replica then follows the log from the older sequence, so a record it took
 // from the first and that was removed before the second goes too.
 constexpr char kBootstrap[] = "syncBootstrap";
+
+// Bytes of parts stored in one commit.
+constexpr std::size_t kCommitBytes = std::size_t{8} << 20;
+// Records one commit may refuse before the bootstrap fails as a whole.
+constexpr std::size_t kMaxRefused = 4096;
 
 std::uint64_t bootstrapStart(const ReadTxn& txn) {
   auto text = txn.property(kBootstrap);
@@ -71,53 +79,106 @@ kj::Promise<void> SyncEngine::bootstrap() {
 }
 
 kj::Promise<void> SyncEngine::nextPart(sync::Snapshot::Client snapshot, std::uint64_t sequence) {
-  auto request = snapshot.nextRequest();
-  return timed(request.send()).then(
-      [this, snapshot = kj::mv(snapshot), sequence](auto&& response) mutable -> kj::Promise<void> {
-        if (response.getDone()) {
-          client_.db.write([&](WriteTxn& txn) {
-            std::uint64_t start = bootstrapStart(txn);
-            client_.replica->setCursor(txn, start != 0 ? std::min(start, sequence) : sequence);
-            txn.setProperty(kBootstrap, "");
-          });
-          {
-            std::lock_guard lock(client_.mutex);
-            client_.state.lastApplied = std::max(client_.state.lastApplied, sequence);
-          }
-          client_.changed.notify_all();
-          return kj::READY_NOW;
-        }
-        applyPart(response.getPart(), sequence);
-        return nextPart(kj::mv(snapshot), sequence);
-      });
+  auto pending = kj::heap<std::vector<capnp::Response<sync::Snapshot::NextResults>>>();
+  kj::Promise<capnp::Response<sync::Snapshot::NextResults>> first = snapshot.nextRequest().send();
+  return storeParts(kj::mv(first), kj::mv(snapshot), sequence, kj::mv(pending));
 }
 
-void SyncEngine::applyPart(sync::SnapshotPart::Reader part, std::uint64_t sequence) {
-  std::string tree = part.getTree();
+kj::Promise<void> SyncEngine::storeParts(
+    kj::Promise<capnp::Response<sync::Snapshot::NextResults>> next,
+    sync::Snapshot::Client snapshot, std::uint64_t sequence,
+    kj::Own<std::vector<capnp::Response<sync::Snapshot::NextResults>>> pending) {
+  return timed(kj::mv(next)).then([this, snapshot = kj::mv(snapshot), sequence,
+                                   pending = kj::mv(pending)](auto&& response) mutable
+                                  -> kj::Promise<void> {
+    bool done = response.getDone();
+    if (!done) {
+      // The next part travels while this one waits or is stored.
+      auto ahead = snapshot.nextRequest().send();
+      pending->push_back(kj::mv(response));
+      std::size_t words = 0;
+      for (auto& part : *pending) words += part.totalSize().wordCount;
+      // Parts are stored a few at a time: each commit waits for the disk.
+      if (words * sizeof(capnp::word) >= kCommitBytes) {
+        applyParts(*pending, sequence);
+        pending->clear();
+      }
+      return storeParts(kj::mv(ahead), kj::mv(snapshot), sequence, kj::mv(pending));
+    }
+    applyParts(*pending, sequence);
+    client_.db.write([&](WriteTxn& txn) {
+      std::uint64_t start = bootstrapStart(txn);
+      client_.replica->setCursor(txn, start != 0 ? std::min(start, sequence) : sequence);
+      txn.setProperty(kBootstrap, "");
+    });
+    {
+      std::lock_guard lock(client_.mutex);
+      client_.state.lastApplied = std::max(client_.state.lastApplied, sequence);
+    }
+    client_.changed.notify_all();
+    return kj::READY_NOW;
+  });
+}
+
+void SyncEngine::applyParts(
+    const std::vector<capnp::Response<sync::Snapshot::NextResults>>& parts,
+    std::uint64_t sequence) {
+  if (parts.empty()) return;
+  // Each part is a message of its own, sent as bytes: read with the
+  // limits of any message from the server.
+  std::vector<std::unique_ptr<capnp::FlatArrayMessageReader>> decoded;
+  for (const auto& response : parts) {
+    auto bytes = response.getPart();
+    if (bytes.size() % sizeof(capnp::word) != 0 ||
+        reinterpret_cast<std::uintptr_t>(bytes.begin()) % alignof(capnp::word) != 0) {
+      throw Error(ErrorCode::kProtocol, "a part of the server's snapshot is not whole words");
+    }
+    capnp::ReaderOptions options;
+    options.traversalLimitInWords = bytes.size() / sizeof(capnp::word) * 2 + 1024;
+    try {
+      decoded.push_back(std::make_unique<capnp::FlatArrayMessageReader>(
+          kj::arrayPtr(reinterpret_cast<const capnp::word*>(bytes.begin()),
+                       bytes.size() / sizeof(capnp::word)),
+          options));
+      decoded.back()->getRoot<sync::SnapshotPart>();
+    } catch (const kj::Exception& e) {
+      throw Error(ErrorCode::kProtocol, std::string("a part of the server's snapshot does not "
+                                                    "decode: ") +
+                                            e.getDescription().cStr());
+    }
+  }
   // As with the log: a record that cannot be stored here waits in the
-  // quarantine, and the part is stored again without it.
-  std::map<unsigned, Error> refused;  // by index into part.getRecords()
-  auto records = part.getRecords();
+  // quarantine, and the parts are stored again without it.
+  std::map<std::pair<std::size_t, unsigned>, Error> refused;  // by part and record
   for (std::size_t attempt = 0;; ++attempt) {
-    std::optional<std::pair<unsigned, Error>> failed;
+    std::optional<std::pair<std::pair<std::size_t, unsigned>, Error>> failed;
     try {
       client_.db.write([&](WriteTxn& txn) {
         failed.reset();
-        for (unsigned i = 0; i < records.size(); ++i) {
-          auto record = records[i];
-          if (auto it = refused.find(i); it != refused.end()) {
-            quarantineRecord(txn, tree, record, sequence, it->second);
-            continue;
+        for (std::size_t p = 0; p < parts.size(); ++p) {
+          auto part = decoded[p]->getRoot<sync::SnapshotPart>();
+          std::string tree = part.getTree();
+          auto records = part.getRecords();
+          for (unsigned i = 0; i < records.size(); ++i) {
+            auto record = records[i];
+            if (auto it = refused.find({p, i}); it != refused.end()) {
+              quarantineRecord(txn, tree, record, sequence, it->second);
+              continue;
+            }
+            try {
+              txn.tree(tree).adopt(record.getId(), record.getRevision(), record.getValue(),
+                                   originOf(record));
+            } catch (const Error& e) {
+              if (client::quarantinable(e.code()) && attempt < kMaxRefused) {
+                failed.emplace(std::pair(p, i), e);
+              }
+              throw;
+            }
           }
-          try {
-            txn.tree(tree).adopt(record.getId(), record.getRevision(), record.getValue(),
-                                 originOf(record));
-          } catch (const Error& e) {
-            if (client::quarantinable(e.code()) && attempt < records.size()) failed.emplace(i, e);
-            throw;
+          for (auto borrow : part.getBorrows()) {
+            protocol::putBorrow(txn, protocol::borrowOf(borrow));
           }
         }
-        for (auto borrow : part.getBorrows()) protocol::putBorrow(txn, protocol::borrowOf(borrow));
       });
       return;
     } catch (const Error&) {

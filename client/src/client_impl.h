@@ -139,7 +139,12 @@ class SyncEngine {
   // starts from its snapshot (bootstrap.cc).
   kj::Promise<void> bootstrap();
   kj::Promise<void> nextPart(sync::Snapshot::Client snapshot, std::uint64_t sequence);
-  void applyPart(sync::SnapshotPart::Reader part, std::uint64_t sequence);
+  kj::Promise<void> storeParts(kj::Promise<capnp::Response<sync::Snapshot::NextResults>> next,
+                               sync::Snapshot::Client snapshot, std::uint64_t sequence,
+                               kj::Own<std::vector<capnp::Response<sync::Snapshot::NextResults>>>
+                                   pending);
+  void applyParts(const std::vector<capnp::Response<sync::Snapshot::NextResults>>& parts,
+                  std::uint64_t sequence);
   kj::Promise<void> pushLoop();
   kj::Promise<bool> pushOnce();
   kj::Promise<void> topUp();

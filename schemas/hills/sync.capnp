@@ -169,8 +169,10 @@ interface Session {
 }
 
 interface Snapshot {
-  next @0 () -> (part :SnapshotPart, done :Bool);
-  # The next part of the snapshot; `done` (with an empty part) after the last.
+  next @0 () -> (part :Data, done :Bool);
+  # The next part of the snapshot: a SnapshotPart message in Cap'n Proto's
+  # standard framing, as the server spooled it (sent as bytes, so the
+  # server copies it once); `done` (with no part) after the last.
 }
 
 struct SnapshotPart {

@@ -332,8 +332,14 @@ class SessionImpl final : public sync::Session::Server {
       auto open = snapshotOpen_;
       return server_.spooler.get(server_.lastSequence)
           .then(
-              [context, open](std::shared_ptr<server::Spool> spool) mutable {
+              [this, context, open](std::shared_ptr<server::Spool> spool) mutable {
                 KJ_ON_SCOPE_FAILURE(*open = false);
+                server_.log("client '" + account_.name + "' reads the snapshot at change " +
+                            std::to_string(spool->sequence) + ": " +
+                            std::to_string(spool->records) + " records, " +
+                            std::to_string(spool->bytes >> 20) + " MiB in " +
+                            std::to_string(spool->parts) + " parts, made in " +
+                            std::to_string(spool->makingMs) + " ms");
                 translated([&] {
                   auto results = context.getResults();
                   results.setSequence(spool->sequence);

@@ -15,6 +15,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "hills/database.h"
 #include "hills/protocol.h"
@@ -27,7 +29,9 @@ struct Spool {
   std::uint64_t sequence = 0;  // the change-log position it holds
   std::uint64_t records = 0;
   std::uint64_t parts = 0;     // messages in the file (SnapshotPart)
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> extents;  // each part's offset and size
   std::uint64_t bytes = 0;
+  std::uint64_t makingMs = 0;  // how long writing it took
   kj::TimePoint made = kj::origin<kj::TimePoint>();
 
   Spool() = default;

@@ -523,6 +523,10 @@ int runBench() {
                copy * 1e9 / static_cast<double>(records));
     report.ratio("bootstrap_from_snapshot_vs_mdb_copy", secondsTaken / copy, "<= 3");
     server.kill(SIGTERM);
+    std::string log = server.log();
+    if (auto at = log.find("reads the snapshot"); at != std::string::npos) {
+      std::printf("  server: %s\n", log.substr(at, log.find('\n', at) - at).c_str());
+    }
   }
 
   // 6. Log compaction: every record of `logRecords` updated 10 times, then
