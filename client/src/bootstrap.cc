@@ -5,6 +5,7 @@
 #include <capnp/serialize.h>
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -26,6 +27,9 @@ constexpr char kBootstrap[] = "syncBootstrap";
 
 // Bytes of parts stored in one commit.
 constexpr std::size_t kCommitBytes = std::size_t{8} << 20;
+// Parts asked for ahead of the one being received: they travel while this
+// replica stores what it has (the server sends each once it is spooled).
+constexpr std::size_t kPartsAhead = 8;
 // Records one commit may refuse before the bootstrap fails as a whole.
 constexpr std::size_t kMaxRefused = 4096;
 
@@ -58,6 +62,19 @@ void quarantineRecord(WriteTxn& txn, std::string_view tree, sync::SnapshotRecord
 
 }  // namespace
 
+// One snapshot being received: the parts asked for, in order, and those
+// received and not yet stored.
+struct SyncEngine::SnapshotStream {
+  SnapshotStream(sync::Snapshot::Client snapshot, std::uint64_t sequence)
+      : snapshot(kj::mv(snapshot)), sequence(sequence) {}
+
+  sync::Snapshot::Client snapshot;
+  std::uint64_t sequence;
+  std::deque<kj::Promise<capnp::Response<sync::Snapshot::NextResults>>> asked;
+  std::vector<capnp::Response<sync::Snapshot::NextResults>> received;
+  std::size_t receivedBytes = 0;
+};
+
 kj::Promise<void> SyncEngine::bootstrap() {
   std::uint64_t serverLast;
   {
@@ -74,38 +91,33 @@ kj::Promise<void> SyncEngine::bootstrap() {
         client_.db.write([&](WriteTxn& txn) {
           if (bootstrapStart(txn) == 0) txn.setProperty(kBootstrap, std::to_string(sequence));
         });
-        return nextPart(response.getSnapshot(), sequence);
+        auto stream = kj::heap<SnapshotStream>(response.getSnapshot(), sequence);
+        for (std::size_t i = 0; i <= kPartsAhead; ++i) {
+          stream->asked.push_back(stream->snapshot.nextRequest().send());
+        }
+        return storeParts(kj::mv(stream));
       });
 }
 
-kj::Promise<void> SyncEngine::nextPart(sync::Snapshot::Client snapshot, std::uint64_t sequence) {
-  auto pending = kj::heap<std::vector<capnp::Response<sync::Snapshot::NextResults>>>();
-  kj::Promise<capnp::Response<sync::Snapshot::NextResults>> first = snapshot.nextRequest().send();
-  return storeParts(kj::mv(first), kj::mv(snapshot), sequence, kj::mv(pending));
-}
-
-kj::Promise<void> SyncEngine::storeParts(
-    kj::Promise<capnp::Response<sync::Snapshot::NextResults>> next,
-    sync::Snapshot::Client snapshot, std::uint64_t sequence,
-    kj::Own<std::vector<capnp::Response<sync::Snapshot::NextResults>>> pending) {
-  return timed(kj::mv(next)).then([this, snapshot = kj::mv(snapshot), sequence,
-                                   pending = kj::mv(pending)](auto&& response) mutable
+kj::Promise<void> SyncEngine::storeParts(kj::Own<SnapshotStream> stream) {
+  auto next = kj::mv(stream->asked.front());
+  stream->asked.pop_front();
+  return timed(kj::mv(next)).then([this, stream = kj::mv(stream)](auto&& response) mutable
                                   -> kj::Promise<void> {
-    bool done = response.getDone();
-    if (!done) {
-      // The next part travels while this one waits or is stored.
-      auto ahead = snapshot.nextRequest().send();
-      pending->push_back(kj::mv(response));
-      std::size_t words = 0;
-      for (auto& part : *pending) words += part.totalSize().wordCount;
+    if (!response.getDone()) {
+      stream->asked.push_back(stream->snapshot.nextRequest().send());
+      stream->receivedBytes += response.getPart().size();
+      stream->received.push_back(kj::mv(response));
       // Parts are stored a few at a time: each commit waits for the disk.
-      if (words * sizeof(capnp::word) >= kCommitBytes) {
-        applyParts(*pending, sequence);
-        pending->clear();
+      if (stream->receivedBytes >= kCommitBytes) {
+        applyParts(stream->received, stream->sequence);
+        stream->received.clear();
+        stream->receivedBytes = 0;
       }
-      return storeParts(kj::mv(ahead), kj::mv(snapshot), sequence, kj::mv(pending));
+      return storeParts(kj::mv(stream));
     }
-    applyParts(*pending, sequence);
+    std::uint64_t sequence = stream->sequence;
+    applyParts(stream->received, sequence);
     client_.db.write([&](WriteTxn& txn) {
       std::uint64_t start = bootstrapStart(txn);
       client_.replica->setCursor(txn, start != 0 ? std::min(start, sequence) : sequence);

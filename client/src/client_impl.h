@@ -138,11 +138,8 @@ class SyncEngine {
   // A replica that has applied nothing of a server that has changes
   // starts from its snapshot (bootstrap.cc).
   kj::Promise<void> bootstrap();
-  kj::Promise<void> nextPart(sync::Snapshot::Client snapshot, std::uint64_t sequence);
-  kj::Promise<void> storeParts(kj::Promise<capnp::Response<sync::Snapshot::NextResults>> next,
-                               sync::Snapshot::Client snapshot, std::uint64_t sequence,
-                               kj::Own<std::vector<capnp::Response<sync::Snapshot::NextResults>>>
-                                   pending);
+  struct SnapshotStream;
+  kj::Promise<void> storeParts(kj::Own<SnapshotStream> stream);
   void applyParts(const std::vector<capnp::Response<sync::Snapshot::NextResults>>& parts,
                   std::uint64_t sequence);
   kj::Promise<void> pushLoop();

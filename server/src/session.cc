@@ -336,15 +336,25 @@ class SessionImpl final : public sync::Session::Server {
                 KJ_ON_SCOPE_FAILURE(*open = false);
                 server_.log("client '" + account_.name + "' reads the snapshot at change " +
                             std::to_string(spool->sequence) + ": " +
-                            std::to_string(spool->records) + " records, " +
-                            std::to_string(spool->bytes >> 20) + " MiB in " +
-                            std::to_string(spool->parts) + " parts, made in " +
-                            std::to_string(spool->makingMs) + " ms");
+                            std::to_string(spool->records) + " records");
+                // The stream may outlive this session: it holds the server
+                // (which outlives every connection) and the name.
+                auto finished = [&server = server_, name = account_.name](
+                                    const server::Spool& read) {
+                  auto progress = read.progress();
+                  server.log("client '" + name + "' has read the snapshot at change " +
+                              std::to_string(read.sequence) + ": " +
+                              std::to_string(read.records) + " records, " +
+                              std::to_string(progress.bytes >> 20) + " MiB in " +
+                              std::to_string(progress.extents.size()) + " parts, written in " +
+                              std::to_string(progress.makingMs) + " ms");
+                };
                 translated([&] {
                   auto results = context.getResults();
                   results.setSequence(spool->sequence);
                   results.setRecords(spool->records);
-                  results.setSnapshot(server::readSpool(std::move(spool), open));
+                  results.setSnapshot(
+                      server::readSpool(std::move(spool), open, kj::mv(finished)));
                 });
               },
               [open](kj::Exception&& e) {

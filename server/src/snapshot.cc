@@ -28,19 +28,27 @@ std::atomic<std::uint64_t> spoolCount{0};  // tells apart the files of one proce
 
 std::string spoolDir(const Database& db) { return db.path() + "/snapshots"; }
 
-// Writes one part and notes where it lies in the file.
-void writePart(kj::OutputStream& out, capnp::MessageBuilder& msg, Spool& spool) {
-  std::uint64_t offset = spool.extents.empty()
-                             ? 0
-                             : spool.extents.back().first + spool.extents.back().second;
-  auto words = capnp::computeSerializedSizeInWords(msg);
-  capnp::writeMessage(out, msg);
-  spool.extents.emplace_back(offset, words * sizeof(capnp::word));
-  ++spool.parts;
+// Where the parts written so far end, for the thread that writes them.
+struct Writer {
+  kj::BufferedOutputStreamWrapper& out;
+  Spool& spool;
+  std::uint64_t offset = 0;
+};
+
+// Writes one part and publishes it: readers may send it at once.
+void writePart(Writer& writer, capnp::MessageBuilder& msg) {
+  if (writer.spool.cancelled()) {
+    throw Error(ErrorCode::kIo, "the snapshot " + writer.spool.path + " was cancelled");
+  }
+  auto size = capnp::computeSerializedSizeInWords(msg) * sizeof(capnp::word);
+  capnp::writeMessage(writer.out, msg);
+  writer.out.flush();
+  writer.spool.published(Spool::Extent{writer.offset, size});
+  writer.offset += size;
 }
 
 // Writes the records of one tree, a part at a time.
-void writeTree(const ReadTxn& txn, const std::string& tree, kj::OutputStream& out, Spool& spool) {
+void writeTree(const ReadTxn& txn, const std::string& tree, Writer& writer) {
   struct Pending {
     std::uint64_t id;
     std::uint32_t revision;
@@ -62,7 +70,7 @@ void writeTree(const ReadTxn& txn, const std::string& tree, kj::OutputStream& ou
       records[i].setValue(pending[i].value);
       records[i].setOrigin(pending[i].origin);
     }
-    writePart(out, msg, spool);
+    writePart(writer, msg);
     pending.clear();
     bytes = 0;
   };
@@ -70,63 +78,77 @@ void writeTree(const ReadTxn& txn, const std::string& tree, kj::OutputStream& ou
     auto value = rec.value().asBytes();
     pending.push_back(Pending{rec.id(), rec.revision(), value, rec.envelope().getAuthor()});
     bytes += value.size();
-    ++spool.records;
     if (bytes >= kPartBytes) flush();
     return true;
   });
   flush();
 }
 
-void writeBorrows(const ReadTxn& txn, kj::OutputStream& out, Spool& spool) {
+void writeBorrows(const ReadTxn& txn, Writer& writer) {
   auto all = protocol::listBorrows(txn);
   for (std::size_t start = 0; start < all.size(); start += kPartBorrows) {
     auto count = static_cast<unsigned>(std::min<std::size_t>(kPartBorrows, all.size() - start));
     capnp::MallocMessageBuilder msg;
     auto borrows = msg.initRoot<sync::SnapshotPart>().initBorrows(count);
     for (unsigned i = 0; i < count; ++i) protocol::setBorrow(borrows[i], all[start + i]);
-    writePart(out, msg, spool);
+    writePart(writer, msg);
   }
 }
 
-// Streams a spool's parts to one replica.
+// Streams a spool's parts to one replica, each once it is in the file.
+// Calls are answered in order: a replica may ask for several parts ahead.
 class SnapshotImpl final : public sync::Snapshot::Server {
  public:
-  SnapshotImpl(std::shared_ptr<Spool> spool, kj::AutoCloseFd fd, std::shared_ptr<bool> open)
-      : spool_(std::move(spool)), fd_(kj::mv(fd)), open_(std::move(open)) {}
+  SnapshotImpl(std::shared_ptr<Spool> spool, kj::AutoCloseFd fd, std::shared_ptr<bool> open,
+               std::function<void(const Spool&)> finished)
+      : spool_(std::move(spool)),
+        fd_(kj::mv(fd)),
+        open_(std::move(open)),
+        finished_(std::move(finished)) {}
   ~SnapshotImpl() { *open_ = false; }
 
  protected:
   kj::Promise<void> next(NextContext context) override {
-    return protocol::translated([&] {
-      auto results = context.getResults();
-      if (sent_ == spool_->extents.size()) {
-        results.setDone(true);
-        return kj::Promise<void>(kj::READY_NOW);
-      }
-      auto [offset, size] = spool_->extents[sent_];
-      // The part's bytes go from the file into the answer once.
-      auto part = results.initPart(static_cast<unsigned>(size));
-      std::uint64_t done = 0;
-      while (done < size) {
-        ssize_t n = ::pread(fd_.get(), part.begin() + done, size - done,
-                            static_cast<off_t>(offset + done));
-        if (n <= 0) {
-          throw Error(ErrorCode::kIo, "reading the snapshot " + spool_->path + " failed: " +
-                                          (n == 0 ? std::string("it is shorter than written")
-                                                  : std::string(std::strerror(errno))));
-        }
-        done += static_cast<std::uint64_t>(n);
-      }
-      ++sent_;
-      return kj::Promise<void>(kj::READY_NOW);
+    std::size_t index = asked_++;
+    return spool_->ready(index).then([this, index, context]() mutable {
+      protocol::translated([&] { send(index, context.getResults()); });
     });
   }
 
  private:
+  void send(std::size_t index, sync::Snapshot::NextResults::Builder results) {
+    auto progress = spool_->progress();
+    if (index >= progress.extents.size()) {
+      if (!progress.error.empty()) throw Error(ErrorCode::kIo, progress.error);
+      results.setDone(true);
+      if (!finished_sent_) {
+        finished_sent_ = true;
+        if (finished_) finished_(*spool_);
+      }
+      return;
+    }
+    auto extent = progress.extents[index];
+    // The part's bytes go from the file into the answer once.
+    auto part = results.initPart(static_cast<unsigned>(extent.size));
+    std::uint64_t done = 0;
+    while (done < extent.size) {
+      ssize_t n = ::pread(fd_.get(), part.begin() + done, extent.size - done,
+                          static_cast<off_t>(extent.offset + done));
+      if (n <= 0) {
+        throw Error(ErrorCode::kIo, "reading the snapshot " + spool_->path + " failed: " +
+                                        (n == 0 ? std::string("it is shorter than written")
+                                                : std::string(std::strerror(errno))));
+      }
+      done += static_cast<std::uint64_t>(n);
+    }
+  }
+
   std::shared_ptr<Spool> spool_;
   kj::AutoCloseFd fd_;
   std::shared_ptr<bool> open_;
-  std::uint64_t sent_ = 0;
+  std::function<void(const Spool&)> finished_;
+  bool finished_sent_ = false;
+  std::size_t asked_ = 0;  // parts asked for, in the order asked
 };
 
 }  // namespace
@@ -135,40 +157,82 @@ Spool::~Spool() {
   if (!path.empty()) ::unlink(path.c_str());
 }
 
-std::unique_ptr<Spool> writeSpool(const Database& db, const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) throw Error(ErrorCode::kIo, "cannot make the directory " + dir + ": " + ec.message());
+kj::Promise<void> Spool::ready(std::size_t index) {
+  std::lock_guard lock(mutex_);
+  if (index < progress_.extents.size() || progress_.done || !progress_.error.empty()) {
+    return kj::READY_NOW;
+  }
+  auto paf = kj::newPromiseAndCrossThreadFulfiller<void>();
+  waiters_.push_back(kj::mv(paf.fulfiller));
+  // Woken by any new part: look again.
+  return paf.promise.then([this, index] { return ready(index); });
+}
+
+Spool::Progress Spool::progress() const {
+  std::lock_guard lock(mutex_);
+  return progress_;
+}
+
+void Spool::published(Extent extent) {
+  std::lock_guard lock(mutex_);
+  progress_.extents.push_back(extent);
+  wakeLocked();
+}
+
+void Spool::ended(std::string error, std::uint64_t bytes, std::uint64_t makingMs) {
+  std::lock_guard lock(mutex_);
+  progress_.done = error.empty();
+  progress_.error = std::move(error);
+  progress_.bytes = bytes;
+  progress_.makingMs = makingMs;
+  wakeLocked();
+}
+
+void Spool::wakeLocked() {
+  // A waiter whose promise is gone (its stream ended) takes no harm.
+  for (auto& waiter : waiters_) waiter->fulfill();
+  waiters_.clear();
+}
+
+void writeSpool(const Database& db, const std::string& dir, Spool& spool) {
   auto started = std::chrono::steady_clock::now();
-  auto trees = db.trees();
-  auto spool = std::make_unique<Spool>();
-  db.read([&](const ReadTxn& txn) {
-    spool->sequence = txn.lastSequence();
-    spool->path = dir + "/" + std::to_string(spool->sequence) + "-" +
-                  std::to_string(::getpid()) + "-" + std::to_string(spoolCount++) + ".snap";
-    kj::AutoCloseFd fd(::open(spool->path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    if (fd.get() < 0) {
-      std::string why = std::strerror(errno);
-      spool->path.clear();
-      throw Error(ErrorCode::kIo, "cannot write a snapshot into " + dir + ": " + why);
-    }
-    try {
-      kj::FdOutputStream file(fd.get());
-      kj::BufferedOutputStreamWrapper out(file);
-      for (const auto& tree : trees) writeTree(txn, tree.name, out, *spool);
-      writeBorrows(txn, out, *spool);
-      out.flush();
-    } catch (const kj::Exception& e) {
-      throw Error(ErrorCode::kIo,
-                  "writing the snapshot " + spool->path + " failed: " + e.getDescription().cStr());
-    }
-    spool->bytes = static_cast<std::uint64_t>(::lseek(fd.get(), 0, SEEK_END));
-  });
-  spool->makingMs = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                            started)
-          .count());
-  return spool;
+  std::uint64_t bytes = 0;
+  std::string error;
+  try {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) throw Error(ErrorCode::kIo, "cannot make the directory " + dir + ": " + ec.message());
+    auto trees = db.trees();
+    db.read([&](const ReadTxn& txn) {
+      spool.sequence = txn.lastSequence();
+      for (const auto& tree : trees) spool.records += txn.tree(tree.name).size();
+      std::string path = dir + "/" + std::to_string(spool.sequence) + "-" +
+                         std::to_string(::getpid()) + "-" + std::to_string(spoolCount++) + ".snap";
+      kj::AutoCloseFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+      if (fd.get() < 0) {
+        throw Error(ErrorCode::kIo,
+                    "cannot write a snapshot into " + dir + ": " + std::strerror(errno));
+      }
+      spool.path = path;
+      try {
+        kj::FdOutputStream file(fd.get());
+        kj::BufferedOutputStreamWrapper out(file);
+        Writer writer{out, spool};
+        for (const auto& tree : trees) writeTree(txn, tree.name, writer);
+        writeBorrows(txn, writer);
+        bytes = writer.offset;
+      } catch (const kj::Exception& e) {
+        throw Error(ErrorCode::kIo,
+                    "writing the snapshot " + path + " failed: " + e.getDescription().cStr());
+      }
+    });
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  spool.ended(std::move(error), bytes,
+              static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             std::chrono::steady_clock::now() - started)
+                                             .count()));
 }
 
 Spooler::Spooler(const Database& db, kj::Timer& timer)
@@ -179,59 +243,49 @@ Spooler::Spooler(const Database& db, kj::Timer& timer)
   }
 }
 
-Spooler::~Spooler() = default;
+Spooler::~Spooler() {
+  if (auto spool = writing_.lock()) spool->cancel();
+  thread_ = nullptr;  // joins
+}
 
 kj::Promise<std::shared_ptr<Spool>> Spooler::get(std::uint64_t lastSequence) {
-  if (auto spool = recent_.lock()) {
-    if (spool->sequence == lastSequence || timer_.now() - spool->made < kRecent) {
-      return kj::mv(spool);
-    }
+  std::shared_ptr<Spool> spool = recent_.lock();
+  bool reusable = spool && spool->progress().error.empty() &&
+                  (!spool->progress().done || spool->sequence == lastSequence ||
+                   timer_.now() - spool->made < kRecent);
+  if (!reusable) {
+    // The thread before has ended: this spool is not being written.
+    thread_ = nullptr;
+    spool = std::make_shared<Spool>();
+    spool->made = timer_.now();
+    recent_ = spool;
+    writing_ = spool;
+    // The thread lets go of the spool when it ends: the last stream
+    // that reads it deletes the file.
+    thread_ = kj::heap<kj::Thread>([this, spool]() mutable {
+      auto mine = std::move(spool);
+      writeSpool(db_, dir_, *mine);
+    });
   }
-  if (made_) making_ = nullptr;  // resolved: forget it outside of its own continuation
-  KJ_IF_MAYBE (making, making_) return making->addBranch();
-  thread_ = nullptr;  // the last one has ended: its promise resolved
-  made_ = false;
-  // The spool crosses from the thread in a member: a void promise says it is there.
-  auto paf = kj::newPromiseAndCrossThreadFulfiller<void>();
-  thread_ = kj::heap<kj::Thread>([this, fulfiller = kj::mv(paf.fulfiller)]() mutable {
-    try {
-      result_ = writeSpool(db_, dir_);
-      fulfiller->fulfill();
-    } catch (const Error& e) {
-      fulfiller->reject(protocol::toException(e));
-    } catch (const kj::Exception& e) {
-      fulfiller->reject(kj::cp(e));
-    } catch (const std::exception& e) {
-      fulfiller->reject(KJ_EXCEPTION(FAILED, "making a snapshot failed", e.what()));
+  return spool->ready(0).then([spool]() mutable {
+    auto progress = spool->progress();
+    if (progress.extents.empty() && !progress.error.empty()) {
+      kj::throwFatalException(protocol::toException(Error(ErrorCode::kIo, progress.error)));
     }
+    return kj::mv(spool);
   });
-  auto forked = paf.promise
-                    .then(
-                        [this] {
-                          std::shared_ptr<Spool> spool(std::move(result_));
-                          spool->made = timer_.now();
-                          recent_ = spool;
-                          made_ = true;
-                          return spool;
-                        },
-                        [this](kj::Exception&& e) -> std::shared_ptr<Spool> {
-                          made_ = true;
-                          kj::throwFatalException(kj::mv(e));
-                        })
-                    .fork();
-  auto branch = forked.addBranch();
-  making_ = kj::mv(forked);
-  return branch;
 }
 
 kj::Own<sync::Snapshot::Server> readSpool(std::shared_ptr<Spool> spool,
-                                          std::shared_ptr<bool> open) {
+                                          std::shared_ptr<bool> open,
+                                          std::function<void(const Spool&)> finished) {
   kj::AutoCloseFd fd(::open(spool->path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
     throw Error(ErrorCode::kIo,
                 "cannot read the snapshot " + spool->path + ": " + std::strerror(errno));
   }
-  return kj::heap<SnapshotImpl>(std::move(spool), kj::mv(fd), std::move(open));
+  return kj::heap<SnapshotImpl>(std::move(spool), kj::mv(fd), std::move(open),
+                                std::move(finished));
 }
 
 }  // namespace hills::server

@@ -2,7 +2,8 @@
 // every borrow in one read transaction, on a thread of its own, into a
 // spool file beside its database (DIR/snapshots/), in parts of about
 // 1 MiB. A replica streams the parts at its own pace (Session.snapshot),
-// then follows the log after the snapshot's sequence. A spool serves every
+// each as soon as it is in the file, then follows the log after the
+// snapshot's sequence. A spool serves every
 // replica that starts while it is recent (nothing changed since it was
 // made, or it is less than a minute old), and is deleted when the last
 // stream reading it ends.
@@ -12,7 +13,10 @@
 #include <kj/thread.h>
 #include <kj/timer.h>
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <utility>
@@ -23,40 +27,83 @@
 
 namespace hills::server {
 
-// One snapshot, written to a file.
-struct Spool {
-  std::string path;
-  std::uint64_t sequence = 0;  // the change-log position it holds
-  std::uint64_t records = 0;
-  std::uint64_t parts = 0;     // messages in the file (SnapshotPart)
-  std::vector<std::pair<std::uint64_t, std::uint64_t>> extents;  // each part's offset and size
-  std::uint64_t bytes = 0;
-  std::uint64_t makingMs = 0;  // how long writing it took
-  kj::TimePoint made = kj::origin<kj::TimePoint>();
+// One snapshot, written to a file by a thread of its own while replicas
+// already read the parts written so far.
+class Spool {
+ public:
+  // Where one part lies in the file.
+  struct Extent {
+    std::uint64_t offset = 0;
+    std::uint64_t size = 0;
+  };
+  // What the writing thread has done so far.
+  struct Progress {
+    std::vector<Extent> extents;
+    bool done = false;            // every part is in the file
+    std::string error;            // non-empty: writing failed, and why
+    std::uint64_t bytes = 0;      // of the file
+    std::uint64_t makingMs = 0;   // how long writing took, once done
+  };
 
   Spool() = default;
   Spool(const Spool&) = delete;
   Spool& operator=(const Spool&) = delete;
   ~Spool();  // deletes the file
+
+  // Set before the first part is published, constant after: read them
+  // once ready(0) has resolved.
+  std::string path;
+  std::uint64_t sequence = 0;  // the change-log position it holds
+  std::uint64_t records = 0;   // how many records it holds
+  kj::TimePoint made = kj::origin<kj::TimePoint>();  // when it was started (loop thread)
+
+  // Resolves once part `index` is in the file, or writing has ended
+  // without it (done, failed or cancelled): read progress() then. Event
+  // loop thread only.
+  kj::Promise<void> ready(std::size_t index);
+
+  // A copy of the progress, for any thread.
+  Progress progress() const;
+
+  // The writing thread: publishes one more part, then the end.
+  void published(Extent extent);
+  void ended(std::string error, std::uint64_t bytes, std::uint64_t makingMs);
+
+  // Asks the writing thread to stop at its next part; it ends with an error.
+  void cancel() { cancelled_ = true; }
+  bool cancelled() const { return cancelled_; }
+
+ private:
+  void wakeLocked();
+
+  mutable std::mutex mutex_;
+  Progress progress_;
+  std::vector<kj::Own<kj::CrossThreadPromiseFulfiller<void>>> waiters_;
+  std::atomic<bool> cancelled_{false};
 };
 
-// Writes the snapshot of `db` (a server's database) into a new file of
-// the directory `dir`. Blocking. Throws Error(kIo) when the file cannot be
-// written (the disk is full), what a read of the database throws.
-std::unique_ptr<Spool> writeSpool(const Database& db, const std::string& dir);
+// Writes the snapshot of `db` (a server's database) into `spool`, a part
+// at a time, from one read transaction, into a new file of the directory
+// `dir`. Blocking; run on a thread of its own. Never throws: a failure
+// (the disk is full, a read of the database failed) ends the spool with
+// its error.
+void writeSpool(const Database& db, const std::string& dir, Spool& spool);
 
-// Makes spools one at a time on a thread of its own, for the event loop.
+// Starts spools on threads of their own, for the event loop.
 class Spooler {
  public:
   // Spools go to DIR/snapshots of the database; leftovers of a process
   // that did not stop cleanly are deleted here.
   Spooler(const Database& db, kj::Timer& timer);
-  ~Spooler();  // waits for a spool being made
+  ~Spooler();  // cancels a spool being written and waits for its thread
   Spooler(const Spooler&) = delete;
   Spooler& operator=(const Spooler&) = delete;
 
   // A spool for a replica that starts now, when the log ends at
-  // `lastSequence`: the recent one, or a new one.
+  // `lastSequence`: the recent one (still being written, nothing changed
+  // since it began, or begun less than a minute ago), or a new one.
+  // Resolves once its first part is written; rejects when the spool
+  // failed before it.
   kj::Promise<std::shared_ptr<Spool>> get(std::uint64_t lastSequence);
 
  private:
@@ -64,16 +111,16 @@ class Spooler {
   kj::Timer& timer_;
   std::string dir_;
   std::weak_ptr<Spool> recent_;
-  kj::Maybe<kj::ForkedPromise<std::shared_ptr<Spool>>> making_;
-  bool made_ = false;  // making_ has resolved
-  std::unique_ptr<Spool> result_;  // what the thread made, until the loop takes it
-  kj::Own<kj::Thread> thread_;  // joined when dropped
+  std::weak_ptr<Spool> writing_;  // the spool the thread writes, while it does
+  kj::Own<kj::Thread> thread_;      // joined when dropped
 };
 
 // The capability that streams `spool`'s parts to one replica
-// (sync.capnp's Snapshot); it sets `*open` false when it ends. Throws
-// Error(kIo) when the file cannot be read.
+// (sync.capnp's Snapshot), each as soon as it is written; it sets `*open`
+// false when it ends, and calls `finished` once it has sent every part.
+// Throws Error(kIo) when the file cannot be read.
 kj::Own<sync::Snapshot::Server> readSpool(std::shared_ptr<Spool> spool,
-                                          std::shared_ptr<bool> open);
+                                          std::shared_ptr<bool> open,
+                                          std::function<void(const Spool&)> finished);
 
 }  // namespace hills::server

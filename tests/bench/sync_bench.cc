@@ -524,7 +524,7 @@ int runBench() {
     report.ratio("bootstrap_from_snapshot_vs_mdb_copy", secondsTaken / copy, "<= 3");
     server.kill(SIGTERM);
     std::string log = server.log();
-    if (auto at = log.find("reads the snapshot"); at != std::string::npos) {
+    if (auto at = log.find("has read the snapshot"); at != std::string::npos) {
       std::printf("  server: %s\n", log.substr(at, log.find('\n', at) - at).c_str());
     }
   }
