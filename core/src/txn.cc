@@ -53,6 +53,13 @@ std::chrono::system_clock::time_point fromNanos(std::int64_t ns) {
 std::optional<MDB_val> getValue(TxnState& t, const TreeState& tree, std::uint64_t id,
                                 std::uint32_t revision) {
   KeyBytes key = encodeKey(id, revision);
+  // A write transaction that appends knows a key past every key of the
+  // tree: past it there is nothing to look for (records stored in key
+  // order, as a replica that starts stores them, each look first).
+  if (tree.ordinal < t.writes.size() && t.writes[tree.ordinal].lastKnown &&
+      std::memcmp(key.data(), t.writes[tree.ordinal].last.data(), kKeySize) > 0) {
+    return std::nullopt;
+  }
   MDB_val k = toVal(key), v;
   int rc = mdb_get(t.txn, tree.dbi, &k, &v);
   if (rc == MDB_NOTFOUND) return std::nullopt;

@@ -34,6 +34,28 @@ void requireWritable(const TxnState& t) {
   }
 }
 
+namespace {
+
+// Reads the tree's last key once per transaction, as the bound appends
+// are held against.
+void knowLast(TxnState& t, const TreeState& tree) {
+  TreeWrite& w = t.writes[tree.ordinal];
+  if (w.lastKnown) return;
+  Cursor cursor(t.txn, tree.dbi, t.db->path);
+  MDB_val lk, lv;
+  int rc = mdb_cursor_get(cursor.get(), &lk, &lv, MDB_LAST);
+  if (rc == MDB_SUCCESS && lk.mv_size == kKeySize) {
+    std::memcpy(w.last.data(), lk.mv_data, kKeySize);
+  } else if (rc == MDB_SUCCESS) {
+    w.last.fill(0xff);  // a foreign key: never append
+  } else if (rc != MDB_NOTFOUND) {
+    checkLmdb(rc, "finding the last key of tree '" + tree.name + "'", t.db->path);
+  }
+  w.lastKnown = true;
+}
+
+}  // namespace
+
 void putValue(TxnState& t, const TreeState& tree, std::uint64_t id, std::uint32_t revision,
               kj::ArrayPtr<const capnp::word> words, bool fresh) {
   KeyBytes key = encodeKey(id, revision);
@@ -42,19 +64,7 @@ void putValue(TxnState& t, const TreeState& tree, std::uint64_t id, std::uint32_
   unsigned flags = 0;
   TreeWrite& w = t.writes[tree.ordinal];
   if (fresh) {
-    if (!w.lastKnown) {
-      Cursor cursor(t.txn, tree.dbi, t.db->path);
-      MDB_val lk, lv;
-      int rc = mdb_cursor_get(cursor.get(), &lk, &lv, MDB_LAST);
-      if (rc == MDB_SUCCESS && lk.mv_size == kKeySize) {
-        std::memcpy(w.last.data(), lk.mv_data, kKeySize);
-      } else if (rc == MDB_SUCCESS) {
-        w.last.fill(0xff);  // a foreign key: never append
-      } else if (rc != MDB_NOTFOUND) {
-        checkLmdb(rc, "finding the last key of tree '" + tree.name + "'", t.db->path);
-      }
-      w.lastKnown = true;
-    }
+    knowLast(t, tree);
     // Creates usually come in key order: appended, with no search.
     flags = std::memcmp(key.data(), w.last.data(), kKeySize) > 0 ? MDB_APPEND : MDB_NOOVERWRITE;
   }
@@ -72,7 +82,8 @@ void putValue(TxnState& t, const TreeState& tree, std::uint64_t id, std::uint32_
     throw Error(ErrorCode::kAlreadyExists, describe(tree.name, id, revision) + " exists already");
   }
   t.checkWrite(rc, [&] { return "writing " + describe(tree.name, id, revision); });
-  if (fresh && std::memcmp(key.data(), w.last.data(), kKeySize) > 0) w.last = key;
+  // The bound stays past every key: reads in this transaction rely on it.
+  if (w.lastKnown && std::memcmp(key.data(), w.last.data(), kKeySize) > 0) w.last = key;
 }
 
 namespace {

@@ -468,3 +468,46 @@ TEST_CASE("an entry of a write hook's kind is recorded in the log only when a ho
   CHECK(nameIn(two, p) == "part 1");
   CHECK(notes->seen.size() == 1);  // the create only
 }
+
+TEST_CASE("a write transaction finds each record it stored, in whatever order the keys came",
+          "[core][write][append]") {
+  TempDir dir;
+  // Values of another database, stored here out of key order: appends,
+  // inserts before the last key, and keys past it again.
+  std::vector<std::pair<std::uint64_t, std::vector<capnp::word>>> values;
+  {
+    auto o = plmOptions();
+    o.ids = hills::Options::IdSource::kRanges;
+    hills::Database other(dir.sub("other"), o);
+    other.write([&](hills::WriteTxn& txn) {
+      txn.tree("parts").addIdRange(100, 200);
+      for (int i = 0; i < 6; ++i) {
+        auto key = txn.tree<plm::Part>().create(makePart(i));
+        auto rec = txn.tree("parts").find(key.id, 0);
+        values.emplace_back(key.id, std::vector<capnp::word>(rec.value().begin(), rec.value().end()));
+      }
+    });
+  }
+  hills::Database db(dir.sub("db"), plmOptions());
+  auto adopt = [&](hills::WriteTxn& txn, std::size_t i) {
+    auto& [id, words] = values[i];
+    return txn.tree("parts").adopt(id, 0, kj::arrayPtr(words.data(), words.size()).asBytes(),
+                                   "other");
+  };
+  db.write([&](hills::WriteTxn& txn) {
+    CHECK(adopt(txn, 3));
+    CHECK(adopt(txn, 1));
+    CHECK(adopt(txn, 5));
+    CHECK(adopt(txn, 0));
+    // Stored already, each is found (the same value again changes nothing).
+    for (std::size_t i : {0, 1, 3, 5}) CHECK_FALSE(adopt(txn, i));
+    CHECK_FALSE(txn.tree("parts").contains(values[2].first, 0));
+    CHECK_FALSE(txn.tree("parts").contains(values[4].first, 0));
+    // A local create, then one more foreign value.
+    auto mine = txn.tree<plm::Part>().create(makePart(9));
+    CHECK(txn.tree("parts").contains(mine.id, 0));
+    CHECK(adopt(txn, 4));
+    CHECK(txn.tree("parts").contains(values[4].first, 0));
+  });
+  db.read([&](const hills::ReadTxn& txn) { CHECK(txn.tree("parts").size() == 6); });
+}
