@@ -100,27 +100,6 @@ Workload busyLog(hills::Database& server) {
   return w;
 }
 
-// Applies the server's entries in (after, upto] to the replica; returns
-// where the replica stands then.
-std::uint64_t replicateRange(hills::Database& server, hills::Database& replica,
-                             std::uint64_t after, std::uint64_t upto) {
-  std::vector<Words> batch;
-  server.read([&](const hills::ReadTxn& txn) {
-    txn.changes(after, [&](hills::wire::Change::Reader c) {
-      if (c.getSequence() > upto) return false;
-      capnp::MallocMessageBuilder copy;
-      copy.setRoot(c);
-      auto words = capnp::messageToFlatArray(copy);
-      batch.emplace_back(words.begin(), words.end());
-      return true;
-    });
-  });
-  replica.write([&](hills::WriteTxn& txn) {
-    for (auto& change : batch) applyMessage(txn, change);
-  });
-  return upto;
-}
-
 // Every record's key, every revision.
 std::vector<Key<plm::Part>> keysOf(hills::Database& db) {
   return db.read([](const hills::ReadTxn& txn) {
@@ -166,7 +145,7 @@ TEST_CASE("replicas at any cursor converge on a compacted log, borrows included"
     const char* name = i % 2 ? "A" : "B";
     replicas.push_back(std::make_unique<ReplicaDatabase>(
         dir.path() + "/replica" + std::to_string(i), name));
-    replicateRange(server, *replicas.back(), 0, cursors[i]);
+    replicate(server, *replicas.back(), 0, cursors[i]);
   }
 
   std::uint64_t dropped = compactAll(server, kAll, 7);  // small steps

@@ -10,20 +10,9 @@
 using namespace hills::test;
 using namespace std::chrono_literals;
 
-namespace {
-
-hills::ServerConfig oneWriter() {
-  hills::ServerConfig config;
-  config.plaintext = true;
-  config.clients.push_back({"A", "A-token", true, true, false});
-  return config;
-}
-
-}  // namespace
-
 TEST_CASE("the HTTP endpoint serves /metrics and /health and refuses the rest", "[server][http]") {
   TempDir dir;
-  ServerThread server(dir.sub("server"), oneWriter());
+  ServerThread server(dir.sub("server"), plainConfig({"A"}));
   hills::Client a(dir.sub("a"), clientOptions("A", server.address()));
   REQUIRE(a.waitConnected(10s));
   REQUIRE(hasIds(a));
@@ -58,7 +47,7 @@ TEST_CASE("the HTTP endpoint serves /metrics and /health and refuses the rest", 
 
 TEST_CASE("/health answers 503 while the server accepts no connections", "[server][http]") {
   TempDir dir;
-  ServerThread server(dir.sub("server"), oneWriter(), ServerThread::Settings{false});
+  ServerThread server(dir.sub("server"), plainConfig({"A"}), ServerThread::Settings{false});
   auto health = httpGet(server.httpPort(), "/health");
   CHECK(health.status == 503);
   CHECK_THAT(health.body, Catch::Contains("not accepting connections"));
@@ -70,7 +59,7 @@ TEST_CASE("/health answers 503 while the server accepts no connections", "[serve
 TEST_CASE("the HTTP endpoint holds a bounded number of connections, each for a bounded time",
           "[server][http][limits]") {
   TempDir dir;
-  ServerThread server(dir.sub("server"), oneWriter());
+  ServerThread server(dir.sub("server"), plainConfig({"A"}));
   std::vector<std::unique_ptr<RawSocket>> idle;
   for (int i = 0; i < 16; ++i) idle.push_back(std::make_unique<RawSocket>(server.httpPort()));
   // The 17th is closed at once, while the first 16 say nothing.

@@ -20,14 +20,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-hills::ServerConfig twoWriters() {
-  hills::ServerConfig config;
-  config.plaintext = true;
-  config.clients.push_back({"A", "A-token", true, true, false});
-  config.clients.push_back({"reader", "reader-token", true, false, false});
-  return config;
-}
-
 // A listener that takes the changes it is sent and never says it applied
 // them: a subscriber that fell behind.
 class StuckListener final : public hills::sync::Listener::Server {
@@ -128,7 +120,7 @@ TEST_CASE("the metrics read as Prometheus text: a sample per line, after HELP an
 TEST_CASE("a server's metrics follow its sessions, writes, commits and borrows",
           "[server][metrics]") {
   TempDir dir;
-  ServerThread server(dir.sub("server"), twoWriters());
+  ServerThread server(dir.sub("server"), plainConfig({"A"}, {"reader"}));
   auto before = server.metrics();
   CHECK(before.sessions == 0);
   CHECK(before.sessionsOpened == 0);
@@ -184,7 +176,7 @@ TEST_CASE("a server's metrics follow its sessions, writes, commits and borrows",
 
 TEST_CASE("hellos refused are counted by their reason", "[server][metrics]") {
   TempDir dir;
-  auto config = twoWriters();
+  auto config = plainConfig({"A"}, {"reader"});
   config.helloDelay = 1ms;
   config.helloDelayMax = 5ms;
   ServerThread server(dir.sub("server"), config);
@@ -205,7 +197,7 @@ TEST_CASE("hellos refused are counted by their reason", "[server][metrics]") {
 
 TEST_CASE("a subscriber that does not apply what it is sent shows as lag", "[server][metrics]") {
   TempDir dir;
-  auto config = twoWriters();
+  auto config = plainConfig({"A"}, {"reader"});
   config.batchChanges = 1;  // one change per message: the stuck one holds two
   ServerThread server(dir.sub("server"), config);
   hills::Client a(dir.sub("a"), clientOptions("A", server.address()));

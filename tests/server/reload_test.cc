@@ -13,15 +13,6 @@ using hills::ErrorCode;
 
 namespace {
 
-hills::ServerConfig writers(std::initializer_list<const char*> names) {
-  hills::ServerConfig config;
-  config.plaintext = true;
-  for (const char* name : names) {
-    config.clients.push_back({name, std::string(name) + "-token", true, true, false});
-  }
-  return config;
-}
-
 void reload(ServerThread& server, hills::ServerConfig config) {
   server.run([&](hills::SyncServer& s) { s.reload(config); });
 }
@@ -31,13 +22,13 @@ void reload(ServerThread& server, hills::ServerConfig config) {
 TEST_CASE("a reload closes the sessions of removed clients and changed tokens, and no other",
           "[server][reload]") {
   TempDir dir;
-  ServerThread server(dir.sub("server"), writers({"A", "B", "C"}));
+  ServerThread server(dir.sub("server"), plainConfig({"A", "B", "C"}));
   hills::Client a(dir.sub("a"), clientOptions("A", server.address()));
   hills::Client b(dir.sub("b"), clientOptions("B", server.address()));
   hills::Client c(dir.sub("c"), clientOptions("C", server.address()));
   for (auto* client : {&a, &b, &c}) REQUIRE(client->waitConnected(10s));
 
-  auto next = writers({"B", "C", "D"});
+  auto next = plainConfig({"B", "C", "D"});
   next.clients[0].token = "B-new-token";
   reload(server, next);
 
@@ -73,28 +64,28 @@ TEST_CASE("a reload closes the sessions of removed clients and changed tokens, a
 
 TEST_CASE("a reload changes a session's permissions from its next call", "[server][reload]") {
   TempDir dir;
-  ServerThread server(dir.sub("server"), writers({"A", "B"}));
+  ServerThread server(dir.sub("server"), plainConfig({"A", "B"}));
   hills::Client a(dir.sub("a"), clientOptions("A", server.address()));
   REQUIRE(a.waitConnected(10s));
   REQUIRE(hasIds(a));
   auto key = createPart(a, 1);
   REQUIRE(a.sync(10s));
 
-  auto readOnly = writers({"A", "B"});
+  auto readOnly = plainConfig({"A", "B"});
   readOnly.clients[0].write = false;
   reload(server, readOnly);
   CHECK(errorOf([&] { a.checkOut(key); }).code() == ErrorCode::kDenied);
   CHECK_THAT(server.log(), Catch::Contains("client 'A' (127.0.0.1:"));
   CHECK_THAT(server.log(), Catch::Contains("may now read (was read write), from its next call"));
 
-  reload(server, writers({"A", "B"}));
+  reload(server, plainConfig({"A", "B"}));
   a.checkOut(key);
   CHECK(a.status().connected);
   CHECK(a.status().reconnects == 0);
   CHECK(server.metrics().sessionsClosedByReload == 0);
 
   // Without read, the session (and its subscription) ends.
-  auto none = writers({"A", "B"});
+  auto none = plainConfig({"A", "B"});
   none.clients[0].read = false;
   reload(server, none);
   REQUIRE(eventually([&] {
@@ -107,11 +98,11 @@ TEST_CASE("a reload changes a session's permissions from its next call", "[serve
 
 TEST_CASE("a reload applies new limits and leaves httpListen for a restart", "[server][reload]") {
   TempDir dir;
-  auto config = writers({"A"});
+  auto config = plainConfig({"A"});
   config.httpListen = "127.0.0.1:9999";
   ServerThread server(dir.sub("server"), config);
 
-  auto next = writers({"A"});
+  auto next = plainConfig({"A"});
   next.httpListen = "127.0.0.1:9998";
   next.idBlock = 10;
   next.logBurst = 2;
@@ -126,7 +117,7 @@ TEST_CASE("a reload applies new limits and leaves httpListen for a restart", "[s
   // source now, and A's is open already.
   hills::Client a(dir.sub("a"), clientOptions("A", server.address()));
   REQUIRE(a.waitConnected(10s));
-  auto tight = writers({"A"});
+  auto tight = plainConfig({"A"});
   tight.maxConnectionsPerSource = 1;
   reload(server, tight);
   RawSocket second(server.port());

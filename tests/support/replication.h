@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -75,14 +76,16 @@ inline void applyMessage(hills::WriteTxn& txn, const Words& change) {
   txn.tree(c.getTree().cStr()).applyChange(c, c.getOrigin().cStr());
 }
 
-// Applies the server's change-log entries after `after` to the replica, in
-// order, and returns the sequence number of the last one.
+// Applies the server's change-log entries in (after, upto] to the replica,
+// in order, and returns the sequence number of the last one applied.
 inline std::uint64_t replicate(hills::Database& server, hills::Database& replica,
-                               std::uint64_t after) {
+                               std::uint64_t after,
+                               std::uint64_t upto = std::numeric_limits<std::uint64_t>::max()) {
   std::vector<Words> batch;
   std::uint64_t last = after;
   server.read([&](const hills::ReadTxn& txn) {
     txn.changes(after, [&](hills::wire::Change::Reader c) {
+      if (c.getSequence() > upto) return false;
       capnp::MallocMessageBuilder copy;
       copy.setRoot(c);
       auto words = capnp::messageToFlatArray(copy);

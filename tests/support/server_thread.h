@@ -7,6 +7,7 @@
 #include <kj/async-io.h>
 
 #include <functional>
+#include <initializer_list>
 #include <future>
 #include <mutex>
 #include <string>
@@ -16,6 +17,22 @@
 #include "hills/server.h"
 
 namespace hills::test {
+
+// A configuration for plain TCP on 127.0.0.1 whose clients are `writers`
+// (read and write) and `readers` (read only), each with the token
+// "<name>-token".
+inline ServerConfig plainConfig(std::initializer_list<const char*> writers,
+                                std::initializer_list<const char*> readers = {}) {
+  ServerConfig config;
+  config.plaintext = true;
+  for (const char* name : writers) {
+    config.clients.push_back({name, std::string(name) + "-token", true, true, false});
+  }
+  for (const char* name : readers) {
+    config.clients.push_back({name, std::string(name) + "-token", true, false, false});
+  }
+  return config;
+}
 
 struct ServerThreadSettings {
   bool acceptSync = true;  // false: the sync port is open but never accepted on
