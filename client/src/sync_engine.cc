@@ -499,6 +499,8 @@ void SyncEngine::apply(capnp::List<wire::Change>::Reader changes, std::uint64_t 
     try {
       client_.db.write([&](WriteTxn& txn) {
         failed.reset();
+        // Lost in a crash, the batch is pulled again: its cursor goes with it.
+        txn.setCommitSync(client_.options.appliedChanges);
         // The log is applied in order, without a gap: a batch must continue
         // where the stored cursor stands (entries at or below it were
         // applied). Numbers may be missing inside it, where the server's

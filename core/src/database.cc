@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <random>
@@ -153,6 +155,30 @@ using detail::TreeState;
 using detail::TxnState;
 
 namespace {
+
+// Commits a write transaction the way it asked (WriteTxn::setCommitSync).
+// LMDB reads its environment's flags when mdb_txn_commit writes the meta
+// page (mdb_env_write_meta: MDB_NOMETASYNC picks the file handle without
+// O_DSYNC); the data pages are still synced first (mdb_env_sync, which
+// only MDB_NOSYNC skips). mdb_env_set_flags takes no lock, and only the
+// thread holding LMDB's writer lock commits, so the flag set around this
+// one commit applies to it alone; read transactions of other threads do
+// not look at it. Restoring it cannot fail: LMDB refuses only flags
+// outside its changeable set, which MDB_NOMETASYNC is in.
+int commitTxn(DatabaseImpl& db, TxnState& state) {
+  bool dataOnly = state.commitSync == CommitSync::kData && db.options.durable;
+  if (!dataOnly || mdb_env_set_flags(db.env, MDB_NOMETASYNC, 1) != MDB_SUCCESS) {
+    return mdb_txn_commit(state.txn);
+  }
+  int rc = mdb_txn_commit(state.txn);
+  if (mdb_env_set_flags(db.env, MDB_NOMETASYNC, 0) != MDB_SUCCESS) {
+    // Every later commit would skip its meta sync: durability silently lost.
+    std::fprintf(stderr, "hills: cannot restore the meta page's sync of %s\n", db.path.c_str());
+    std::abort();
+  }
+  if (rc == MDB_SUCCESS) db.dataSyncCommits.fetch_add(1, std::memory_order_relaxed);
+  return rc;
+}
 
 // Begins an LMDB transaction, adopting a map another process grew. `lock`
 // is this thread's shared hold on the map, released while adopting.
@@ -603,7 +629,7 @@ void Database::runWrite(kj::FunctionParam<void(WriteTxn&)> fn) {
         // commit order.
         notify = !state->events.empty();
         if (notify) ticket = db.hub->takeTicket();
-        rc = mdb_txn_commit(state->txn);
+        rc = commitTxn(db, *state);
         state->txn = nullptr;
         if (rc == MDB_SUCCESS) {
           events = std::move(state->events);
@@ -677,6 +703,9 @@ DatabaseStats Database::stats() const {
   s.unalignedReads = impl_->unalignedReads.load(std::memory_order_relaxed);
   s.subscriberErrors = impl_->hub->subscriberErrors();
   s.staleReadersCleared = impl_->staleReadersCleared;
+  s.dataSyncCommits = impl_->dataSyncCommits.load(std::memory_order_relaxed);
+  unsigned flags = 0;
+  s.metaSyncOff = mdb_env_get_flags(impl_->env, &flags) == MDB_SUCCESS && (flags & MDB_NOMETASYNC);
   return s;
 }
 

@@ -107,6 +107,7 @@ struct TxnState {
   bool snapshotInUse = false;                  // a Snapshot holds `snapshot`
   std::uint64_t nextSequence = 0;              // of the change log; 0: not read yet
   std::string origin;                          // of local changes (WriteTxn::setOrigin)
+  CommitSync commitSync = CommitSync::kFull;   // WriteTxn::setCommitSync
   std::vector<std::function<void()>> commitFns;  // WriteTxn::onCommit
   std::vector<std::function<void()>> abortFns;   // WriteTxn::onAbort
   Appender logAppender;
@@ -169,6 +170,7 @@ struct DatabaseImpl {
   std::atomic<std::uint64_t> unalignedReads{0};
   std::atomic<std::uint64_t> mapGrowths{0};
   std::uint64_t staleReadersCleared = 0;  // at open
+  std::atomic<std::uint64_t> dataSyncCommits{0};  // committed with CommitSync::kData
   bool rangesOnly = false;                // ids only from ranges added (Options::IdSource::kRanges)
 
   std::mutex spareMutex;

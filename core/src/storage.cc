@@ -49,6 +49,7 @@ void TxnState::reset() {
   indexWrites.clear();
   nextSequence = 0;
   origin.clear();
+  commitSync = CommitSync::kFull;
   commitFns.clear();
   abortFns.clear();
   snapshotInUse = false;

@@ -181,6 +181,8 @@ void WriteTxn::setProperty(std::string_view key, std::string_view value) {
 
 void WriteTxn::setOrigin(std::string_view origin) { state_->origin = origin; }
 
+void WriteTxn::setCommitSync(CommitSync sync) { state_->commitSync = sync; }
+
 void WriteTxn::onCommit(std::function<void()> fn) { state_->commitFns.push_back(std::move(fn)); }
 
 void WriteTxn::onAbort(std::function<void()> fn) { state_->abortFns.push_back(std::move(fn)); }

@@ -6,14 +6,16 @@
 // prints a table and `RATIO` lines.
 //
 //   sync_bench [--records N] [--seconds S] [--clients K] [--samples N]
-//              [--log-records N] [--only sessions|initial|log]
+//              [--log-records N] [--subscribers N] [--hosts H]
+//              [--scale-changes N] [--subscriber-durable 0|1]
+//              [--only sessions|checkins|scale|initial|log]
 //
 // The program runs itself in other roles (--role=...) for the processes it
-// needs: an echo server, an event listener and check-in clients.
+// needs: an echo server, an event listener, check-in clients and hosts of
+// many subscribed replicas. The cases "checkins" and "scale" are in
+// sync_scale_bench.cc.
 #include <capnp/rpc-twoparty.h>
 #include <kj/async-io.h>
-#include <sqlite3.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -21,15 +23,12 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iostream>
 #include <map>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "bench_util.h"
 #include "certificates.h"
 #include "echo.capnp.h"
 #include "hills/client.h"
@@ -37,6 +36,7 @@
 #include "hills/server.h"
 #include "plm_fixtures.h"
 #include "server_process.h"
+#include "sync_bench_util.h"
 #include "temp_dir.h"
 
 using hills::bench::Clock;
@@ -44,106 +44,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::map<std::string, std::string> args;
-
-std::string arg(const std::string& name, const std::string& fallback) {
-  auto it = args.find(name);
-  return it == args.end() ? fallback : it->second;
-}
-
-std::int64_t nowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
-      .count();
-}
-
-double percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
-}
-
-// A child process running this program in another role, its stdin and
-// stdout piped: it ends when its stdin closes.
-struct Child {
-  pid_t pid = -1;
-  FILE* out = nullptr;
-  int in = -1;
-
-  explicit Child(std::vector<std::string> roleArgs) {
-    int fds[2], ins[2];
-    if (::pipe(fds) != 0 || ::pipe(ins) != 0) throw std::runtime_error("pipe");
-    pid = ::fork();
-    if (pid == 0) {
-      ::dup2(fds[1], 1);
-      ::dup2(ins[0], 0);
-      ::close(fds[0]);
-      ::close(ins[1]);
-      std::vector<char*> argv;
-      static std::string self = "/proc/self/exe";
-      argv.push_back(self.data());
-      for (auto& a : roleArgs) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv("/proc/self/exe", argv.data());
-      ::_exit(127);
-    }
-    ::close(fds[1]);
-    ::close(ins[0]);
-    in = ins[1];
-    out = ::fdopen(fds[0], "r");
-  }
-  void send(char c) {
-    if (::write(in, &c, 1) != 1) throw std::runtime_error("a child's stdin is closed");
-  }
-  // The next line the child printed (without the newline); empty at its end.
-  std::string line() {
-    char buf[512];
-    if (!std::fgets(buf, sizeof(buf), out)) return {};
-    std::string s(buf);
-    if (!s.empty() && s.back() == '\n') s.pop_back();
-    return s;
-  }
-  // Closes its stdin (which ends it) and waits for it.
-  void wait() {
-    if (in >= 0) ::close(in);
-    in = -1;
-    int status;
-    ::waitpid(pid, &status, 0);
-    std::fclose(out);
-  }
-};
-
-// Over TLS when `fingerprint` (the server's certificate) is given.
-hills::ClientOptions clientOptions(const std::string& name, const std::string& server, bool durable,
-                                   const std::string& fingerprint = "") {
-  hills::ClientOptions o;
-  o.name = name;
-  o.token = name + "-token";
-  o.server = server;
-  o.plaintext = fingerprint.empty();
-  o.tls.fingerprint = fingerprint;
-  o.database = hills::test::plmOptions();
-  o.database.durable = durable;
-  o.minBackoff = 20ms;
-  o.maxBackoff = 200ms;
-  o.callTimeout = 60s;
-  return o;
-}
-
-// Plain TCP, or TLS with `tls`. `more`: further members of the
-// configuration, as JSON ("\"logRetentionS\": 0").
-std::string writeConfig(const std::string& path, int clients,
-                        const std::optional<hills::test::TestCertificate>& tls = std::nullopt,
-                        const std::string& more = {}) {
-  std::ofstream out(path);
-  out << R"({"clients": [{"name": "A", "token": "A-token", "write": true},)"
-      << R"({"name": "B", "token": "B-token", "write": true},)"
-      << R"({"name": "fresh", "token": "fresh-token"})";
-  for (int i = 0; i < clients; ++i) {
-    out << R"(, {"name": "bench-)" << i << R"(", "token": "bench-)" << i
-        << R"(-token", "write": true})";
-  }
-  out << "], " << hills::test::transportMember(tls) << (more.empty() ? "" : ", " + more) << "}";
-  return path;
-}
+using namespace hills::bench;
 
 // ---- roles ----
 
@@ -199,9 +100,8 @@ int runListener() {
 int runCheckIn() {
   hills::test::TempDir dir;
   std::string name = arg("name", "bench-0");
-  hills::Client client(
-      dir.sub(name),
-      clientOptions(name, arg("server", ""), arg("durable", "0") == "1", arg("fingerprint", "")));
+  hills::Client client(dir.sub(name), checkInOptions(name, arg("server", ""), arg("sync", "none"),
+                                                      arg("fingerprint", "")));
   if (!client.waitConnected(30s)) return 1;
   if (!hills::test::eventually([&] { return client.status().idsLeft["parts"] > 0; }, 30s)) return 1;
   auto key = client.db().write(
@@ -258,36 +158,6 @@ double rawRoundTripNs(std::vector<double>& samples, int calls) {
   }
   echo.wait();
   return percentile(samples, 0.5);
-}
-
-double sqliteDurableCommitsPerSecond(const std::string& path, double seconds) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) throw std::runtime_error("sqlite open");
-  auto sq = [&](const char* sql) {
-    if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
-      throw std::runtime_error(std::string("sqlite: ") + sqlite3_errmsg(db));
-    }
-  };
-  sq("PRAGMA journal_mode=WAL");
-  sq("PRAGMA synchronous=FULL");
-  sq("CREATE TABLE parts (id INTEGER PRIMARY KEY, lead INTEGER, name TEXT)");
-  sq("INSERT INTO parts VALUES (1, 0, 'part 1')");
-  sqlite3_stmt* st;
-  sqlite3_prepare_v2(db, "UPDATE parts SET lead = ? WHERE id = 1", -1, &st, nullptr);
-  std::uint64_t count = 0;
-  auto start = Clock::now();
-  auto end =
-      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
-  while (Clock::now() < end) {
-    sqlite3_bind_int64(st, 1, static_cast<sqlite3_int64>(count));
-    sqlite3_step(st);
-    sqlite3_reset(st);
-    ++count;
-  }
-  double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  return static_cast<double>(count) / elapsed;
 }
 
 // The tables of a database another process serves, as LMDB counts them.
@@ -400,42 +270,13 @@ SessionFigures measureSessions(const hills::test::TempDir& dir, const std::strin
   // Acknowledged check-ins, `clients` processes at once. Each check-in is
   // durable on the server before it is acknowledged; the clients' own
   // replicas are measured without and with fsync.
-  auto checkInRate = [&](bool durable) {
-    std::vector<std::unique_ptr<Child>> children;
-    for (int i = 0; i < clients; ++i) {
-      children.push_back(std::make_unique<Child>(std::vector<std::string>{
-          "--role=checkin", "--name=bench-" + std::to_string(i), "--server=" + server.address(),
-          "--seconds=" + std::to_string(seconds), std::string("--durable=") + (durable ? "1" : "0"),
-          "--fingerprint=" + fingerprint}));
-    }
-    for (auto& c : children) {
-      if (c->line() != "ready") throw std::runtime_error("a check-in client did not start");
-    }
-    for (auto& c : children) c->send('g');  // all start together
-    double total = 0;
-    for (auto& c : children) {
-      std::string line = c->line();
-      std::uint64_t count = 0;
-      double elapsed = 1;
-      if (std::sscanf(line.c_str(), "%" SCNu64 " %lf", &count, &elapsed) != 2) {
-        throw std::runtime_error("a check-in client said '" + line + "'");
-      }
-      total += static_cast<double>(count) / elapsed;
-      c->wait();
-    }
-    return total;
-  };
-  out.checkIns = checkInRate(false);
-  if (durableToo) out.checkInsDurable = checkInRate(true);
-  server.kill(SIGTERM);
-  // How well the server grouped concurrent writes into commits.
-  std::string log = server.log();
-  auto at = log.rfind(" write requests in ");
-  if (at != std::string::npos) {
-    auto from = log.rfind(' ', at - 1) + 1;
-    std::printf("  server%s: %s\n", suffix.c_str(),
-                log.substr(from, log.find('\n', at) - from).c_str());
+  out.checkIns = checkInRate(server.address(), clients, seconds, ReplicaSync::kNone, fingerprint);
+  if (durableToo) {
+    out.checkInsDurable =
+        checkInRate(server.address(), clients, seconds, ReplicaSync::kFull, fingerprint);
   }
+  // How well the server grouped concurrent writes into commits.
+  stopAndCountRequestsPerCommit(server, "server" + suffix);
   return out;
 }
 
@@ -444,7 +285,7 @@ int runBench() {
   const double seconds = std::stod(arg("seconds", "3"));
   const int clients = std::stoi(arg("clients", "10"));
   const int samples = std::stoi(arg("samples", "1000"));
-  const std::string only = arg("only", "");  // "sessions", "initial" or "log": one part
+  const std::string only = arg("only", "");  // one case (see the top of the file)
   hills::test::TempDir dir;
   auto config = writeConfig(dir.sub("server.json"), clients);
   hills::bench::Report report;
@@ -471,6 +312,8 @@ int runBench() {
     report.ratio("propagation_p99_vs_raw_rtt", percentile(plain.propagation, 0.99) / rawRtt,
                  "<= 8");
     report.ratio("checkout_p50_vs_raw_rtt", checkOut / rawRtt, "(reported)");
+    reportPropagationFloor(report, dir.sub("floor"), samples, rawRtt, propagation,
+                           percentile(plain.propagation, 0.99));
     std::string k = std::to_string(clients);
     report.add("check-in", k + " clients, acknowledged check-ins", 1e9 / plain.checkIns);
     report.add("check-in", k + " clients with durable replicas, acknowledged",
@@ -496,6 +339,9 @@ int runBench() {
     report.ratio("tls_vs_plain_checkins_" + k + "_clients", tls.checkIns / plain.checkIns,
                  "(reported)");
   }
+
+  if (only.empty() || only == "checkins") runCheckInsCase(report, dir.path(), clients, seconds);
+  if (only.empty() || only == "scale") runScaleCase(report, dir.path());
 
   // 5. Initial sync of `records` records into a fresh client.
   if (only.empty() || only == "initial") {
@@ -576,9 +422,9 @@ int main(int argc, char** argv) {
     if (a.rfind("--", 0) != 0) continue;
     auto eq = a.find('=');
     if (eq != std::string::npos) {
-      args[a.substr(2, eq - 2)] = a.substr(eq + 1);
+      hills::bench::args[a.substr(2, eq - 2)] = a.substr(eq + 1);
     } else if (i + 1 < argc) {
-      args[a.substr(2)] = argv[++i];
+      hills::bench::args[a.substr(2)] = argv[++i];
     }
   }
   try {
@@ -586,6 +432,7 @@ int main(int argc, char** argv) {
     if (role == "echo") return runEcho();
     if (role == "listener") return runListener();
     if (role == "checkin") return runCheckIn();
+    if (role == "subscribers") return runSubscriberHost();
     return runBench();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "sync_bench: %s\n", e.what());

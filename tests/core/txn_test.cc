@@ -367,3 +367,63 @@ TEST_CASE("a snapshot's version grows with every commit, of this process or anot
   REQUIRE(WEXITSTATUS(status) == 0);
   CHECK(version() > inside);
 }
+
+TEST_CASE("a commit that defers its meta sync affects that commit alone", "[core][txn][durable]") {
+  TempDir dir;
+  auto o = plmOptions();
+  o.durable = true;
+  hills::Database db(dir.path(), o);
+  auto dataSync = [&] { return db.stats().dataSyncCommits; };
+  CHECK(dataSync() == 0);
+
+  // Committed with one sync: counted, and LMDB's flag is off again after it.
+  auto key = db.write([](hills::WriteTxn& txn) {
+    txn.setCommitSync(hills::CommitSync::kData);
+    return txn.tree<plm::Part>().create(makePart(1));
+  });
+  CHECK(dataSync() == 1);
+  CHECK_FALSE(db.stats().metaSyncOff);
+
+  // A local edit after it is a full commit: not counted.
+  db.write([&](hills::WriteTxn& txn) { txn.tree<plm::Part>().update(key, makePart(2)); });
+  CHECK(dataSync() == 1);
+  CHECK_FALSE(db.stats().metaSyncOff);
+
+  // A transaction that asked for it and threw commits nothing and leaves
+  // the next one at kFull.
+  CHECK_THROWS_AS(db.write([](hills::WriteTxn& txn) {
+                    txn.setCommitSync(hills::CommitSync::kData);
+                    txn.tree<plm::Part>().create(makePart(3));
+                    throw std::runtime_error("abandoned");
+                  }),
+                  std::runtime_error);
+  db.write([](hills::WriteTxn& txn) { txn.tree<plm::Part>().create(makePart(4)); });
+  CHECK(dataSync() == 1);
+  CHECK_FALSE(db.stats().metaSyncOff);
+
+  // The last choice before the commit counts.
+  db.write([](hills::WriteTxn& txn) {
+    txn.setCommitSync(hills::CommitSync::kData);
+    txn.setCommitSync(hills::CommitSync::kFull);
+    txn.tree<plm::Part>().create(makePart(5));
+  });
+  CHECK(dataSync() == 1);
+
+  db.read([&](const hills::ReadTxn& txn) {
+    CHECK(txn.tree<plm::Part>().size() == 3);
+    CHECK(txn.tree<plm::Part>().get(key)->number == makePart(2).number);
+  });
+}
+
+TEST_CASE("a database that is not durable ignores the commit sync choice", "[core][txn][durable]") {
+  TempDir dir;
+  auto o = plmOptions();
+  o.durable = false;
+  hills::Database db(dir.path(), o);
+  db.write([](hills::WriteTxn& txn) {
+    txn.setCommitSync(hills::CommitSync::kData);
+    txn.tree<plm::Part>().create(makePart(1));
+  });
+  CHECK(db.stats().dataSyncCommits == 0);
+  CHECK_FALSE(db.stats().metaSyncOff);
+}

@@ -310,3 +310,49 @@ TEST_CASE("release, new revision, lifecycle and breakBorrow take typed keys",
   CHECK(broken.holder == "A");
   CHECK(broken.key == hills::opaque(next));
 }
+
+TEST_CASE("a durable replica syncs the server's batches once and its own edits fully",
+          "[integration][client][durable]") {
+  TempDir dir;
+  auto config = hills::test::writeServerConfig(dir.sub("server.json"));
+  ServerProcess server(dir.sub("server"), config);
+  const auto applied = GENERATE(hills::CommitSync::kData, hills::CommitSync::kFull);
+  auto aOptions = clientOptions("A", server.address());
+  hills::Client a(dir.sub("a"), aOptions);
+  auto bOptions = clientOptions("B", server.address());
+  bOptions.database.durable = true;
+  bOptions.appliedChanges = applied;
+  hills::Client b(dir.sub("b"), bOptions);
+  REQUIRE(a.waitConnected(10s));
+  REQUIRE(b.waitConnected(10s));
+  REQUIRE(b.sync(10s));
+  REQUIRE(eventually([&] { return a.status().idsLeft["parts"] > 0; }));
+  REQUIRE(eventually([&] { return b.status().idsLeft["parts"] > 0; }));
+  const auto before = b.db().stats().dataSyncCommits;
+
+  // A's records reach B in batches; with kData each commits with one sync.
+  for (int i = 0; i < 3; ++i) {
+    a.db().write([&](hills::WriteTxn& txn) { txn.tree<plm::Part>().create(makePart(i)); });
+    REQUIRE(a.sync(10s));
+  }
+  const auto target = a.status().lastApplied;
+  REQUIRE(eventually([&] { return b.status().lastApplied >= target; }));
+  const auto afterBatches = b.db().stats().dataSyncCommits;
+  if (applied == hills::CommitSync::kData) {
+    CHECK(afterBatches > before);
+    CHECK(afterBatches - before <= 3);
+  } else {
+    CHECK(afterBatches == before);
+  }
+
+  // B's own edit, its outbox entry and the push that settles it are full
+  // commits: none of them is counted, and LMDB's flag is off between them.
+  auto key =
+      b.db().write([](hills::WriteTxn& txn) { return txn.tree<plm::Part>().create(makePart(9)); });
+  CHECK(b.db().stats().dataSyncCommits == afterBatches);
+  CHECK_FALSE(b.db().stats().metaSyncOff);
+  REQUIRE(b.sync(10s));
+  CHECK(b.status().outbox == 0);
+  REQUIRE(eventually([&] { return partIn(a.db(), key).has_value(); }));
+  CHECK_FALSE(b.db().stats().metaSyncOff);
+}

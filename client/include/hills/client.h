@@ -116,6 +116,18 @@ struct ClientOptions {
   // and adds the replica's write hook.
   Options database;
 
+  // How a batch of the server's changes applied here commits when
+  // database.durable is set (hills/txn.h, CommitSync). kData, the default:
+  // one sync instead of two. A batch and the cursor that counts it commit
+  // together, so an operating-system crash or power loss can take back at
+  // most the last batches applied, which the replica pulls again from the
+  // server at its next session; it never damages the database. The
+  // replica's own commits (local edits and their outbox entries, settled
+  // pushes, id ranges, the pinned server) stay kFull, and each of them
+  // makes the batches applied before it durable with itself. kFull: every
+  // batch synced as they are.
+  CommitSync appliedChanges = CommitSync::kData;
+
   // Reconnection: the first retry waits minBackoff, each next one twice as
   // long, up to maxBackoff.
   std::chrono::milliseconds minBackoff{100};

@@ -56,6 +56,8 @@ struct DatabaseStats {
   std::uint64_t unalignedReads = 0;       // values that had to be copied to be read (expected: 0)
   std::uint64_t staleReadersCleared = 0;  // reader slots of dead processes cleared at open
   std::uint64_t subscriberErrors = 0;     // exceptions event callbacks threw (hills caught them)
+  std::uint64_t dataSyncCommits = 0;      // commits of this process made with CommitSync::kData
+  bool metaSyncOff = false;               // LMDB's MDB_NOMETASYNC is on now (only inside such a commit)
 };
 
 // An open database. Thread-safe: any number of threads may run read() at

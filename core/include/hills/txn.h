@@ -379,6 +379,20 @@ class ReadTxn {
   detail::TxnState* state_;
 };
 
+// How one write transaction's commit reaches the disk when the database is
+// durable (Options::durable, hills/options.h); chosen per transaction with
+// WriteTxn::setCommitSync.
+//   kFull: the commit's pages and then its meta page are synced: on disk
+//          when write() returns (the default).
+//   kData: the pages are synced, the meta page that makes the commit the
+//          current one is written but not synced (LMDB's MDB_NOMETASYNC):
+//          one sync instead of two. An operating-system crash or power loss
+//          may take back this commit and the kData commits just before it,
+//          but never damages the database, and the next kFull commit makes
+//          them all durable with itself. For what can be fetched again (a
+//          replica's batch of a server's changes, stored with its cursor).
+enum class CommitSync : std::uint8_t { kFull, kData };
+
 // A write transaction: everything done through it commits when the function
 // passed to Database::write() returns, or none of it does when that function
 // throws. Only one write transaction runs at a time per database (across
@@ -414,6 +428,12 @@ class WriteTxn : public ReadTxn {
   // Error(kInvalidArgument) when the database keeps no change log, or for
   // the newest entry: it is kept so that sequence numbers never repeat.
   bool dropChange(std::uint64_t sequence);
+
+  // How this transaction's commit reaches the disk (CommitSync, above);
+  // kFull unless set. The last call before the commit counts. Changes nothing on a database opened with Options::durable false, and
+  // nothing for later transactions: the next one starts at kFull again.
+  // Never throws.
+  void setCommitSync(CommitSync sync);
 
   // Runs fn once this transaction has committed, on the committing thread,
   // after the commit's events were delivered; never when it does not

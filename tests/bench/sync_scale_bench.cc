@@ -1,0 +1,268 @@
+// The sync benchmark's cases for many clients and for what replicas sync:
+// propagation held to its floor (a raw round trip plus a raw LMDB durable
+// commit), acknowledged check-ins from replicas that sync the server's
+// batches once, and 1,000 subscribed replicas on one server. Run by
+// sync_bench (sync_bench.cc) in the same run as its other cases.
+#include <lmdb.h>
+#include <sys/resource.h>
+
+#include <climits>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "sync_bench_util.h"
+#include "temp_dir.h"
+
+namespace hills::bench {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// Single small puts committed with LMDB's default sync, in a plain
+// environment in `dir`: the nanoseconds of each commit (begin to commit).
+std::vector<double> lmdbDurableCommits(const std::string& dir, int samples) {
+  std::filesystem::create_directories(dir);
+  MDB_env* env = nullptr;
+  auto check = [](int rc, const char* what) {
+    if (rc != MDB_SUCCESS) throw std::runtime_error(std::string(what) + ": " + mdb_strerror(rc));
+  };
+  check(mdb_env_create(&env), "mdb_env_create");
+  check(mdb_env_set_mapsize(env, std::size_t{64} << 20), "mdb_env_set_mapsize");
+  check(mdb_env_open(env, dir.c_str(), 0, 0644), "mdb_env_open");
+  MDB_dbi dbi;
+  MDB_txn* txn;
+  check(mdb_txn_begin(env, nullptr, 0, &txn), "mdb_txn_begin");
+  check(mdb_dbi_open(txn, nullptr, 0, &dbi), "mdb_dbi_open");
+  check(mdb_txn_commit(txn), "mdb_txn_commit");
+  std::vector<double> out;
+  char value[64] = {};
+  for (int i = 0; i < samples + 20; ++i) {
+    auto start = Clock::now();
+    check(mdb_txn_begin(env, nullptr, 0, &txn), "mdb_txn_begin");
+    std::uint64_t k = static_cast<std::uint64_t>(i % 1000);
+    MDB_val key{sizeof(k), &k}, val{sizeof(value), value};
+    check(mdb_put(txn, dbi, &key, &val, 0), "mdb_put");
+    check(mdb_txn_commit(txn), "mdb_txn_commit");
+    if (i >= 20) out.push_back(std::chrono::duration<double, std::nano>(Clock::now() - start).count());
+  }
+  mdb_env_close(env);
+  return out;
+}
+
+// Raises this process's limit on open descriptors to its hard limit (the
+// processes it starts inherit it).
+void raiseFileLimit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+double median(std::vector<double> v) { return percentile(std::move(v), 0.5); }
+
+}  // namespace
+
+void reportPropagationFloor(Report& report, const std::string& dir, int samples, double rawRtt,
+                            double propagationP50, double propagationP99) {
+  auto commits = lmdbDurableCommits(dir, samples);
+  double commit = percentile(commits, 0.5);
+  double floor = rawRtt + commit;
+  report.add("floor", "raw LMDB durable commit, one small put (p50)", commit);
+  report.add("floor", "raw LMDB durable commit, one small put (p99)", percentile(commits, 0.99));
+  report.add("floor", "raw round trip + raw durable commit (p50s)", floor);
+  report.ratio("propagation_p50_vs_floor", propagationP50 / floor, "<= 1.5");
+  report.ratio("propagation_p99_vs_floor", propagationP99 / floor, "(reported)");
+}
+
+void runCheckInsCase(Report& report, const std::string& dir, int clients, double seconds) {
+  const int rounds = std::stoi(arg("checkin-rounds", "3"));
+  auto config = writeConfig(dir + "/checkins.json", clients);
+  std::vector<double> light, full, sqlite, lightPerCommit, fullPerCommit;
+  // The three take turns, so none always runs on a cold or busy machine.
+  for (int r = 0; r < rounds; ++r) {
+    std::string round = std::to_string(r);
+    {
+      test::ServerProcess server(dir + "/checkins-data-" + round, config);
+      light.push_back(checkInRate(server.address(), clients, seconds, ReplicaSync::kAppliedData));
+      lightPerCommit.push_back(stopAndCountRequestsPerCommit(server, "server (batches synced once)"));
+    }
+    {
+      test::ServerProcess server(dir + "/checkins-full-" + round, config);
+      full.push_back(checkInRate(server.address(), clients, seconds, ReplicaSync::kFull));
+      fullPerCommit.push_back(stopAndCountRequestsPerCommit(server, "server (every commit synced)"));
+    }
+    sqlite.push_back(sqliteDurableCommitsPerSecond(dir + "/checkins-" + round + ".sqlite", seconds));
+  }
+  std::string k = std::to_string(clients);
+  report.add("check-in", k + " clients, durable replicas, batches synced once", 1e9 / median(light));
+  report.add("check-in", k + " clients, durable replicas, every commit synced", 1e9 / median(full));
+  report.add("check-in", "SQLite WAL FULL single-row commits", 1e9 / median(sqlite));
+  report.ratio("checkins_" + k + "_batches_synced_once_vs_sqlite_durable",
+               median(light) / median(sqlite), "(reported)");
+  report.ratio("checkins_" + k + "_every_commit_synced_vs_sqlite_durable",
+               median(full) / median(sqlite), "(reported)");
+  report.ratio("checkins_batches_synced_once_vs_every_commit_synced", median(light) / median(full),
+               "(reported)");
+  report.ratio("server_requests_per_commit_batches_synced_once", median(lightPerCommit),
+               "(reported)");
+  report.ratio("server_requests_per_commit_every_commit_synced", median(fullPerCommit),
+               "(reported)");
+}
+
+void runScaleCase(Report& report, const std::string& dir) {
+  const int subscribers = std::stoi(arg("subscribers", "1000"));
+  const int hosts = std::max(1, std::min(subscribers, std::stoi(arg("hosts", "10"))));
+  const int changes = std::stoi(arg("scale-changes", "100"));
+  const std::string durable = arg("subscriber-durable", "0");
+  raiseFileLimit();
+  std::string limit = std::to_string(subscribers + 64);
+  auto config =
+      writeConfig(dir + "/scale.json", 0, std::nullopt,
+                  R"("maxConnections": )" + limit + R"(, "maxConnectionsPerSource": )" + limit,
+                  subscribers);
+  test::ServerProcess server(dir + "/scale-server", config);
+  Client a(dir + "/scale-a", clientOptions("A", server.address(), true));
+  if (!a.waitConnected(30s) ||
+      !test::eventually([&] { return a.status().idsLeft["parts"] > 0; }, 30s)) {
+    throw std::runtime_error("client A did not connect");
+  }
+  std::this_thread::sleep_for(1s);
+  const auto rssBefore = statusBytes(server.pid(), "VmRSS");
+  const auto anonBefore = statusBytes(server.pid(), "RssAnon");
+
+  // The subscribers: real replicas, `hosts` processes holding them.
+  auto setupStart = Clock::now();
+  std::vector<std::unique_ptr<Child>> children;
+  for (int h = 0, first = 0; h < hosts; ++h) {
+    int count = subscribers / hosts + (h < subscribers % hosts ? 1 : 0);
+    children.push_back(std::make_unique<Child>(std::vector<std::string>{
+        "--role=subscribers", "--server=" + server.address(), "--first=" + std::to_string(first),
+        "--count=" + std::to_string(count), "--subscriber-durable=" + durable}));
+    first += count;
+  }
+  for (auto& c : children) {
+    if (auto line = c->line(); line != "ready") {
+      throw std::runtime_error("a subscriber host said '" + line + "'");
+    }
+  }
+  double setup = std::chrono::duration<double>(Clock::now() - setupStart).count();
+  std::this_thread::sleep_for(2s);  // idle sessions
+  const auto rssAfter = statusBytes(server.pid(), "VmRSS");
+  const auto anonAfter = statusBytes(server.pid(), "RssAnon");
+  const double perClient = (static_cast<double>(rssAfter) - static_cast<double>(rssBefore)) /
+                           static_cast<double>(subscribers);
+  const double anonPerClient = (static_cast<double>(anonAfter) - static_cast<double>(anonBefore)) /
+                               static_cast<double>(subscribers);
+  std::printf("  scale: %d replicas in %d processes (durable: %s) subscribed in %.1f s; server "
+              "VmRSS %.1f -> %.1f MiB (RssAnon %.1f -> %.1f MiB)\n",
+              subscribers, hosts, durable == "1" ? "yes" : "no", setup,
+              static_cast<double>(rssBefore) / 1048576.0, static_cast<double>(rssAfter) / 1048576.0,
+              static_cast<double>(anonBefore) / 1048576.0,
+              static_cast<double>(anonAfter) / 1048576.0);
+
+  // One change at a time, from A's commit to the first and the last
+  // replica's event; the CPU the server and the hosts spend meanwhile.
+  std::vector<double> reach, first;
+  auto cpuOf = [&](bool hostsToo) {
+    double total = 0;
+    if (hostsToo) {
+      for (auto& c : children) total += cpuSeconds(c->pid);
+    } else {
+      total = cpuSeconds(server.pid());
+    }
+    return total;
+  };
+  const double serverCpu = cpuOf(false), hostsCpu = cpuOf(true);
+  for (int i = 0; i < changes; ++i) {
+    auto key = a.db().write(
+        [&](WriteTxn& txn) { return txn.tree<plm::Part>().create(test::makePart(i)); });
+    std::int64_t committed = nowNs();
+    std::int64_t last = committed, earliest = INT64_MAX;
+    for (auto& c : children) {
+      std::string line = c->line();
+      std::uint64_t id = 0;
+      std::int64_t seenFirst = 0, seenLast = 0;
+      if (std::sscanf(line.c_str(), "%" SCNu64 " %" SCNd64 " %" SCNd64, &id, &seenFirst,
+                      &seenLast) != 3 ||
+          id != key.id) {
+        throw std::runtime_error("a subscriber host said '" + line + "'");
+      }
+      last = std::max(last, seenLast);
+      earliest = std::min(earliest, seenFirst);
+    }
+    reach.push_back(static_cast<double>(last - committed));
+    first.push_back(static_cast<double>(earliest - committed));
+  }
+  const double perChange = static_cast<double>(std::max(changes, 1));
+  std::printf("  scale: CPU per change: server %.1f ms, the %d hosts %.1f ms (%.0f us a replica)\n",
+              (cpuOf(false) - serverCpu) * 1e3 / perChange, hosts,
+              (cpuOf(true) - hostsCpu) * 1e3 / perChange,
+              (cpuOf(true) - hostsCpu) * 1e6 / perChange / subscribers);
+  for (auto& c : children) c->wait();
+  std::string n = std::to_string(subscribers);
+  report.add("scale", "one change to the first replica (p50)", percentile(first, 0.5));
+  report.add("scale", "one change to all " + n + " replicas (p50)", percentile(reach, 0.5));
+  report.add("scale", "one change to all " + n + " replicas (p99)", percentile(reach, 0.99));
+  report.add("scale", "one change to all " + n + " replicas (max)", percentile(reach, 1.0));
+  report.ratio("scale_reach_all_p99_ms", percentile(reach, 0.99) / 1e6, "<= 100");
+  report.ratio("server_rss_per_idle_client_kib", perClient / 1024, "<= 64");
+  report.ratio("server_rss_anon_per_idle_client_kib", anonPerClient / 1024, "(reported)");
+  stopAndCountRequestsPerCommit(server, "scale server");
+}
+
+int runSubscriberHost() {
+  const int first = std::stoi(arg("first", "0"));
+  const int count = std::stoi(arg("count", "1"));
+  const bool durable = arg("subscriber-durable", "0") == "1";
+  test::TempDir dir;
+  struct Seen {
+    int replicas = 0;
+    std::int64_t earliest = INT64_MAX;
+    std::int64_t latest = 0;
+  };
+  std::mutex mutex;
+  std::unordered_map<std::uint64_t, Seen> seen;
+  std::vector<std::unique_ptr<Client>> clients;
+  std::vector<Subscription> subscriptions;
+  for (int i = 0; i < count; ++i) {
+    std::string name = "sub-" + std::to_string(first + i);
+    auto o = clientOptions(name, arg("server", ""), durable);
+    o.database.initialMapSize = std::size_t{1} << 20;  // grows when it must
+    o.database.maxReaders = 8;
+    clients.push_back(std::make_unique<Client>(dir.sub(name), o));
+    subscriptions.push_back(clients.back()->db().subscribe(
+        EventFilter{{"parts"}, {EventKind::kCreated}}, [&](const Event& e) {
+          if (e.origin != "A") return;
+          std::int64_t now = nowNs();
+          std::lock_guard lock(mutex);
+          Seen& s = seen[e.key.id];
+          s.earliest = std::min(s.earliest, now);
+          s.latest = std::max(s.latest, now);
+          if (++s.replicas == count) {
+            std::printf("%" PRIu64 " %" PRId64 " %" PRId64 "\n", e.key.id, s.earliest, s.latest);
+            std::fflush(stdout);
+            seen.erase(e.key.id);
+          }
+        }));
+  }
+  for (auto& c : clients) {
+    if (!c->waitConnected(300s) || !c->sync(300s)) {
+      std::printf("replica %s did not sync: %s\n", c->db().path().c_str(),
+                  c->status().lastError.c_str());
+      return 1;
+    }
+  }
+  std::printf("ready\n");
+  std::fflush(stdout);
+  char c;
+  while (::read(0, &c, 1) > 0) {
+  }
+  subscriptions.clear();
+  return 0;
+}
+
+}  // namespace hills::bench
