@@ -14,6 +14,7 @@
 #include <random>
 #include <vector>
 
+#include "certificates.h"
 #include "net_namespace.h"
 #include "plm_fixtures.h"
 #include "sanitizers.h"
@@ -252,4 +253,39 @@ TEST_CASE(
   REQUIRE(connects(a));
   CHECK(a.status().serverAddress == server.address());
   CHECK(server.alive());
+}
+
+TEST_CASE("over TLS a reply advertises the certificate, and one not expected is ignored",
+          "[integration][discovery][tls]") {
+  if (!isolated()) return;
+  TempDir dir;
+  auto certificate = selfSigned(dir.path(), "server");
+  auto other = selfSigned(dir.path(), "other");
+  ServerProcess server(dir.sub("server"), writeServerConfig(dir.sub("server.json"), certificate,
+                                                            R"("discovery": {"name": "plm"})"));
+  REQUIRE(eventually(
+      [&] { return server.log().find("answering discovery for 'plm'") != std::string::npos; }));
+
+  // Trust on first use: found, connected, the certificate pinned.
+  auto aOptions = discovering("A", "plm");
+  aOptions.plaintext = false;
+  hills::Client a(dir.sub("a"), aOptions);
+  REQUIRE(connects(a));
+  CHECK(a.status().serverAddress == server.address());
+
+  // A client given another fingerprint ignores the reply: it never
+  // connects to (nor sends its token to) that server.
+  auto bOptions = discovering("B", "plm");
+  bOptions.plaintext = false;
+  bOptions.tls.fingerprint = other.fingerprint;
+  hills::Client b(dir.sub("b"), bOptions);
+  std::string error;
+  REQUIRE(eventually([&] {
+    error = b.status().lastError;
+    return error.find("with the certificate " + certificate.fingerprint + ", not " +
+                      other.fingerprint) != std::string::npos;
+  }));
+  CHECK_FALSE(b.waitConnected(500ms));
+  CHECK(b.status().serverAddress.empty());
+  CHECK(server.log().find("client 'B' connected") == std::string::npos);
 }
