@@ -3,6 +3,7 @@
 #include <random>
 
 #include "client_impl.h"
+#include "discovery.h"
 #include "quarantine.h"
 #include "tls.h"
 
@@ -27,6 +28,7 @@ std::shared_ptr<client::Replica> makeReplica(const ClientOptions& options, Clien
                     ") leaves the claimable ids, or a block of idBlock ids would");
   }
   client::checkTls(options);
+  client::discoveryTarget(options.server);  // a malformed "discover:" is refused here
   auto replica = std::make_shared<client::Replica>(options.name);
   replica->setOnOutbox([impl] { impl->wake(); });
   return replica;
@@ -212,6 +214,7 @@ bool Client::waitConnected(std::chrono::milliseconds timeout) {
 
 void Client::connectTo(const std::string& server, const std::string& token) {
   impl_->requireOtherThread("connectTo");
+  client::discoveryTarget(server);
   {
     std::lock_guard lock(impl_->mutex);
     impl_->options.server = server;

@@ -110,7 +110,8 @@ sync::Session::Client& SyncEngine::session() {
 kj::Promise<void> SyncEngine::run() {
   auto [server, token] = client_.target();
   if (server.empty()) return idle().then([this]() { return run(); });
-  return connectOnce(server, token)
+  return locate(server)
+      .then([this, token](std::string address) { return connectOnce(address, token); })
       .then([this]() { ended(nullptr); }, [this](kj::Exception&& e) { ended(&e); })
       .then([this]() {
         session_ = nullptr;

@@ -37,6 +37,19 @@ struct ServerConfig {
   # than logRetentionS (0: at once). compactLog false keeps every entry.
   logRetentionS @16 :UInt32 = 604800;
   compactLog @17 :Bool = true;
+
+  # LAN discovery (docs/OPERATIONS.md, "Discovery"): the server answers
+  # clients that look for it by name on UDP multicast. Off unless
+  # discovery.name is set.
+  discovery @18 :Discovery;
+}
+
+struct Discovery {
+  name @0 :Text;                     # clients find the server with server = "discover:<name>"
+  group @1 :Text = "239.255.74.20";  # the IPv4 multicast group the server joins
+  port @2 :UInt16 = 7420;            # the UDP port queries are sent to
+  advertise @3 :Text;                # the host clients connect to; empty: see OPERATIONS.md
+  interface @4 :Text;                # IPv4 address of the interface to join on; empty: the route's
 }
 
 struct Tls {

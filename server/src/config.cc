@@ -10,6 +10,7 @@
 
 #include "authority.h"
 #include "hills/config.capnp.h"
+#include "hills/discovery.h"
 #include "hills/server.h"
 #include "hills/tls.h"
 
@@ -50,7 +51,50 @@ std::optional<ServerTls> readTls(config::ServerConfig::Reader root, const std::s
   return out;
 }
 
+ServerDiscovery readDiscovery(config::ServerConfig::Reader root, const std::string& path) {
+  ServerDiscovery out;
+  if (!root.hasDiscovery()) return out;
+  auto d = root.getDiscovery();
+  out.name = d.getName().cStr();
+  out.where.group = d.getGroup().cStr();
+  out.where.port = d.getPort();
+  out.advertise = d.getAdvertise().cStr();
+  out.interface = d.getInterface().cStr();
+  if (out.name.empty()) {
+    // A discovery member without a name would leave discovery off without a word.
+    throw Error(ErrorCode::kInvalidArgument,
+                "the server configuration " + path +
+                    " has a discovery without a name: add \"name\" (what clients ask for, "
+                    "with server = \"discover:<name>\") or remove discovery");
+  }
+  checkDiscovery(out, "the server configuration " + path);
+  return out;
+}
+
 }  // namespace
+
+void checkDiscovery(const ServerDiscovery& discovery, const std::string& where) {
+  if (discovery.name.empty()) return;
+  auto refuse = [&](const std::string& member, const std::string& why) {
+    throw Error(ErrorCode::kInvalidArgument, where + ": discovery." + member + ": " + why);
+  };
+  if (auto why = protocol::whyNotName(discovery.name); !why.empty()) refuse("name", why);
+  if (auto why = protocol::whyNotGroup(discovery.where.group); !why.empty()) refuse("group", why);
+  if (discovery.where.port == 0) refuse("port", "0 is no port to send queries to");
+  if (!discovery.interface.empty() && !protocol::isIpv4(discovery.interface)) {
+    refuse("interface", "'" + discovery.interface +
+                            "' is not an IPv4 address (the address of the interface to join on)");
+  }
+  if (discovery.advertise.size() > protocol::kMaxDiscoveryText) {
+    refuse("advertise", "longer than " + std::to_string(protocol::kMaxDiscoveryText) + " bytes");
+  }
+  for (char c : discovery.advertise) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == ':') {
+      refuse("advertise", "'" + discovery.advertise +
+                              "' is not a host name or IPv4 address (no port, no spaces)");
+    }
+  }
+}
 
 ServerConfig loadServerConfig(const std::string& path) {
   std::ifstream in(path);
@@ -89,6 +133,7 @@ ServerConfig loadServerConfig(const std::string& path) {
   out.httpListen = root.getHttpListen().cStr();
   out.tls = readTls(root, path);
   out.plaintext = root.getPlaintext();
+  out.discovery = readDiscovery(root, path);
   checkTransport(out, "the server configuration " + path);
   const std::pair<const char*, std::uint64_t> positive[] = {
       {"idBlock", out.idBlock},

@@ -144,6 +144,7 @@ class ServerMain {
               "you do not trust");
     }
 
+    bool discover = !config.discovery.name.empty();
     hills::SyncServer server(db, std::move(config), io.provider->getTimer(), logLine);
     // listen() retries a failed accept by itself; this is for the unforeseen.
     auto serving = server.listen(*receiver).eagerlyEvaluate([](kj::Exception&& e) {
@@ -154,6 +155,17 @@ class ServerMain {
       httpServing = server.serveHttp(*httpReceiver).eagerlyEvaluate([](kj::Exception&& e) {
         logLine("the HTTP endpoint stopped: " + std::string(e.getDescription().cStr()));
       });
+    }
+    kj::Promise<void> discoveryServing = nullptr;
+    if (discover) {
+      // A group that cannot be joined stops the start: the administrator
+      // asked for discovery, and clients would look for this server in vain.
+      auto syncPort = static_cast<std::uint16_t>(receiver->getPort());
+      discoveryServing =
+          server.serveDiscovery(*io.lowLevelProvider, host, syncPort)
+              .eagerlyEvaluate([](kj::Exception&& e) {
+                logLine("discovery stopped: " + std::string(e.getDescription().cStr()));
+              });
     }
     auto& port = io.unixEventPort;
     for (;;) {

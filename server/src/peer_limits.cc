@@ -117,4 +117,28 @@ kj::Duration Sources::failed(const std::string& source, kj::TimePoint when) {
   return d;
 }
 
+ReplyLimiter::ReplyLimiter(unsigned perSource, unsigned total, std::size_t maxSources,
+                           kj::Duration window)
+    : perSource_(perSource), total_(total), maxSources_(maxSources), window_(window) {}
+
+bool ReplyLimiter::allow(kj::TimePoint now, const std::string& source) {
+  if (now - all_.start >= window_) all_ = Window{now, 0};
+  if (all_.count >= total_) return false;
+  auto it = sources_.find(source);
+  if (it == sources_.end()) {
+    if (sources_.size() >= maxSources_) {
+      std::erase_if(sources_,
+                    [&](const auto& entry) { return now - entry.second.start >= window_; });
+      if (sources_.size() >= maxSources_) return false;
+    }
+    it = sources_.emplace(source, Window{now, 0}).first;
+  } else if (now - it->second.start >= window_) {
+    it->second = Window{now, 0};
+  }
+  if (it->second.count >= perSource_) return false;
+  ++it->second.count;
+  ++all_.count;
+  return true;
+}
+
 }  // namespace hills::server

@@ -1,6 +1,6 @@
 // What the sync server keeps per source (a peer's address without its
-// port): open connections and failed hellos, and how many of its refusal
-// lines reach the log.
+// port): open connections and failed hellos, how many of its refusal lines
+// reach the log, and how many datagrams it answers.
 #pragma once
 
 #include <kj/time.h>
@@ -100,6 +100,34 @@ class Sources {
   kj::Duration delay_, maxDelay_, memory_;
   std::map<std::string, Source> sources_;
   std::size_t sweepAt_ = 64;
+};
+
+// Answers to datagrams (LAN discovery): at most `perSource` per source in
+// each window of `window`, and `total` in all; remembers at most
+// `maxSources` sources at a time (a source it cannot remember is not
+// answered until a window ends), so a flood of spoofed sources costs
+// bounded memory and sends a bounded number of answers. Not thread-safe
+// (the event loop only).
+class ReplyLimiter {
+ public:
+  ReplyLimiter(unsigned perSource, unsigned total, std::size_t maxSources, kj::Duration window);
+
+  // Whether `source` may be answered at `now`; counts the answer when it may.
+  bool allow(kj::TimePoint now, const std::string& source);
+
+  // Sources remembered now.
+  std::size_t size() const { return sources_.size(); }
+
+ private:
+  struct Window {
+    kj::TimePoint start;
+    unsigned count = 0;
+  };
+  unsigned perSource_, total_;
+  std::size_t maxSources_;
+  kj::Duration window_;
+  Window all_{kj::origin<kj::TimePoint>(), 0};
+  std::map<std::string, Window> sources_;
 };
 
 // "1,234,567".

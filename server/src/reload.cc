@@ -46,6 +46,18 @@ std::vector<std::string> keepRestartOnly(const ServerConfig& running, ServerConf
     next.tls = running.tls;
     next.plaintext = running.plaintext;
   }
+  // The discovery socket is made at start, with what it advertises.
+  if (!(next.discovery == running.discovery)) {
+    auto describe = [](const ServerDiscovery& d) {
+      return d.name.empty() ? std::string("off")
+                            : "'" + d.name + "' on " + d.where.toString() +
+                                  (d.advertise.empty() ? "" : ", advertising " + d.advertise) +
+                                  (d.interface.empty() ? "" : ", interface " + d.interface);
+    };
+    kept.push_back("discovery (" + describe(running.discovery) + ", the file says " +
+                   describe(next.discovery) + ")");
+    next.discovery = running.discovery;
+  }
   if (next.compactLog != running.compactLog) {
     kept.push_back(std::string("compactLog (") + (running.compactLog ? "true" : "false") +
                    ", the file says " + (next.compactLog ? "true" : "false") + ")");

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "connection.h"
+#include "discovery.h"
 #include "http_endpoint.h"
 #include "metrics.h"
 #include "peer_limits.h"
@@ -181,6 +182,8 @@ struct SyncServer::Impl final : public kj::TaskSet::ErrorHandler {
  public:
   // serveHttp(); last, so it goes first, before what it reads.
   kj::Maybe<kj::Own<server::HttpEndpoint>> http;
+  // serveDiscovery(); as the endpoint.
+  kj::Maybe<kj::Own<server::DiscoveryResponder>> discovery;
 };
 
 // The bootstrap capability of a new connection.

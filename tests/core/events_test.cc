@@ -158,7 +158,7 @@ TEST_CASE("a subscriber that throws neither stops the others nor breaks the writ
   db.read([&](const hills::ReadTxn& txn) { CHECK(txn.tree<plm::Part>().contains(key)); });
 }
 
-TEST_CASE("a subscriber may write; its events follow the current delivery", "[core][events]") {
+TEST_CASE("a subscriber may write, and its events follow the current delivery", "[core][events]") {
   TempDir dir;
   hills::Database db(dir.path(), plmOptions());
   std::vector<std::string> seen;

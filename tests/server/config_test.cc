@@ -143,3 +143,60 @@ TEST_CASE("a configuration says TLS or plain text, and its TLS files are read an
           R"({"clients": [], "tls": {"certificateFile": "server.crt", "keyFile": "other.key"}})"),
       Catch::Contains(other.keyFile + " is not the key of " + cert.certificateFile));
 }
+
+TEST_CASE("discovery is off by default, and read with its defaults when named",
+          "[server][config][discovery]") {
+  TempDir dir;
+  auto off = hills::loadServerConfig(
+      writeFile(dir.sub("a.json"), R"({"clients": [], "plaintext": true})"));
+  CHECK(off.discovery.name.empty());
+
+  auto on = hills::loadServerConfig(writeFile(
+      dir.sub("b.json"), R"({"clients": [], "plaintext": true, "discovery": {"name": "plm"}})"));
+  CHECK(on.discovery.name == "plm");
+  CHECK(on.discovery.where.group == "239.255.74.20");
+  CHECK(on.discovery.where.port == 7420);
+  CHECK(on.discovery.advertise.empty());
+  CHECK(on.discovery.interface.empty());
+
+  auto set = hills::loadServerConfig(writeFile(dir.sub("c.json"), R"({"clients": [],
+      "plaintext": true, "discovery": {"name": "line 3", "group": "239.1.2.3", "port": 9999,
+      "advertise": "plm-server.example", "interface": "10.0.0.5"}})"));
+  CHECK(set.discovery.name == "line 3");
+  CHECK(set.discovery.where.group == "239.1.2.3");
+  CHECK(set.discovery.where.port == 9999);
+  CHECK(set.discovery.advertise == "plm-server.example");
+  CHECK(set.discovery.interface == "10.0.0.5");
+}
+
+TEST_CASE("a discovery that cannot work is refused at load, naming the member",
+          "[server][config][discovery]") {
+  TempDir dir;
+  auto refusal = [&](const std::string& discovery) {
+    return errorOf([&] {
+      hills::loadServerConfig(writeFile(
+          dir.sub("d.json"),
+          R"({"clients": [], "plaintext": true, "discovery": )" + discovery + "}"));
+    });
+  };
+  auto unnamed = refusal(R"({"group": "239.1.2.3"})");
+  CHECK(unnamed.code() == ErrorCode::kInvalidArgument);
+  CHECK_THAT(unnamed.what(), Catch::Contains("a discovery without a name"));
+
+  auto unicast = refusal(R"({"name": "plm", "group": "10.0.0.5"})");
+  CHECK(unicast.code() == ErrorCode::kInvalidArgument);
+  CHECK_THAT(unicast.what(), Catch::Contains("discovery.group: '10.0.0.5' is not a multicast"));
+
+  CHECK_THAT(refusal(R"({"name": "plm", "group": "plm-group"})").what(),
+             Catch::Contains("discovery.group: 'plm-group' is not an IPv4 address"));
+  CHECK_THAT(refusal(R"({"name": "plm", "port": 0})").what(),
+             Catch::Contains("discovery.port"));
+  CHECK_THAT(refusal(R"({"name": "plm", "interface": "eth0"})").what(),
+             Catch::Contains("discovery.interface: 'eth0' is not an IPv4 address"));
+  CHECK_THAT(refusal(R"({"name": "plm", "advertise": "plm:7420"})").what(),
+             Catch::Contains("discovery.advertise"));
+  CHECK_THAT(refusal(R"({"name": "plm\u0007"})").what(),
+             Catch::Contains("discovery.name: the name holds a control character"));
+  CHECK_THAT(refusal(R"({"name": "plm", "grup": "239.1.2.3"})").what(),
+             Catch::Contains("grup"));
+}

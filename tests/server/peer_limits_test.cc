@@ -90,3 +90,26 @@ TEST_CASE("sources count their open connections and are forgotten when idle",
   CHECK(sources.size() == 1);
   CHECK(sources.answerAt("c", at(10)) == at(100));
 }
+
+TEST_CASE("datagram answers are limited per source and in all, with bounded sources",
+          "[server][limits][discovery]") {
+  hills::server::ReplyLimiter limiter(3, 5, 2, 1 * kj::SECONDS);
+  // Three for a, then no more in this window.
+  CHECK(limiter.allow(at(0), "a"));
+  CHECK(limiter.allow(at(1), "a"));
+  CHECK(limiter.allow(at(2), "a"));
+  CHECK_FALSE(limiter.allow(at(3), "a"));
+  // b has its own three, until the total of five is reached.
+  CHECK(limiter.allow(at(4), "b"));
+  CHECK(limiter.allow(at(5), "b"));
+  CHECK_FALSE(limiter.allow(at(6), "b"));
+  CHECK_FALSE(limiter.allow(at(7), "c"));
+  // A new window: a and b may again; c cannot be remembered beside them
+  // until their windows end.
+  CHECK(limiter.allow(at(1000), "a"));
+  CHECK(limiter.allow(at(1001), "b"));
+  CHECK_FALSE(limiter.allow(at(1002), "c"));
+  CHECK(limiter.size() == 2);
+  CHECK(limiter.allow(at(2001), "c"));
+  CHECK(limiter.size() <= 2);
+}

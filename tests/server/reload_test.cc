@@ -125,3 +125,13 @@ TEST_CASE("a reload applies new limits and leaves httpListen for a restart", "[s
   CHECK(server.metrics().sessionsRefused["max_connections_per_source"] == 1);
   CHECK(a.status().connected);
 }
+
+TEST_CASE("a reload leaves a changed discovery for a restart", "[server][reload][discovery]") {
+  TempDir dir;
+  ServerThread server(dir.sub("server"), writers({"A"}));
+  auto next = writers({"A"});
+  next.discovery.name = "plm";
+  reload(server, next);
+  CHECK_THAT(server.log(), Catch::Contains("discovery (off, the file says 'plm' on "
+                                           "239.255.74.20:7420) needs a restart"));
+}

@@ -101,7 +101,27 @@ struct ClientOptions {
   std::string token;
 
   // "host:port" of the hills-server. Empty: no server yet (offline only).
+  //
+  // "discover:NAME" finds the server whose configuration says
+  // "discovery": {"name": "NAME"} on the LAN, before every connection
+  // attempt (a server that moved is found again): a query on UDP multicast
+  // (239.255.74.20:7420; "discover:NAME@GROUP:PORT" names another group
+  // and port), answered with the server's uuid, address and certificate
+  // fingerprint. A reply is not trusted: one whose uuid is not the
+  // replica's pinned server, or whose fingerprint is not tls.fingerprint
+  // (else the pinned one), is ignored, and the connection is verified as
+  // with an address given (TLS, pinned uuid). With tls.caFile, set
+  // tls.serverName unless the server advertises a host name (its
+  // discovery.advertise): the address found is an IP address. When no server
+  // answers within discoveryTimeout, status().lastError says so ('no
+  // hills-server named "NAME" answered on 239.255.74.20:7420 within
+  // 1000 ms', and which replies were ignored) and the client tries again
+  // with backoff. The Client constructor and connectTo() throw
+  // Error(kInvalidArgument) for a malformed one (no name, a group that is
+  // not IPv4 multicast, a bad port). Queries do not leave the link
+  // (TTL 1): the server must be on the client's network segment.
   std::string server;
+  std::chrono::milliseconds discoveryTimeout{1000};  // how long a discovery waits for its reply
 
   // The connection is TLS, verified as `tls` says, unless plaintext is set:
   // then it is plain TCP, neither encrypted nor verified, for a server
@@ -175,6 +195,9 @@ struct ClientStatus {
   std::uint64_t reconnects = 0;                  // sessions opened after the first
   std::size_t quarantined = 0;                   // server changes that could not apply here
   std::string lastError;                         // why the last connection or push failed
+  // "host:port" of the last connection attempt: ClientOptions::server, or
+  // the address discovery found for a "discover:NAME".
+  std::string serverAddress;
   // The server refused this client for good (kDenied: unknown name, wrong
   // token, no permission; kWrongServer: another server, or one restored
   // from an older backup, or a TLS certificate that is not the pinned or
@@ -200,7 +223,8 @@ class Client {
   // ids (ClientOptions::idBlock). Throws what Database's constructor
   // throws, and Error(kInvalidArgument) for an empty name, an idBlock of 0
   // (or above 2^62), a claimStart outside the claimable ids, a
-  // tls.fingerprint that is not one, or tls set with plaintext.
+  // tls.fingerprint that is not one, tls set with plaintext, or a
+  // malformed "discover:" server.
   Client(const std::string& path, ClientOptions options);
 
   // Stops the sync thread. Everything written locally stays in the database
@@ -222,9 +246,11 @@ class Client {
   bool waitConnected(std::chrono::milliseconds timeout);
 
   // Ends the session with the current server (if any) and connects to
-  // `server` ("host:port"; empty: stay offline) with `token`, clearing a
-  // refusal. The replica stays pinned: a server with another uuid is still
-  // refused (kWrongServer).
+  // `server` ("host:port", or "discover:NAME" as ClientOptions::server;
+  // empty: stay offline) with `token`, clearing a refusal. Throws
+  // Error(kInvalidArgument) for a malformed "discover:", changing
+  // nothing. The replica stays pinned: a server with another uuid is
+  // still refused (kWrongServer).
   void connectTo(const std::string& server, const std::string& token);
 
   // Waits until the outbox is empty: everything written here has been

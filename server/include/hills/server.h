@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "hills/database.h"
+#include "hills/discovery.h"
 
 namespace hills {
 
@@ -35,6 +36,23 @@ struct ServerTls {
   std::string key;
   std::string certificateFile;  // where they were read from, for messages
   std::string keyFile;
+};
+
+// How the server answers LAN discovery (docs/ARCHITECTURE.md, "Discovery"):
+// clients that look for `name` on UDP multicast learn its uuid, address and
+// TLS fingerprint. Off while `name` is empty.
+struct ServerDiscovery {
+  std::string name;  // what clients ask for: ClientOptions::server = "discover:<name>"
+  protocol::DiscoveryGroup where;  // the multicast group joined and its UDP port
+  // The host clients are told to connect to. Empty: the host of the
+  // listen address when it names one (not a wildcard such as 0.0.0.0),
+  // else the address the reply leaves from, which the client sees.
+  std::string advertise;
+  // IPv4 address of the interface to join the group on; empty: the one
+  // the kernel's route for the group leads to.
+  std::string interface;
+
+  bool operator==(const ServerDiscovery&) const = default;
 };
 
 struct ServerConfig {
@@ -87,6 +105,10 @@ struct ServerConfig {
   // program listens on it (SyncServer::serveHttp); it should be a
   // management address, not the clients' LAN. Changing it needs a restart.
   std::string httpListen;
+
+  // LAN discovery; off unless discovery.name is set. The program serves
+  // it (SyncServer::serveDiscovery). Changing it needs a restart.
+  ServerDiscovery discovery;
 };
 
 // A histogram as Prometheus keeps one: counts[i] values at most bounds[i]
@@ -154,8 +176,17 @@ struct ServerHealth {
 // JSON of that shape, a client without a name or token, a name given twice,
 // neither tls nor "plaintext": true, or both, a tls without both files, a
 // certificate or key file that cannot be read or holds no PEM certificate
-// or key, or a key that is not the certificate's).
+// or key, or a key that is not the certificate's, a discovery that
+// checkDiscovery() refuses).
 ServerConfig loadServerConfig(const std::string& path);
+
+// Throws Error(kInvalidArgument), naming `where` and the member, unless
+// `discovery` is off (no name) or can work: a name of at most
+// protocol::kMaxDiscoveryText bytes without control characters, a group
+// that is an IPv4 multicast address, a port other than 0, an interface
+// that is empty or an IPv4 address, an advertised host without spaces,
+// port or control characters.
+void checkDiscovery(const ServerDiscovery& discovery, const std::string& where);
 
 // Throws Error(kInvalidArgument), naming `where`, unless `config` says
 // exactly one of tls and plaintext, and its tls identity (if any) is a
@@ -219,14 +250,31 @@ class SyncServer {
   // address. Call at most once.
   kj::Promise<void> serveHttp(kj::ConnectionReceiver& receiver);
 
+  // Answers LAN discovery queries for config.discovery.name until the
+  // promise is cancelled: each reply gives this server's uuid, the host
+  // and `port` clients connect to (discovery.advertise, else `host`, the
+  // listen address's, unless it is a wildcard such as 0.0.0.0: then none,
+  // and clients use the address the reply comes from), its certificate's
+  // fingerprint (empty over plain TCP) and the protocol version. The socket is made at the call: throws
+  // Error(kInvalidArgument) when discovery is off or checkDiscovery()
+  // refuses it, Error(kIo) when the group cannot be joined (no multicast
+  // route or interface). Datagrams that are not a query of this version,
+  // longer than protocol::kMaxDatagram or malformed are ignored; queries
+  // for another name too. Replies are limited: 10 a second per source, 200
+  // in all, 4096 sources remembered, so a flood costs bounded work and
+  // memory; what was ignored or not answered is logged rate-limited. A failed
+  // receive or send is logged and the responder goes on. Call at most once.
+  kj::Promise<void> serveDiscovery(kj::LowLevelAsyncIoProvider& io, std::string host,
+                                   std::uint16_t port);
+
   // Applies a configuration read again (SIGHUP): the clients, tokens and
   // permissions, and the limits. A session whose client is gone or whose
   // token changed is closed, as is one that may no longer read (its
   // subscription is a read); one whose other permissions changed goes on
   // and meets them from its next call. Limits apply from the next
   // connection, hello or commit that uses them (maxBytesInFlight: new
-  // connections). What needs a restart (httpListen) keeps its value and is
-  // logged as such. Every change is logged.
+  // connections). What needs a restart (httpListen, tls, plaintext,
+  // compactLog, discovery) keeps its value and is logged as such. Every change is logged.
   void reload(ServerConfig config);
 
   // Logs that a configuration could not be read again (`why`) and that the
