@@ -4,6 +4,7 @@
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -59,6 +60,7 @@ void quarantineRecord(WriteTxn& txn, std::string_view tree, sync::SnapshotRecord
 }  // namespace
 
 kj::Promise<void> SyncEngine::bootstrap() {
+  adding_.clear();
   std::uint64_t serverLast;
   {
     std::lock_guard lock(client_.mutex);
@@ -76,6 +78,22 @@ kj::Promise<void> SyncEngine::bootstrap() {
         });
         return nextPart(response.getSnapshot(), sequence);
       });
+}
+
+kj::Promise<void> SyncEngine::addTrees() {
+  adding_ = client_.db.read([&](const ReadTxn& txn) { return client_.replica->adding(txn); });
+  if (adding_.empty()) return kj::READY_NOW;
+  // The session's snapshot, of which the parts of the added trees are kept.
+  return timed(session().snapshotRequest().send()).then([this](auto&& response) {
+    std::uint64_t sequence = response.getSequence();
+    client_.db.write([&](WriteTxn& txn) { client_.replica->startAdding(txn, sequence); });
+    return nextPart(response.getSnapshot(), sequence);
+  });
+}
+
+void SyncEngine::treesAdded(std::uint64_t sequence) {
+  client_.db.write([&](WriteTxn& txn) { client_.replica->doneAdding(txn); });
+  adding_.clear();
 }
 
 kj::Promise<void> SyncEngine::nextPart(sync::Snapshot::Client snapshot, std::uint64_t sequence) {
@@ -106,6 +124,10 @@ kj::Promise<void> SyncEngine::storeParts(
       return storeParts(kj::mv(ahead), kj::mv(snapshot), sequence, kj::mv(pending));
     }
     applyParts(*pending, sequence);
+    if (!adding_.empty()) {
+      treesAdded(sequence);
+      return kj::READY_NOW;
+    }
     client_.db.write([&](WriteTxn& txn) {
       std::uint64_t start = bootstrapStart(txn);
       client_.replica->setCursor(txn, start != 0 ? std::min(start, sequence) : sequence);
@@ -147,6 +169,11 @@ void SyncEngine::applyParts(
                                             e.getDescription().cStr());
     }
   }
+  // Of a snapshot for added trees (addTrees), the parts of those only.
+  auto adding = [&](std::string_view tree) {
+    return adding_.empty() || tree.empty() ||
+           std::find(adding_.begin(), adding_.end(), tree) != adding_.end();
+  };
   // As with the log: a record that cannot be stored here waits in the
   // quarantine, and the parts are stored again without it.
   std::map<std::pair<std::size_t, unsigned>, Error> refused;  // by part and record
@@ -158,6 +185,7 @@ void SyncEngine::applyParts(
         for (std::size_t p = 0; p < parts.size(); ++p) {
           auto part = decoded[p]->getRoot<sync::SnapshotPart>();
           std::string tree = part.getTree();
+          if (!adding(tree)) continue;  // followed already: the log keeps it
           auto records = part.getRecords();
           for (unsigned i = 0; i < records.size(); ++i) {
             auto record = records[i];
@@ -176,6 +204,7 @@ void SyncEngine::applyParts(
             }
           }
           for (auto borrow : part.getBorrows()) {
+            if (!adding(borrow.getKey().getTree().cStr())) continue;
             protocol::putBorrow(txn, protocol::borrowOf(borrow));
           }
         }

@@ -28,14 +28,17 @@ std::atomic<std::uint64_t> spoolCount{0};  // tells apart the files of one proce
 
 std::string spoolDir(const Database& db) { return db.path() + "/snapshots"; }
 
-// Writes one part and notes where it lies in the file.
-void writePart(kj::OutputStream& out, capnp::MessageBuilder& msg, Spool& spool) {
+// Writes one part (of `tree`, with `records`) and notes where it lies in the file.
+void writePart(kj::OutputStream& out, capnp::MessageBuilder& msg, Spool& spool,
+               const std::string& tree = {}, std::uint64_t records = 0) {
   std::uint64_t offset = spool.extents.empty()
                              ? 0
                              : spool.extents.back().first + spool.extents.back().second;
   auto words = capnp::computeSerializedSizeInWords(msg);
   capnp::writeMessage(out, msg);
   spool.extents.emplace_back(offset, words * sizeof(capnp::word));
+  spool.partTrees.push_back(tree);
+  spool.partRecords.push_back(records);
   ++spool.parts;
 }
 
@@ -62,7 +65,7 @@ void writeTree(const ReadTxn& txn, const std::string& tree, kj::OutputStream& ou
       records[i].setValue(pending[i].value);
       records[i].setOrigin(pending[i].origin);
     }
-    writePart(out, msg, spool);
+    writePart(out, msg, spool, tree, pending.size());
     pending.clear();
     bytes = 0;
   };
@@ -91,14 +94,20 @@ void writeBorrows(const ReadTxn& txn, kj::OutputStream& out, Spool& spool) {
 // Streams a spool's parts to one replica.
 class SnapshotImpl final : public sync::Snapshot::Server {
  public:
-  SnapshotImpl(std::shared_ptr<Spool> spool, kj::AutoCloseFd fd, std::shared_ptr<bool> open)
-      : spool_(std::move(spool)), fd_(kj::mv(fd)), open_(std::move(open)) {}
+  SnapshotImpl(std::shared_ptr<Spool> spool, kj::AutoCloseFd fd, std::shared_ptr<bool> open,
+               TreeScope scope)
+      : spool_(std::move(spool)), fd_(kj::mv(fd)), open_(std::move(open)), scope_(std::move(scope)) {}
   ~SnapshotImpl() { *open_ = false; }
 
  protected:
   kj::Promise<void> next(NextContext context) override {
     return protocol::translated([&] {
       auto results = context.getResults();
+      // A partial session's: the parts of its trees, and all borrow parts.
+      while (sent_ < spool_->extents.size() && !spool_->partTrees[sent_].empty() &&
+             !scope_.follows(spool_->partTrees[sent_])) {
+        ++sent_;
+      }
       if (sent_ == spool_->extents.size()) {
         results.setDone(true);
         return kj::Promise<void>(kj::READY_NOW);
@@ -117,6 +126,7 @@ class SnapshotImpl final : public sync::Snapshot::Server {
         }
         done += static_cast<std::uint64_t>(n);
       }
+      if (!scope_.all() && spool_->partTrees[sent_].empty()) keepFollowedBorrows(results);
       ++sent_;
       return kj::Promise<void>(kj::READY_NOW);
     });
@@ -126,7 +136,25 @@ class SnapshotImpl final : public sync::Snapshot::Server {
   std::shared_ptr<Spool> spool_;
   kj::AutoCloseFd fd_;
   std::shared_ptr<bool> open_;
+  TreeScope scope_;
   std::uint64_t sent_ = 0;
+
+  // Rewrites the borrow part in `results` with the borrows of the trees the
+  // session follows only.
+  void keepFollowedBorrows(NextResults::Builder results) {
+    auto bytes = results.getPart();
+    kj::ArrayInputStream in(kj::ArrayPtr<const kj::byte>(bytes.begin(), bytes.size()));
+    capnp::InputStreamMessageReader reader(in);
+    std::vector<BorrowInfo> kept;
+    for (auto b : reader.getRoot<sync::SnapshotPart>().getBorrows()) {
+      if (scope_.follows(b.getKey().getTree().cStr())) kept.push_back(protocol::borrowOf(b));
+    }
+    capnp::MallocMessageBuilder msg;
+    auto borrows = msg.initRoot<sync::SnapshotPart>().initBorrows(static_cast<unsigned>(kept.size()));
+    for (unsigned i = 0; i < kept.size(); ++i) protocol::setBorrow(borrows[i], kept[i]);
+    auto words = capnp::messageToFlatArray(msg);
+    results.setPart(words.asBytes());
+  }
 };
 
 }  // namespace
@@ -224,14 +252,23 @@ kj::Promise<std::shared_ptr<Spool>> Spooler::get(std::uint64_t lastSequence) {
   return branch;
 }
 
+std::uint64_t recordsIn(const Spool& spool, const TreeScope& scope) {
+  if (scope.all()) return spool.records;
+  std::uint64_t records = 0;
+  for (std::size_t i = 0; i < spool.partTrees.size(); ++i) {
+    if (scope.follows(spool.partTrees[i])) records += spool.partRecords[i];
+  }
+  return records;
+}
+
 kj::Own<sync::Snapshot::Server> readSpool(std::shared_ptr<Spool> spool,
-                                          std::shared_ptr<bool> open) {
+                                          std::shared_ptr<bool> open, TreeScope scope) {
   kj::AutoCloseFd fd(::open(spool->path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
     throw Error(ErrorCode::kIo,
                 "cannot read the snapshot " + spool->path + ": " + std::strerror(errno));
   }
-  return kj::heap<SnapshotImpl>(std::move(spool), kj::mv(fd), std::move(open));
+  return kj::heap<SnapshotImpl>(std::move(spool), kj::mv(fd), std::move(open), std::move(scope));
 }
 
 }  // namespace hills::server

@@ -20,6 +20,7 @@
 
 #include "hills/database.h"
 #include "hills/protocol.h"
+#include "tree_scope.h"
 
 namespace hills::server {
 
@@ -30,6 +31,8 @@ struct Spool {
   std::uint64_t records = 0;
   std::uint64_t parts = 0;     // messages in the file (SnapshotPart)
   std::vector<std::pair<std::uint64_t, std::uint64_t>> extents;  // each part's offset and size
+  std::vector<std::string> partTrees;      // each part's tree; empty: borrows
+  std::vector<std::uint64_t> partRecords;  // each part's records
   std::uint64_t bytes = 0;
   std::uint64_t makingMs = 0;  // how long writing it took
   kj::TimePoint made = kj::origin<kj::TimePoint>();
@@ -71,9 +74,14 @@ class Spooler {
 };
 
 // The capability that streams `spool`'s parts to one replica
-// (sync.capnp's Snapshot); it sets `*open` false when it ends. Throws
-// Error(kIo) when the file cannot be read.
+// (sync.capnp's Snapshot); it sets `*open` false when it ends. A partial
+// session's `scope` skips the parts of the trees it does not follow, and
+// the borrows of those trees. Throws Error(kIo) when the file cannot be
+// read.
 kj::Own<sync::Snapshot::Server> readSpool(std::shared_ptr<Spool> spool,
-                                          std::shared_ptr<bool> open);
+                                          std::shared_ptr<bool> open, TreeScope scope = {});
+
+// The records of `spool` that a session of `scope` reads.
+std::uint64_t recordsIn(const Spool& spool, const TreeScope& scope);
 
 }  // namespace hills::server

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "certificates.h"
 #include "error_of.h"
@@ -142,4 +143,16 @@ TEST_CASE("a configuration says TLS or plain text, and its TLS files are read an
           "mismatch.json",
           R"({"clients": [], "tls": {"certificateFile": "server.crt", "keyFile": "other.key"}})"),
       Catch::Contains(other.keyFile + " is not the key of " + cert.certificateFile));
+}
+
+TEST_CASE("a client's trees are read from the configuration; none is every tree",
+          "[server][config][partial]") {
+  TempDir dir;
+  auto config = hills::loadServerConfig(writeFile(
+      dir.sub("trees.json"),
+      R"({"clients": [{"name": "floor", "token": "t", "trees": ["parts", "stock"]},
+                      {"name": "A", "token": "u"}], "plaintext": true})"));
+  REQUIRE(config.clients.size() == 2);
+  CHECK(config.clients[0].trees == std::vector<std::string>{"parts", "stock"});
+  CHECK(config.clients[1].trees.empty());
 }

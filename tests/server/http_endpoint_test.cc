@@ -15,7 +15,7 @@ namespace {
 hills::ServerConfig oneWriter() {
   hills::ServerConfig config;
   config.plaintext = true;
-  config.clients.push_back({"A", "A-token", true, true, false});
+  config.clients.push_back({"A", "A-token", true, true, false, {}});
   return config;
 }
 

@@ -23,8 +23,8 @@ namespace {
 hills::ServerConfig twoWriters() {
   hills::ServerConfig config;
   config.plaintext = true;
-  config.clients.push_back({"A", "A-token", true, true, false});
-  config.clients.push_back({"reader", "reader-token", true, false, false});
+  config.clients.push_back({"A", "A-token", true, true, false, {}});
+  config.clients.push_back({"reader", "reader-token", true, false, false, {}});
   return config;
 }
 
@@ -133,7 +133,7 @@ TEST_CASE("a server's metrics follow its sessions, writes, commits and borrows",
   CHECK(before.sessions == 0);
   CHECK(before.sessionsOpened == 0);
   CHECK(before.commits == 0);
-  CHECK(before.sessionsRefused.size() == 8);
+  CHECK(before.sessionsRefused.size() == 9);  // every reason, "trees" the last
   CHECK(before.bytesReceived == 0);
 
   hills::Client a(dir.sub("a"), clientOptions("A", server.address()));

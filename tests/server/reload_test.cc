@@ -17,7 +17,7 @@ hills::ServerConfig writers(std::initializer_list<const char*> names) {
   hills::ServerConfig config;
   config.plaintext = true;
   for (const char* name : names) {
-    config.clients.push_back({name, std::string(name) + "-token", true, true, false});
+    config.clients.push_back({name, std::string(name) + "-token", true, true, false, {}});
   }
   return config;
 }
@@ -133,4 +133,32 @@ TEST_CASE("a reload applies new limits and leaves httpListen for a restart", "[s
   CHECK(second.closedByPeer(5s));
   CHECK(server.metrics().sessionsRefused["max_connections_per_source"] == 1);
   CHECK(a.status().connected);
+}
+
+TEST_CASE("a reload that takes a tree from a client closes its sessions, and one that adds trees does not",
+          "[server][reload][partial]") {
+  TempDir dir;
+  auto config = writers({"A", "B"});
+  config.clients[1].trees = {"parts", "stock"};
+  ServerThread server(dir.sub("server"), config);
+  auto options = clientOptions("B", server.address());
+  options.replicate = {"parts"};
+  hills::Client b(dir.sub("b"), options);
+  REQUIRE(b.waitConnected(10s));
+
+  // More trees: the session goes on.
+  auto more = writers({"A", "B"});
+  more.clients[1].trees = {"parts", "stock", "boms"};
+  reload(server, more);
+  CHECK(b.status().connected);
+  CHECK(b.status().reconnects == 0);
+
+  // Without parts, its session ends and its hello is refused.
+  auto without = writers({"A", "B"});
+  without.clients[1].trees = {"stock", "boms"};
+  reload(server, without);
+  REQUIRE(eventually([&] { return b.status().refusedBy == ErrorCode::kDenied; }));
+  CHECK_THAT(server.log(),
+             Catch::Contains("client 'B' may no longer read tree 'parts': closing its session"));
+  CHECK_THAT(b.status().lastError, Catch::Contains("tree 'parts'"));
 }
