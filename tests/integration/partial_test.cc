@@ -125,6 +125,7 @@ TEST_CASE("a fresh partial replica starts from a snapshot of its trees only",
   REQUIRE(a.waitConnected(10s));
   REQUIRE(hasIds(a));
   auto made = makeRecords(a, 40, "snapshot");
+  REQUIRE(a.sync(20s));  // the server has them before they are borrowed
   a.checkOut(made.bom);
   a.checkOut(made.parts[3]);
   REQUIRE(a.sync(20s));
