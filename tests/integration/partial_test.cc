@@ -1,6 +1,7 @@
 // Partial replicas through a real hills-server process on 127.0.0.1: a
 // replica that follows some trees only, its snapshot, its read cache, and
 // the server's refusals.
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -9,6 +10,9 @@
 #include <fstream>
 #include <string>
 #include <vector>
+
+#include <capnp/rpc-twoparty.h>
+#include <kj/async-io.h>
 
 #include "contents.h"
 #include "error_of.h"
@@ -71,6 +75,34 @@ Made makeRecords(hills::Client& client, int n, const std::string& notes) {
     m.stock = txn.tree<plm::StockItem>().create(s);
     return m;
   });
+}
+
+// Says hello to the server at `port` as client A speaking `protocol`, and
+// pulls the log from its start: the trees of the entries it gets, or the
+// refusal's text.
+std::vector<std::string> pullAs(unsigned port, std::uint32_t protocol, std::string& refusal) {
+  auto io = kj::setupAsyncIo();
+  auto stream = io.provider->getNetwork()
+                    .parseAddress("127.0.0.1", port)
+                    .wait(io.waitScope)
+                    ->connect()
+                    .wait(io.waitScope);
+  capnp::TwoPartyClient rpc(*stream);
+  auto hello = rpc.bootstrap().castAs<hills::sync::Gate>().helloRequest();
+  hello.initHello().setClient("A");
+  hello.getHello().setToken("A-token");
+  hello.getHello().setProtocol(protocol);
+  std::vector<std::string> trees;
+  try {
+    auto session = hello.send().wait(io.waitScope).getSession();
+    auto pull = session.pullRequest();
+    pull.setLimit(100);
+    auto answer = pull.send().wait(io.waitScope);
+    for (auto change : answer.getChanges()) trees.emplace_back(change.getTree().cStr());
+  } catch (const kj::Exception& e) {
+    refusal = e.getDescription().cStr();
+  }
+  return trees;
 }
 
 template <class T>
@@ -405,4 +437,22 @@ TEST_CASE("a replica opened again with more trees takes a snapshot of the added 
     CHECK(digest(shelf.db())["boms"].hash == digest(a.db())["boms"].hash);
     (void)second;
   }
+}
+
+TEST_CASE("a client of protocol 3 is still served every tree, and one of protocol 2 is refused",
+          "[integration][partial][protocol]") {
+  TempDir dir;
+  ServerProcess server(dir.path() + "/server", writeConfig(dir.path() + "/server.json"));
+  hills::Client a(dir.path() + "/a", clientOptions("A", server.address()));
+  REQUIRE(a.waitConnected(10s));
+  REQUIRE(hasIds(a));
+  makeRecords(a, 1, "old");
+  REQUIRE(a.sync(20s));
+  std::string refusal;
+  auto trees = pullAs(server.port(), 3, refusal);
+  CHECK(refusal.empty());
+  std::sort(trees.begin(), trees.end());
+  CHECK(trees == std::vector<std::string>{"boms", "parts", "stock"});
+  CHECK(pullAs(server.port(), 2, refusal).empty());
+  CHECK_THAT(refusal, Catch::Contains("speaks protocol 2; this server speaks 3 to 4"));
 }
