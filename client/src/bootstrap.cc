@@ -4,6 +4,7 @@
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -76,6 +77,7 @@ struct SyncEngine::SnapshotStream {
 };
 
 kj::Promise<void> SyncEngine::bootstrap() {
+  adding_.clear();
   std::uint64_t serverLast;
   {
     std::lock_guard lock(client_.mutex);
@@ -91,12 +93,33 @@ kj::Promise<void> SyncEngine::bootstrap() {
         client_.db.write([&](WriteTxn& txn) {
           if (bootstrapStart(txn) == 0) txn.setProperty(kBootstrap, std::to_string(sequence));
         });
-        auto stream = kj::heap<SnapshotStream>(response.getSnapshot(), sequence);
-        for (std::size_t i = 0; i <= kPartsAhead; ++i) {
-          stream->asked.push_back(stream->snapshot.nextRequest().send());
-        }
-        return storeParts(kj::mv(stream));
+        return readSnapshot(response.getSnapshot(), sequence);
       });
+}
+
+kj::Promise<void> SyncEngine::addTrees() {
+  adding_ = client_.db.read([&](const ReadTxn& txn) { return client_.replica->adding(txn); });
+  if (adding_.empty()) return kj::READY_NOW;
+  // The session's snapshot, of which the parts of the added trees are kept.
+  return timed(session().snapshotRequest().send()).then([this](auto&& response) {
+    std::uint64_t sequence = response.getSequence();
+    client_.db.write([&](WriteTxn& txn) { client_.replica->startAdding(txn, sequence); });
+    return readSnapshot(response.getSnapshot(), sequence);
+  });
+}
+
+void SyncEngine::treesAdded() {
+  client_.db.write([&](WriteTxn& txn) { client_.replica->doneAdding(txn); });
+  adding_.clear();
+}
+
+kj::Promise<void> SyncEngine::readSnapshot(sync::Snapshot::Client snapshot,
+                                           std::uint64_t sequence) {
+  auto stream = kj::heap<SnapshotStream>(kj::mv(snapshot), sequence);
+  for (std::size_t i = 0; i <= kPartsAhead; ++i) {
+    stream->asked.push_back(stream->snapshot.nextRequest().send());
+  }
+  return storeParts(kj::mv(stream));
 }
 
 kj::Promise<void> SyncEngine::storeParts(kj::Own<SnapshotStream> stream) {
@@ -118,6 +141,10 @@ kj::Promise<void> SyncEngine::storeParts(kj::Own<SnapshotStream> stream) {
     }
     std::uint64_t sequence = stream->sequence;
     applyParts(stream->received, sequence);
+    if (!adding_.empty()) {
+      treesAdded();
+      return kj::READY_NOW;
+    }
     client_.db.write([&](WriteTxn& txn) {
       std::uint64_t start = bootstrapStart(txn);
       client_.replica->setCursor(txn, start != 0 ? std::min(start, sequence) : sequence);
@@ -159,6 +186,11 @@ void SyncEngine::applyParts(
                                             e.getDescription().cStr());
     }
   }
+  // Of a snapshot for added trees (addTrees), the parts of those only.
+  auto adding = [&](std::string_view tree) {
+    return adding_.empty() || tree.empty() ||
+           std::find(adding_.begin(), adding_.end(), tree) != adding_.end();
+  };
   // As with the log: a record that cannot be stored here waits in the
   // quarantine, and the parts are stored again without it.
   std::map<std::pair<std::size_t, unsigned>, Error> refused;  // by part and record
@@ -170,6 +202,7 @@ void SyncEngine::applyParts(
         for (std::size_t p = 0; p < parts.size(); ++p) {
           auto part = decoded[p]->getRoot<sync::SnapshotPart>();
           std::string tree = part.getTree();
+          if (!adding(tree)) continue;  // followed already: the log keeps it
           auto records = part.getRecords();
           for (unsigned i = 0; i < records.size(); ++i) {
             auto record = records[i];
@@ -188,6 +221,7 @@ void SyncEngine::applyParts(
             }
           }
           for (auto borrow : part.getBorrows()) {
+            if (!adding(borrow.getKey().getTree().cStr())) continue;
             protocol::putBorrow(txn, protocol::borrowOf(borrow));
           }
         }

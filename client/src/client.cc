@@ -29,7 +29,7 @@ std::shared_ptr<client::Replica> makeReplica(const ClientOptions& options, Clien
   }
   client::checkTls(options);
   client::discoveryTarget(options.server);  // a malformed "discover:" is refused here
-  auto replica = std::make_shared<client::Replica>(options.name);
+  auto replica = std::make_shared<client::Replica>(options.name, options.replicate);
   replica->setOnOutbox([impl] { impl->wake(); });
   return replica;
 }
@@ -59,6 +59,11 @@ Client::Impl::Impl(const std::string& path, ClientOptions o)
     : options(std::move(o)),
       replica(makeReplica(options, this)),
       db(path, replicaOptions(options, replica)) {
+  if (!options.database.readOnly) {
+    std::vector<std::string> known;
+    for (auto& tree : db.trees()) known.push_back(tree.name);
+    db.write([&](WriteTxn& txn) { replica->followTrees(txn, known); });
+  }
   claimFirstIds();
   db.read([&](const ReadTxn& txn) {
     state.lastApplied = replica->cursor(txn);
@@ -69,7 +74,9 @@ Client::Impl::Impl(const std::string& path, ClientOptions o)
 
 std::vector<std::string> Client::Impl::treeNames() const {
   std::vector<std::string> out;
-  for (auto& tree : db.trees()) out.push_back(tree.name);
+  for (auto& tree : db.trees()) {
+    if (replica->replicates(tree.name)) out.push_back(tree.name);
+  }
   return out;
 }
 

@@ -73,8 +73,11 @@ struct Client::Impl {
   // a call that waits for the sync engine would wait for itself.
   void requireOtherThread(std::string_view what) const;
 
-  // The names of the replica's trees.
+  // The names of the trees the replica follows (ClientOptions::replicate).
   std::vector<std::string> treeNames() const;
+
+  // Client::fetch and fetchNewest (read_cache.cc).
+  std::optional<FetchedRecord> fetch(const OpaqueKey& key, bool newest);
 
   // On a replica that never reached its server: claims a block of ids of
   // each tree that has none (ClientOptions::idBlock), so records can be
@@ -105,13 +108,18 @@ class SyncEngine {
   kj::Promise<std::uint64_t> setLifecycle(OpaqueKey key, std::uint32_t lifecycle);
   kj::Promise<std::pair<BorrowInfo, std::uint64_t>> breakBorrow(OpaqueKey key);
   kj::Promise<std::uint64_t> lastSequence();
+  // Reads a record from the server (Session.fetch); empty when it has none
+  // (read_cache.cc).
+  kj::Promise<std::optional<FetchedRecord>> fetch(OpaqueKey key, bool newest);
 
   // Ends the session and connects again at once, to what Impl::target()
   // says now, forgetting a refusal.
   void restart();
 
-  // Applies a batch of the server's change log (the listener's call).
-  void apply(capnp::List<wire::Change>::Reader changes, std::uint64_t after, std::uint64_t last);
+  // Applies a batch of the server's change log (the listener's call),
+  // which covers the log up to `through` (0: its last entry).
+  void apply(capnp::List<wire::Change>::Reader changes, std::uint64_t after, std::uint64_t last,
+             std::uint64_t through);
   // Ends the session (the listener failed); run() reconnects.
   void drop(const std::string& why);
 
@@ -141,6 +149,11 @@ class SyncEngine {
   // A replica that has applied nothing of a server that has changes
   // starts from its snapshot (bootstrap.cc).
   kj::Promise<void> bootstrap();
+  // A replica opened with trees it did not follow before takes a snapshot
+  // of them (bootstrap.cc).
+  kj::Promise<void> addTrees();
+  void treesAdded();
+  kj::Promise<void> readSnapshot(sync::Snapshot::Client snapshot, std::uint64_t sequence);
   struct SnapshotStream;
   kj::Promise<void> storeParts(kj::Own<SnapshotStream> stream);
   void applyParts(const std::vector<capnp::Response<sync::Snapshot::NextResults>>& parts,
@@ -160,6 +173,9 @@ class SyncEngine {
   std::chrono::milliseconds backoff_;
   bool everConnected_ = false;
   bool mayWrite_ = false;  // the server's configuration lets this client write
+  // The trees of the snapshot being stored when it is of trees added to
+  // the replica (addTrees); empty: a fresh replica's, every tree in it.
+  std::vector<std::string> adding_;
   kj::Own<kj::PromiseFulfiller<void>> resume_;  // idle(): fulfilled by restart()
 };
 

@@ -1,5 +1,6 @@
 #include "replica.h"
 #include "quarantine.h"
+#include "read_cache.h"
 
 #include <cstring>
 
@@ -43,13 +44,14 @@ OpaqueKey keyOf(const Mutation& m) { return OpaqueKey{std::string(m.tree), m.id,
 }  // namespace
 
 std::vector<std::string> Replica::tables() const {
-  return {protocol::kBorrowTable, kOutbox, kConflicts, kQuarantine};
+  return {protocol::kBorrowTable, kOutbox, kConflicts, kQuarantine, kReadCache};
 }
 
 // --- the write hook -----------------------------------------------------------
 
 void Replica::check(WriteTxn& txn, const Mutation& m) {
   if (m.applied) return;  // the server decided
+  if (!replicates(m.tree)) refuseTree(m.tree, describe(keyOf(m)));
   switch (m.kind) {
     case EventKind::kCreated:
       return;
@@ -66,6 +68,18 @@ void Replica::check(WriteTxn& txn, const Mutation& m) {
                       " only by the sync server: ask it through hills::Client");
     }
   }
+}
+
+void Replica::checkCreate(WriteTxn& txn, std::string_view tree) {
+  if (!replicates(tree)) refuseTree(tree, "a record");
+}
+
+void Replica::refuseTree(std::string_view tree, const std::string& what) const {
+  throw Error(ErrorCode::kWrongTree,
+              what + " of tree '" + std::string(tree) + "' cannot be written here: client '" +
+                  name_ + "' does not replicate tree '" + std::string(tree) +
+                  "' (ClientOptions::replicate); records of it are read with "
+                  "hills::Client::fetch, and only read");
 }
 
 void Replica::stored(WriteTxn& txn, const Mutation& m) {

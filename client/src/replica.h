@@ -42,9 +42,41 @@ using IdRanges = std::vector<std::pair<std::uint64_t, std::uint64_t>>;
 class Replica final : public WriteHook {
  public:
   // `name`: the client's, which is also the author of its records.
-  explicit Replica(std::string name) : name_(std::move(name)) {}
+  // `replicate`: the trees it follows (ClientOptions::replicate); empty:
+  // every tree.
+  explicit Replica(std::string name, std::vector<std::string> replicate = {})
+      : name_(std::move(name)), replicate_(std::move(replicate)) {}
 
   const std::string& name() const { return name_; }
+
+  // Whether the replica follows `tree`: local writes to another tree are
+  // refused (Error(kWrongTree) naming it).
+  bool replicates(std::string_view tree) const;
+  // ClientOptions::replicate; empty: every tree.
+  const std::vector<std::string>& replicated() const { return replicate_; }
+
+  // --- the trees it follows, across opens (partial.cc) ---
+
+  // Compares the trees the replica followed when it was last open with
+  // replicated(), in the caller's transaction, and stores them. A replica
+  // that has followed its server's log gets the trees it did not follow
+  // before (trees of `known` for a replica that now follows every tree)
+  // queued for a snapshot of their own (adding()). Throws
+  // Error(kInvalidArgument) naming them when it follows fewer trees than
+  // before: their records here would go stale.
+  void followTrees(WriteTxn& txn, const std::vector<std::string>& known);
+  // Trees added to the replica whose snapshot has not been stored yet.
+  std::vector<std::string> adding(const ReadTxn& txn) const;
+  // The added trees' snapshot is being stored, from `sequence`: the log's
+  // entries of those trees up to it are left out from now on (the
+  // first snapshot's sequence stays when a second one is needed).
+  void startAdding(WriteTxn& txn, std::uint64_t sequence);
+  // The added trees' snapshot is stored: they are followed as the others.
+  void doneAdding(WriteTxn& txn);
+  // The trees added to a replica that had followed the log, and the
+  // sequence of the snapshot their records came from: the log's entries of
+  // such a tree up to it are to be left out.
+  std::map<std::string, std::uint64_t, std::less<>> treeSnapshots(const ReadTxn& txn) const;
 
   // Called after each commit that put entries in the outbox, on the
   // committing thread; set before the database opens. Must not throw.
@@ -53,6 +85,7 @@ class Replica final : public WriteHook {
   // --- the write hook ---
   std::vector<std::string> tables() const override;
   void check(WriteTxn& txn, const Mutation& m) override;
+  void checkCreate(WriteTxn& txn, std::string_view tree) override;
   void stored(WriteTxn& txn, const Mutation& m) override;
   bool applyEntry(WriteTxn& txn, wire::Change::Reader entry, std::string_view origin) override;
 
@@ -151,6 +184,9 @@ class Replica final : public WriteHook {
 
  private:
   void requireEditable(const ReadTxn& txn, const OpaqueKey& key) const;
+  // Throws Error(kWrongTree): `what` (a key, "a record") of `tree`, which
+  // the replica does not follow, cannot be written.
+  [[noreturn]] void refuseTree(std::string_view tree, const std::string& what) const;
   void putEntry(WriteTxn& txn, const std::string& key, sync::OutboxEntry::Kind kind,
                 bool keepBorrow, std::uint64_t fencing);
   void keepConflict(WriteTxn& txn, const OpaqueKey& key, kj::ArrayPtr<const kj::byte> value,
@@ -160,6 +196,7 @@ class Replica final : public WriteHook {
   std::uint64_t nextSerial(WriteTxn& txn);
 
   std::string name_;
+  std::vector<std::string> replicate_;
   std::function<void()> onOutbox_;
   mutable std::mutex sentMutex_;
   std::map<std::string, std::uint64_t> sent_;  // record key -> serial of the pushed entry

@@ -29,7 +29,7 @@ class ListenerImpl final : public sync::Listener::Server {
     if (failed_) kj::throwFatalException(KJ_EXCEPTION(DISCONNECTED, "the session has failed"));
     auto params = context.getParams();
     try {
-      engine_.apply(params.getChanges(), params.getAfter(), params.getLast());
+      engine_.apply(params.getChanges(), params.getAfter(), params.getLast(), params.getThrough());
     } catch (const Error& e) {
       // A change this replica cannot take (a tree it has not heard of yet):
       // a new session brings the server's schemas and starts again there.
@@ -49,7 +49,8 @@ class ListenerImpl final : public sync::Listener::Server {
 // would meet again: the client waits for connectTo().
 bool permanent(ErrorCode code) {
   return code == ErrorCode::kDenied || code == ErrorCode::kWrongServer ||
-         code == ErrorCode::kSchemaMismatch || code == ErrorCode::kProtocol;
+         code == ErrorCode::kSchemaMismatch || code == ErrorCode::kProtocol ||
+         code == ErrorCode::kUnknownTree;
 }
 
 }  // namespace
@@ -175,6 +176,9 @@ kj::Promise<void> SyncEngine::connectOnce(std::string server, std::string token)
                        hello.setClient(client_.options.name);
                        hello.setToken(token);
                        hello.setProtocol(sync::PROTOCOL_VERSION);
+                       const auto& follow = client_.options.replicate;
+                       auto trees = hello.initTrees(static_cast<unsigned>(follow.size()));
+                       for (unsigned i = 0; i < follow.size(); ++i) trees.set(i, follow[i]);
                        hello.setPinnedServer(client_.db.read([&](const ReadTxn& txn) {
                          return client_.replica->pinnedServer(txn);
                        }));
@@ -238,6 +242,7 @@ kj::Promise<void> SyncEngine::startSession(kj::Own<Session> s) {
   // claimed) nor pushes (a record on a refused id must move first).
   auto work = settleClaims()
                   .then([this] { return bootstrap(); })
+                  .then([this] { return addTrees(); })
                   .then([this, &ref]() {
                     std::uint64_t cursor = client_.db.read(
                         [&](const ReadTxn& txn) { return client_.replica->cursor(txn); });
@@ -348,10 +353,10 @@ kj::Promise<void> SyncEngine::topUp() {
   // would take).
   if (!mayWrite_) return kj::READY_NOW;
   std::vector<std::string> low;
-  auto trees = client_.db.trees();
+  auto trees = client_.treeNames();
   client_.db.read([&](const ReadTxn& txn) {
     for (auto& t : trees) {
-      if (txn.tree(t.name).idsLeft() < client_.options.idLowWater) low.push_back(t.name);
+      if (txn.tree(t).idsLeft() < client_.options.idLowWater) low.push_back(t);
     }
   });
   kj::Promise<void> chain = kj::READY_NOW;
@@ -487,9 +492,11 @@ kj::Promise<bool> SyncEngine::pushOnce() {
 }
 
 void SyncEngine::apply(capnp::List<wire::Change>::Reader changes, std::uint64_t after,
-                       std::uint64_t last) {
-  if (changes.size() == 0) return;
-  std::uint64_t newest = changes[changes.size() - 1].getSequence();
+                       std::uint64_t last, std::uint64_t through) {
+  if (changes.size() == 0 && through <= after) return;
+  // A partial session's batch covers entries of other trees too.
+  std::uint64_t newest =
+      std::max(changes.size() == 0 ? 0 : changes[changes.size() - 1].getSequence(), through);
   // A change that cannot be applied here (it does not decode, an indexer
   // refuses it) must not stop the log: the attempt is given up and the
   // batch applied again with that change quarantined, so the rest applies
@@ -515,6 +522,7 @@ void SyncEngine::apply(capnp::List<wire::Change>::Reader changes, std::uint64_t 
         }
         std::uint64_t previous = after;
         bool quarantining = !refused.empty() || txn.table(client::kQuarantine).size() != 0;
+        auto snapshots = client_.replica->treeSnapshots(txn);
         for (auto change : changes) {
           std::uint64_t sequence = change.getSequence();
           if (sequence <= previous) {
@@ -524,6 +532,11 @@ void SyncEngine::apply(capnp::List<wire::Change>::Reader changes, std::uint64_t 
           }
           previous = sequence;
           if (sequence <= cursor) continue;
+          if (auto s = snapshots.find(change.getTree().cStr());
+              s != snapshots.end() && sequence <= s->second) {
+            cursor = sequence;  // a tree added since: its snapshot holds this
+            continue;
+          }
           if (auto it = refused.find(sequence); it != refused.end()) {
             client::quarantine(txn, change, it->second);
           } else {
@@ -542,7 +555,7 @@ void SyncEngine::apply(capnp::List<wire::Change>::Reader changes, std::uint64_t 
           }
           cursor = sequence;
         }
-        client_.replica->setCursor(txn, cursor);
+        client_.replica->setCursor(txn, std::max(cursor, through));
       });
       break;
     } catch (const Error&) {

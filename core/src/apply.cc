@@ -165,6 +165,19 @@ void GenericTree::applyChange(wire::Change::Reader change, std::string_view orig
                        detail::ChangeNote{origin, change.getNote().cStr(), change.getNumber()});
 }
 
+void GenericTreeView::checkValue(std::uint64_t id, std::uint32_t revision,
+                                 kj::ArrayPtr<const kj::byte> value) const {
+  const TreeState& ts = *tree_;
+  kj::Array<capnp::word> copy;
+  auto words = detail::valueWords(ts, id, revision, value, copy);
+  detail::ValueReader reader(words);
+  if (detail::envelopeOf(reader, ts, id, revision).getTypeId() != ts.typeId) {
+    throw Error(ErrorCode::kWrongTree,
+                describe(ts.name, id, revision) + " holds a record of another type");
+  }
+  detail::checkValue(ts, id, revision, words);
+}
+
 bool GenericTree::adopt(std::uint64_t id, std::uint32_t revision,
                         kj::ArrayPtr<const kj::byte> value, std::string_view origin) {
   TxnState& t = *txn_;

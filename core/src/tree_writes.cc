@@ -33,6 +33,11 @@ std::pair<std::uint64_t, std::uint64_t> GenericTree::grantIds(std::uint64_t coun
 std::uint64_t GenericTree::create(BodyWriter write) {
   TxnState& t = *txn_;
   requireWritable(t);
+  if (!t.db->options.hooks.empty()) {
+    detail::TxnAccess::withWriteTxn(&t, [&](WriteTxn& txn) {
+      for (const auto& hook : t.db->options.hooks) hook->checkCreate(txn, tree_->name);
+    });
+  }
   std::uint64_t id = detail::allocateId(t, *tree_);
   detail::ValueBuilder builder(t);
   auto& msg = builder.get();

@@ -63,4 +63,5 @@ struct Client {
   read @2 :Bool = true;
   write @3 :Bool = false;
   admin @4 :Bool = false;
+  trees @5 :List(Text);  # the trees the client may read (and write, with write); empty: every tree
 }

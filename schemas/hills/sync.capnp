@@ -9,9 +9,13 @@ $Cxx.namespace("hills::sync");
 using Record = import "/hills/record.capnp";
 using Meta = import "/hills/meta.capnp";
 
-const protocolVersion :UInt32 = 3;
+const protocolVersion :UInt32 = 4;
 # 3: the change log may have gaps (compaction): Listener.changes says where
 #    its batch starts; Session.snapshot starts a fresh replica.
+# 4: partial replicas: Hello.trees names the trees a session follows, and
+#    Session.fetch reads records of the others. A server speaking 4 still
+#    serves clients speaking 3 (they follow every tree, as before).
+const oldestProtocol :UInt32 = 3;  # the oldest client protocol a server serves
 
 # The change-log entries the server adds about borrows: kinds of a write hook
 # (record.capnp's ChangeKind from 6 on). Their Change.note names the client
@@ -65,6 +69,12 @@ struct Hello {
   pinnedServer @2 :Text;      # uuid of the server this replica belongs to; empty at first contact
   protocol @3 :UInt32;        # protocolVersion of the client
   schemas @4 :List(Meta.TreeSchema);  # the trees the client uses
+  trees @5 :List(Text);
+  # The trees this replica follows (a partial replica); empty: every tree.
+  # Each must be a tree the server holds and the client may read, or the
+  # hello is refused (denied, unknownTree). Pull, subscribe, snapshot and
+  # listBorrows then carry these trees only; ids, push, check-out, release,
+  # new revision and lifecycle of another tree are refused (wrongTree).
 }
 
 struct ServerInfo {
@@ -119,11 +129,15 @@ interface Session {
   grantIds @0 (tree :Text, count :UInt64) -> (start :UInt64, end :UInt64);
   # A fresh id range of the tree for this client. Needs write.
 
-  pull @1 (after :UInt64, limit :UInt32) -> (changes :List(Record.Change), last :UInt64);
+  pull @1 (after :UInt64, limit :UInt32) -> (changes :List(Record.Change), last :UInt64,
+                                             through :UInt64);
   # Change-log entries after `after`, at most `limit`; `last` is the newest
   # sequence the server has. Sequence numbers between two entries are
-  # missing where compaction dropped entries that later ones superseded.
-  # Needs read.
+  # missing where compaction dropped entries that later ones superseded,
+  # and, in a partial session, where entries of trees it does not follow
+  # were left out. `through`: the answer covers the log up to there (a
+  # pull goes on after it; 0 from a server speaking protocol 3: after the
+  # last entry). Needs read.
 
   subscribe @2 (after :UInt64, listener :Listener) -> (subscription :Subscription);
   # Calls listener.changes with every entry after `after`, then with every
@@ -165,7 +179,27 @@ interface Session {
   # Every record of every tree and every borrow as the server held them
   # after change `sequence`, read in one read transaction: how a fresh
   # replica starts, before it subscribes after `sequence`. One at a time
-  # per session. Needs read.
+  # per session. Needs read. A partial session gets its trees only.
+
+  fetch @13 (wanted :List(Wanted)) -> (records :List(Fetched), last :UInt64);
+  # Reads records of any tree the client may read, whether the session
+  # follows it or not: what a partial replica does to follow a reference
+  # into a tree it does not hold. One Fetched per Wanted, in order; `last`
+  # is the server's sequence when it read them. Refused as a whole (denied)
+  # when a tree is one the client may not read, unknownTree when the server
+  # has no such tree, invalidArgument past 1024 keys. Needs read.
+}
+
+struct Wanted {
+  key @0 :Key;
+  newest @1 :Bool;            # the newest revision of key.id (key.revision unused)
+}
+
+struct Fetched {
+  key @0 :Key;                # the record's key (for `newest`, the revision found)
+  found @1 :Bool;             # false: no such record (value and origin empty)
+  value @2 :Data;             # the stored value
+  origin @3 :Text;            # the client that made it as it is
 }
 
 interface Snapshot {
@@ -190,10 +224,12 @@ struct SnapshotRecord {
 }
 
 interface Listener {
-  changes @0 (changes :List(Record.Change), last :UInt64, after :UInt64) -> ();
-  # Every entry the log keeps after `after` up to the last one of the
-  # batch, in order; the numbers between that are missing were dropped by
-  # compaction. Returns once the client has applied them.
+  changes @0 (changes :List(Record.Change), last :UInt64, after :UInt64, through :UInt64) -> ();
+  # Every entry the log keeps after `after` up to `through`, in order (of
+  # the session's trees); the numbers between that are missing were dropped
+  # by compaction or are of trees a partial session does not follow. The
+  # replica's cursor moves to `through` (0 from a server speaking protocol
+  # 3: to the last entry). Returns once the client has applied them.
 }
 
 interface Subscription {}

@@ -163,7 +163,8 @@ ServerConfig loadServerConfig(const std::string& path) {
   std::set<std::string> names;
   for (auto c : root.getClients()) {
     ClientAccount account{c.getName().cStr(), c.getToken().cStr(), c.getRead(), c.getWrite(),
-                          c.getAdmin()};
+                          c.getAdmin(), {}};
+    for (auto tree : c.getTrees()) account.trees.emplace_back(tree.cStr());
     if (account.name.empty() || account.token.empty()) {
       throw Error(ErrorCode::kInvalidArgument,
                   "the server configuration " + path + " lists a client without a name or token");

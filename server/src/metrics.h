@@ -23,8 +23,9 @@ enum class Refused : std::size_t {
   kMaxConnections,           // closed at accept: maxConnections
   kMaxConnectionsPerSource,  // closed at accept: maxConnectionsPerSource
   kHelloTimeout,             // no valid hello within helloTimeout
+  kTrees,                    // it asked for trees it may not read, or that do not exist
 };
-inline constexpr std::size_t kRefusedReasons = 8;
+inline constexpr std::size_t kRefusedReasons = 9;
 
 // The label of each reason, in the enum's order.
 inline constexpr std::array<const char*, kRefusedReasons> kRefusedNames = {
@@ -35,7 +36,8 @@ inline constexpr std::array<const char*, kRefusedReasons> kRefusedNames = {
     "hello_pending",
     "max_connections",
     "max_connections_per_source",
-    "hello_timeout"};
+    "hello_timeout",
+    "trees"};
 
 // The server's counters that no other member keeps. Event loop only.
 struct Counters {

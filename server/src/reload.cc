@@ -86,6 +86,15 @@ std::string whyClosed(const ClientAccount& account, const ServerConfig& next) {
   if (now->token != account.token) return "the token of client '" + account.name + "' changed";
   // A subscription is a read that lasts the whole session.
   if (account.read && !now->read) return "client '" + account.name + "' may no longer read";
+  // Fewer trees: its session may follow one it may no longer read.
+  for (const auto& tree : now->trees.empty() ? std::vector<std::string>{} : account.trees) {
+    if (!server::mayRead(*now, tree)) {
+      return "client '" + account.name + "' may no longer read tree '" + tree + "'";
+    }
+  }
+  if (account.trees.empty() && !now->trees.empty()) {
+    return "client '" + account.name + "' may now read some trees only";
+  }
   return {};
 }
 
@@ -124,6 +133,7 @@ void SyncServer::Impl::reload(ServerConfig next) {
     }
     for (const auto& account : state.sessions) {
       const ClientAccount& now = *accountIn(next, account->name);
+      account->trees = now.trees;  // more of them: whyClosed() let the session go on
       if (permissions(*account) == permissions(now)) continue;
       log("client '" + account->name + "' (" + state.peer + ") may now " + permissions(now) +
           " (was " + permissions(*account) + "), from its next call");

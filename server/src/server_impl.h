@@ -21,6 +21,7 @@
 #include "metrics.h"
 #include "peer_limits.h"
 #include "snapshot.h"
+#include "tree_scope.h"
 #include "hills/protocol.h"
 #include "hills/server.h"
 #include "writer.h"
@@ -33,6 +34,7 @@ namespace server {
 struct Subscriber {
   sync::Listener::Client listener;
   std::string client;
+  TreeScope scope;            // the trees its session follows
   std::uint64_t sent = 0;     // newest sequence sent
   std::uint64_t applied = 0;  // newest sequence the client said it applied
   unsigned inFlight = 0;      // batches sent and not yet returned
@@ -49,32 +51,49 @@ inline kj::Duration failureMemory(const ServerConfig& config) {
   return std::max(60 * kj::SECONDS, 2 * toKj(config.helloDelayMax));
 }
 
-// Fills `init(count)` with the change-log entries after `after`: at most
-// `maxCount`, and no more than 16 MiB unless the first entry alone is
-// larger. Returns how many. `init` makes the list of that size.
+// What fillChanges put in a list.
+struct Filled {
+  std::uint64_t count = 0;    // entries in the list
+  std::uint64_t through = 0;  // the list covers the log up to there
+};
+
+// Fills `init(count)` with the change-log entries after `after` of the
+// trees `scope` follows: of at most `maxCount` entries read, and no more
+// than 16 MiB unless the first entry alone is larger. `through` is the
+// last entry read, or the log's last sequence when the log ended first, so
+// entries of other trees move a cursor on all the same. `init` makes the
+// list of that size.
 template <class Init>
-std::uint64_t fillChanges(const ReadTxn& txn, std::uint64_t after, std::uint64_t maxCount,
-                          Init&& init) {
+Filled fillChanges(const ReadTxn& txn, std::uint64_t after, std::uint64_t maxCount,
+                   const TreeScope& scope, Init&& init) {
   constexpr std::uint64_t kBatchWords = std::uint64_t{2} << 20;
-  std::uint64_t words = 0, count = 0;
+  std::uint64_t words = 0, read = 0;
+  Filled out{0, after};
   if (maxCount > 0) {
+    bool stopped = false;
     txn.changes(after, [&](wire::Change::Reader change) {
-      words += change.totalSize().wordCount;
-      if (count > 0 && words > kBatchWords) return false;
-      return ++count < maxCount;
+      if (scope.follows(change.getTree().cStr())) {
+        words += change.totalSize().wordCount;
+        if (out.count > 0 && words > kBatchWords) return !(stopped = true);
+        ++out.count;
+      }
+      out.through = change.getSequence();
+      return !(stopped = ++read >= maxCount);
     });
+    if (!stopped) out.through = std::max(out.through, txn.lastSequence());
   }
-  // Sequence numbers have no holes, so the list's size is known first.
-  auto list = init(static_cast<unsigned>(count));
+  auto list = init(static_cast<unsigned>(out.count));
   std::uint64_t filled = 0;
-  if (count > 0) {
+  if (out.count > 0) {
     txn.changes(after, [&](wire::Change::Reader change) {
-      list.setWithCaveats(static_cast<unsigned>(filled++), change);
-      return filled < count;
+      if (scope.follows(change.getTree().cStr())) {
+        list.setWithCaveats(static_cast<unsigned>(filled++), change);
+      }
+      return filled < out.count;
     });
   }
-  KJ_ASSERT(filled == count, "the change log has a hole", after, count, filled);
-  return count;
+  KJ_ASSERT(filled == out.count, "the change log changed while read", after, out.count, filled);
+  return out;
 }
 
 }  // namespace server
@@ -107,7 +126,7 @@ struct SyncServer::Impl final : public kj::TaskSet::ErrorHandler {
 
   // Adds a subscriber and sends it what it lacks.
   std::shared_ptr<server::Subscriber> subscribe(sync::Listener::Client listener, std::string client,
-                                                std::uint64_t after);
+                                                server::TreeScope scope, std::uint64_t after);
   void unsubscribe(const std::shared_ptr<server::Subscriber>& sub);
 
   // A new connection: the limits, then (with TLS) the handshake, then its

@@ -80,14 +80,19 @@ class SubscriptionImpl final : public sync::Subscription::Server {
 class SessionImpl final : public sync::Session::Server {
  public:
   SessionImpl(SyncServer::Impl& server, std::shared_ptr<server::ConnectionState> conn,
-              std::shared_ptr<ClientAccount> account)
-      : server_(server), conn_(std::move(conn)), held_(std::move(account)), account_(*held_) {}
+              std::shared_ptr<ClientAccount> account, server::TreeScope scope)
+      : server_(server),
+        conn_(std::move(conn)),
+        held_(std::move(account)),
+        account_(*held_),
+        scope_(std::move(scope)) {}
 
   kj::Promise<void> grantIds(GrantIdsContext context) override {
     return translated([&] {
       need(account_.write, "take ids");
       auto params = context.getParams();
       std::string tree = params.getTree();
+      follows(tree, "take ids");
       // At most the configured block: a client cannot use up the id space.
       std::uint64_t count = std::min(params.getCount(), server_.config.idBlock);
       if (count == 0) throw Error(ErrorCode::kInvalidArgument, "a grant of 0 ids");
@@ -109,6 +114,7 @@ class SessionImpl final : public sync::Session::Server {
       need(account_.write, "claim ids");
       auto params = context.getParams();
       std::string tree = params.getTree();
+      follows(tree, "claim ids");
       std::uint64_t start = params.getStart(), end = params.getEnd();
       // At most the configured block, as for a grant.
       std::uint64_t limit = server_.config.idBlock;
@@ -146,8 +152,10 @@ class SessionImpl final : public sync::Session::Server {
         std::uint64_t last = txn.lastSequence();
         auto results = context.getResults();
         results.setLast(last);
-        server::fillChanges(txn, after, after < last ? std::min(limit, last - after) : 0,
-                            [&](unsigned n) { return results.initChanges(n); });
+        auto filled =
+            server::fillChanges(txn, after, after < last ? std::min(limit, last - after) : 0,
+                                scope_, [&](unsigned n) { return results.initChanges(n); });
+        results.setThrough(filled.through);
       });
       return kj::Promise<void>(kj::READY_NOW);
     });
@@ -175,7 +183,7 @@ class SessionImpl final : public sync::Session::Server {
                         ": its database is older than the replica (restored from a backup?); "
                         "the replica must be rebuilt from this server");
       }
-      auto sub = server_.subscribe(params.getListener(), account_.name, params.getAfter());
+      auto sub = server_.subscribe(params.getListener(), account_.name, scope_, params.getAfter());
       subscribed_ = true;
       context.getResults().setSubscription(kj::heap<SubscriptionImpl>(server_, std::move(sub)));
       return kj::Promise<void>(kj::READY_NOW);
@@ -204,6 +212,7 @@ class SessionImpl final : public sync::Session::Server {
     return translated([&] {
       need(account_.write, "push records");
       requireFew(context.getParams().getItems().size(), "push");
+      mayRead(context.getParams().getItems(), [](sync::Push::Reader p) { return p.getKey(); });
       // A copy: the writer thread reads it, and the call may be cancelled
       // (its client gone) while it does.
       auto copy = std::make_shared<capnp::MallocMessageBuilder>();
@@ -235,6 +244,7 @@ class SessionImpl final : public sync::Session::Server {
     return translated([&] {
       need(account_.write, "check out records");
       requireFew(context.getParams().getKeys().size(), "check-out");
+      mayRead(context.getParams().getKeys(), [](sync::Key::Reader k) { return k; });
       std::vector<OpaqueKey> keys;
       for (auto key : context.getParams().getKeys()) keys.push_back(protocol::keyOf(key));
       auto answers = std::make_shared<std::vector<Answer>>(keys.size());
@@ -245,6 +255,7 @@ class SessionImpl final : public sync::Session::Server {
                      for (unsigned i = 0; i < keys.size(); ++i) {
                        const auto& key = keys[i];
                        answer(txn, (*answers)[i], [&] {
+                         inScope(key.tree, "check out records");
                          (*borrows)[i] = server::checkOut(txn, key, account_.name);
                        });
                      }
@@ -273,6 +284,7 @@ class SessionImpl final : public sync::Session::Server {
     return translated([&] {
       need(account_.write, "make new revisions");
       auto key = protocol::keyOf(context.getParams().getKey());
+      follows(key.tree, "make new revisions");
       auto result = std::make_shared<std::pair<std::uint32_t, std::uint64_t>>();
       auto ans = std::make_shared<Answer>();
       auto failure = std::make_shared<std::optional<Error>>();
@@ -307,6 +319,7 @@ class SessionImpl final : public sync::Session::Server {
     return translated([&] {
       need(account_.read, "list borrows");
       auto all = server_.db.read([](const ReadTxn& txn) { return protocol::listBorrows(txn); });
+      std::erase_if(all, [&](const BorrowInfo& b) { return !scope_.follows(b.key.tree); });
       auto list = context.getResults().initBorrows(static_cast<unsigned>(all.size()));
       for (unsigned i = 0; i < all.size(); ++i) protocol::setBorrow(list[i], all[i]);
       return kj::Promise<void>(kj::READY_NOW);
@@ -336,7 +349,7 @@ class SessionImpl final : public sync::Session::Server {
                 KJ_ON_SCOPE_FAILURE(*open = false);
                 server_.log("client '" + account_.name + "' reads the snapshot at change " +
                             std::to_string(spool->sequence) + ": " +
-                            std::to_string(spool->records) + " records");
+                            std::to_string(server::recordsIn(*spool, scope_)) + " records");
                 // The stream may outlive this session: it holds the server
                 // (which outlives every connection) and the name.
                 auto finished = [&server = server_, name = account_.name](
@@ -352,15 +365,24 @@ class SessionImpl final : public sync::Session::Server {
                 translated([&] {
                   auto results = context.getResults();
                   results.setSequence(spool->sequence);
-                  results.setRecords(spool->records);
+                  results.setRecords(server::recordsIn(*spool, scope_));
                   results.setSnapshot(
-                      server::readSpool(std::move(spool), open, kj::mv(finished)));
+                      server::readSpool(std::move(spool), open, scope_, kj::mv(finished)));
                 });
               },
               [open](kj::Exception&& e) {
                 *open = false;
                 kj::throwFatalException(kj::mv(e));
               });
+    });
+  }
+
+  kj::Promise<void> fetch(FetchContext context) override {
+    return translated([&] {
+      need(account_.read, "read records");
+      server::fetchRecords(server_.db, account_, context.getParams().getWanted(),
+                           context.getResults());
+      return kj::Promise<void>(kj::READY_NOW);
     });
   }
 
@@ -396,6 +418,24 @@ class SessionImpl final : public sync::Session::Server {
                                         ": the server's configuration does not allow it");
   }
 
+  // Refuses a request about a tree the client may not read (kDenied), or
+  // that this session does not follow (kWrongTree: a partial replica).
+  // On the event loop: a reload changes the account's trees there.
+  void follows(std::string_view tree, std::string_view what) const {
+    server::requireReadable(account_, tree);
+    scope_.require(tree, account_.name, what);
+  }
+  // The same for the keys of a push or a check-out: the whole call is
+  // refused when the client may not read one of their trees; one outside
+  // the session's trees is refused on its own (inScope, on the writer).
+  template <class Keys, class KeyOf>
+  void mayRead(Keys keys, KeyOf keyOf) const {
+    for (auto k : keys) server::requireReadable(account_, keyOf(k).getTree().cStr());
+  }
+  void inScope(std::string_view tree, std::string_view what) const {
+    scope_.require(tree, account_.name, what);
+  }
+
   // A write of this request in the shared transaction. A refusal fails
   // only this request; its Error reaches the client.
   kj::Promise<void> write(std::shared_ptr<std::optional<Error>> failure,
@@ -425,6 +465,7 @@ class SessionImpl final : public sync::Session::Server {
     return translated([&] {
       need(account_.write, what);
       auto key = protocol::keyOf(context.getParams().getKey());
+      follows(key.tree, what);
       auto ans = std::make_shared<Answer>();
       auto failure = std::make_shared<std::optional<Error>>();
       return write(failure,
@@ -435,6 +476,7 @@ class SessionImpl final : public sync::Session::Server {
 
   void store(WriteTxn& txn, sync::Push::Reader item) {
     auto key = protocol::keyOf(item.getKey());
+    inScope(key.tree, "push records");
     if (item.isCreate()) {
       server::acceptCreate(txn, key, item.getCreate(), account_.name);
       return;
@@ -452,6 +494,7 @@ class SessionImpl final : public sync::Session::Server {
   // thread, and it never changes.
   std::shared_ptr<ClientAccount> held_;
   const ClientAccount& account_;
+  server::TreeScope scope_;  // the trees this session follows
   bool subscribed_ = false;  // one live subscription per session
   // One snapshot stream at a time: it holds a file open. The stream
   // clears it when it ends.
@@ -540,11 +583,12 @@ class GateImpl final : public sync::Gate::Server {
   kj::Promise<void> welcome(HelloContext& context, const ClientAccount& account) {
     auto hello = context.getParams().getHello();
     const std::string& name = account.name;
-    if (hello.getProtocol() != sync::PROTOCOL_VERSION) {
+    if (hello.getProtocol() < sync::OLDEST_PROTOCOL || hello.getProtocol() > sync::PROTOCOL_VERSION) {
       server_.counters.refuse(server::Refused::kProtocol);
       throw Error(ErrorCode::kProtocol,
                   "client '" + name + "' speaks protocol " + std::to_string(hello.getProtocol()) +
-                      "; this server speaks " + std::to_string(sync::PROTOCOL_VERSION));
+                      "; this server speaks " + std::to_string(sync::OLDEST_PROTOCOL) + " to " +
+                      std::to_string(sync::PROTOCOL_VERSION));
     }
     std::string uuid = server_.db.uuid();
     std::string pinned = hello.getPinnedServer();
@@ -559,7 +603,12 @@ class GateImpl final : public sync::Gate::Server {
       // The trees its records live in; a newer schema replaces the stored one.
       capnp::SchemaLoader loader;
       std::vector<TreeType> types;
-      for (auto schema : hello.getSchemas()) types.push_back(readTreeSchema(schema, loader));
+      for (auto schema : hello.getSchemas()) {
+        // A tree the client may not read is none of its business to declare.
+        if (server::mayRead(account, schema.getTree().cStr())) {
+          types.push_back(readTreeSchema(schema, loader));
+        }
+      }
       try {
         server_.db.declareTrees(types);
       } catch (const Error& e) {
@@ -569,6 +618,14 @@ class GateImpl final : public sync::Gate::Server {
         throw;
       }
     }
+    server::TreeScope scope;
+    try {
+      scope = server::TreeScope::ofHello(server_.db, account, hello.getTrees());
+    } catch (const Error& e) {
+      server_.counters.refuse(server::Refused::kTrees);
+      server_.refusal(conn_->source, "trees refused", "refused client '" + name + "': " + e.what());
+      throw;
+    }
     conn_->authenticated = true;
     conn_->client = name;
     auto held = std::make_shared<ClientAccount>(account);
@@ -576,9 +633,10 @@ class GateImpl final : public sync::Gate::Server {
     ++server_.counters.sessionsOpened;
     server_.log("client '" + name + "' connected from " + conn_->peer + " (" +
                 (account.read ? "read" : "") + (account.write ? " write" : "") +
-                (account.admin ? " admin" : "") + ")");
+                (account.admin ? " admin" : "") + ")" +
+                (scope.all() ? std::string() : ", following " + scope.describe()));
     auto results = context.getResults();
-    results.setSession(kj::heap<SessionImpl>(server_, conn_, std::move(held)));
+    results.setSession(kj::heap<SessionImpl>(server_, conn_, std::move(held), std::move(scope)));
     auto info = results.initServer();
     info.setUuid(uuid);
     info.setProtocol(sync::PROTOCOL_VERSION);
@@ -588,6 +646,8 @@ class GateImpl final : public sync::Gate::Server {
     perms.setWrite(account.write);
     perms.setAdmin(account.admin);
     auto trees = server_.db.trees();
+    // Only what the client may read: the others' schemas are not its business.
+    std::erase_if(trees, [&](const TreeInfo& t) { return !server::mayRead(account, t.name); });
     auto schemas = info.initSchemas(static_cast<unsigned>(trees.size()));
     for (unsigned i = 0; i < trees.size(); ++i) {
       writeTreeSchema(

@@ -35,15 +35,16 @@ struct Writer {
   std::uint64_t offset = 0;
 };
 
-// Writes one part and publishes it: readers may send it at once.
-void writePart(Writer& writer, capnp::MessageBuilder& msg) {
+// Writes one part (of `tree`'s records; empty: of borrows) and publishes
+// it: readers may send it at once.
+void writePart(Writer& writer, capnp::MessageBuilder& msg, const std::string& tree = {}) {
   if (writer.spool.cancelled()) {
     throw Error(ErrorCode::kIo, "the snapshot " + writer.spool.path + " was cancelled");
   }
   auto size = capnp::computeSerializedSizeInWords(msg) * sizeof(capnp::word);
   capnp::writeMessage(writer.out, msg);
   writer.out.flush();
-  writer.spool.published(Spool::Extent{writer.offset, size});
+  writer.spool.published(Spool::Extent{writer.offset, size, tree});
   writer.offset += size;
 }
 
@@ -70,7 +71,7 @@ void writeTree(const ReadTxn& txn, const std::string& tree, Writer& writer) {
       records[i].setValue(pending[i].value);
       records[i].setOrigin(pending[i].origin);
     }
-    writePart(writer, msg);
+    writePart(writer, msg, tree);
     pending.clear();
     bytes = 0;
   };
@@ -96,38 +97,54 @@ void writeBorrows(const ReadTxn& txn, Writer& writer) {
 }
 
 // Streams a spool's parts to one replica, each once it is in the file.
-// Calls are answered in order: a replica may ask for several parts ahead.
+// Calls are answered in the order they came: a replica may ask for several
+// parts ahead. A partial session's scope skips the parts of other trees.
 class SnapshotImpl final : public sync::Snapshot::Server {
  public:
   SnapshotImpl(std::shared_ptr<Spool> spool, kj::AutoCloseFd fd, std::shared_ptr<bool> open,
-               std::function<void(const Spool&)> finished)
+               TreeScope scope, std::function<void(const Spool&)> finished)
       : spool_(std::move(spool)),
         fd_(kj::mv(fd)),
         open_(std::move(open)),
+        scope_(std::move(scope)),
         finished_(std::move(finished)) {}
   ~SnapshotImpl() { *open_ = false; }
 
  protected:
   kj::Promise<void> next(NextContext context) override {
-    std::size_t index = asked_++;
-    return spool_->ready(index).then([this, index, context]() mutable {
-      protocol::translated([&] { send(index, context.getResults()); });
-    });
+    // Each call waits for the one before: which part it sends depends on
+    // the parts the calls before it skipped.
+    auto answered = previous_.addBranch()
+                        .then([this, context]() mutable { return sendNext(context); })
+                        .fork();
+    auto mine = answered.addBranch();
+    previous_ = kj::mv(answered);
+    return mine;
   }
 
  private:
-  void send(std::size_t index, sync::Snapshot::NextResults::Builder results) {
-    auto progress = spool_->progress();
-    if (index >= progress.extents.size()) {
-      if (!progress.error.empty()) throw Error(ErrorCode::kIo, progress.error);
-      results.setDone(true);
-      if (!finished_sent_) {
-        finished_sent_ = true;
-        if (finished_) finished_(*spool_);
+  kj::Promise<void> sendNext(NextContext context) {
+    return spool_->ready(part_).then([this, context]() mutable -> kj::Promise<void> {
+      auto progress = spool_->progress();
+      if (part_ >= progress.extents.size()) {
+        protocol::translated([&] {
+          if (!progress.error.empty()) throw Error(ErrorCode::kIo, progress.error);
+        });
+        context.getResults().setDone(true);
+        if (!finishedSent_) {
+          finishedSent_ = true;
+          if (finished_) finished_(*spool_);
+        }
+        return kj::READY_NOW;
       }
-      return;
-    }
-    auto extent = progress.extents[index];
+      const auto& extent = progress.extents[part_++];
+      if (!extent.tree.empty() && !scope_.follows(extent.tree)) return sendNext(context);
+      protocol::translated([&] { send(extent, context.getResults()); });
+      return kj::READY_NOW;
+    });
+  }
+
+  void send(const Spool::Extent& extent, sync::Snapshot::NextResults::Builder results) {
     // The part's bytes go from the file into the answer once.
     auto part = results.initPart(static_cast<unsigned>(extent.size));
     std::uint64_t done = 0;
@@ -141,14 +158,35 @@ class SnapshotImpl final : public sync::Snapshot::Server {
       }
       done += static_cast<std::uint64_t>(n);
     }
+    if (!scope_.all() && extent.tree.empty()) keepFollowedBorrows(results);
+  }
+
+  // Rewrites the borrow part in `results` with the borrows of the trees the
+  // session follows only.
+  void keepFollowedBorrows(sync::Snapshot::NextResults::Builder results) {
+    auto bytes = results.getPart();
+    kj::ArrayInputStream in(kj::ArrayPtr<const kj::byte>(bytes.begin(), bytes.size()));
+    capnp::InputStreamMessageReader reader(in);
+    std::vector<BorrowInfo> kept;
+    for (auto b : reader.getRoot<sync::SnapshotPart>().getBorrows()) {
+      if (scope_.follows(b.getKey().getTree().cStr())) kept.push_back(protocol::borrowOf(b));
+    }
+    capnp::MallocMessageBuilder msg;
+    auto borrows =
+        msg.initRoot<sync::SnapshotPart>().initBorrows(static_cast<unsigned>(kept.size()));
+    for (unsigned i = 0; i < kept.size(); ++i) protocol::setBorrow(borrows[i], kept[i]);
+    auto words = capnp::messageToFlatArray(msg);
+    results.setPart(words.asBytes());
   }
 
   std::shared_ptr<Spool> spool_;
   kj::AutoCloseFd fd_;
   std::shared_ptr<bool> open_;
+  TreeScope scope_;
   std::function<void(const Spool&)> finished_;
-  bool finished_sent_ = false;
-  std::size_t asked_ = 0;  // parts asked for, in the order asked
+  bool finishedSent_ = false;
+  std::size_t part_ = 0;  // the next part to consider
+  kj::ForkedPromise<void> previous_ = kj::Promise<void>(kj::READY_NOW).fork();
 };
 
 }  // namespace
@@ -205,7 +243,11 @@ void writeSpool(const Database& db, const std::string& dir, Spool& spool) {
     auto trees = db.trees();
     db.read([&](const ReadTxn& txn) {
       spool.sequence = txn.lastSequence();
-      for (const auto& tree : trees) spool.records += txn.tree(tree.name).size();
+      for (const auto& tree : trees) {
+        auto records = txn.tree(tree.name).size();
+        spool.treeRecords[tree.name] = records;
+        spool.records += records;
+      }
       std::string path = dir + "/" + std::to_string(spool.sequence) + "-" +
                          std::to_string(::getpid()) + "-" + std::to_string(spoolCount++) + ".snap";
       kj::AutoCloseFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
@@ -276,8 +318,17 @@ kj::Promise<std::shared_ptr<Spool>> Spooler::get(std::uint64_t lastSequence) {
   });
 }
 
+std::uint64_t recordsIn(const Spool& spool, const TreeScope& scope) {
+  if (scope.all()) return spool.records;
+  std::uint64_t records = 0;
+  for (const auto& [tree, count] : spool.treeRecords) {
+    if (scope.follows(tree)) records += count;
+  }
+  return records;
+}
+
 kj::Own<sync::Snapshot::Server> readSpool(std::shared_ptr<Spool> spool,
-                                          std::shared_ptr<bool> open,
+                                          std::shared_ptr<bool> open, TreeScope scope,
                                           std::function<void(const Spool&)> finished) {
   kj::AutoCloseFd fd(::open(spool->path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
@@ -285,7 +336,7 @@ kj::Own<sync::Snapshot::Server> readSpool(std::shared_ptr<Spool> spool,
                 "cannot read the snapshot " + spool->path + ": " + std::strerror(errno));
   }
   return kj::heap<SnapshotImpl>(std::move(spool), kj::mv(fd), std::move(open),
-                                std::move(finished));
+                                std::move(scope), std::move(finished));
 }
 
 }  // namespace hills::server

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <memory>
 #include <string>
@@ -24,6 +25,7 @@
 
 #include "hills/database.h"
 #include "hills/protocol.h"
+#include "tree_scope.h"
 
 namespace hills::server {
 
@@ -35,6 +37,7 @@ class Spool {
   struct Extent {
     std::uint64_t offset = 0;
     std::uint64_t size = 0;
+    std::string tree;  // the part's records' tree; empty: borrows
   };
   // What the writing thread has done so far.
   struct Progress {
@@ -55,6 +58,7 @@ class Spool {
   std::string path;
   std::uint64_t sequence = 0;  // the change-log position it holds
   std::uint64_t records = 0;   // how many records it holds
+  std::map<std::string, std::uint64_t> treeRecords;  // of each tree
   kj::TimePoint made = kj::origin<kj::TimePoint>();  // when it was started (loop thread)
 
   // Resolves once part `index` is in the file, or writing has ended
@@ -117,10 +121,16 @@ class Spooler {
 
 // The capability that streams `spool`'s parts to one replica
 // (sync.capnp's Snapshot), each as soon as it is written; it sets `*open`
-// false when it ends, and calls `finished` once it has sent every part.
-// Throws Error(kIo) when the file cannot be read.
+// false when it ends, and calls `finished` once it has sent every part. A
+// partial session's `scope` skips the parts of the trees it does not
+// follow, and the borrows of those trees. Throws Error(kIo) when the file
+// cannot be read.
 kj::Own<sync::Snapshot::Server> readSpool(std::shared_ptr<Spool> spool,
-                                          std::shared_ptr<bool> open,
+                                          std::shared_ptr<bool> open, TreeScope scope,
                                           std::function<void(const Spool&)> finished);
+
+// The records of `spool` that a session of `scope` reads. Once ready(0)
+// has resolved.
+std::uint64_t recordsIn(const Spool& spool, const TreeScope& scope);
 
 }  // namespace hills::server

@@ -191,9 +191,10 @@ void SyncServer::Impl::committed(std::vector<Work> batch, kj::Maybe<kj::Exceptio
 
 std::shared_ptr<server::Subscriber> SyncServer::Impl::subscribe(sync::Listener::Client listener,
                                                                 std::string client,
+                                                                server::TreeScope scope,
                                                                 std::uint64_t after) {
-  auto sub = std::make_shared<server::Subscriber>(
-      server::Subscriber{kj::mv(listener), std::move(client), after, after, 0, false});
+  auto sub = std::make_shared<server::Subscriber>(server::Subscriber{
+      kj::mv(listener), std::move(client), std::move(scope), after, after, 0, false});
   subscribers_.push_back(sub);
   pump(sub);
   return sub;
@@ -215,21 +216,18 @@ void SyncServer::Impl::pump(const std::shared_ptr<server::Subscriber>& sub) {
   while (!sub->dead && sub->inFlight < kWindow && sub->sent < lastSequence) {
     auto request = sub->listener.changesRequest();
     std::uint64_t from = sub->sent;
-    std::uint64_t count = 0;
+    server::Filled filled;
     db.read([&](const ReadTxn& txn) {
-      count = server::fillChanges(txn, from,
-                                  std::min<std::uint64_t>(config.batchChanges, lastSequence - from),
-                                  [&](unsigned n) { return request.initChanges(n); });
+      filled = server::fillChanges(
+          txn, from, std::min<std::uint64_t>(config.batchChanges, lastSequence - from), sub->scope,
+          [&](unsigned n) { return request.initChanges(n); });
     });
-    // Compaction leaves gaps: the batch ends at its last entry.
-    if (count > 0) {
-      auto changes = request.asReader().getChanges();
-      sub->sent = changes[changes.size() - 1].getSequence();
-    } else {
-      sub->sent = lastSequence;
-    }
+    // Compaction leaves gaps, and a partial session's batch leaves out other
+    // trees: the batch covers the log up to `through` all the same.
+    sub->sent = filled.through > from ? filled.through : lastSequence;
     request.setAfter(from);
     request.setLast(lastSequence);
+    request.setThrough(sub->sent);
     ++sub->inFlight;
     tasks.add(request.send().then(
         [this, sub, upTo = sub->sent](auto&&) {

@@ -327,3 +327,21 @@ TEST_CASE("an applied change whose note is not text is refused before a write ho
   CHECK(error.code() == ErrorCode::kCorrupt);
   CHECK_THAT(error.what(), Catch::Contains("parts(9, 0)") && Catch::Contains("does not decode"));
 }
+
+TEST_CASE("a value is checked as a record of a tree without being stored", "[core][check]") {
+  TempDir dir;
+  auto good = partValue(dir.sub("source"), 2);
+  auto poisoned = edited(good, [](capnp::AnyStruct::Builder body) {
+    body.getPointerSection()[pointerOf("number")].initAsAnyStruct(1, 1);
+  });
+  hills::Database db(dir.sub("db"), plmOptions());
+  db.read([&](const hills::ReadTxn& txn) {
+    txn.tree("parts").checkValue(5, 0, bytes(good));
+    auto corrupt = errorOf([&] { txn.tree("parts").checkValue(5, 0, bytes(poisoned)); });
+    CHECK(corrupt.code() == ErrorCode::kCorrupt);
+    CHECK_THAT(corrupt.what(), Catch::Contains("parts(5, 0)") && Catch::Contains("field 'number'"));
+    auto other = errorOf([&] { txn.tree("boms").checkValue(5, 0, bytes(good)); });
+    CHECK(other.code() == ErrorCode::kWrongTree);
+    CHECK_FALSE(txn.tree("parts").contains(5, 0));
+  });
+}

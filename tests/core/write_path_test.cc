@@ -511,3 +511,23 @@ TEST_CASE("a write transaction finds each record it stored, in whatever order th
   });
   db.read([&](const hills::ReadTxn& txn) { CHECK(txn.tree("parts").size() == 6); });
 }
+
+TEST_CASE("a write hook refuses a create before the tree gives it an id", "[core][hooks]") {
+  struct NoBoms final : hills::WriteHook {
+    void checkCreate(hills::WriteTxn&, std::string_view tree) override {
+      if (tree == "boms") throw hills::Error(ErrorCode::kWrongTree, "no boms here");
+    }
+  };
+  TempDir dir;
+  auto o = plmOptions();
+  o.ids = hills::Options::IdSource::kRanges;  // and no ranges: a create that got as far fails kNoIds
+  o.hooks.push_back(std::make_shared<NoBoms>());
+  hills::Database db(dir.path(), o);
+  auto refused = errorOf(
+      [&] { db.write([](hills::WriteTxn& txn) { txn.tree<plm::Bom>().create(plm::Bom{}); }); });
+  CHECK(refused.code() == ErrorCode::kWrongTree);
+  CHECK_THAT(refused.what(), Catch::Contains("no boms here"));
+  auto parts = errorOf(
+      [&] { db.write([](hills::WriteTxn& txn) { txn.tree<plm::Part>().create(makePart(1)); }); });
+  CHECK(parts.code() == ErrorCode::kNoIds);
+}

@@ -77,8 +77,8 @@ struct Connection {
 hills::ServerConfig serverConfig() {
   hills::ServerConfig config;
   config.plaintext = true;  // in process, over pipes
-  config.clients.push_back({"fuzz", "fuzz-token", true, true, true});
-  config.clients.push_back({"reader", "reader-token", true, false, false});
+  config.clients.push_back({"fuzz", "fuzz-token", true, true, true, {}});
+  config.clients.push_back({"reader", "reader-token", true, false, false, {}});
   config.helloDelay = kHelloDelay;
   config.helloDelayMax = kHelloDelayMax;
   return config;

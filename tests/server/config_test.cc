@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "certificates.h"
 #include "error_of.h"
@@ -199,4 +200,16 @@ TEST_CASE("a discovery that cannot work is refused at load, naming the member",
              Catch::Contains("discovery.name: the name holds a control character"));
   CHECK_THAT(refusal(R"({"name": "plm", "grup": "239.1.2.3"})").what(),
              Catch::Contains("grup"));
+}
+
+TEST_CASE("a client's trees are read from the configuration; none is every tree",
+          "[server][config][partial]") {
+  TempDir dir;
+  auto config = hills::loadServerConfig(writeFile(
+      dir.sub("trees.json"),
+      R"({"clients": [{"name": "floor", "token": "t", "trees": ["parts", "stock"]},
+                      {"name": "A", "token": "u"}], "plaintext": true})"));
+  REQUIRE(config.clients.size() == 2);
+  CHECK(config.clients[0].trees == std::vector<std::string>{"parts", "stock"});
+  CHECK(config.clients[1].trees.empty());
 }

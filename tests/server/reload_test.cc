@@ -128,10 +128,38 @@ TEST_CASE("a reload applies new limits and leaves httpListen for a restart", "[s
 
 TEST_CASE("a reload leaves a changed discovery for a restart", "[server][reload][discovery]") {
   TempDir dir;
-  ServerThread server(dir.sub("server"), writers({"A"}));
-  auto next = writers({"A"});
+  ServerThread server(dir.sub("server"), plainConfig({"A"}));
+  auto next = plainConfig({"A"});
   next.discovery.name = "plm";
   reload(server, next);
   CHECK_THAT(server.log(), Catch::Contains("discovery (off, the file says 'plm' on "
                                            "239.255.74.20:7420) needs a restart"));
+}
+
+TEST_CASE("a reload that takes a tree from a client closes its sessions, and one that adds trees does not",
+          "[server][reload][partial]") {
+  TempDir dir;
+  auto config = plainConfig({"A", "B"});
+  config.clients[1].trees = {"parts", "stock"};
+  ServerThread server(dir.sub("server"), config);
+  auto options = clientOptions("B", server.address());
+  options.replicate = {"parts"};
+  hills::Client b(dir.sub("b"), options);
+  REQUIRE(b.waitConnected(10s));
+
+  // More trees: the session goes on.
+  auto more = plainConfig({"A", "B"});
+  more.clients[1].trees = {"parts", "stock", "boms"};
+  reload(server, more);
+  CHECK(b.status().connected);
+  CHECK(b.status().reconnects == 0);
+
+  // Without parts, its session ends and its hello is refused.
+  auto without = plainConfig({"A", "B"});
+  without.clients[1].trees = {"stock", "boms"};
+  reload(server, without);
+  REQUIRE(eventually([&] { return b.status().refusedBy == ErrorCode::kDenied; }));
+  CHECK_THAT(server.log(),
+             Catch::Contains("client 'B' may no longer read tree 'parts': closing its session"));
+  CHECK_THAT(b.status().lastError, Catch::Contains("tree 'parts'"));
 }

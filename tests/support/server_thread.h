@@ -26,10 +26,10 @@ inline ServerConfig plainConfig(std::initializer_list<const char*> writers,
   ServerConfig config;
   config.plaintext = true;
   for (const char* name : writers) {
-    config.clients.push_back({name, std::string(name) + "-token", true, true, false});
+    config.clients.push_back({name, std::string(name) + "-token", true, true, false, {}});
   }
   for (const char* name : readers) {
-    config.clients.push_back({name, std::string(name) + "-token", true, false, false});
+    config.clients.push_back({name, std::string(name) + "-token", true, false, false, {}});
   }
   return config;
 }

@@ -69,6 +69,19 @@ struct QuarantinedChange {
   std::uint32_t tries = 0;     // applications tried, the first included
 };
 
+// A record of a tree, as Client::fetch returns it.
+struct FetchedRecord {
+  OpaqueKey key;  // for fetchNewest, the newest revision found
+  // The stored value: the words of a single-segment Cap'n Proto message
+  // (without a segment table, as a database stores it: read it with
+  // hills::detail::ValueReader) whose root is the record envelope
+  // (hills/record.capnp), the record its body; decoded with the tree's
+  // stored schema (Database::storedSchema) or, typed, by Client::fetch<T>.
+  std::vector<capnp::word> value;
+  std::string origin;      // the client that made the record as it is
+  bool fromCache = false;  // read from the read cache, not from the server now
+};
+
 // How a client verifies its server over TLS (docs/ARCHITECTURE.md, "TLS").
 // With none of these set, the client trusts the certificate the server
 // presents at first contact (it must be self-signed, as the ones the
@@ -130,6 +143,19 @@ struct ClientOptions {
   // or chosen so (plaintext).
   bool plaintext = false;
   ClientTls tls;
+
+  // The trees this replica follows: the server sends changes, snapshots and
+  // borrows of these only, and the replica creates, edits and borrows
+  // records of these only (a write to another tree throws
+  // Error(kWrongTree) naming it). Records of the others are read with
+  // fetch(). Empty (the default): every tree. The server refuses the
+  // client (kDenied, ClientStatus::refusedBy) when it may not read one of
+  // them, or when this is empty and it may not read every tree; kUnknownTree
+  // for a tree the server does not hold. A replica opened again with more
+  // trees takes a snapshot of the added ones at its next connection; with
+  // fewer, the constructor throws Error(kInvalidArgument) (their records
+  // here would go stale): docs/ARCHITECTURE.md, "Partial replicas".
+  std::vector<std::string> replicate;
 
   // How the local database is opened (trees, indexers, hooks,
   // durability...). Client sets ids = IdSource::kRanges and author = name,
@@ -203,7 +229,9 @@ struct ClientStatus {
   // from an older backup, or a TLS certificate that is not the pinned or
   // expected one or that tls.caFile does not vouch for (lastError names the
   // fingerprints); kProtocol: another protocol version;
-  // kSchemaMismatch: incompatible record types). The client does not try
+  // kSchemaMismatch: incompatible record types; kDenied and kUnknownTree
+  // also for ClientOptions::replicate naming a tree the client may not read
+  // or the server does not hold). The client does not try
   // again until connectTo() says where and with what; lastError says why.
   std::optional<ErrorCode> refusedBy;
 };
@@ -329,6 +357,41 @@ class Client {
     return breakBorrow(opaque(key));
   }
 
+  // Reads a record of any tree the client may read. Of a tree this replica
+  // follows (ClientOptions::replicate), the local record (fromCache
+  // false), or empty when there is none. Of another tree: from the server
+  // when connected, stored in the replica's read cache (checked against
+  // the tree's schema first), and empty when the server has no such record
+  // (dropped from the cache then); a released record already in the cache
+  // is answered from it without asking (it never changes); offline, or
+  // when the server does not answer within callTimeout, the cached copy
+  // (fromCache true), which for a draft may be older than the server's.
+  // The cache is never edited locally: it changes only with what the
+  // server sends. Throws Error(kOffline) offline for a record not in the
+  // cache, kDenied when the client may not read the tree, kUnknownTree
+  // for a tree the server does not hold, kWrongTree (typed) for a record
+  // of another type, kCorrupt for a value that does not read as a record
+  // of the tree. Not on the sync thread (kInvalidArgument).
+  std::optional<FetchedRecord> fetch(const OpaqueKey& key);
+  // The same for the newest revision of `id` in `tree` (a reference that
+  // names an id), from the server when connected (a newer revision may
+  // have been made), else the newest in the cache.
+  std::optional<FetchedRecord> fetchNewest(std::string_view tree, std::uint64_t id);
+  // Typed: an owned copy of the record, or empty.
+  //   std::optional<plm::Bom> bom = client.fetch(hills::Key<plm::Bom>{id, 0});
+  template <TreeRecord T>
+  std::optional<T> fetch(Key<T> key) {
+    auto record = fetch(opaque(key));
+    if (!record) return std::nullopt;
+    return decodeFetched<T>(*record);
+  }
+  template <TreeRecord T>
+  std::optional<std::pair<Key<T>, T>> fetchNewest(std::uint64_t id) {
+    auto record = fetchNewest(RecordTraits<T>::tree, id);
+    if (!record) return std::nullopt;
+    return std::pair<Key<T>, T>{Key<T>{id, record->key.revision}, decodeFetched<T>(*record)};
+  }
+
   // Every borrow, as this replica knows them (the server's, as of the last
   // change applied here).
   std::vector<BorrowInfo> borrows() const;
@@ -355,6 +418,24 @@ class Client {
   struct Impl;
 
  private:
+  template <TreeRecord T>
+  static T decodeFetched(const FetchedRecord& record) {
+    T out{};
+    try {
+      detail::ValueReader reader(kj::arrayPtr(record.value.data(), record.value.size()));
+      auto envelope = reader.getRoot<wire::Envelope>();
+      if (envelope.getTypeId() != RecordTraits<T>::typeId) {
+        throw Error(ErrorCode::kWrongTree,
+                    describe(record.key) + " holds a record of another type than the one asked for");
+      }
+      RecordTraits<T>::read(envelope.getBody().getAs<typename RecordTraits<T>::Capnp>(), out);
+    } catch (const kj::Exception& e) {
+      throw Error(ErrorCode::kCorrupt,
+                  describe(record.key) + " does not decode: " + e.getDescription().cStr());
+    }
+    return out;
+  }
+
   std::unique_ptr<Impl> impl_;
 };
 

@@ -176,6 +176,15 @@ class GenericTreeView {
   // The newest revision of `id`, or empty when the id has no record.
   std::optional<std::uint32_t> latestRevision(std::uint64_t id) const;
 
+  // Checks `value` (another database's stored value of (id, revision)) as
+  // applyChange and adopt check a value before they store it, and stores
+  // nothing: for a layer that keeps such values in tables of its own (a
+  // replica's read cache). Throws Error(kWrongTree) for a value of another
+  // type, kCorrupt for one that does not read as a record of this tree's
+  // stored schema (naming the record and the field).
+  void checkValue(std::uint64_t id, std::uint32_t revision,
+                  kj::ArrayPtr<const kj::byte> value) const;
+
   // Calls fn for every record whose id lies in [firstId, lastId], in order of
   // (id, revision), until fn returns false. The record passed to fn is valid
   // during that call only; nothing is allocated per record.

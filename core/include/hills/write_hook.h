@@ -72,6 +72,12 @@ class WriteHook {
   // catches may go on and commit. Must not write.
   virtual void check(WriteTxn& txn, const Mutation& mutation) {}
 
+  // Called when a record of `tree` is to be created here, before it takes
+  // an id (so a hook that refuses creates in a tree is heard before the
+  // tree runs out of ids). Throwing an Error refuses the create; nothing
+  // is written. check() is called as well, once the value is built.
+  virtual void checkCreate(WriteTxn& txn, std::string_view tree) {}
+
   // Called after the mutation is written, in the same transaction. May
   // read and write the hook's tables and the database. If it throws, the
   // whole transaction fails (write() throws even when its function caught

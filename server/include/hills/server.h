@@ -27,6 +27,10 @@ struct ClientAccount {
   bool read = true;    // pull changes, subscribe, list borrows
   bool write = false;  // ids, push, check out, check in, release, new revision, lifecycle
   bool admin = false;  // break borrows
+  // The trees the client may read (and, with write, write); empty: every
+  // tree. A hello, a fetch or a request naming another tree is refused
+  // (kDenied, naming the tree).
+  std::vector<std::string> trees;
 };
 
 // The server's TLS identity: its certificate (then any intermediates) and
@@ -133,7 +137,7 @@ struct ServerMetrics {
   std::uint64_t sessionsOpened = 0;  // valid hellos answered
   // Hellos and connections refused, by reason: every reason is present
   // (credentials, protocol, wrong_server, schema, hello_pending,
-  // max_connections, max_connections_per_source, hello_timeout).
+  // max_connections, max_connections_per_source, hello_timeout, trees).
   std::map<std::string, std::uint64_t> sessionsRefused;
   std::uint64_t sessionsClosedByReload = 0;  // their client was removed, its token changed...
   std::uint64_t writeRequests = 0;           // requests carried by durable commits
