@@ -198,6 +198,8 @@ void SyncEngine::applyParts(
     std::optional<std::pair<std::pair<std::size_t, unsigned>, Error>> failed;
     try {
       client_.db.write([&](WriteTxn& txn) {
+        // As a batch of the log: a bootstrap cut off by a crash starts again.
+        txn.setCommitSync(client_.options.appliedChanges);
         failed.reset();
         for (std::size_t p = 0; p < parts.size(); ++p) {
           auto part = decoded[p]->getRoot<sync::SnapshotPart>();

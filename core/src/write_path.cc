@@ -73,7 +73,10 @@ void putValue(TxnState& t, const TreeState& tree, std::uint64_t id, std::uint32_
     rc = w.appender.append(t.txn, tree.dbi, &k, &v);
     // LMDB refuses an append that does not sort last; should the remembered
     // bound ever be wrong, an ordinary insert decides.
-    if (rc == MDB_KEYEXIST) rc = mdb_put(t.txn, tree.dbi, &k, &v, MDB_NOOVERWRITE);
+    if (rc == MDB_KEYEXIST) {
+      w.lastKnown = false;  // the bound was wrong: read it again when next needed
+      rc = mdb_put(t.txn, tree.dbi, &k, &v, MDB_NOOVERWRITE);
+    }
   } else {
     w.appender.invalidate();
     rc = mdb_put(t.txn, tree.dbi, &k, &v, flags);

@@ -359,7 +359,7 @@ class SessionImpl final : public sync::Session::Server {
                               std::to_string(read.sequence) + ": " +
                               std::to_string(read.records) + " records, " +
                               std::to_string(progress.bytes >> 20) + " MiB in " +
-                              std::to_string(progress.extents.size()) + " parts, written in " +
+                              std::to_string(progress.parts) + " parts, written in " +
                               std::to_string(progress.makingMs) + " ms");
                 };
                 translated([&] {

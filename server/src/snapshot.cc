@@ -96,6 +96,22 @@ void writeBorrows(const ReadTxn& txn, Writer& writer) {
   }
 }
 
+// Reads `extent` of the file `fd` (the spool at `path`) into `into`.
+void readExtent(int fd, const std::string& path, const Spool::Extent& extent,
+                kj::ArrayPtr<kj::byte> into) {
+  std::uint64_t done = 0;
+  while (done < extent.size) {
+    ssize_t n = ::pread(fd, into.begin() + done, extent.size - done,
+                        static_cast<off_t>(extent.offset + done));
+    if (n <= 0) {
+      throw Error(ErrorCode::kIo, "reading the snapshot " + path + " failed: " +
+                                      (n == 0 ? std::string("it is shorter than written")
+                                              : std::string(std::strerror(errno))));
+    }
+    done += static_cast<std::uint64_t>(n);
+  }
+}
+
 // Streams a spool's parts to one replica, each once it is in the file.
 // Calls are answered in the order they came: a replica may ask for several
 // parts ahead. A partial session's scope skips the parts of other trees.
@@ -112,61 +128,57 @@ class SnapshotImpl final : public sync::Snapshot::Server {
 
  protected:
   kj::Promise<void> next(NextContext context) override {
-    // Each call waits for the one before: which part it sends depends on
-    // the parts the calls before it skipped.
-    auto answered = previous_.addBranch()
-                        .then([this, context]() mutable { return sendNext(context); })
-                        .fork();
-    auto mine = answered.addBranch();
-    previous_ = kj::mv(answered);
-    return mine;
-  }
-
- private:
-  kj::Promise<void> sendNext(NextContext context) {
-    return spool_->ready(part_).then([this, context]() mutable -> kj::Promise<void> {
-      auto progress = spool_->progress();
-      if (part_ >= progress.extents.size()) {
-        protocol::translated([&] {
-          if (!progress.error.empty()) throw Error(ErrorCode::kIo, progress.error);
-        });
-        context.getResults().setDone(true);
-        if (!finishedSent_) {
-          finishedSent_ = true;
-          if (finished_) finished_(*spool_);
-        }
-        return kj::READY_NOW;
-      }
-      const auto& extent = progress.extents[part_++];
-      if (!extent.tree.empty() && !scope_.follows(extent.tree)) return sendNext(context);
-      protocol::translated([&] { send(extent, context.getResults()); });
-      return kj::READY_NOW;
+    // Which part a call sends depends on the parts the calls before it
+    // skipped: each chooses after the one before. The answer is filled in
+    // the call's own branch, so a call that is dropped leaves nothing
+    // behind that writes into it.
+    auto chosen = previous_.addBranch().then([this] { return choose(); }).fork();
+    auto mine = chosen.addBranch();
+    previous_ = chosen.addBranch().ignoreResult().fork();
+    return mine.then([this, context](std::optional<Spool::Extent> extent) mutable {
+      protocol::translated([&] { answer(extent, context.getResults()); });
     });
   }
 
-  void send(const Spool::Extent& extent, sync::Snapshot::NextResults::Builder results) {
-    // The part's bytes go from the file into the answer once.
-    auto part = results.initPart(static_cast<unsigned>(extent.size));
-    std::uint64_t done = 0;
-    while (done < extent.size) {
-      ssize_t n = ::pread(fd_.get(), part.begin() + done, extent.size - done,
-                          static_cast<off_t>(extent.offset + done));
-      if (n <= 0) {
-        throw Error(ErrorCode::kIo, "reading the snapshot " + spool_->path + " failed: " +
-                                        (n == 0 ? std::string("it is shorter than written")
-                                                : std::string(std::strerror(errno))));
-      }
-      done += static_cast<std::uint64_t>(n);
-    }
-    if (!scope_.all() && extent.tree.empty()) keepFollowedBorrows(results);
+ private:
+  // The next part this session reads; none at the end.
+  kj::Promise<std::optional<Spool::Extent>> choose() {
+    return spool_->ready(part_).then(
+        [this]() -> kj::Promise<std::optional<Spool::Extent>> {
+          auto part = spool_->part(part_);
+          if (!part.extent) {
+            if (!part.error.empty()) {
+              kj::throwFatalException(
+                  protocol::toException(Error(ErrorCode::kIo, part.error)));
+            }
+            return std::optional<Spool::Extent>();
+          }
+          ++part_;
+          if (!part.extent->tree.empty() && !scope_.follows(part.extent->tree)) return choose();
+          return kj::mv(part.extent);
+        });
   }
 
-  // Rewrites the borrow part in `results` with the borrows of the trees the
-  // session follows only.
-  void keepFollowedBorrows(sync::Snapshot::NextResults::Builder results) {
-    auto bytes = results.getPart();
-    kj::ArrayInputStream in(kj::ArrayPtr<const kj::byte>(bytes.begin(), bytes.size()));
-    capnp::InputStreamMessageReader reader(in);
+  void answer(const std::optional<Spool::Extent>& extent,
+              sync::Snapshot::NextResults::Builder results) {
+    if (!extent) {
+      results.setDone(true);
+      if (!finishedSent_) {
+        finishedSent_ = true;
+        *open_ = false;  // calls still in flight need not hold off the next snapshot
+        if (finished_) finished_(*spool_);
+      }
+      return;
+    }
+    if (scope_.all() || !extent->tree.empty()) {
+      // The part's bytes go from the file into the answer once.
+      readExtent(fd_.get(), spool_->path, *extent, results.initPart(static_cast<unsigned>(extent->size)));
+      return;
+    }
+    // A partial session's borrows: those of the trees it follows.
+    auto words = kj::heapArray<capnp::word>(extent->size / sizeof(capnp::word));
+    readExtent(fd_.get(), spool_->path, *extent, words.asBytes());
+    capnp::FlatArrayMessageReader reader(words);
     std::vector<BorrowInfo> kept;
     for (auto b : reader.getRoot<sync::SnapshotPart>().getBorrows()) {
       if (scope_.follows(b.getKey().getTree().cStr())) kept.push_back(protocol::borrowOf(b));
@@ -175,8 +187,7 @@ class SnapshotImpl final : public sync::Snapshot::Server {
     auto borrows =
         msg.initRoot<sync::SnapshotPart>().initBorrows(static_cast<unsigned>(kept.size()));
     for (unsigned i = 0; i < kept.size(); ++i) protocol::setBorrow(borrows[i], kept[i]);
-    auto words = capnp::messageToFlatArray(msg);
-    results.setPart(words.asBytes());
+    results.setPart(capnp::messageToFlatArray(msg).asBytes());
   }
 
   std::shared_ptr<Spool> spool_;
@@ -197,7 +208,7 @@ Spool::~Spool() {
 
 kj::Promise<void> Spool::ready(std::size_t index) {
   std::lock_guard lock(mutex_);
-  if (index < progress_.extents.size() || progress_.done || !progress_.error.empty()) {
+  if (index < extents_.size() || progress_.done || !progress_.error.empty()) {
     return kj::READY_NOW;
   }
   auto paf = kj::newPromiseAndCrossThreadFulfiller<void>();
@@ -211,9 +222,19 @@ Spool::Progress Spool::progress() const {
   return progress_;
 }
 
+Spool::Part Spool::part(std::size_t index) const {
+  std::lock_guard lock(mutex_);
+  Part part;
+  if (index < extents_.size()) part.extent = extents_[index];
+  part.done = progress_.done;
+  part.error = progress_.error;
+  return part;
+}
+
 void Spool::published(Extent extent) {
   std::lock_guard lock(mutex_);
-  progress_.extents.push_back(extent);
+  extents_.push_back(std::move(extent));
+  progress_.parts = extents_.size();
   wakeLocked();
 }
 
@@ -270,6 +291,10 @@ void writeSpool(const Database& db, const std::string& dir, Spool& spool) {
     });
   } catch (const std::exception& e) {
     error = e.what();
+  } catch (const kj::Exception& e) {
+    error = std::string("making the snapshot failed: ") + e.getDescription().cStr();
+  } catch (...) {
+    error = "making the snapshot failed";
   }
   spool.ended(std::move(error), bytes,
               static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -292,8 +317,9 @@ Spooler::~Spooler() {
 
 kj::Promise<std::shared_ptr<Spool>> Spooler::get(std::uint64_t lastSequence) {
   std::shared_ptr<Spool> spool = recent_.lock();
-  bool reusable = spool && spool->progress().error.empty() &&
-                  (!spool->progress().done || spool->sequence == lastSequence ||
+  auto progress = spool ? spool->progress() : Spool::Progress{};
+  bool reusable = spool && progress.error.empty() &&
+                  (!progress.done || spool->sequence == lastSequence ||
                    timer_.now() - spool->made < kRecent);
   if (!reusable) {
     // The thread before has ended: this spool is not being written.
@@ -310,9 +336,9 @@ kj::Promise<std::shared_ptr<Spool>> Spooler::get(std::uint64_t lastSequence) {
     });
   }
   return spool->ready(0).then([spool]() mutable {
-    auto progress = spool->progress();
-    if (progress.extents.empty() && !progress.error.empty()) {
-      kj::throwFatalException(protocol::toException(Error(ErrorCode::kIo, progress.error)));
+    auto first = spool->part(0);
+    if (!first.extent && !first.error.empty()) {
+      kj::throwFatalException(protocol::toException(Error(ErrorCode::kIo, first.error)));
     }
     return kj::mv(spool);
   });

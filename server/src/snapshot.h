@@ -17,8 +17,9 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,11 +42,17 @@ class Spool {
   };
   // What the writing thread has done so far.
   struct Progress {
-    std::vector<Extent> extents;
+    std::size_t parts = 0;        // written
     bool done = false;            // every part is in the file
     std::string error;            // non-empty: writing failed, and why
     std::uint64_t bytes = 0;      // of the file
     std::uint64_t makingMs = 0;   // how long writing took, once done
+  };
+  // One part, or what became of the spool before it.
+  struct Part {
+    std::optional<Extent> extent;  // empty: not written (see done, error)
+    bool done = false;
+    std::string error;
   };
 
   Spool() = default;
@@ -62,12 +69,13 @@ class Spool {
   kj::TimePoint made = kj::origin<kj::TimePoint>();  // when it was started (loop thread)
 
   // Resolves once part `index` is in the file, or writing has ended
-  // without it (done, failed or cancelled): read progress() then. Event
+  // without it (done, failed or cancelled): read part() then. Event
   // loop thread only.
   kj::Promise<void> ready(std::size_t index);
 
-  // A copy of the progress, for any thread.
+  // A copy of the progress, and of one part, for any thread.
   Progress progress() const;
+  Part part(std::size_t index) const;
 
   // The writing thread: publishes one more part, then the end.
   void published(Extent extent);
@@ -82,6 +90,7 @@ class Spool {
 
   mutable std::mutex mutex_;
   Progress progress_;
+  std::vector<Extent> extents_;
   std::vector<kj::Own<kj::CrossThreadPromiseFulfiller<void>>> waiters_;
   std::atomic<bool> cancelled_{false};
 };

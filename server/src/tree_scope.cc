@@ -39,6 +39,12 @@ TreeScope TreeScope::ofHello(const Database& db, const ClientAccount& account,
                       tree + "': its replica must name the trees it follows (ClientOptions::"
                       "replicate)");
     }
+    // An account limited to some trees follows those only, whatever the
+    // server comes to hold later.
+    if (!account.trees.empty()) {
+      scope.trees_ = std::make_shared<std::set<std::string, std::less<>>>(account.trees.begin(),
+                                                                         account.trees.end());
+    }
     return scope;
   }
   auto wanted = std::make_shared<std::set<std::string, std::less<>>>();

@@ -33,7 +33,9 @@ class TreeScope {
   TreeScope() = default;
 
   // The scope a hello asks for: `trees` empty is every tree the account may
-  // read (every tree, for an account that may read every tree). Throws
+  // read (every tree, for an account that may read every tree; the trees
+  // its configuration lists, for one limited to some, including those the
+  // server comes to hold later). Throws
   // Error(kUnknownTree) for a tree `db` does not hold and Error(kDenied)
   // for one `account` may not read, naming the tree and the client; and
   // Error(kDenied) for an empty list from an account limited to some trees

@@ -145,3 +145,18 @@ TEST_CASE("a fetch reads records of trees the client may read, and refuses the o
   CHECK(denied.code() == ErrorCode::kDenied);
   CHECK_THAT(denied.what(), Catch::Contains("tree 'boms'"));
 }
+
+TEST_CASE("a hello that names no trees follows only those its account may read, "
+          "even trees the server comes to hold later",
+          "[server][partial]") {
+  TempDir dir;
+  auto o = serverOptions();
+  o.trees = hills::treeTypes<plm::Part, plm::StockItem>();  // no boms yet
+  hills::Database db(dir.path(), o);
+  auto scope = scopeOf(db, floorAccount(), {});
+  CHECK_FALSE(scope.all());
+  CHECK(scope.follows("parts"));
+  CHECK(scope.follows("stock"));
+  CHECK_FALSE(scope.follows("boms"));
+  CHECK(scopeOf(db, hills::ClientAccount{"A", "t", true, true, false, {}}, {}).all());
+}

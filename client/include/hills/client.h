@@ -162,7 +162,8 @@ struct ClientOptions {
   // and adds the replica's write hook.
   Options database;
 
-  // How a batch of the server's changes applied here commits when
+  // How a batch of the server's changes applied here, or a commit of a
+  // snapshot's parts while the replica starts, commits when
   // database.durable is set (hills/txn.h, CommitSync). kData, the default:
   // one sync instead of two. A batch and the cursor that counts it commit
   // together, so an operating-system crash or power loss can take back at
