@@ -206,6 +206,13 @@ struct SyncServer::Impl final : public kj::TaskSet::ErrorHandler {
 };
 
 // The bootstrap capability of a new connection.
+// The Session a valid hello opens for `account`, following `scope`
+// (session.cc).
+kj::Own<sync::Session::Server> newSession(SyncServer::Impl& server,
+                                          std::shared_ptr<server::ConnectionState> conn,
+                                          std::shared_ptr<ClientAccount> account,
+                                          server::TreeScope scope);
+
 capnp::Capability::Client newGate(SyncServer::Impl& server,
                                   std::shared_ptr<server::ConnectionState> conn);
 
