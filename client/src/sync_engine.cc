@@ -109,7 +109,9 @@ sync::Session::Client& SyncEngine::session() {
 }
 
 kj::Promise<void> SyncEngine::run() {
-  auto [server, token] = client_.target();
+  // Named copies, not a structured binding: lambdas capture them.
+  auto target = client_.target();
+  std::string server = target.first, token = target.second;
   if (server.empty()) return idle().then([this]() { return run(); });
   return locate(server)
       .then([this, token](std::string address) { return connectOnce(address, token); })
