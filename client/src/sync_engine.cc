@@ -7,9 +7,10 @@
 #include <optional>
 
 #include "client_impl.h"
+#include "hills/streams.h"
+#include "hills/schema.h"
 #include "quarantine.h"
 #include "tls.h"
-#include "hills/schema.h"
 
 namespace hills {
 
@@ -66,8 +67,10 @@ capnp::ReaderOptions serverLimits() {
 
 struct SyncEngine::Session {
   explicit Session(kj::Own<kj::AsyncIoStream> s)
-      : stream(kj::mv(s)),
-        network(*stream, capnp::rpc::twoparty::Side::CLIENT, serverLimits()),
+      : stream(protocol::bufferReads(kj::mv(s))),
+        messages(*stream),
+        writes(messages),
+        network(writes, capnp::rpc::twoparty::Side::CLIENT, serverLimits()),
         rpc(capnp::makeRpcClient(network)),
         gate(bootstrap()) {}
   sync::Gate::Client bootstrap() {
@@ -76,6 +79,8 @@ struct SyncEngine::Session {
     return rpc.bootstrap(vat.getRoot<capnp::rpc::twoparty::VatId>()).castAs<sync::Gate>();
   }
   kj::Own<kj::AsyncIoStream> stream;
+  capnp::AsyncIoMessageStream messages;
+  protocol::WriteBatcher writes;
   capnp::TwoPartyVatNetwork network;
   capnp::RpcSystem<capnp::rpc::twoparty::VatId> rpc;
   sync::Gate::Client gate;

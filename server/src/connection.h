@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "hills/streams.h"
 #include "hills/server.h"
 
 namespace hills::server {
@@ -76,13 +77,15 @@ class GuardedStream final : public capnp::MessageStream {
 struct Connection {
   Connection(kj::Own<kj::AsyncIoStream> socket, std::shared_ptr<ConnectionState> connState)
       : state(std::move(connState)),
-        stream(kj::mv(socket)),
+        stream(protocol::bufferReads(kj::mv(socket))),
         messages(*stream, *state),
-        network(messages, capnp::rpc::twoparty::Side::SERVER) {}
+        writes(messages),
+        network(writes, capnp::rpc::twoparty::Side::SERVER) {}
 
   std::shared_ptr<ConnectionState> state;
   kj::Own<kj::AsyncIoStream> stream;
   GuardedStream messages;
+  protocol::WriteBatcher writes;
   capnp::TwoPartyVatNetwork network;
   kj::Maybe<capnp::RpcSystem<capnp::rpc::twoparty::VatId>> rpc;
 };

@@ -39,6 +39,9 @@ struct Subscriber {
   std::uint64_t applied = 0;  // newest sequence the client said it applied
   unsigned inFlight = 0;      // batches sent and not yet returned
   bool dead = false;
+  // The newest batch's answer, let go when the next batch is sent (see
+  // SyncServer::Impl::pump).
+  kj::Maybe<capnp::Response<sync::Listener::ChangesResults>> answered;
 };
 
 using protocol::translated;

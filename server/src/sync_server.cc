@@ -194,7 +194,13 @@ std::shared_ptr<server::Subscriber> SyncServer::Impl::subscribe(sync::Listener::
                                                                 server::TreeScope scope,
                                                                 std::uint64_t after) {
   auto sub = std::make_shared<server::Subscriber>(server::Subscriber{
-      kj::mv(listener), std::move(client), std::move(scope), after, after, 0, false});
+      .listener = kj::mv(listener),
+      .client = std::move(client),
+      .scope = std::move(scope),
+      .sent = after,
+      .applied = after,
+      .answered = nullptr,
+  });
   subscribers_.push_back(sub);
   pump(sub);
   return sub;
@@ -229,10 +235,16 @@ void SyncServer::Impl::pump(const std::shared_ptr<server::Subscriber>& sub) {
     request.setLast(lastSequence);
     request.setThrough(sub->sent);
     ++sub->inFlight;
-    tasks.add(request.send().then(
-        [this, sub, upTo = sub->sent](auto&&) {
+    auto sent = request.send();
+    // Letting an answer go sends its Finish to the replica. Let go only
+    // now, the previous batch's Finish travels right behind this batch and
+    // the replica reads both at one wake-up instead of waking for it alone.
+    sub->answered = nullptr;
+    tasks.add(sent.then(
+        [this, sub, upTo = sub->sent](capnp::Response<sync::Listener::ChangesResults>&& answer) {
           --sub->inFlight;
           sub->applied = std::max(sub->applied, upTo);
+          sub->answered = kj::mv(answer);
           pump(sub);
         },
         [this, sub](kj::Exception&& e) {

@@ -1,0 +1,209 @@
+// The streams both sides of a sync connection read and write through:
+// buffered reads and gathered writes, over a real socket pair.
+#include "hills/streams.h"
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <capnp/serialize-async.h>
+#include <kj/async-io.h>
+
+#include <catch2/catch.hpp>
+#include <string>
+
+#include "hills/sync.capnp.h"
+
+namespace protocol = hills::protocol;
+
+namespace {
+
+// One end of a socket pair that counts the calls made on it, and can hold
+// its writes back or fail them.
+class WatchedStream final : public kj::AsyncIoStream {
+ public:
+  explicit WatchedStream(kj::AsyncIoStream& inner) : inner_(inner) {}
+
+  kj::Promise<std::size_t> tryRead(void* buffer, std::size_t minBytes,
+                                   std::size_t maxBytes) override {
+    ++reads;
+    return inner_.tryRead(buffer, minBytes, maxBytes);
+  }
+  kj::Promise<void> write(const void* buffer, std::size_t size) override {
+    ++writes;
+    return inner_.write(buffer, size);
+  }
+  kj::Promise<void> write(kj::ArrayPtr<const kj::ArrayPtr<const kj::byte>> pieces) override {
+    ++writes;
+    if (!failWith.empty()) return KJ_EXCEPTION(DISCONNECTED, failWith);
+    auto written = inner_.write(pieces);
+    if (!holdWrites) return written;
+    auto paf = kj::newPromiseAndFulfiller<void>();
+    held = kj::mv(paf.fulfiller);
+    return written.then([promise = kj::mv(paf.promise)]() mutable { return kj::mv(promise); });
+  }
+  kj::Promise<void> whenWriteDisconnected() override { return inner_.whenWriteDisconnected(); }
+  void shutdownWrite() override { inner_.shutdownWrite(); }
+
+  int reads = 0;
+  int writes = 0;
+  bool holdWrites = false;   // each write waits for `held` to be fulfilled
+  std::string failWith;      // each write fails with this
+  kj::Own<kj::PromiseFulfiller<void>> held;
+
+ private:
+  kj::AsyncIoStream& inner_;
+};
+
+// A change-log entry carrying `bytes` bytes of data.
+kj::Own<capnp::MallocMessageBuilder> buildChange(std::size_t bytes, std::uint64_t sequence) {
+  auto message = kj::heap<capnp::MallocMessageBuilder>();
+  auto change = message->initRoot<hills::wire::Change>();
+  change.setSequence(sequence);
+  auto value = change.initValue(static_cast<unsigned>(bytes));
+  for (std::size_t i = 0; i < bytes; ++i) value[i] = static_cast<kj::byte>(i * 7 + sequence);
+  return message;
+}
+
+// The same as the bytes a stream carries.
+kj::Array<capnp::word> changeWith(std::size_t bytes, std::uint64_t sequence) {
+  return capnp::messageToFlatArray(*buildChange(bytes, sequence));
+}
+
+void checkChange(capnp::MessageReader& reader, std::size_t bytes, std::uint64_t sequence) {
+  auto change = reader.getRoot<hills::wire::Change>();
+  CHECK(change.getSequence() == sequence);
+  auto value = change.getValue();
+  REQUIRE(value.size() == bytes);
+  bool same = true;
+  for (std::size_t i = 0; i < bytes; ++i) {
+    same = same && value[i] == static_cast<kj::byte>(i * 7 + sequence);
+  }
+  CHECK(same);
+}
+
+}  // namespace
+
+TEST_CASE("messages that arrived together are read with one read of the socket",
+          "[protocol][streams]") {
+  auto io = kj::setupAsyncIo();
+  auto pipe = io.provider->newTwoWayPipe();
+  std::string together;
+  for (std::uint64_t s = 1; s <= 3; ++s) {
+    auto flat = changeWith(40, s);
+    together.append(reinterpret_cast<const char*>(flat.asBytes().begin()), flat.asBytes().size());
+  }
+  pipe.ends[0]->write(together.data(), together.size()).wait(io.waitScope);
+
+  auto watched = kj::heap<WatchedStream>(*pipe.ends[1]);
+  WatchedStream& counts = *watched;
+  auto buffered = protocol::bufferReads(kj::mv(watched));
+  for (std::uint64_t s = 1; s <= 3; ++s) {
+    auto reader = capnp::readMessage(*buffered).wait(io.waitScope);
+    checkChange(*reader, 40, s);
+  }
+  // Cap'n Proto asked six times (table, then segments, of each message).
+  CHECK(counts.reads == 1);
+}
+
+TEST_CASE("a message larger than the read buffer is read whole", "[protocol][streams]") {
+  auto io = kj::setupAsyncIo();
+  auto pipe = io.provider->newTwoWayPipe();
+  const std::size_t big = 10 * protocol::kReadBuffer + 3;
+  auto flat = changeWith(big, 9);
+  auto small = changeWith(8, 10);
+  auto written = pipe.ends[0]
+                     ->write(flat.asBytes().begin(), flat.asBytes().size())
+                     .then([&] { return pipe.ends[0]->write(small.asBytes().begin(),
+                                                            small.asBytes().size()); });
+  auto buffered = protocol::bufferReads(kj::mv(pipe.ends[1]));
+  auto reader = capnp::readMessage(*buffered).wait(io.waitScope);
+  checkChange(*reader, big, 9);
+  auto next = capnp::readMessage(*buffered).wait(io.waitScope);
+  checkChange(*next, 8, 10);
+  written.wait(io.waitScope);
+}
+
+TEST_CASE("a stream that ends inside a message is an error, not a wait",
+          "[protocol][streams]") {
+  auto io = kj::setupAsyncIo();
+  auto pipe = io.provider->newTwoWayPipe();
+  auto flat = changeWith(100, 1);
+  pipe.ends[0]->write(flat.asBytes().begin(), flat.asBytes().size() / 2).wait(io.waitScope);
+  pipe.ends[0]->shutdownWrite();
+  auto buffered = protocol::bufferReads(kj::mv(pipe.ends[1]));
+  CHECK_THROWS(capnp::readMessage(*buffered).wait(io.waitScope));
+}
+
+TEST_CASE("messages written in one turn of the event loop reach the socket in one write",
+          "[protocol][streams]") {
+  auto io = kj::setupAsyncIo();
+  auto pipe = io.provider->newTwoWayPipe();
+  WatchedStream watched(*pipe.ends[0]);
+  capnp::AsyncIoMessageStream messages(watched);
+  protocol::WriteBatcher batcher(messages);
+  std::vector<kj::Promise<void>> written;
+  for (std::uint64_t s = 1; s <= 10; ++s) {
+    // The message is copied: the builder may go.
+    written.push_back(batcher.writeMessage(nullptr, buildChange(50, s)->getSegmentsForOutput()));
+  }
+  CHECK(watched.writes == 0);  // nothing until the event loop runs
+  for (auto& w : written) CHECK(w.poll(io.waitScope));
+  capnp::AsyncIoMessageStream other(*pipe.ends[1]);
+  for (std::uint64_t s = 1; s <= 10; ++s) {
+    auto reader = other.readMessage().wait(io.waitScope);
+    checkChange(*reader, 50, s);
+  }
+  CHECK(watched.writes == 1);
+}
+
+TEST_CASE("a batcher holding more than its limit waits until the socket took it",
+          "[protocol][streams]") {
+  auto io = kj::setupAsyncIo();
+  auto pipe = io.provider->newTwoWayPipe();
+  WatchedStream watched(*pipe.ends[0]);
+  watched.holdWrites = true;
+  capnp::AsyncIoMessageStream messages(watched);
+  protocol::WriteBatcher batcher(messages);
+  auto big = buildChange(protocol::WriteBatcher::kGatheredBytes / 4, 1);
+  auto segments = big->getSegmentsForOutput();
+  // Below the limit, each write resolves at once.
+  std::vector<kj::Promise<void>> below;
+  for (int i = 0; i < 3; ++i) below.push_back(batcher.writeMessage(nullptr, segments));
+  auto overLimit = batcher.writeMessage(nullptr, segments);
+  CHECK_FALSE(overLimit.poll(io.waitScope));
+  for (auto& w : below) CHECK(w.poll(io.waitScope));
+  // The gathered messages went out in one write, which the socket holds.
+  REQUIRE(watched.writes == 1);
+  REQUIRE(watched.held.get() != nullptr);
+  capnp::AsyncIoMessageStream other(*pipe.ends[1]);
+  for (int i = 0; i < 4; ++i) {
+    auto reader = other.readMessage().wait(io.waitScope);
+    checkChange(*reader, protocol::WriteBatcher::kGatheredBytes / 4, 1);
+  }
+  CHECK_FALSE(overLimit.poll(io.waitScope));
+  watched.held->fulfill();
+  CHECK(overLimit.poll(io.waitScope));
+  overLimit.wait(io.waitScope);
+}
+
+TEST_CASE("after a write failed, every later write fails with its reason",
+          "[protocol][streams]") {
+  auto io = kj::setupAsyncIo();
+  auto pipe = io.provider->newTwoWayPipe();
+  WatchedStream watched(*pipe.ends[0]);
+  watched.failWith = "the peer is gone";
+  capnp::AsyncIoMessageStream messages(watched);
+  protocol::WriteBatcher batcher(messages);
+  auto small = buildChange(8, 1);
+  auto segments = small->getSegmentsForOutput();
+  auto gathered = batcher.writeMessage(nullptr, segments);
+  io.waitScope.poll();  // the loop writes it, and the write fails
+  CHECK(watched.writes == 1);
+  CHECK(gathered.poll(io.waitScope));  // it had been taken already
+  try {
+    batcher.writeMessage(nullptr, segments).wait(io.waitScope);
+    FAIL("a write after the failure succeeded");
+  } catch (const kj::Exception& e) {
+    CHECK(std::string(e.getDescription().cStr()).find("the peer is gone") != std::string::npos);
+  }
+  CHECK(watched.writes == 1);
+}
