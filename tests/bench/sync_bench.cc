@@ -433,6 +433,7 @@ int main(int argc, char** argv) {
     if (role == "listener") return runListener();
     if (role == "checkin") return runCheckIn();
     if (role == "subscribers") return runSubscriberHost();
+    if (role == "sessions") return runSessionHost();
     return runBench();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "sync_bench: %s\n", e.what());

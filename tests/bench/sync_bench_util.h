@@ -287,4 +287,8 @@ void runScaleCase(Report& report, const std::string& dir);
 // them has seen each of A's records ("<id> <first ns> <last ns>").
 int runSubscriberHost();
 
+// Role "sessions": holds --count sessions subscribed on one event loop,
+// storing nothing, and reports as runSubscriberHost does.
+int runSessionHost();
+
 }  // namespace hills::bench

@@ -12,6 +12,10 @@
 #include <thread>
 #include <unordered_map>
 
+#include <capnp/rpc-twoparty.h>
+
+#include "hills/streams.h"
+#include "hills/sync.capnp.h"
 #include "sync_bench_util.h"
 #include "temp_dir.h"
 
@@ -113,6 +117,82 @@ void runCheckInsCase(Report& report, const std::string& dir, int clients, double
                "(reported)");
 }
 
+namespace {
+
+// One change at a time from A, reaching every subscriber the `hosts` hold:
+// from A's commit to the first and to the last subscriber, and the CPU the
+// server and the hosts spend per change meanwhile.
+struct Reach {
+  std::vector<double> first, all;  // ns
+  double serverCpuMs = 0, hostsCpuMs = 0;
+};
+
+Reach measureReach(Client& a, std::vector<std::unique_ptr<Child>>& hosts, pid_t server,
+                   int changes) {
+  auto hostsCpu = [&] {
+    double total = 0;
+    for (auto& c : hosts) total += cpuSeconds(c->pid);
+    return total;
+  };
+  Reach out;
+  const double serverBefore = cpuSeconds(server), hostsBefore = hostsCpu();
+  for (int i = 0; i < changes; ++i) {
+    auto key = a.db().write(
+        [&](WriteTxn& txn) { return txn.tree<plm::Part>().create(test::makePart(i)); });
+    std::int64_t committed = nowNs();
+    std::int64_t last = committed, earliest = INT64_MAX;
+    for (auto& c : hosts) {
+      std::string line = c->line();
+      std::uint64_t id = 0;
+      std::int64_t seenFirst = 0, seenLast = 0;
+      if (std::sscanf(line.c_str(), "%" SCNu64 " %" SCNd64 " %" SCNd64, &id, &seenFirst,
+                      &seenLast) != 3 ||
+          id != key.id) {
+        throw std::runtime_error("a subscriber host said '" + line + "'");
+      }
+      last = std::max(last, seenLast);
+      earliest = std::min(earliest, seenFirst);
+    }
+    out.all.push_back(static_cast<double>(last - committed));
+    out.first.push_back(static_cast<double>(earliest - committed));
+  }
+  const double perChange = static_cast<double>(std::max(changes, 1));
+  out.serverCpuMs = (cpuSeconds(server) - serverBefore) * 1e3 / perChange;
+  out.hostsCpuMs = (hostsCpu() - hostsBefore) * 1e3 / perChange;
+  return out;
+}
+
+// `hosts` processes in `role`, holding `subscribers` subscribers between
+// them; returns once each said it is ready.
+std::vector<std::unique_ptr<Child>> startHosts(const std::string& role, const std::string& server,
+                                               int subscribers, int hosts,
+                                               const std::string& durable) {
+  std::vector<std::unique_ptr<Child>> children;
+  for (int h = 0, first = 0; h < hosts; ++h) {
+    int count = subscribers / hosts + (h < subscribers % hosts ? 1 : 0);
+    children.push_back(std::make_unique<Child>(std::vector<std::string>{
+        "--role=" + role, "--server=" + server, "--first=" + std::to_string(first),
+        "--count=" + std::to_string(count), "--subscriber-durable=" + durable}));
+    first += count;
+  }
+  for (auto& c : children) {
+    if (auto line = c->line(); line != "ready") {
+      throw std::runtime_error("a subscriber host said '" + line + "'");
+    }
+  }
+  return children;
+}
+
+void reportReach(Report& report, const std::string& group, const std::string& what,
+                 const Reach& reach) {
+  report.add(group, "one change to the first of " + what + " (p50)", percentile(reach.first, 0.5));
+  report.add(group, "one change to all " + what + " (p50)", percentile(reach.all, 0.5));
+  report.add(group, "one change to all " + what + " (p99)", percentile(reach.all, 0.99));
+  report.add(group, "one change to all " + what + " (max)", percentile(reach.all, 1.0));
+}
+
+}  // namespace
+
 void runScaleCase(Report& report, const std::string& dir) {
   const int subscribers = std::stoi(arg("subscribers", "1000"));
   const int hosts = std::max(1, std::min(subscribers, std::stoi(arg("hosts", "10"))));
@@ -133,22 +213,11 @@ void runScaleCase(Report& report, const std::string& dir) {
   std::this_thread::sleep_for(1s);
   const auto rssBefore = statusBytes(server.pid(), "VmRSS");
   const auto anonBefore = statusBytes(server.pid(), "RssAnon");
+  const std::string n = std::to_string(subscribers);
 
   // The subscribers: real replicas, `hosts` processes holding them.
   auto setupStart = Clock::now();
-  std::vector<std::unique_ptr<Child>> children;
-  for (int h = 0, first = 0; h < hosts; ++h) {
-    int count = subscribers / hosts + (h < subscribers % hosts ? 1 : 0);
-    children.push_back(std::make_unique<Child>(std::vector<std::string>{
-        "--role=subscribers", "--server=" + server.address(), "--first=" + std::to_string(first),
-        "--count=" + std::to_string(count), "--subscriber-durable=" + durable}));
-    first += count;
-  }
-  for (auto& c : children) {
-    if (auto line = c->line(); line != "ready") {
-      throw std::runtime_error("a subscriber host said '" + line + "'");
-    }
-  }
+  auto replicas = startHosts("subscribers", server.address(), subscribers, hosts, durable);
   double setup = std::chrono::duration<double>(Clock::now() - setupStart).count();
   std::this_thread::sleep_for(2s);  // idle sessions
   const auto rssAfter = statusBytes(server.pid(), "VmRSS");
@@ -163,69 +232,99 @@ void runScaleCase(Report& report, const std::string& dir) {
               static_cast<double>(rssBefore) / 1048576.0, static_cast<double>(rssAfter) / 1048576.0,
               static_cast<double>(anonBefore) / 1048576.0,
               static_cast<double>(anonAfter) / 1048576.0);
-
-  // One change at a time, from A's commit to the first and the last
-  // replica's event; the CPU the server and the hosts spend meanwhile.
-  std::vector<double> reach, first;
-  auto cpuOf = [&](bool hostsToo) {
-    double total = 0;
-    if (hostsToo) {
-      for (auto& c : children) total += cpuSeconds(c->pid);
-    } else {
-      total = cpuSeconds(server.pid());
-    }
-    return total;
-  };
-  const double serverCpu = cpuOf(false), hostsCpu = cpuOf(true);
-  for (int i = 0; i < changes; ++i) {
-    auto key = a.db().write(
-        [&](WriteTxn& txn) { return txn.tree<plm::Part>().create(test::makePart(i)); });
-    std::int64_t committed = nowNs();
-    std::int64_t last = committed, earliest = INT64_MAX;
-    for (auto& c : children) {
-      std::string line = c->line();
-      std::uint64_t id = 0;
-      std::int64_t seenFirst = 0, seenLast = 0;
-      if (std::sscanf(line.c_str(), "%" SCNu64 " %" SCNd64 " %" SCNd64, &id, &seenFirst,
-                      &seenLast) != 3 ||
-          id != key.id) {
-        throw std::runtime_error("a subscriber host said '" + line + "'");
-      }
-      last = std::max(last, seenLast);
-      earliest = std::min(earliest, seenFirst);
-    }
-    reach.push_back(static_cast<double>(last - committed));
-    first.push_back(static_cast<double>(earliest - committed));
-  }
-  const double perChange = static_cast<double>(std::max(changes, 1));
+  Reach replicaReach = measureReach(a, replicas, server.pid(), changes);
   std::printf("  scale: CPU per change: server %.1f ms, the %d hosts %.1f ms (%.0f us a replica)\n",
-              (cpuOf(false) - serverCpu) * 1e3 / perChange, hosts,
-              (cpuOf(true) - hostsCpu) * 1e3 / perChange,
-              (cpuOf(true) - hostsCpu) * 1e6 / perChange / subscribers);
-  for (auto& c : children) c->wait();
-  std::string n = std::to_string(subscribers);
-  report.add("scale", "one change to the first replica (p50)", percentile(first, 0.5));
-  report.add("scale", "one change to all " + n + " replicas (p50)", percentile(reach, 0.5));
-  report.add("scale", "one change to all " + n + " replicas (p99)", percentile(reach, 0.99));
-  report.add("scale", "one change to all " + n + " replicas (max)", percentile(reach, 1.0));
-  report.ratio("scale_reach_all_p99_ms", percentile(reach, 0.99) / 1e6, "<= 100");
+              replicaReach.serverCpuMs, hosts, replicaReach.hostsCpuMs,
+              replicaReach.hostsCpuMs * 1e3 / subscribers);
+  for (auto& c : replicas) c->wait();
+  replicas.clear();
+
+  // The same sessions held by subscribers that store nothing (one event
+  // loop a host): what is left is the server's own fan-out, which is all
+  // of it on a LAN where every replica has a machine of its own.
+  auto sessions = startHosts("sessions", server.address(), subscribers, hosts, durable);
+  Reach sessionReach = measureReach(a, sessions, server.pid(), changes);
+  std::printf("  scale: CPU per change with subscribers that store nothing: server %.1f ms "
+              "(%.0f us a session), the %d hosts %.1f ms\n",
+              sessionReach.serverCpuMs, sessionReach.serverCpuMs * 1e3 / subscribers, hosts,
+              sessionReach.hostsCpuMs);
+  for (auto& c : sessions) c->wait();
+
+  reportReach(report, "scale", n + " replicas", replicaReach);
+  reportReach(report, "fan-out", n + " sessions storing nothing", sessionReach);
+  report.ratio("scale_reach_all_p99_ms", percentile(replicaReach.all, 0.99) / 1e6, "<= 100");
+  report.ratio("fanout_reach_all_p99_ms", percentile(sessionReach.all, 0.99) / 1e6, "(reported)");
+  report.ratio("server_cpu_per_session_per_change_us",
+               sessionReach.serverCpuMs * 1e3 / subscribers, "(reported)");
   report.ratio("server_rss_per_idle_client_kib", perClient / 1024, "<= 64");
   report.ratio("server_rss_anon_per_idle_client_kib", anonPerClient / 1024, "(reported)");
   stopAndCountRequestsPerCommit(server, "scale server");
 }
+
+namespace {
+
+// Notes when each of A's records reached each of a host's `count`
+// subscribers, and prints "<id> <first ns> <last ns>" once all have it.
+// Thread-safe.
+class Arrivals {
+ public:
+  explicit Arrivals(int count) : count_(count) {}
+
+  void arrived(std::uint64_t id) {
+    std::int64_t now = nowNs();
+    std::lock_guard lock(mutex_);
+    Seen& s = seen_[id];
+    s.earliest = std::min(s.earliest, now);
+    s.latest = std::max(s.latest, now);
+    if (++s.subscribers == count_) {
+      std::printf("%" PRIu64 " %" PRId64 " %" PRId64 "\n", id, s.earliest, s.latest);
+      std::fflush(stdout);
+      seen_.erase(id);
+    }
+  }
+
+ private:
+  struct Seen {
+    int subscribers = 0;
+    std::int64_t earliest = INT64_MAX;
+    std::int64_t latest = 0;
+  };
+  const int count_;
+  std::mutex mutex_;
+  std::unordered_map<std::uint64_t, Seen> seen_;
+};
+
+// Waits until this process's stdin closes: the benchmark's sign to end.
+void untilStdinCloses() {
+  char c;
+  while (::read(0, &c, 1) > 0) {
+  }
+}
+
+// A subscriber that keeps nothing: it notes A's records and answers at once.
+class NotingListener final : public sync::Listener::Server {
+ public:
+  explicit NotingListener(Arrivals& arrivals) : arrivals_(arrivals) {}
+
+  kj::Promise<void> changes(ChangesContext context) override {
+    for (auto change : context.getParams().getChanges()) {
+      if (change.getOrigin() == "A") arrivals_.arrived(change.getId());
+    }
+    return kj::READY_NOW;
+  }
+
+ private:
+  Arrivals& arrivals_;
+};
+
+}  // namespace
 
 int runSubscriberHost() {
   const int first = std::stoi(arg("first", "0"));
   const int count = std::stoi(arg("count", "1"));
   const bool durable = arg("subscriber-durable", "0") == "1";
   test::TempDir dir;
-  struct Seen {
-    int replicas = 0;
-    std::int64_t earliest = INT64_MAX;
-    std::int64_t latest = 0;
-  };
-  std::mutex mutex;
-  std::unordered_map<std::uint64_t, Seen> seen;
+  Arrivals arrivals(count);
   std::vector<std::unique_ptr<Client>> clients;
   std::vector<Subscription> subscriptions;
   for (int i = 0; i < count; ++i) {
@@ -236,17 +335,7 @@ int runSubscriberHost() {
     clients.push_back(std::make_unique<Client>(dir.sub(name), o));
     subscriptions.push_back(clients.back()->db().subscribe(
         EventFilter{{"parts"}, {EventKind::kCreated}}, [&](const Event& e) {
-          if (e.origin != "A") return;
-          std::int64_t now = nowNs();
-          std::lock_guard lock(mutex);
-          Seen& s = seen[e.key.id];
-          s.earliest = std::min(s.earliest, now);
-          s.latest = std::max(s.latest, now);
-          if (++s.replicas == count) {
-            std::printf("%" PRIu64 " %" PRId64 " %" PRId64 "\n", e.key.id, s.earliest, s.latest);
-            std::fflush(stdout);
-            seen.erase(e.key.id);
-          }
+          if (e.origin == "A") arrivals.arrived(e.key.id);
         }));
   }
   for (auto& c : clients) {
@@ -258,10 +347,49 @@ int runSubscriberHost() {
   }
   std::printf("ready\n");
   std::fflush(stdout);
-  char c;
-  while (::read(0, &c, 1) > 0) {
-  }
+  untilStdinCloses();
   subscriptions.clear();
+  return 0;
+}
+
+int runSessionHost() {
+  const int first = std::stoi(arg("first", "0"));
+  const int count = std::stoi(arg("count", "1"));
+  Arrivals arrivals(count);
+  auto io = kj::setupAsyncIo();
+  auto address =
+      io.provider->getNetwork().parseAddress(arg("server", "")).wait(io.waitScope);
+  struct Held {
+    kj::Own<kj::AsyncIoStream> stream;
+    kj::Own<capnp::TwoPartyClient> rpc;
+    sync::Subscription::Client subscription = nullptr;
+  };
+  std::vector<Held> held;
+  for (int i = 0; i < count; ++i) {
+    std::string name = "sub-" + std::to_string(first + i);
+    Held h;
+    // Read as a replica reads.
+    h.stream = protocol::bufferReads(address->connect().wait(io.waitScope));
+    h.rpc = kj::heap<capnp::TwoPartyClient>(*h.stream);
+    auto request = h.rpc->bootstrap().castAs<sync::Gate>().helloRequest();
+    auto hello = request.initHello();
+    hello.setClient(name);
+    hello.setToken(name + "-token");
+    hello.setProtocol(sync::PROTOCOL_VERSION);
+    auto answer = request.send().wait(io.waitScope);
+    auto subscribe = answer.getSession().subscribeRequest();
+    subscribe.setAfter(answer.getServer().getLastSequence());
+    subscribe.setListener(kj::heap<NotingListener>(arrivals));
+    h.subscription = subscribe.send().wait(io.waitScope).getSubscription();
+    held.push_back(kj::mv(h));
+  }
+  std::printf("ready\n");
+  std::fflush(stdout);
+  // The event loop runs until stdin closes.
+  auto in = io.lowLevelProvider->wrapInputFd(0);
+  char c;
+  while (in->tryRead(&c, 1, 1).wait(io.waitScope) > 0) {
+  }
   return 0;
 }
 
