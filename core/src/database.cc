@@ -79,6 +79,7 @@ std::int64_t nowNanos() {
 bool insideTransaction() { return !activeTxns.empty(); }
 
 DatabaseImpl::~DatabaseImpl() {
+  spare.clear();  // their parked read transactions, before the environment closes
   if (env != nullptr) mdb_env_close(env);
   std::lock_guard lock(openMutex);
   openDatabases.erase(fileId);
@@ -213,11 +214,29 @@ struct TxnEnd {
   DatabaseImpl& db;
   std::unique_ptr<TxnState>& state;
   ~TxnEnd() {
-    if (state->txn != nullptr) mdb_txn_abort(state->txn);
+    if (state->txn != nullptr) {
+      if (state->writable) {
+        mdb_txn_abort(state->txn);
+      } else {
+        mdb_txn_reset(state->txn);
+        state->parkedRead = state->txn;
+      }
+    }
     state->txn = nullptr;
     db.returnTxnState(std::move(state));
   }
 };
+
+// A read transaction for `state`: its parked one renewed, or a new one.
+MDB_txn* beginRead(DatabaseImpl& db, TxnState& state, std::shared_lock<std::shared_mutex>* lock) {
+  if (MDB_txn* parked = std::exchange(state.parkedRead, nullptr)) {
+    if (mdb_txn_renew(parked) == MDB_SUCCESS) return parked;
+    // The map grew in another process, or the reader slot is gone: a new
+    // transaction deals with it.
+    mdb_txn_abort(parked);
+  }
+  return beginTxn(db, MDB_RDONLY, lock);
+}
 
 // Runs a write transaction's onAbort callbacks, while it still holds the
 // writer lock (they undo what an extension keeps in memory for it).
@@ -576,7 +595,7 @@ void Database::runRead(kj::FunctionParam<void(const ReadTxn&)> fn) const {
   std::shared_lock lock(db.mapLock);
   detail::ActiveTxn active(&db);
   auto state = db.takeTxnState(false);
-  state->txn = beginTxn(db, MDB_RDONLY, &lock);
+  state->txn = beginRead(db, *state, &lock);
   TxnEnd end{db, state};
   ReadTxn txn(state.get());
   fn(txn);

@@ -283,3 +283,79 @@ TEST_CASE("stats may be read while another thread grows the map",
   CHECK(db.stats().mapGrowths >= 3);
   CHECK(samples > 0);
 }
+
+TEST_CASE("reads that have ended do not keep freed pages from being used again",
+          "[core][database][txn]") {
+  TempDir dir;
+  hills::Database db(dir.path(), plmOptions());
+  auto key = db.write([](hills::WriteTxn& txn) { return txn.tree<plm::Part>().create(makePart(1)); });
+  // Four reads open at once, so four states keep a read transaction for the
+  // next read.
+  std::atomic<int> open{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 4; ++t) {
+    readers.emplace_back([&] {
+      db.read([&](const hills::ReadTxn& txn) {
+        ++open;
+        while (open.load() < 4) std::this_thread::yield();
+        CHECK(txn.tree<plm::Part>().contains(key));
+      });
+    });
+  }
+  for (auto& r : readers) r.join();
+  const auto before = db.stats().mapUsed;
+  // Each update frees the pages of the one before; a kept read transaction
+  // that still held its snapshot would keep them all.
+  for (int i = 0; i < 3000; ++i) {
+    db.write([&](hills::WriteTxn& txn) { txn.tree<plm::Part>().update(key, makePart(i, 400)); });
+  }
+  CHECK(db.stats().mapUsed - before < (std::size_t{1} << 20));
+  db.read([&](const hills::ReadTxn& txn) {
+    CHECK(txn.tree<plm::Part>().get(key)->name == "part 2999");
+  });
+}
+
+TEST_CASE("a read after another process grew the map sees what it wrote",
+          "[core][database][growth]") {
+  TempDir dir;
+  hills::Options o = plmOptions();
+  o.initialMapSize = 1 << 20;
+  { hills::Database db(dir.path(), o); }
+  // The writer is forked before this process opens the database (a child
+  // would inherit it as open) and starts when told.
+  int go[2];
+  REQUIRE(::pipe(go) == 0);
+  pid_t writer = ::fork();
+  REQUIRE(writer >= 0);
+  if (writer == 0) {
+    ::close(go[1]);
+    char c;
+    if (::read(go[0], &c, 1) != 1) ::_exit(3);
+    try {
+      hills::Database db(dir.path(), o);
+      for (int batch = 0; batch < 10; ++batch) {
+        db.write([&](hills::WriteTxn& txn) {
+          for (int i = 0; i < 500; ++i) txn.tree<plm::Part>().create(makePart(i, 300));
+        });
+      }
+      ::_exit(db.stats().mapGrowths > 0 ? 0 : 4);
+    } catch (...) {
+      ::_exit(2);
+    }
+  }
+  ::close(go[0]);
+  hills::Database db(dir.path(), o);
+  const auto mapBefore = db.stats().mapSize;
+  // Kept for the next read, from before the map grew.
+  for (int i = 0; i < 3; ++i) {
+    db.read([](const hills::ReadTxn& txn) { CHECK(txn.tree<plm::Part>().size() == 0); });
+  }
+  REQUIRE(::write(go[1], "x", 1) == 1);
+  ::close(go[1]);
+  int status = 0;
+  REQUIRE(::waitpid(writer, &status, 0) == writer);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  db.read([](const hills::ReadTxn& txn) { CHECK(txn.tree<plm::Part>().size() == 5000); });
+  CHECK(db.stats().mapSize > mapBefore);
+}
