@@ -353,14 +353,18 @@ bool RecordTableModel::editable(const Row& row, int column) const {
          !row.missing && !ws_.readOnly() && (!versioned_ || row.state == State::kDraft);
 }
 
-QString RecordTableModel::shared(int column, const std::string& text) const {
+QString RecordTableModel::shared(int column, std::string& text) const {
   // Cells of a column often repeat the one above (a kind, a unit, 0, an
   // author): the same text shares the string made for it.
   if (static_cast<std::size_t>(column) >= lastCells_.size()) lastCells_.resize(column + 1);
   auto& [bytes, string] = lastCells_[static_cast<std::size_t>(column)];
   if (bytes != text || string.isNull()) {
-    bytes = text;
-    string = QString::fromUtf8(text.data(), static_cast<qsizetype>(text.size()));
+    // Most cells are ASCII, which Latin-1 widens without UTF-8's checks.
+    bool ascii = std::all_of(text.begin(), text.end(),
+                             [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+    auto size = static_cast<qsizetype>(text.size());
+    string = ascii ? QString::fromLatin1(text.data(), size) : QString::fromUtf8(text.data(), size);
+    bytes.swap(text);  // `text` is the caller's scratch: no copy
   }
   return string;
 }

@@ -137,7 +137,9 @@ class RecordTableModel : public QAbstractTableModel {
   const OpenRow& open(const Page& page, std::size_t at) const;
   void forgetOpenRow() const;
   QVariant text(const Page& page, std::size_t at, int column, bool edit) const;
-  QString shared(int column, const std::string& text) const;
+  // `text` as the column's QString, the one of the cell above when the
+  // same; `text` is scratch, left holding something else.
+  QString shared(int column, std::string& text) const;
   bool editable(const Row& row, int column) const;
   std::map<RowKey, std::string> currentHolders() const;
   void clearFlashes();
