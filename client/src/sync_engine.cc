@@ -64,9 +64,7 @@ capnp::ReaderOptions serverLimits() {
 struct SyncEngine::Session {
   explicit Session(kj::Own<kj::AsyncIoStream> s)
       : stream(protocol::bufferReads(kj::mv(s))),
-        messages(*stream),
-        writes(messages),
-        network(writes, capnp::rpc::twoparty::Side::CLIENT, serverLimits()),
+        network(*stream, capnp::rpc::twoparty::Side::CLIENT, serverLimits()),
         rpc(capnp::makeRpcClient(network)),
         gate(bootstrap()) {}
   sync::Gate::Client bootstrap() {
@@ -74,9 +72,10 @@ struct SyncEngine::Session {
     vat.initRoot<capnp::rpc::twoparty::VatId>().setSide(capnp::rpc::twoparty::Side::SERVER);
     return rpc.bootstrap(vat.getRoot<capnp::rpc::twoparty::VatId>()).castAs<sync::Gate>();
   }
+  // Reads buffered; writes not gathered (protocol::WriteBatcher): a
+  // replica writes one answer per batch it applies, and its requests
+  // (snapshot parts asked for ahead) must leave at once.
   kj::Own<kj::AsyncIoStream> stream;
-  capnp::AsyncIoMessageStream messages;
-  protocol::WriteBatcher writes;
   capnp::TwoPartyVatNetwork network;
   capnp::RpcSystem<capnp::rpc::twoparty::VatId> rpc;
   sync::Gate::Client gate;

@@ -86,6 +86,14 @@ kj::Promise<void> WriteBatcher::writeMessage(
   KJ_IF_MAYBE (e, failure_) {
     return kj::cp(*e);
   }
+  std::size_t words = 0;
+  for (auto segment : segments) words += segment.size();
+  if (words * sizeof(capnp::word) >= kDirectBytes) {
+    // The caller keeps `segments` until this resolves, and writes nothing
+    // else meanwhile (Cap'n Proto's network waits for each write).
+    if (!scheduled_) return writeDirect(segments);
+    return whenWritten().then([this, segments] { return writeDirect(segments); });
+  }
   gather(segments);
   schedule();
   if (gatheredBytes_ < kGatheredBytes) return kj::READY_NOW;
@@ -148,25 +156,52 @@ kj::Promise<void> WriteBatcher::flush() {
   auto messages =
       kj::heapArray<kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>>>(batch.size());
   for (std::size_t i = 0; i < batch.size(); ++i) messages[i] = batch[i].segments;
-  kj::Promise<void> written = kj::READY_NOW;
-  if (messages.size() > 0) written = inner_.writeMessages(messages);
-  return written.attach(kj::mv(batch), kj::mv(messages))
+  kj::Promise<void> done = kj::READY_NOW;
+  if (messages.size() > 0) done = inner_.writeMessages(messages);
+  return done.attach(kj::mv(batch), kj::mv(messages))
       .then([]() -> kj::Maybe<kj::Exception> { return nullptr; },
             [](kj::Exception&& e) -> kj::Maybe<kj::Exception> { return kj::mv(e); })
       .then([this, waiting = kj::mv(waiting)](kj::Maybe<kj::Exception> failure) mutable {
-        KJ_IF_MAYBE (e, failure) {
-          // Nothing more is written: whoever waits, or writes later, hears why.
-          for (auto& w : waiting) w->reject(kj::cp(*e));
-          for (auto& w : waiting_) w->reject(kj::cp(*e));
-          waiting_.clear();
-          gathered_.clear();
-          failure_ = kj::mv(*e);
-          return;
-        }
-        for (auto& w : waiting) w->fulfill();
-        scheduled_ = false;
-        if (!gathered_.empty() || !waiting_.empty()) schedule();
+        written(kj::mv(failure), kj::mv(waiting));
       });
+}
+
+kj::Promise<void> WriteBatcher::writeDirect(
+    kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>> segments) {
+  KJ_IF_MAYBE (e, failure_) {
+    return kj::cp(*e);
+  }
+  scheduled_ = true;  // what is written meanwhile gathers behind it
+  return inner_.writeMessage(nullptr, segments)
+      .then([]() -> kj::Maybe<kj::Exception> { return nullptr; },
+            [](kj::Exception&& e) -> kj::Maybe<kj::Exception> { return kj::mv(e); })
+      .then([this](kj::Maybe<kj::Exception> failure) -> kj::Promise<void> {
+        kj::Maybe<kj::Exception> copy;
+        KJ_IF_MAYBE (e, failure) {
+          copy = kj::cp(*e);
+        }
+        written(kj::mv(failure), {});
+        KJ_IF_MAYBE (e, copy) {
+          return kj::mv(*e);
+        }
+        return kj::READY_NOW;
+      });
+}
+
+void WriteBatcher::written(kj::Maybe<kj::Exception> failure,
+                           kj::Vector<kj::Own<kj::PromiseFulfiller<void>>> waiting) {
+  KJ_IF_MAYBE (e, failure) {
+    // Nothing more is written: whoever waits, or writes later, hears why.
+    for (auto& w : waiting) w->reject(kj::cp(*e));
+    for (auto& w : waiting_) w->reject(kj::cp(*e));
+    waiting_.clear();
+    gathered_.clear();
+    failure_ = kj::mv(*e);
+    return;
+  }
+  for (auto& w : waiting) w->fulfill();
+  scheduled_ = false;
+  if (!gathered_.empty() || !waiting_.empty()) schedule();
 }
 
 void WriteBatcher::taskFailed(kj::Exception&& exception) {

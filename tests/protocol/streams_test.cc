@@ -163,11 +163,14 @@ TEST_CASE("a batcher holding more than its limit waits until the socket took it"
   watched.holdWrites = true;
   capnp::AsyncIoMessageStream messages(watched);
   protocol::WriteBatcher batcher(messages);
-  auto big = buildChange(protocol::WriteBatcher::kGatheredBytes / 4, 1);
-  auto segments = big->getSegmentsForOutput();
+  // Each small enough to be gathered; together more than the limit.
+  const std::size_t bytes = protocol::WriteBatcher::kDirectBytes / 2;
+  const int count = static_cast<int>(protocol::WriteBatcher::kGatheredBytes / bytes);
+  auto message = buildChange(bytes, 1);
+  auto segments = message->getSegmentsForOutput();
   // Below the limit, each write resolves at once.
   std::vector<kj::Promise<void>> below;
-  for (int i = 0; i < 3; ++i) below.push_back(batcher.writeMessage(nullptr, segments));
+  for (int i = 0; i < count - 1; ++i) below.push_back(batcher.writeMessage(nullptr, segments));
   auto overLimit = batcher.writeMessage(nullptr, segments);
   CHECK_FALSE(overLimit.poll(io.waitScope));
   for (auto& w : below) CHECK(w.poll(io.waitScope));
@@ -175,14 +178,38 @@ TEST_CASE("a batcher holding more than its limit waits until the socket took it"
   REQUIRE(watched.writes == 1);
   REQUIRE(watched.held.get() != nullptr);
   capnp::AsyncIoMessageStream other(*pipe.ends[1]);
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < count; ++i) {
     auto reader = other.readMessage().wait(io.waitScope);
-    checkChange(*reader, protocol::WriteBatcher::kGatheredBytes / 4, 1);
+    checkChange(*reader, bytes, 1);
   }
   CHECK_FALSE(overLimit.poll(io.waitScope));
   watched.held->fulfill();
   CHECK(overLimit.poll(io.waitScope));
   overLimit.wait(io.waitScope);
+}
+
+TEST_CASE("a large message is written as it is, behind what was gathered before it",
+          "[protocol][streams]") {
+  auto io = kj::setupAsyncIo();
+  auto pipe = io.provider->newTwoWayPipe();
+  WatchedStream watched(*pipe.ends[0]);
+  capnp::AsyncIoMessageStream messages(watched);
+  protocol::WriteBatcher batcher(messages);
+  auto small = buildChange(100, 1);
+  auto large = buildChange(4 * protocol::WriteBatcher::kDirectBytes, 2);
+  auto after = buildChange(100, 3);
+  auto first = batcher.writeMessage(nullptr, small->getSegmentsForOutput());
+  // Not copied: resolved once written, which waits for the small one.
+  auto second = batcher.writeMessage(nullptr, large->getSegmentsForOutput());
+  CHECK(first.poll(io.waitScope));
+  second.wait(io.waitScope);
+  auto third = batcher.writeMessage(nullptr, after->getSegmentsForOutput());
+  capnp::AsyncIoMessageStream other(*pipe.ends[1]);
+  checkChange(*other.readMessage().wait(io.waitScope), 100, 1);
+  checkChange(*other.readMessage().wait(io.waitScope), 4 * protocol::WriteBatcher::kDirectBytes, 2);
+  checkChange(*other.readMessage().wait(io.waitScope), 100, 3);
+  CHECK(third.poll(io.waitScope));
+  CHECK(watched.writes == 3);  // the small one, the large one, the one after
 }
 
 TEST_CASE("after a write failed, every later write fails with its reason",
