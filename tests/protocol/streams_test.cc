@@ -80,6 +80,16 @@ void checkChange(capnp::MessageReader& reader, std::size_t bytes, std::uint64_t 
   CHECK(same);
 }
 
+// A batcher writing to one end of a socket pair, and a reader of the other.
+struct Batched {
+  kj::AsyncIoContext io = kj::setupAsyncIo();
+  kj::TwoWayPipe pipe = io.provider->newTwoWayPipe();
+  WatchedStream watched{*pipe.ends[0]};
+  capnp::AsyncIoMessageStream messages{watched};
+  protocol::WriteBatcher batcher{messages};
+  capnp::AsyncIoMessageStream other{*pipe.ends[1]};
+};
+
 }  // namespace
 
 TEST_CASE("messages that arrived together are read with one read of the socket",
@@ -135,34 +145,25 @@ TEST_CASE("a stream that ends inside a message is an error, not a wait",
 
 TEST_CASE("messages written in one turn of the event loop reach the socket in one write",
           "[protocol][streams]") {
-  auto io = kj::setupAsyncIo();
-  auto pipe = io.provider->newTwoWayPipe();
-  WatchedStream watched(*pipe.ends[0]);
-  capnp::AsyncIoMessageStream messages(watched);
-  protocol::WriteBatcher batcher(messages);
+  Batched b;
   std::vector<kj::Promise<void>> written;
   for (std::uint64_t s = 1; s <= 10; ++s) {
     // The message is copied: the builder may go.
-    written.push_back(batcher.writeMessage(nullptr, buildChange(50, s)->getSegmentsForOutput()));
+    written.push_back(b.batcher.writeMessage(nullptr, buildChange(50, s)->getSegmentsForOutput()));
   }
-  CHECK(watched.writes == 0);  // nothing until the event loop runs
-  for (auto& w : written) CHECK(w.poll(io.waitScope));
-  capnp::AsyncIoMessageStream other(*pipe.ends[1]);
+  CHECK(b.watched.writes == 0);  // nothing until the event loop runs
+  for (auto& w : written) CHECK(w.poll(b.io.waitScope));
   for (std::uint64_t s = 1; s <= 10; ++s) {
-    auto reader = other.readMessage().wait(io.waitScope);
+    auto reader = b.other.readMessage().wait(b.io.waitScope);
     checkChange(*reader, 50, s);
   }
-  CHECK(watched.writes == 1);
+  CHECK(b.watched.writes == 1);
 }
 
 TEST_CASE("a batcher holding more than its limit waits until the socket took it",
           "[protocol][streams]") {
-  auto io = kj::setupAsyncIo();
-  auto pipe = io.provider->newTwoWayPipe();
-  WatchedStream watched(*pipe.ends[0]);
-  watched.holdWrites = true;
-  capnp::AsyncIoMessageStream messages(watched);
-  protocol::WriteBatcher batcher(messages);
+  Batched b;
+  b.watched.holdWrites = true;
   // Each small enough to be gathered; together more than the limit.
   const std::size_t bytes = protocol::WriteBatcher::kDirectBytes / 2;
   const int count = static_cast<int>(protocol::WriteBatcher::kGatheredBytes / bytes);
@@ -170,67 +171,57 @@ TEST_CASE("a batcher holding more than its limit waits until the socket took it"
   auto segments = message->getSegmentsForOutput();
   // Below the limit, each write resolves at once.
   std::vector<kj::Promise<void>> below;
-  for (int i = 0; i < count - 1; ++i) below.push_back(batcher.writeMessage(nullptr, segments));
-  auto overLimit = batcher.writeMessage(nullptr, segments);
-  CHECK_FALSE(overLimit.poll(io.waitScope));
-  for (auto& w : below) CHECK(w.poll(io.waitScope));
+  for (int i = 0; i < count - 1; ++i) below.push_back(b.batcher.writeMessage(nullptr, segments));
+  auto overLimit = b.batcher.writeMessage(nullptr, segments);
+  CHECK_FALSE(overLimit.poll(b.io.waitScope));
+  for (auto& w : below) CHECK(w.poll(b.io.waitScope));
   // The gathered messages went out in one write, which the socket holds.
-  REQUIRE(watched.writes == 1);
-  REQUIRE(watched.held.get() != nullptr);
-  capnp::AsyncIoMessageStream other(*pipe.ends[1]);
+  REQUIRE(b.watched.writes == 1);
+  REQUIRE(b.watched.held.get() != nullptr);
   for (int i = 0; i < count; ++i) {
-    auto reader = other.readMessage().wait(io.waitScope);
+    auto reader = b.other.readMessage().wait(b.io.waitScope);
     checkChange(*reader, bytes, 1);
   }
-  CHECK_FALSE(overLimit.poll(io.waitScope));
-  watched.held->fulfill();
-  CHECK(overLimit.poll(io.waitScope));
-  overLimit.wait(io.waitScope);
+  CHECK_FALSE(overLimit.poll(b.io.waitScope));
+  b.watched.held->fulfill();
+  CHECK(overLimit.poll(b.io.waitScope));
+  overLimit.wait(b.io.waitScope);
 }
 
 TEST_CASE("a large message is written as it is, behind what was gathered before it",
           "[protocol][streams]") {
-  auto io = kj::setupAsyncIo();
-  auto pipe = io.provider->newTwoWayPipe();
-  WatchedStream watched(*pipe.ends[0]);
-  capnp::AsyncIoMessageStream messages(watched);
-  protocol::WriteBatcher batcher(messages);
+  Batched b;
   auto small = buildChange(100, 1);
   auto large = buildChange(4 * protocol::WriteBatcher::kDirectBytes, 2);
   auto after = buildChange(100, 3);
-  auto first = batcher.writeMessage(nullptr, small->getSegmentsForOutput());
+  auto first = b.batcher.writeMessage(nullptr, small->getSegmentsForOutput());
   // Not copied: resolved once written, which waits for the small one.
-  auto second = batcher.writeMessage(nullptr, large->getSegmentsForOutput());
-  CHECK(first.poll(io.waitScope));
-  second.wait(io.waitScope);
-  auto third = batcher.writeMessage(nullptr, after->getSegmentsForOutput());
-  capnp::AsyncIoMessageStream other(*pipe.ends[1]);
-  checkChange(*other.readMessage().wait(io.waitScope), 100, 1);
-  checkChange(*other.readMessage().wait(io.waitScope), 4 * protocol::WriteBatcher::kDirectBytes, 2);
-  checkChange(*other.readMessage().wait(io.waitScope), 100, 3);
-  CHECK(third.poll(io.waitScope));
-  CHECK(watched.writes == 3);  // the small one, the large one, the one after
+  auto second = b.batcher.writeMessage(nullptr, large->getSegmentsForOutput());
+  CHECK(first.poll(b.io.waitScope));
+  second.wait(b.io.waitScope);
+  auto third = b.batcher.writeMessage(nullptr, after->getSegmentsForOutput());
+  checkChange(*b.other.readMessage().wait(b.io.waitScope), 100, 1);
+  checkChange(*b.other.readMessage().wait(b.io.waitScope), 4 * protocol::WriteBatcher::kDirectBytes, 2);
+  checkChange(*b.other.readMessage().wait(b.io.waitScope), 100, 3);
+  CHECK(third.poll(b.io.waitScope));
+  CHECK(b.watched.writes == 3);  // the small one, the large one, the one after
 }
 
 TEST_CASE("after a write failed, every later write fails with its reason",
           "[protocol][streams]") {
-  auto io = kj::setupAsyncIo();
-  auto pipe = io.provider->newTwoWayPipe();
-  WatchedStream watched(*pipe.ends[0]);
-  watched.failWith = "the peer is gone";
-  capnp::AsyncIoMessageStream messages(watched);
-  protocol::WriteBatcher batcher(messages);
+  Batched b;
+  b.watched.failWith = "the peer is gone";
   auto small = buildChange(8, 1);
   auto segments = small->getSegmentsForOutput();
-  auto gathered = batcher.writeMessage(nullptr, segments);
-  io.waitScope.poll();  // the loop writes it, and the write fails
-  CHECK(watched.writes == 1);
-  CHECK(gathered.poll(io.waitScope));  // it had been taken already
+  auto gathered = b.batcher.writeMessage(nullptr, segments);
+  b.io.waitScope.poll();  // the loop writes it, and the write fails
+  CHECK(b.watched.writes == 1);
+  CHECK(gathered.poll(b.io.waitScope));  // it had been taken already
   try {
-    batcher.writeMessage(nullptr, segments).wait(io.waitScope);
+    b.batcher.writeMessage(nullptr, segments).wait(b.io.waitScope);
     FAIL("a write after the failure succeeded");
   } catch (const kj::Exception& e) {
     CHECK(std::string(e.getDescription().cStr()).find("the peer is gone") != std::string::npos);
   }
-  CHECK(watched.writes == 1);
+  CHECK(b.watched.writes == 1);
 }
