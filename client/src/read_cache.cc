@@ -36,20 +36,97 @@ std::vector<capnp::word> wordsOf(capnp::Data::Reader bytes, const OpaqueKey& key
   return words;
 }
 
+// A stamp of the order table: 8 bytes, big-endian, so keys sort by it.
+std::string stampBytes(std::uint64_t stamp) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i, stamp >>= 8) out[static_cast<std::size_t>(i)] = static_cast<char>(stamp & 0xff);
+  return out;
+}
+
+std::uint64_t stampOf(std::string_view bytes) {
+  std::uint64_t stamp = 0;
+  for (char c : bytes.substr(0, 8)) stamp = stamp << 8 | static_cast<unsigned char>(c);
+  return stamp;
+}
+
+void putStamp(Table& order, std::string_view key, std::uint64_t stamp) {
+  capnp::MallocMessageBuilder msg(4);
+  auto bytes = stampBytes(stamp);
+  msg.initRoot<capnp::AnyPointer>().setAs<capnp::Data>(
+      kj::arrayPtr(reinterpret_cast<const kj::byte*>(bytes.data()), bytes.size()));
+  order.put(key, msg);
+}
+
+std::optional<std::uint64_t> getStamp(const Table& order, std::string_view key) {
+  auto message = order.get(key);
+  if (!message) return std::nullopt;
+  auto data = message->getRoot<capnp::AnyPointer>().getAs<capnp::Data>();
+  if (data.size() != 8) {
+    throw Error(ErrorCode::kCorrupt,
+                std::string("the read cache's order holds a stamp of ") +
+                    std::to_string(data.size()) + " bytes under '" + std::string(key) + "'");
+  }
+  return stampOf(std::string_view(reinterpret_cast<const char*>(data.begin()), 8));
+}
+
+// Takes `record` (its key) out of the cache's order; false when it was
+// not in it.
+bool forget(Table& order, const std::string& record) {
+  auto stamp = getStamp(order, "k" + record);
+  if (!stamp) return false;
+  order.remove("s" + stampBytes(*stamp) + record);
+  order.remove("k" + record);
+  return true;
+}
+
+// Puts `record` last in the cache's order.
+void placeNewest(Table& order, const std::string& record) {
+  forget(order, record);
+  std::uint64_t next = getStamp(order, "n").value_or(0);
+  capnp::MallocMessageBuilder empty(4);
+  empty.initRoot<capnp::AnyPointer>();
+  order.put("s" + stampBytes(next) + record, empty);
+  putStamp(order, "k" + record, next);
+  putStamp(order, "n", next + 1);
+}
+
+// Drops the records stored longest ago while the cache holds more than
+// `limit`.
+void evict(Table& cache, Table& order, std::size_t limit) {
+  while (limit != 0 && cache.size() > limit) {
+    std::string oldest;
+    order.scan("s", [&](std::string_view key, capnp::MessageReader&) {
+      oldest = std::string(key.substr(9));
+      return false;
+    });
+    if (oldest.empty()) return;  // nothing in order: records of an older build
+    forget(order, oldest);
+    cache.remove(oldest);
+  }
+}
+
 }  // namespace
 
-void cacheRecord(WriteTxn& txn, const FetchedRecord& record) {
+void cacheRecord(WriteTxn& txn, const FetchedRecord& record, std::size_t limit) {
   const auto& key = record.key;
   auto bytes = kj::arrayPtr(record.value.data(), record.value.size()).asBytes();
   txn.tree(key.tree).checkValue(key.id, key.revision, bytes);
   detail::ValueReader reader(kj::arrayPtr(record.value.data(), record.value.size()));
   capnp::MallocMessageBuilder msg;
   msg.setRoot(reader.getRoot<wire::Envelope>());
-  txn.table(kReadCache).put(recordKey(key), msg);
+  auto cache = txn.table(kReadCache);
+  auto order = txn.table(kReadCacheOrder);
+  std::string rk = recordKey(key);
+  cache.put(rk, msg);
+  placeNewest(order, rk);
+  evict(cache, order, limit);
 }
 
 bool uncacheRecord(WriteTxn& txn, const OpaqueKey& key) {
-  return txn.table(kReadCache).remove(recordKey(key));
+  std::string rk = recordKey(key);
+  auto order = txn.table(kReadCacheOrder);
+  forget(order, rk);
+  return txn.table(kReadCache).remove(rk);
 }
 
 std::optional<FetchedRecord> cachedRecord(const ReadTxn& txn, const OpaqueKey& key, bool newest) {
@@ -131,7 +208,7 @@ std::optional<FetchedRecord> Client::Impl::fetch(const OpaqueKey& key, bool newe
       auto answer = onSyncThread([&] { return engine->fetch(key, newest); });
       db.write([&](WriteTxn& txn) {
         if (answer) {
-          client::cacheRecord(txn, *answer);
+          client::cacheRecord(txn, *answer, options.readCacheRecords);
         } else if (!newest) {
           client::uncacheRecord(txn, key);
         }

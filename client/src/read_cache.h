@@ -11,13 +11,18 @@
 namespace hills::client {
 
 inline constexpr char kReadCache[] = "_readCache";
+// The order the cached records came in: "s" + a stamp (8 bytes, big-endian)
+// + the record's key, empty; "k" + the record's key -> its stamp; "n" -> the
+// next stamp (stamps as Data roots of 8 bytes).
+inline constexpr char kReadCacheOrder[] = "_readCacheOrder";
 
 // Stores `record` (a record of a tree the replica does not follow, as the
-// server sent it) in the cache, replacing what was there. Its value is
-// checked as a record of the tree first: Error(kWrongTree) for another
-// type, kCorrupt for one that does not read with the tree's schema, and
-// nothing is stored.
-void cacheRecord(WriteTxn& txn, const FetchedRecord& record);
+// server sent it) in the cache, replacing what was there, as the newest.
+// Then, past `limit` records (0: no limit), drops the ones stored longest
+// ago. Its value is checked as a record of the tree first:
+// Error(kWrongTree) for another type, kCorrupt for one that does not read
+// with the tree's schema, and nothing is stored.
+void cacheRecord(WriteTxn& txn, const FetchedRecord& record, std::size_t limit);
 
 // Drops `key` from the cache (the server has no such record); false when
 // it was not there.

@@ -44,7 +44,7 @@ OpaqueKey keyOf(const Mutation& m) { return OpaqueKey{std::string(m.tree), m.id,
 }  // namespace
 
 std::vector<std::string> Replica::tables() const {
-  return {protocol::kBorrowTable, kOutbox, kConflicts, kQuarantine, kReadCache};
+  return {protocol::kBorrowTable, kOutbox, kConflicts, kQuarantine, kReadCache, kReadCacheOrder};
 }
 
 // --- the write hook -----------------------------------------------------------

@@ -32,10 +32,10 @@ TEST_CASE("a record the server sent is cached and read back, exact and newest",
   auto record = bomRecord(dir.sub("source"));
   ReplicaDatabase db(dir.sub("replica"), std::make_shared<hills::client::Replica>(
                                              "floor", std::vector<std::string>{"parts"}));
-  db.write([&](hills::WriteTxn& txn) { hills::client::cacheRecord(txn, record); });
+  db.write([&](hills::WriteTxn& txn) { hills::client::cacheRecord(txn, record, 0); });
   auto later = record;
   later.key.revision = 2;
-  db.write([&](hills::WriteTxn& txn) { hills::client::cacheRecord(txn, later); });
+  db.write([&](hills::WriteTxn& txn) { hills::client::cacheRecord(txn, later, 0); });
   db.read([&](const hills::ReadTxn& txn) {
     auto exact = hills::client::cachedRecord(txn, record.key, false);
     REQUIRE(exact);
@@ -63,16 +63,63 @@ TEST_CASE("a value that is not a record of its tree is not cached", "[client][fe
   auto wrong = record;
   wrong.key.tree = "parts";  // a bom's value under a part's key
   auto e = errorOf([&] {
-    db.write([&](hills::WriteTxn& txn) { hills::client::cacheRecord(txn, wrong); });
+    db.write([&](hills::WriteTxn& txn) { hills::client::cacheRecord(txn, wrong, 0); });
   });
   CHECK(e.code() == ErrorCode::kWrongTree);
   auto torn = record;
   torn.value.resize(1);  // the envelope's root pointer only
   auto corrupt = errorOf([&] {
-    db.write([&](hills::WriteTxn& txn) { hills::client::cacheRecord(txn, torn); });
+    db.write([&](hills::WriteTxn& txn) { hills::client::cacheRecord(txn, torn, 0); });
   });
   CHECK(corrupt.code() == ErrorCode::kCorrupt);
   CHECK(db.read([](const hills::ReadTxn& txn) {
     return txn.table(hills::client::kReadCache).size();
   }) == 0);
+}
+
+TEST_CASE("the read cache keeps its limit, the record fetched longest ago going first",
+          "[client][fetch]") {
+  TempDir dir;
+  auto record = bomRecord(dir.sub("source"));
+  ReplicaDatabase db(dir.sub("replica"), std::make_shared<hills::client::Replica>(
+                                             "floor", std::vector<std::string>{"parts"}));
+  auto withId = [&](std::uint64_t id) {
+    auto r = record;
+    r.key.id = id;
+    return r;
+  };
+  auto cache = [&](std::uint64_t id) {
+    db.write([&](hills::WriteTxn& txn) { hills::client::cacheRecord(txn, withId(id), 3); });
+  };
+  auto cached = [&](std::uint64_t id) {
+    return db.read([&](const hills::ReadTxn& txn) {
+      return hills::client::cachedRecord(txn, withId(id).key, false).has_value();
+    });
+  };
+  cache(1);
+  cache(2);
+  cache(3);
+  cache(1);  // fetched again: the newest now
+  cache(4);  // one too many: 2 goes, fetched longest ago
+  CHECK(cached(1));
+  CHECK_FALSE(cached(2));
+  CHECK(cached(3));
+  CHECK(cached(4));
+  // A record the server no longer has leaves the order too: 3 records fit
+  // again before the next goes.
+  db.write([&](hills::WriteTxn& txn) { CHECK(hills::client::uncacheRecord(txn, withId(3).key)); });
+  cache(5);
+  CHECK(cached(1));
+  CHECK(cached(4));
+  CHECK(cached(5));
+  cache(6);
+  CHECK_FALSE(cached(1));
+  CHECK(cached(4));
+  CHECK(cached(5));
+  CHECK(cached(6));
+  db.read([&](const hills::ReadTxn& txn) {
+    CHECK(txn.table(hills::client::kReadCache).size() == 3);
+    // Per record an order entry and its stamp, and the next stamp.
+    CHECK(txn.table(hills::client::kReadCacheOrder).size() == 2 * 3 + 1);
+  });
 }

@@ -157,6 +157,12 @@ struct ClientOptions {
   // here would go stale): docs/ARCHITECTURE.md, "Partial replicas".
   std::vector<std::string> replicate;
 
+  // The most records fetch() keeps in the read cache (records of trees
+  // this replica does not follow). Past it, the record fetched from the
+  // server longest ago goes (a fetch that the cache answers does not count
+  // as one). 0: no limit.
+  std::size_t readCacheRecords = 100000;
+
   // How the local database is opened (trees, indexers, hooks,
   // durability...). Client sets ids = IdSource::kRanges and author = name,
   // and adds the replica's write hook.
