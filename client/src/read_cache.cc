@@ -1,6 +1,8 @@
 #include "read_cache.h"
 
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include "client_impl.h"
 
@@ -91,16 +93,31 @@ void placeNewest(Table& order, const std::string& record) {
 }
 
 // Drops the records stored longest ago while the cache holds more than
-// `limit`.
+// `limit`. Records with no place in the order (cached by a build that
+// kept none) go first: they are older than any that has one.
 void evict(Table& cache, Table& order, std::size_t limit) {
-  while (limit != 0 && cache.size() > limit) {
-    std::string oldest;
+  if (limit == 0 || cache.size() <= limit) return;
+  // The order holds two entries per record and the next stamp.
+  std::size_t placed = order.size() / 2;
+  if (cache.size() > placed) {
+    std::vector<std::string> unplaced;
+    std::size_t excess = cache.size() - limit;
+    cache.scan("", [&](std::string_view key, capnp::MessageReader&) {
+      if (!order.contains("k" + std::string(key))) unplaced.emplace_back(key);
+      return unplaced.size() < excess;
+    });
+    for (const auto& key : unplaced) cache.remove(key);
+  }
+  while (cache.size() > limit) {
+    std::string entry;
     order.scan("s", [&](std::string_view key, capnp::MessageReader&) {
-      oldest = std::string(key.substr(9));
+      entry = std::string(key);
       return false;
     });
-    if (oldest.empty()) return;  // nothing in order: records of an older build
+    if (entry.size() <= 9) return;  // no record in the order is left to go
+    std::string oldest = entry.substr(9);
     forget(order, oldest);
+    order.remove(entry);  // should its stamp have been lost, the entry goes all the same
     cache.remove(oldest);
   }
 }

@@ -95,6 +95,11 @@ std::unique_ptr<TxnState> DatabaseImpl::takeTxnState(bool writable) {
     }
   }
   if (!state) state = std::make_unique<TxnState>();
+  if (writable && state->parkedRead != nullptr) {
+    // A reader slot held through a write is one a reader may need.
+    mdb_txn_abort(state->parkedRead);
+    state->parkedRead = nullptr;
+  }
   state->db = this;
   state->writable = writable;
   state->mapFull = false;
@@ -110,6 +115,18 @@ std::unique_ptr<TxnState> DatabaseImpl::takeTxnState(bool writable) {
     }
   }
   return state;
+}
+
+bool DatabaseImpl::dropParkedReads() {
+  bool dropped = false;
+  std::lock_guard lock(spareMutex);
+  for (auto& state : spare) {
+    if (state->parkedRead == nullptr) continue;
+    mdb_txn_abort(state->parkedRead);
+    state->parkedRead = nullptr;
+    dropped = true;
+  }
+  return dropped;
 }
 
 void DatabaseImpl::returnTxnState(std::unique_ptr<TxnState> state) {
@@ -187,6 +204,9 @@ MDB_txn* beginTxn(DatabaseImpl& db, unsigned flags, std::shared_lock<std::shared
   for (int attempt = 0;; ++attempt) {
     MDB_txn* txn = nullptr;
     int rc = mdb_txn_begin(db.env, nullptr, flags, &txn);
+    if (rc == MDB_READERS_FULL && (flags & MDB_RDONLY) && attempt < 3 && db.dropParkedReads()) {
+      continue;  // their slots are free now
+    }
     if (rc == MDB_MAP_RESIZED && attempt < 3) {
       // Adopting the new size needs every transaction of this process ended;
       // a thread already inside one of this database's transactions would

@@ -192,6 +192,9 @@ struct DatabaseImpl {
 
   std::unique_ptr<TxnState> takeTxnState(bool writable);
   void returnTxnState(std::unique_ptr<TxnState> state);
+  // Aborts the read transactions the spare states keep (TxnState::
+  // parkedRead), giving their reader slots back; false when none kept one.
+  bool dropParkedReads();
 
   // Grows the map after a write found it full at `sizeAtFailure` bytes.
   // Throws kMapFull at Options::maxMapSize.

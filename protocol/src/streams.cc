@@ -57,7 +57,12 @@ class BufferedStream final : public kj::AsyncIoStream {
   void getpeername(struct sockaddr* addr, kj::uint* length) override {
     inner_->getpeername(addr, length);
   }
-  kj::Maybe<int> getFd() const override { return inner_->getFd(); }
+  // Not while the buffer holds bytes: whoever read the descriptor itself
+  // would miss them.
+  kj::Maybe<int> getFd() const override {
+    if (begin_ != end_) return nullptr;
+    return inner_->getFd();
+  }
 
  private:
   // Copies what the buffer holds to `out`, at most `max` bytes.
@@ -157,7 +162,8 @@ kj::Promise<void> WriteBatcher::flush() {
       kj::heapArray<kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>>>(batch.size());
   for (std::size_t i = 0; i < batch.size(); ++i) messages[i] = batch[i].segments;
   kj::Promise<void> done = kj::READY_NOW;
-  if (messages.size() > 0) done = inner_.writeMessages(messages);
+  // evalNow: a write that fails at once may throw rather than reject.
+  if (messages.size() > 0) done = kj::evalNow([&] { return inner_.writeMessages(messages); });
   return done.attach(kj::mv(batch), kj::mv(messages))
       .then([]() -> kj::Maybe<kj::Exception> { return nullptr; },
             [](kj::Exception&& e) -> kj::Maybe<kj::Exception> { return kj::mv(e); })
@@ -172,7 +178,7 @@ kj::Promise<void> WriteBatcher::writeDirect(
     return kj::cp(*e);
   }
   scheduled_ = true;  // what is written meanwhile gathers behind it
-  return inner_.writeMessage(nullptr, segments)
+  return kj::evalNow([&] { return inner_.writeMessage(nullptr, segments); })
       .then([]() -> kj::Maybe<kj::Exception> { return nullptr; },
             [](kj::Exception&& e) -> kj::Maybe<kj::Exception> { return kj::mv(e); })
       .then([this](kj::Maybe<kj::Exception> failure) -> kj::Promise<void> {

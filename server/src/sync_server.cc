@@ -208,6 +208,7 @@ std::shared_ptr<server::Subscriber> SyncServer::Impl::subscribe(sync::Listener::
 
 void SyncServer::Impl::unsubscribe(const std::shared_ptr<server::Subscriber>& sub) {
   sub->dead = true;
+  sub->answered = nullptr;
   std::erase(subscribers_, sub);
 }
 
@@ -244,6 +245,7 @@ void SyncServer::Impl::pump(const std::shared_ptr<server::Subscriber>& sub) {
         [this, sub, upTo = sub->sent](capnp::Response<sync::Listener::ChangesResults>&& answer) {
           --sub->inFlight;
           sub->applied = std::max(sub->applied, upTo);
+          if (sub->dead) return;  // its Finish goes now
           sub->answered = kj::mv(answer);
           pump(sub);
         },

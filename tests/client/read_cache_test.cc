@@ -123,3 +123,39 @@ TEST_CASE("the read cache keeps its limit, the record fetched longest ago going 
     CHECK(txn.table(hills::client::kReadCacheOrder).size() == 2 * 3 + 1);
   });
 }
+
+TEST_CASE("records a build that kept no order cached go before any that has a place in it",
+          "[client][fetch]") {
+  TempDir dir;
+  auto record = bomRecord(dir.sub("source"));
+  ReplicaDatabase db(dir.sub("replica"), std::make_shared<hills::client::Replica>(
+                                             "floor", std::vector<std::string>{"parts"}));
+  auto withId = [&](std::uint64_t id) {
+    auto r = record;
+    r.key.id = id;
+    return r;
+  };
+  // Five records cached without an order, as a build before the limit did.
+  db.write([&](hills::WriteTxn& txn) {
+    for (std::uint64_t id = 1; id <= 5; ++id) hills::client::cacheRecord(txn, withId(id), 0);
+    auto order = txn.table(hills::client::kReadCacheOrder);
+    std::vector<std::string> keys;
+    order.scan("", [&](std::string_view key, capnp::MessageReader&) {
+      keys.emplace_back(key);
+      return true;
+    });
+    for (const auto& key : keys) order.remove(key);
+  });
+  db.write([&](hills::WriteTxn& txn) { hills::client::cacheRecord(txn, withId(6), 3); });
+  db.read([&](const hills::ReadTxn& txn) {
+    CHECK(txn.table(hills::client::kReadCache).size() == 3);
+    CHECK(hills::client::cachedRecord(txn, withId(6).key, false).has_value());
+  });
+  // Then, with every record in the order, the oldest of those goes.
+  db.write([&](hills::WriteTxn& txn) { hills::client::cacheRecord(txn, withId(7), 2); });
+  db.read([&](const hills::ReadTxn& txn) {
+    CHECK(txn.table(hills::client::kReadCache).size() == 2);
+    CHECK(hills::client::cachedRecord(txn, withId(6).key, false).has_value());
+    CHECK(hills::client::cachedRecord(txn, withId(7).key, false).has_value());
+  });
+}

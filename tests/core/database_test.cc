@@ -201,7 +201,8 @@ namespace {
 
 // Forks a process that opens the database (and, with `reading`, starts a
 // read transaction), reports on a pipe, and waits to be killed.
-pid_t holdDatabase(const std::string& dir, bool reading) {
+pid_t holdDatabase(const std::string& dir, bool reading,
+                   const hills::Options& options = plmOptions()) {
   int fds[2];
   REQUIRE(::pipe(fds) == 0);
   pid_t pid = ::fork();
@@ -209,7 +210,7 @@ pid_t holdDatabase(const std::string& dir, bool reading) {
   if (pid == 0) {
     ::close(fds[0]);
     try {
-      hills::Database db(dir, plmOptions());
+      hills::Database db(dir, options);
       auto report = [&] {
         char ready = 1;
         if (::write(fds[1], &ready, 1) != 1) ::_exit(3);
@@ -358,4 +359,28 @@ TEST_CASE("a read after another process grew the map sees what it wrote",
   REQUIRE(WEXITSTATUS(status) == 0);
   db.read([](const hills::ReadTxn& txn) { CHECK(txn.tree<plm::Part>().size() == 5000); });
   CHECK(db.stats().mapSize > mapBefore);
+}
+
+TEST_CASE("a write does not hold the reader slot of the read it follows",
+          "[core][database][txn]") {
+  TempDir dir;
+  hills::Options o = plmOptions();
+  o.maxReaders = 2;
+  { hills::Database db(dir.path(), o); }
+  // Another process holds one of the two slots.
+  pid_t reader = holdDatabase(dir.path(), true, o);
+  {
+    hills::Database db(dir.path(), o);
+    db.read([](const hills::ReadTxn& txn) { CHECK(txn.tree<plm::Part>().size() == 0); });
+    // The state that read, its transaction kept for the next read, serves
+    // this write; a read on another thread meanwhile needs the last slot.
+    db.write([&](hills::WriteTxn& txn) {
+      txn.tree<plm::Part>().create(makePart(1));
+      std::thread other([&] {
+        CHECK_NOTHROW(db.read([](const hills::ReadTxn& t) { CHECK(t.tree<plm::Part>().size() == 0); }));
+      });
+      other.join();
+    });
+  }
+  killAndWait(reader);
 }

@@ -41,7 +41,10 @@ kj::Own<kj::AsyncIoStream> bufferReads(kj::Own<kj::AsyncIoStream> inner);
 // gathered before it, and writeMessage() returns when it is written. Once
 // a write fails, every later writeMessage() fails with its exception.
 // Reads go straight to `inner`. No file descriptors (the sync protocol
-// sends none). `inner` must outlive this; destroying this cancels a write
+// sends none). Like Cap'n Proto's two-party network, a caller writes a
+// message only once the promise of the one before has resolved, and keeps
+// a large message's segments until its promise resolves; it does not drop
+// that promise. `inner` must outlive this; destroying this cancels a write
 // not yet done.
 class WriteBatcher final : public capnp::MessageStream, private kj::TaskSet::ErrorHandler {
  public:
