@@ -24,6 +24,19 @@ hills::FetchedRecord bomRecord(const std::string& dir) {
   return hills::FetchedRecord{hills::opaque(key), valueOf(source, key), "A", false};
 }
 
+// A replica that follows parts only, and the bom it caches under any id.
+struct CacheOfBoms {
+  TempDir dir;
+  hills::FetchedRecord record = bomRecord(dir.sub("source"));
+  ReplicaDatabase db{dir.sub("replica"), std::make_shared<hills::client::Replica>(
+                                             "floor", std::vector<std::string>{"parts"})};
+  hills::FetchedRecord withId(std::uint64_t id) const {
+    auto r = record;
+    r.key.id = id;
+    return r;
+  }
+};
+
 }  // namespace
 
 TEST_CASE("a record the server sent is cached and read back, exact and newest",
@@ -79,15 +92,9 @@ TEST_CASE("a value that is not a record of its tree is not cached", "[client][fe
 
 TEST_CASE("the read cache keeps its limit, the record fetched longest ago going first",
           "[client][fetch]") {
-  TempDir dir;
-  auto record = bomRecord(dir.sub("source"));
-  ReplicaDatabase db(dir.sub("replica"), std::make_shared<hills::client::Replica>(
-                                             "floor", std::vector<std::string>{"parts"}));
-  auto withId = [&](std::uint64_t id) {
-    auto r = record;
-    r.key.id = id;
-    return r;
-  };
+  CacheOfBoms c;
+  auto& db = c.db;
+  auto withId = [&](std::uint64_t id) { return c.withId(id); };
   auto cache = [&](std::uint64_t id) {
     db.write([&](hills::WriteTxn& txn) { hills::client::cacheRecord(txn, withId(id), 3); });
   };
@@ -126,15 +133,9 @@ TEST_CASE("the read cache keeps its limit, the record fetched longest ago going 
 
 TEST_CASE("records a build that kept no order cached go before any that has a place in it",
           "[client][fetch]") {
-  TempDir dir;
-  auto record = bomRecord(dir.sub("source"));
-  ReplicaDatabase db(dir.sub("replica"), std::make_shared<hills::client::Replica>(
-                                             "floor", std::vector<std::string>{"parts"}));
-  auto withId = [&](std::uint64_t id) {
-    auto r = record;
-    r.key.id = id;
-    return r;
-  };
+  CacheOfBoms c;
+  auto& db = c.db;
+  auto withId = [&](std::uint64_t id) { return c.withId(id); };
   // Five records cached without an order, as a build before the limit did.
   db.write([&](hills::WriteTxn& txn) {
     for (std::uint64_t id = 1; id <= 5; ++id) hills::client::cacheRecord(txn, withId(id), 0);
