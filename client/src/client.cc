@@ -191,6 +191,15 @@ Client::~Client() {
     if (impl_->stop) impl_->stop->fulfill();
   }
   impl_->thread.join();
+  // Answers the sync thread noted last and had no turn left to settle: so
+  // the next session does not push those entries again.
+  if (impl_->replica->hasAnswers()) {
+    try {
+      impl_->db.write([&](WriteTxn& txn) { impl_->replica->settleAnswered(txn); });
+    } catch (const std::exception&) {
+      // Pushed again next time, and known to the server.
+    }
+  }
 }
 
 Database& Client::db() { return impl_->db; }

@@ -160,6 +160,11 @@ class SyncEngine {
                   std::uint64_t sequence);
   kj::Promise<void> pushLoop();
   kj::Promise<bool> pushOnce();
+  // Settles the answered pushes (Replica::answered) that no applied batch
+  // took along, in a commit of their own.
+  void settleAnswers();
+  // After a commit that settled `settled` answered pushes.
+  void answersSettled(std::size_t settled);
   kj::Promise<void> topUp();
   sync::Session::Client& session();
   template <class T>

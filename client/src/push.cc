@@ -87,32 +87,28 @@ kj::Promise<bool> SyncEngine::pushOnce() {
   if (batch->empty()) return false;
   auto& sent = *batch;
   return timed(request.send().then([this, &sent, &replica, creates](auto&& response) {
+           // The answers are noted here and settled in the commit that
+           // applies the server's next batch (this push's changes come
+           // right behind the answer), or at the end of this turn.
            auto outcomes = response.getOutcomes();
            std::uint64_t acked = 0, refused = 0;
            std::string lastRefusal;
-           protocol::translated([&] {
-             client_.db.write([&](WriteTxn& txn) {
-               acked = 0;
-               refused = 0;
-               for (unsigned i = 0; i < sent.size() && i < outcomes.size(); ++i) {
-                 auto outcome = outcomes[i];
-                 const auto& item = sent[i];
-                 acked = std::max(acked, outcome.getSequence());
-                 std::string error = outcome.getError();
-                 auto code = protocol::refusal(outcome);
-                 // A check-in pushed again after a lost answer finds
-                 // its borrow returned already: it was stored.
-                 bool done =
-                     !code || (item.sent && item.kind == OutboxItem::Kind::kCheckIn &&
-                               *code == ErrorCode::kNotBorrowed);
-                 replica.settle(txn, item, done ? std::string_view() : std::string_view(error));
-                 if (!done) {
-                   ++refused;
-                   lastRefusal = error;
-                 }
-               }
-             });
-           });
+           for (unsigned i = 0; i < sent.size() && i < outcomes.size(); ++i) {
+             auto outcome = outcomes[i];
+             const auto& item = sent[i];
+             acked = std::max(acked, outcome.getSequence());
+             std::string error = outcome.getError();
+             auto code = protocol::refusal(outcome);
+             // A check-in pushed again after a lost answer finds its
+             // borrow returned already: it was stored.
+             bool done = !code || (item.sent && item.kind == OutboxItem::Kind::kCheckIn &&
+                                   *code == ErrorCode::kNotBorrowed);
+             replica.answered(item, done ? std::string() : error);
+             if (!done) {
+               ++refused;
+               lastRefusal = error;
+             }
+           }
            {
              std::lock_guard lock(client_.mutex);
              client_.lastAcked = std::max(client_.lastAcked, acked);
@@ -120,13 +116,31 @@ kj::Promise<bool> SyncEngine::pushOnce() {
              if (!lastRefusal.empty()) client_.state.lastError = lastRefusal;
            }
            client_.changed.notify_all();
-           // What this client just changed (a record renamed) may let a
-           // quarantined change apply.
-           protocol::translated([&] { client::retryQuarantined(client_.db); });
-           return creates ? topUp() : kj::Promise<void>(kj::READY_NOW);
+           auto settled = kj::evalLast([this] { settleAnswers(); });
+           if (!creates) return settled;
+           return settled.then([this] { return topUp(); });
          }))
       .then([]() { return true; })
       .attach(kj::mv(batch));
+}
+
+void SyncEngine::settleAnswers() {
+  if (!client_.replica->hasAnswers()) return;
+  std::size_t settled = protocol::translated([&] {
+    return client_.db.write([&](WriteTxn& txn) {
+      // Lost in a crash, the entries are pushed again, and the server
+      // knows them.
+      txn.setCommitSync(client_.options.appliedChanges);
+      return client_.replica->settleAnswered(txn);
+    });
+  });
+  answersSettled(settled);
+}
+
+void SyncEngine::answersSettled(std::size_t settled) {
+  // What this client just changed (a record renamed) may let a
+  // quarantined change apply.
+  if (settled != 0) protocol::translated([&] { client::retryQuarantined(client_.db); });
 }
 
 }  // namespace hills

@@ -187,7 +187,9 @@ std::vector<OutboxItem> Replica::outbox(const ReadTxn& txn, std::size_t limit) c
                                                                 : OutboxItem::Kind::kCheckIn;
     item.key = parseRecordKey(key, kOutbox);
     item.serial = e.getSerial();
-    item.sent = pushed(std::string(key), item.serial);
+    std::string rk(key);
+    if (answeredEntry(rk, item.serial)) return true;
+    item.sent = pushed(rk, item.serial);
     item.keepBorrow = e.getKeepBorrow();
     item.fencing = e.getFencing();
     out.push_back(std::move(item));
@@ -197,10 +199,21 @@ std::vector<OutboxItem> Replica::outbox(const ReadTxn& txn, std::size_t limit) c
 }
 
 bool Replica::queued(const ReadTxn& txn, const OpaqueKey& key) const {
-  return txn.table(kOutbox).contains(recordKey(key));
+  std::string rk = recordKey(key);
+  auto entry = txn.table(kOutbox).get(rk);
+  return entry && !answeredEntry(rk, entry->getRoot<sync::OutboxEntry>().getSerial());
 }
 
-std::size_t Replica::outboxLength(const ReadTxn& txn) const { return txn.table(kOutbox).size(); }
+std::size_t Replica::outboxLength(const ReadTxn& txn) const {
+  auto table = txn.table(kOutbox);
+  std::size_t length = table.size();
+  std::lock_guard lock(sentMutex_);
+  for (const auto& [rk, answer] : answers_) {
+    auto entry = table.get(rk);
+    if (entry && entry->getRoot<sync::OutboxEntry>().getSerial() == answer.item.serial) --length;
+  }
+  return length;
+}
 
 void Replica::queueCheckIn(WriteTxn& txn, const OpaqueKey& key, bool keepBorrow) {
   txn.tree(key.tree);  // kUnknownTree for a tree the database lacks
@@ -239,6 +252,41 @@ void Replica::markSent(WriteTxn& txn, const std::vector<OutboxItem>& items) {
     std::lock_guard lock(sentMutex_);
     for (const auto& key : marked) sent_.erase(key);
   });
+}
+
+bool Replica::answeredEntry(const std::string& key, std::uint64_t serial) const {
+  std::lock_guard lock(sentMutex_);
+  auto it = answers_.find(key);
+  return it != answers_.end() && it->second.item.serial == serial;
+}
+
+void Replica::answered(const OutboxItem& item, std::string refusal) {
+  std::lock_guard lock(sentMutex_);
+  answers_[recordKey(item.key)] = Answer{item, std::move(refusal)};
+}
+
+bool Replica::hasAnswers() const {
+  std::lock_guard lock(sentMutex_);
+  return !answers_.empty();
+}
+
+std::size_t Replica::settleAnswered(WriteTxn& txn) {
+  std::map<std::string, Answer> answers;
+  {
+    std::lock_guard lock(sentMutex_);
+    answers = answers_;
+  }
+  std::size_t settled = answers.size();
+  for (const auto& [rk, answer] : answers) settle(txn, answer.item, answer.refusal);
+  // Answers noted meanwhile, or to an entry queued again since, stay.
+  txn.onCommit([this, answers = std::move(answers)] {
+    std::lock_guard lock(sentMutex_);
+    for (const auto& [rk, answer] : answers) {
+      auto it = answers_.find(rk);
+      if (it != answers_.end() && it->second.item.serial == answer.item.serial) answers_.erase(it);
+    }
+  });
+  return settled;
 }
 
 bool Replica::settle(WriteTxn& txn, const OutboxItem& item, std::string_view refusal) {

@@ -94,9 +94,9 @@ class Replica final : public WriteHook {
   // The outbox: local changes the server has not acknowledged, by tree and
   // key; at most `limit` of them.
   std::vector<OutboxItem> outbox(const ReadTxn& txn, std::size_t limit = SIZE_MAX) const;
-  // Whether the outbox holds an entry of `key`.
+  // Whether the outbox holds an entry of `key` the server has not answered.
   bool queued(const ReadTxn& txn, const OpaqueKey& key) const;
-  // How many entries the outbox holds (without reading them).
+  // How many entries the outbox holds that the server has not answered.
   std::size_t outboxLength(const ReadTxn& txn) const;
   // Conflict copies, oldest first within each record.
   std::vector<ConflictCopy> conflicts(const ReadTxn& txn) const;
@@ -126,6 +126,20 @@ class Replica final : public WriteHook {
   // it; a refused create keeps the record as a conflict copy naming the
   // reason. Returns whether the entry was dropped.
   bool settle(WriteTxn& txn, const OutboxItem& item, std::string_view refusal = {});
+
+  // Notes the server's answer to a pushed entry, in memory (any thread):
+  // from now on the entry is not pushed again and does not count in
+  // outbox(), outboxLength() or queued(); settleAnswered() drops it from
+  // the table. An answer lost before that (a crash) leaves the entry to be
+  // pushed again, which the server recognises (the record it holds
+  // already, a check-in it stored).
+  void answered(const OutboxItem& item, std::string refusal);
+  // Settles every answered entry in `txn` (the commit that applies the
+  // server's next batch, as a rule); they leave memory when it commits.
+  // Returns how many it settled.
+  std::size_t settleAnswered(WriteTxn& txn);
+  // Whether answers wait for settleAnswered().
+  bool hasAnswers() const;
 
   // Drops the conflict copies of one record.
   void dropConflict(WriteTxn& txn, const OpaqueKey& key);
@@ -192,14 +206,23 @@ class Replica final : public WriteHook {
   void keepConflict(WriteTxn& txn, const OpaqueKey& key, kj::ArrayPtr<const kj::byte> value,
                     std::string_view why, std::uint64_t fencing);
   bool pushed(const std::string& key, std::uint64_t serial) const;
+  // Whether the server answered the entry `serial` of `key` (answered()).
+  bool answeredEntry(const std::string& key, std::uint64_t serial) const;
   std::vector<OpaqueKey> ownEdits(const ReadTxn& txn) const;
   std::uint64_t nextSerial(WriteTxn& txn);
 
   std::string name_;
   std::vector<std::string> replicate_;
   std::function<void()> onOutbox_;
+  // Guards sent_ and answers_, which the sync thread writes and other
+  // threads read (status, flush, edits).
   mutable std::mutex sentMutex_;
   std::map<std::string, std::uint64_t> sent_;  // record key -> serial of the pushed entry
+  struct Answer {
+    OutboxItem item;
+    std::string refusal;  // empty: stored
+  };
+  std::map<std::string, Answer> answers_;  // record key -> the server's answer not yet settled
 };
 
 }  // namespace hills::client

@@ -283,6 +283,7 @@ void SyncEngine::apply(capnp::List<wire::Change>::Reader changes, std::uint64_t 
   // batch applied again with that change quarantined, so the rest applies
   // and the cursor still counts every change.
   std::map<std::uint64_t, Error> refused;
+  std::size_t settled = 0;
   for (std::size_t attempt = 0;; ++attempt) {
     std::optional<std::pair<std::uint64_t, Error>> failed;
     try {
@@ -337,6 +338,8 @@ void SyncEngine::apply(capnp::List<wire::Change>::Reader changes, std::uint64_t 
           cursor = sequence;
         }
         client_.replica->setCursor(txn, std::max(cursor, through));
+        // The answers to this replica's pushes, whose changes these are as a rule.
+        settled = client_.replica->settleAnswered(txn);
       });
       break;
     } catch (const Error&) {
@@ -356,6 +359,7 @@ void SyncEngine::apply(capnp::List<wire::Change>::Reader changes, std::uint64_t 
     }
   }
   client_.changed.notify_all();
+  answersSettled(settled);
 }
 
 kj::Promise<std::pair<BorrowInfo, std::uint64_t>> SyncEngine::checkOut(OpaqueKey key) {

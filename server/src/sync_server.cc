@@ -178,13 +178,19 @@ void SyncServer::Impl::committed(std::vector<Work> batch, kj::Maybe<kj::Exceptio
     counters.requestsPerCommit.observe(static_cast<double>(carried));
     lastCommitFailure.clear();
     for (auto& work : batch) work.done->fulfill();
-    try {
-      pumpAll();
-    } catch (const std::exception& e) {
-      // The next commit feeds the subscribers again; the queue must not wait.
-      refusal("server", "feeding subscribers failed",
-              "feeding subscribers failed: " + std::string(e.what()));
-    }
+    // The answers go out first (their continuations run before a later
+    // event): a client whose push this commit stored reads the answer,
+    // then the change fed back to it, and settles its outbox in the
+    // commit that applies the change.
+    tasks.add(kj::evalLater([this] {
+      try {
+        pumpAll();
+      } catch (const std::exception& e) {
+        // The next commit feeds the subscribers again; the queue must not wait.
+        refusal("server", "feeding subscribers failed",
+                "feeding subscribers failed: " + std::string(e.what()));
+      }
+    }));
   }
   if (!queue_.empty()) flush();
 }

@@ -412,6 +412,94 @@ TEST_CASE("a refused create settled with a refusal keeps a conflict copy naming 
   CHECK(conflictsOf(a).size() == 1);
 }
 
+TEST_CASE("an answered entry leaves the outbox at once and its table with the next settle",
+          "[client][replica][answers]") {
+  TempDir dir;
+  hills::Database server(dir.sub("server"), serverOptions());
+  ReplicaDatabase a(dir.sub("a"), "A");
+  grant(server, a);
+  auto p = createPart(a, 1);
+  auto q = createPart(a, 2);
+  markSent(a, {hills::opaque(p), hills::opaque(q)});
+  auto box = outboxOf(a);
+  REQUIRE(box.size() == 2);
+  auto answeredItem = box[0].key == hills::opaque(p) ? box[0] : box[1];
+
+  a.replica().answered(answeredItem, "");
+  CHECK(a.replica().hasAnswers());
+  a.read([&](const hills::ReadTxn& txn) {
+    CHECK(a.replica().outboxLength(txn) == 1);
+    CHECK_FALSE(a.replica().queued(txn, hills::opaque(p)));
+    CHECK(a.replica().queued(txn, hills::opaque(q)));
+    // Still stored: only a commit takes it out.
+    CHECK(txn.table(hills::client::kOutbox).size() == 2);
+  });
+  auto left = outboxOf(a);
+  REQUIRE(left.size() == 1);
+  CHECK(left[0].key == hills::opaque(q));
+
+  SECTION("a settle that does not commit keeps the answers") {
+    CHECK_THROWS_AS(a.write([&](hills::WriteTxn& txn) {
+      CHECK(a.replica().settleAnswered(txn) == 1);
+      throw std::runtime_error("the apply failed");
+    }),
+                    std::runtime_error);
+    CHECK(a.replica().hasAnswers());
+    CHECK(outboxOf(a).size() == 1);
+    a.read(
+        [&](const hills::ReadTxn& txn) { CHECK(txn.table(hills::client::kOutbox).size() == 2); });
+  }
+
+  auto settled = a.write([&](hills::WriteTxn& txn) { return a.replica().settleAnswered(txn); });
+  CHECK(settled == 1);
+  CHECK_FALSE(a.replica().hasAnswers());
+  a.read([&](const hills::ReadTxn& txn) {
+    CHECK(txn.table(hills::client::kOutbox).size() == 1);
+    CHECK(a.replica().outboxLength(txn) == 1);
+  });
+  // Settled, the pushed create is the server's: it needs a borrow now.
+  CHECK(renameError(a, p).code() == ErrorCode::kNotBorrowed);
+  CHECK(a.write([&](hills::WriteTxn& txn) { return a.replica().settleAnswered(txn); }) == 0);
+}
+
+TEST_CASE_METHOD(LentToA, "an entry queued again after its answer stays in the outbox",
+                 "[client][replica][answers]") {
+  rename(a, p, 1, "edited by A");
+  queueCheckIn(a, p, true);
+  auto first = outboxOf(a).at(0);
+  a.replica().answered(first, "");
+  CHECK(outboxOf(a).empty());
+  // Edited and checked in again before the answer was settled.
+  rename(a, p, 1, "edited again");
+  queueCheckIn(a, p, true);
+  auto second = outboxOf(a);
+  REQUIRE(second.size() == 1);
+  CHECK(second[0].serial != first.serial);
+
+  CHECK(a.write([&](hills::WriteTxn& txn) { return a.replica().settleAnswered(txn); }) == 1);
+  CHECK_FALSE(a.replica().hasAnswers());
+  auto kept = outboxOf(a);
+  REQUIRE(kept.size() == 1);
+  CHECK(kept[0].serial == second[0].serial);
+}
+
+TEST_CASE("a refused answer settled keeps the create as a conflict copy",
+          "[client][replica][answers]") {
+  TempDir dir;
+  hills::Database server(dir.sub("server"), serverOptions());
+  ReplicaDatabase a(dir.sub("a"), "A");
+  grant(server, a);
+  auto r = createPart(a, 1);
+  markSent(a, {hills::opaque(r)});
+  a.replica().answered(outboxOf(a).at(0), "the id was not granted");
+  CHECK(conflictsOf(a).empty());
+  a.write([&](hills::WriteTxn& txn) { a.replica().settleAnswered(txn); });
+  auto copies = conflictsOf(a);
+  REQUIRE(copies.size() == 1);
+  CHECK(copies[0].key == hills::opaque(r));
+  CHECK(copies[0].brokenBy == "the id was not granted");
+}
+
 TEST_CASE("dropConflict removes the copies of one record", "[client][replica]") {
   TempDir dir;
   hills::Database server(dir.sub("server"), serverOptions());

@@ -16,6 +16,7 @@
 #include "hills/schema.h"
 #include "hills/sync.capnp.h"
 #include "plm_fixtures.h"
+#include "raw_session.h"
 #include "server_process.h"
 #include "sync_fixtures.h"
 #include "temp_dir.h"
@@ -26,63 +27,19 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// A part as client `author` stores it, with `edit` applied to its body.
-std::vector<capnp::word> partValue(const std::string& dir, const std::string& author, int n,
-                                   const std::function<void(capnp::AnyStruct::Builder)>& edit) {
-  auto options = plmOptions();
-  options.author = author;
-  hills::Database db(dir, options);
-  std::vector<capnp::word> words;
-  db.write([&](hills::WriteTxn& txn) {
-    auto key = txn.tree<plm::Part>().create(makePart(n));
-    auto v = txn.tree("parts").find(key.id, 0).value();
-    words.assign(v.begin(), v.end());
-  });
-  hills::detail::ValueReader reader(kj::ArrayPtr<const capnp::word>(words.data(), words.size()));
-  capnp::MallocMessageBuilder builder(static_cast<uint>(words.size() * 2 + 256));
-  builder.setRoot(reader.getRoot<hills::wire::Envelope>());
-  edit(builder.getRoot<hills::wire::Envelope>().getBody().getAs<capnp::AnyStruct>());
-  auto segments = builder.getSegmentsForOutput();
-  REQUIRE(segments.size() == 1);
-  return {segments[0].begin(), segments[0].end()};
-}
-
 unsigned pointerOf(const char* field) {
-  return capnp::Schema::from<plm::capnp::Part>().getFieldByName(field).getProto().getSlot().getOffset();
+  return capnp::Schema::from<plm::capnp::Part>()
+      .getFieldByName(field)
+      .getProto()
+      .getSlot()
+      .getOffset();
 }
-
-// A client that says hello itself and then makes raw calls.
-struct RawClient {
-  RawClient(unsigned port, const std::string& name)
-      : io(kj::setupAsyncIo()),
-        stream(io.provider->getNetwork()
-                   .parseAddress("127.0.0.1", port)
-                   .wait(io.waitScope)
-                   ->connect()
-                   .wait(io.waitScope)),
-        rpc(*stream),
-        session(nullptr) {
-    auto gate = rpc.bootstrap().castAs<hills::sync::Gate>();
-    auto hello = gate.helloRequest();
-    auto h = hello.initHello();
-    h.setClient(name);
-    h.setToken(name + "-token");
-    h.setProtocol(hills::sync::PROTOCOL_VERSION);
-    auto types = hills::treeTypes<plm::Part, plm::Bom, plm::StockItem>();
-    auto schemas = h.initSchemas(static_cast<unsigned>(types.size()));
-    for (unsigned i = 0; i < types.size(); ++i) hills::writeTreeSchema(types[i], schemas[i]);
-    session = hello.send().wait(io.waitScope).getSession();
-  }
-  kj::AsyncIoContext io;
-  kj::Own<kj::AsyncIoStream> stream;
-  capnp::TwoPartyClient rpc;
-  hills::sync::Session::Client session;
-};
 
 }  // namespace
 
-TEST_CASE("a pushed part whose number is a struct is refused naming the field, and no replica sees it",
-          "[integration][poison]") {
+TEST_CASE(
+    "a pushed part whose number is a struct is refused naming the field, and no replica sees it",
+    "[integration][poison]") {
   TempDir dir;
   auto config = writeServerConfig(dir.sub("server.json"));
   ServerProcess server(dir.sub("server"), config);
@@ -130,8 +87,9 @@ TEST_CASE("a pushed part whose number is a struct is refused naming the field, a
   CHECK(a.status().lastApplied == goodSequence);
 }
 
-TEST_CASE("a push that names more records than a call may is refused at once, and the server goes on",
-          "[integration][poison]") {
+TEST_CASE(
+    "a push that names more records than a call may is refused at once, and the server goes on",
+    "[integration][poison]") {
   TempDir dir;
   auto config = writeServerConfig(dir.sub("server.json"));
   ServerProcess server(dir.sub("server"), config);

@@ -6,6 +6,7 @@
 
 #include "hills/client.h"
 #include "plm_fixtures.h"
+#include "raw_session.h"
 #include "server_process.h"
 #include "sync_fixtures.h"
 #include "temp_dir.h"
@@ -440,4 +441,65 @@ TEST_CASE("release and new revision go through the server", "[integration][sessi
         }).code() == ErrorCode::kInvalidArgument);
   CHECK(metaIn(a.db(), next)->state == hills::State::kDraft);
   CHECK(metaIn(b.db(), key)->lifecycle == 7);
+}
+
+namespace {
+
+// Notes each batch of changes it is sent, as "change", in `order`.
+class NotingListener final : public hills::sync::Listener::Server {
+ public:
+  explicit NotingListener(std::vector<std::string>& order) : order_(order) {}
+
+ protected:
+  kj::Promise<void> changes(ChangesContext context) override {
+    if (context.getParams().getChanges().size() != 0) order_.push_back("change");
+    return kj::READY_NOW;
+  }
+
+ private:
+  std::vector<std::string>& order_;
+};
+
+}  // namespace
+
+TEST_CASE("the server answers a push before it feeds the change back to the client that pushed it",
+          "[integration][session][push]") {
+  // The client then settles its outbox in the commit that applies the
+  // change, instead of a commit of its own.
+  TempDir dir;
+  auto config = writeServerConfig(dir.sub("server.json"));
+  ServerProcess server(dir.sub("server"), config);
+  RawClient a(server.port(), "A");
+  auto& ws = a.io.waitScope;
+  std::vector<std::string> order;
+  auto subscribe = a.session.subscribeRequest();
+  subscribe.setAfter(0);
+  subscribe.setListener(kj::heap<NotingListener>(order));
+  auto subscription = subscribe.send().wait(ws).getSubscription();
+  auto grant = a.session.grantIdsRequest();
+  grant.setTree("parts");
+  grant.setCount(10);
+  std::uint64_t id = grant.send().wait(ws).getStart();
+
+  for (int i = 0; i < 5; ++i) {
+    order.clear();
+    auto value =
+        partValue(dir.sub("value-" + std::to_string(i)), "A", i, [](capnp::AnyStruct::Builder) {});
+    auto request = a.session.pushRequest();
+    auto item = request.initItems(1)[0];
+    item.initKey().setTree("parts");
+    item.getKey().setId(id + i);
+    item.setCreate(kj::arrayPtr(value.data(), value.size()).asBytes());
+    auto answered = request.send().then([&](auto&& response) {
+      CHECK(response.getOutcomes()[0].getError() == "");
+      order.push_back("answer");
+    });
+    answered.wait(ws);
+    // The change comes within a bounded number of turns after the answer.
+    for (int turn = 0; turn < 1000 && order.size() < 2; ++turn) {
+      a.io.provider->getTimer().afterDelay(1 * kj::MILLISECONDS).wait(ws);
+    }
+    INFO("push " << i);
+    CHECK(order == std::vector<std::string>{"answer", "change"});
+  }
 }
