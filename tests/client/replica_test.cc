@@ -68,14 +68,10 @@ void dropConflict(ReplicaDatabase& db, Key<plm::Part> key) {
 
 }  // namespace
 
-TEST_CASE(
-    "a replica's create goes to the outbox and the record can be edited until it is "
-    "marked sent",
-    "[client][replica]") {
-  TempDir dir;
-  hills::Database server(dir.sub("server"), serverOptions());
-  ReplicaDatabase a(dir.sub("a"), "A");
-  grant(server, a);
+TEST_CASE_METHOD(GrantedToA,
+                 "a replica's create goes to the outbox and the record can be edited until it is "
+                 "marked sent",
+                 "[client][replica]") {
   CHECK(outboxOf(a).empty());
   auto p = createPart(a, 1);
 
@@ -106,11 +102,7 @@ TEST_CASE(
   CHECK(nameIn(valueOf(a, p)) == "edited before the push");
 }
 
-TEST_CASE("after markSent the record cannot be updated", "[client][replica]") {
-  TempDir dir;
-  hills::Database server(dir.sub("server"), serverOptions());
-  ReplicaDatabase a(dir.sub("a"), "A");
-  grant(server, a);
+TEST_CASE_METHOD(GrantedToA, "after markSent the record cannot be updated", "[client][replica]") {
   auto p = createPart(a, 1);
   auto q = createPart(a, 2);
   markSent(a, {hills::opaque(p)});
@@ -373,12 +365,9 @@ TEST_CASE_METHOD(
   CHECK(hex(valueOf(a, p)) == hex(valueOf(server, p)));
 }
 
-TEST_CASE("a refused create settled with a refusal keeps a conflict copy naming the reason",
-          "[client][replica]") {
-  TempDir dir;
-  hills::Database server(dir.sub("server"), serverOptions());
-  ReplicaDatabase a(dir.sub("a"), "A");
-  grant(server, a);
+TEST_CASE_METHOD(GrantedToA,
+                 "a refused create settled with a refusal keeps a conflict copy naming the reason",
+                 "[client][replica]") {
   auto r = createPart(a, 1);
   auto value = valueOf(a, r);
   markSent(a, {hills::opaque(r)});
@@ -412,12 +401,9 @@ TEST_CASE("a refused create settled with a refusal keeps a conflict copy naming 
   CHECK(conflictsOf(a).size() == 1);
 }
 
-TEST_CASE("an answered entry leaves the outbox at once and its table with the next settle",
-          "[client][replica][answers]") {
-  TempDir dir;
-  hills::Database server(dir.sub("server"), serverOptions());
-  ReplicaDatabase a(dir.sub("a"), "A");
-  grant(server, a);
+TEST_CASE_METHOD(GrantedToA,
+                 "an answered entry leaves the outbox at once and its table with the next settle",
+                 "[client][replica][answers]") {
   auto p = createPart(a, 1);
   auto q = createPart(a, 2);
   markSent(a, {hills::opaque(p), hills::opaque(q)});
@@ -483,12 +469,8 @@ TEST_CASE_METHOD(LentToA, "an entry queued again after its answer stays in the o
   CHECK(kept[0].serial == second[0].serial);
 }
 
-TEST_CASE("a refused answer settled keeps the create as a conflict copy",
-          "[client][replica][answers]") {
-  TempDir dir;
-  hills::Database server(dir.sub("server"), serverOptions());
-  ReplicaDatabase a(dir.sub("a"), "A");
-  grant(server, a);
+TEST_CASE_METHOD(GrantedToA, "a refused answer settled keeps the create as a conflict copy",
+                 "[client][replica][answers]") {
   auto r = createPart(a, 1);
   markSent(a, {hills::opaque(r)});
   a.replica().answered(outboxOf(a).at(0), "the id was not granted");
@@ -500,11 +482,7 @@ TEST_CASE("a refused answer settled keeps the create as a conflict copy",
   CHECK(copies[0].brokenBy == "the id was not granted");
 }
 
-TEST_CASE("dropConflict removes the copies of one record", "[client][replica]") {
-  TempDir dir;
-  hills::Database server(dir.sub("server"), serverOptions());
-  ReplicaDatabase a(dir.sub("a"), "A");
-  grant(server, a);
+TEST_CASE_METHOD(GrantedToA, "dropConflict removes the copies of one record", "[client][replica]") {
   auto p = createPart(server, 1);
   std::uint64_t cursor = 0;
   std::vector<std::uint64_t> fencings;
@@ -773,11 +751,8 @@ TEST_CASE_METHOD(LentToA,
   CHECK(after[0].fencing == borrow.fencing);
 }
 
-TEST_CASE("a push mark of an aborted transaction is undone", "[client][replica]") {
-  TempDir dir;
-  hills::Database server(dir.sub("server"), serverOptions());
-  ReplicaDatabase a(dir.sub("a"), "A");
-  grant(server, a);
+TEST_CASE_METHOD(GrantedToA, "a push mark of an aborted transaction is undone",
+                 "[client][replica]") {
   auto p = createPart(a, 1);
   CHECK_THROWS_AS(a.write([&](hills::WriteTxn& txn) {
     auto items = a.replica().outbox(txn);

@@ -62,12 +62,7 @@ TEST_CASE(
   std::uint64_t id = range.getStart();
 
   auto push = [&](std::uint64_t at, const std::vector<capnp::word>& value) {
-    auto request = session.pushRequest();
-    auto item = request.initItems(1)[0];
-    item.initKey().setTree("parts");
-    item.getKey().setId(at);
-    item.setCreate(kj::arrayPtr(value.data(), value.size()).asBytes());
-    auto response = request.send().wait(ws);
+    auto response = b.pushCreate(at, value).send().wait(ws);
     auto outcome = response.getOutcomes()[0];
     return std::pair(outcome.getSequence(), std::string(outcome.getError().cStr()));
   };

@@ -485,12 +485,7 @@ TEST_CASE("the server answers a push before it feeds the change back to the clie
     order.clear();
     auto value =
         partValue(dir.sub("value-" + std::to_string(i)), "A", i, [](capnp::AnyStruct::Builder) {});
-    auto request = a.session.pushRequest();
-    auto item = request.initItems(1)[0];
-    item.initKey().setTree("parts");
-    item.getKey().setId(id + i);
-    item.setCreate(kj::arrayPtr(value.data(), value.size()).asBytes());
-    auto answered = request.send().then([&](auto&& response) {
+    auto answered = a.pushCreate(id + i, value).send().then([&](auto&& response) {
       CHECK(response.getOutcomes()[0].getError() == "");
       order.push_back("answer");
     });

@@ -63,6 +63,17 @@ struct RawClient {
     for (unsigned i = 0; i < types.size(); ++i) hills::writeTreeSchema(types[i], schemas[i]);
     session = hello.send().wait(io.waitScope).getSession();
   }
+  // A push of one create: `value` stored as record `id` of parts.
+  capnp::Request<hills::sync::Session::PushParams, hills::sync::Session::PushResults> pushCreate(
+      std::uint64_t id, const std::vector<capnp::word>& value) {
+    auto request = session.pushRequest();
+    auto item = request.initItems(1)[0];
+    item.initKey().setTree("parts");
+    item.getKey().setId(id);
+    item.setCreate(kj::arrayPtr(value.data(), value.size()).asBytes());
+    return request;
+  }
+
   kj::AsyncIoContext io;
   kj::Own<kj::AsyncIoStream> stream;
   capnp::TwoPartyClient rpc;

@@ -233,6 +233,14 @@ inline void rename(hills::Database& replica, Key<plm::Part> key, int n, const st
 }
 
 // The server's part 1 checked out to the replica "A", replicated up to `cursor`.
+// A server and the replica of client A, which holds ids of parts.
+struct GrantedToA {
+  TempDir dir;
+  hills::Database server{dir.sub("server"), serverOptions()};
+  ReplicaDatabase a{dir.sub("a"), "A"};
+  std::pair<std::uint64_t, std::uint64_t> ids = grant(server, a);
+};
+
 struct LentToA {
   TempDir dir;
   hills::Database server{dir.sub("server"), serverOptions()};
