@@ -196,7 +196,7 @@ Client::~Client() {
   if (impl_->replica->hasAnswers()) {
     try {
       impl_->db.write([&](WriteTxn& txn) { impl_->replica->settleAnswered(txn); });
-    } catch (const std::exception&) {
+    } catch (...) {
       // Pushed again next time, and known to the server.
     }
   }

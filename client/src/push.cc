@@ -138,9 +138,11 @@ void SyncEngine::settleAnswers() {
 }
 
 void SyncEngine::answersSettled(std::size_t settled) {
+  if (settled == 0) return;
+  client_.changed.notify_all();  // flush() waits for the outbox to empty
   // What this client just changed (a record renamed) may let a
   // quarantined change apply.
-  if (settled != 0) protocol::translated([&] { client::retryQuarantined(client_.db); });
+  protocol::translated([&] { client::retryQuarantined(client_.db); });
 }
 
 }  // namespace hills

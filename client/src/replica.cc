@@ -199,21 +199,10 @@ std::vector<OutboxItem> Replica::outbox(const ReadTxn& txn, std::size_t limit) c
 }
 
 bool Replica::queued(const ReadTxn& txn, const OpaqueKey& key) const {
-  std::string rk = recordKey(key);
-  auto entry = txn.table(kOutbox).get(rk);
-  return entry && !answeredEntry(rk, entry->getRoot<sync::OutboxEntry>().getSerial());
+  return txn.table(kOutbox).contains(recordKey(key));
 }
 
-std::size_t Replica::outboxLength(const ReadTxn& txn) const {
-  auto table = txn.table(kOutbox);
-  std::size_t length = table.size();
-  std::lock_guard lock(sentMutex_);
-  for (const auto& [rk, answer] : answers_) {
-    auto entry = table.get(rk);
-    if (entry && entry->getRoot<sync::OutboxEntry>().getSerial() == answer.item.serial) --length;
-  }
-  return length;
-}
+std::size_t Replica::outboxLength(const ReadTxn& txn) const { return txn.table(kOutbox).size(); }
 
 void Replica::queueCheckIn(WriteTxn& txn, const OpaqueKey& key, bool keepBorrow) {
   txn.tree(key.tree);  // kUnknownTree for a tree the database lacks
@@ -276,8 +265,10 @@ std::size_t Replica::settleAnswered(WriteTxn& txn) {
     std::lock_guard lock(sentMutex_);
     answers = answers_;
   }
-  std::size_t settled = answers.size();
-  for (const auto& [rk, answer] : answers) settle(txn, answer.item, answer.refusal);
+  std::size_t settled = 0;
+  for (const auto& [rk, answer] : answers) {
+    if (settle(txn, answer.item, answer.refusal)) ++settled;
+  }
   // Answers noted meanwhile, or to an entry queued again since, stay.
   txn.onCommit([this, answers = std::move(answers)] {
     std::lock_guard lock(sentMutex_);

@@ -94,9 +94,9 @@ class Replica final : public WriteHook {
   // The outbox: local changes the server has not acknowledged, by tree and
   // key; at most `limit` of them.
   std::vector<OutboxItem> outbox(const ReadTxn& txn, std::size_t limit = SIZE_MAX) const;
-  // Whether the outbox holds an entry of `key` the server has not answered.
+  // Whether the outbox holds an entry of `key`.
   bool queued(const ReadTxn& txn, const OpaqueKey& key) const;
-  // How many entries the outbox holds that the server has not answered.
+  // How many entries the outbox holds (without reading them).
   std::size_t outboxLength(const ReadTxn& txn) const;
   // Conflict copies, oldest first within each record.
   std::vector<ConflictCopy> conflicts(const ReadTxn& txn) const;
@@ -127,16 +127,16 @@ class Replica final : public WriteHook {
   // reason. Returns whether the entry was dropped.
   bool settle(WriteTxn& txn, const OutboxItem& item, std::string_view refusal = {});
 
-  // Notes the server's answer to a pushed entry, in memory (any thread):
-  // from now on the entry is not pushed again and does not count in
-  // outbox(), outboxLength() or queued(); settleAnswered() drops it from
-  // the table. An answer lost before that (a crash) leaves the entry to be
-  // pushed again, which the server recognises (the record it holds
-  // already, a check-in it stored).
+  // Notes the server's answer to a pushed entry, in memory: from now on
+  // outbox() leaves the entry out, so it is not pushed again; it stays in
+  // the table (outboxLength(), queued()) until settleAnswered() settles
+  // it. An answer lost before that (a crash) leaves the entry to be pushed
+  // again, which the server recognises (the record it holds already, a
+  // check-in it stored).
   void answered(const OutboxItem& item, std::string refusal);
   // Settles every answered entry in `txn` (the commit that applies the
-  // server's next batch, as a rule); they leave memory when it commits.
-  // Returns how many it settled.
+  // server's next batch, as a rule); the answers leave memory when it
+  // commits. Returns how many entries it dropped from the table.
   std::size_t settleAnswered(WriteTxn& txn);
   // Whether answers wait for settleAnswered().
   bool hasAnswers() const;

@@ -118,6 +118,14 @@ kj::Promise<void> SyncEngine::run() {
       .then([this]() { ended(nullptr); }, [this](kj::Exception&& e) { ended(&e); })
       .then([this]() {
         session_ = nullptr;
+        // Answers the session got and had no turn left to settle: settled
+        // now, so the outbox does not hold them while offline.
+        try {
+          settleAnswers();
+        } catch (const std::exception&) {
+          // Left for the next session's first batch, or the Client's close.
+        } catch (const kj::Exception&) {
+        }
         client_.rearmWake();
         bool refused;
         {
@@ -302,6 +310,10 @@ void SyncEngine::apply(capnp::List<wire::Change>::Reader changes, std::uint64_t 
                                                 " to a replica that has applied them up to " +
                                                 std::to_string(cursor) + " only");
         }
+        // The answers to this replica's pushes, whose changes these are as
+        // a rule; settled first, so a refused create's conflict copy holds
+        // the record as this replica pushed it.
+        settled = client_.replica->settleAnswered(txn);
         std::uint64_t previous = after;
         bool quarantining = !refused.empty() || txn.table(client::kQuarantine).size() != 0;
         auto snapshots = client_.replica->treeSnapshots(txn);
@@ -338,8 +350,6 @@ void SyncEngine::apply(capnp::List<wire::Change>::Reader changes, std::uint64_t 
           cursor = sequence;
         }
         client_.replica->setCursor(txn, std::max(cursor, through));
-        // The answers to this replica's pushes, whose changes these are as a rule.
-        settled = client_.replica->settleAnswered(txn);
       });
       break;
     } catch (const Error&) {

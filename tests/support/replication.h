@@ -232,7 +232,6 @@ inline void rename(hills::Database& replica, Key<plm::Part> key, int n, const st
   });
 }
 
-// The server's part 1 checked out to the replica "A", replicated up to `cursor`.
 // A server and the replica of client A, which holds ids of parts.
 struct GrantedToA {
   TempDir dir;
@@ -241,6 +240,7 @@ struct GrantedToA {
   std::pair<std::uint64_t, std::uint64_t> ids = grant(server, a);
 };
 
+// The server's part 1 checked out to the replica "A", replicated up to `cursor`.
 struct LentToA {
   TempDir dir;
   hills::Database server{dir.sub("server"), serverOptions()};

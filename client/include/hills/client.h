@@ -176,8 +176,8 @@ struct ClientOptions {
   // most the last batches applied, which the replica pulls again from the
   // server at its next session; it never damages the database. The
   // outbox entries the server has answered leave the outbox in the same
-  // commit (or in one of their own, synced the same way): one lost is
-  // pushed again, and the server knows it. The replica's own commits
+  // commit (or in one of their own, synced the same way when the client
+  // runs): one lost is pushed again, and the server knows it. The replica's own commits
   // (local edits and their outbox entries, id ranges, the pinned server)
   // stay kFull, and each of them makes the batches applied before it
   // durable with itself. kFull: every batch synced as they are.
