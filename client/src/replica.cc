@@ -263,6 +263,8 @@ std::size_t Replica::settleAnswered(WriteTxn& txn) {
   std::map<std::string, Answer> answers;
   {
     std::lock_guard lock(sentMutex_);
+    // Every applied batch asks: most have nothing to settle.
+    if (answers_.empty()) return 0;
     answers = answers_;
   }
   std::size_t settled = 0;
