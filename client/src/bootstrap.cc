@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "client_impl.h"
 #include "quarantine.h"
@@ -41,9 +42,10 @@ std::uint64_t bootstrapStart(const ReadTxn& txn) {
 
 // The origin of a record a snapshot brings: the client that made it as it
 // is, or the server when the record does not say.
-std::string originOf(sync::SnapshotRecord::Reader record) {
-  std::string origin = record.getOrigin();
-  return origin.empty() ? "hills-server" : origin;
+std::string_view originOf(sync::SnapshotRecord::Reader record) {
+  auto origin = record.getOrigin();
+  return origin.size() == 0 ? std::string_view("hills-server")
+                            : std::string_view(origin.cStr(), origin.size());
 }
 
 // A snapshot record as a change of the log, for the quarantine.
@@ -56,7 +58,8 @@ void quarantineRecord(WriteTxn& txn, std::string_view tree, sync::SnapshotRecord
   change.setTree(std::string(tree));
   change.setId(record.getId());
   change.setRevision(record.getRevision());
-  change.setOrigin(originOf(record));
+  auto origin = originOf(record);
+  change.setOrigin(capnp::Text::Reader(origin.data(), origin.size()));
   change.setValue(record.getValue());
   client::quarantine(txn, change.asReader(), why);
 }
