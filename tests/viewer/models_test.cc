@@ -246,6 +246,42 @@ class ModelsTest : public QObject {
     });
   }
 
+  void aViewGetsEveryRoleOfACellInOneCallAsDataGivesThem() {
+    // multiData (what a delegate calls to paint a cell) fills each role as
+    // data() does, and empties the roles it holds nothing for, whatever a
+    // view left in them.
+    auto ws = Workspace::openLocal(path_, false);
+    RecordTableModel model(*ws);
+    model.setTree("parts");
+    const int roles[] = {Qt::FontRole,       Qt::TextAlignmentRole,         Qt::ForegroundRole,
+                         Qt::CheckStateRole, Qt::DecorationRole,            Qt::DisplayRole,
+                         Qt::BackgroundRole, Qt::ToolTipRole,               Qt::EditRole,
+                         RecordTableModel::kIdRole, RecordTableModel::kRevisionRole};
+    std::vector<QModelRoleData> asked;
+    for (int role : roles) asked.emplace_back(role);
+    const QAbstractItemModel& view = model;
+    for (int row : {0, 1, 2, 299, 300}) {
+      for (int c = 0; c < model.columnCount(); ++c) {
+        for (auto& d : asked) d.setData(QStringLiteral("left by the view"));
+        view.multiData(view.index(row, c), asked);
+        for (const auto& d : asked) {
+          QCOMPARE(d.data(), model.data(model.index(row, c), d.role()));
+        }
+      }
+    }
+    QCOMPARE(asked[5].data().toString(), cell(model, 300, model.columnCount() - 1));
+    QCOMPARE(asked[9].data().toULongLong(), 300ull);
+    // An index a view kept from before a filter left fewer rows: every
+    // role empty.
+    QModelIndex stale = view.index(300, 0);
+    model.showOnly(std::make_shared<std::vector<RowKey>>(std::vector<RowKey>{{3, 0}, {7, 0}}));
+    for (auto& d : asked) d.setData(1);
+    view.multiData(stale, asked);
+    for (const auto& d : asked) QVERIFY(!d.data().isValid());
+    QVERIFY(!view.index(model.rowCount(), 0).isValid());
+    QVERIFY(!view.index(0, model.columnCount()).isValid());
+  }
+
   void tableCellsReadAsTheRecordViewReadsThem() {
     // The table's cells (read by plan) and the value text of the dynamic
     // API agree on every field of every record.

@@ -423,38 +423,92 @@ QVariant RecordTableModel::text(const Page& page, std::size_t at, int column, bo
   }
 }
 
-QVariant RecordTableModel::data(const QModelIndex& index, int role) const {
-  if (!index.isValid()) return {};
-  int rows = rowCount();
-  if (index.row() >= rows) return {};
+QModelIndex RecordTableModel::index(int row, int column, const QModelIndex& parent) const {
+  // What QAbstractTableModel::index does, without asking for the counts
+  // through virtual calls: a view asks for the index of every cell it paints.
+  if (parent.isValid() || row < 0 || column < 0 || row >= RecordTableModel::rowCount() ||
+      column >= RecordTableModel::columnCount()) {
+    return {};
+  }
+  return createIndex(row, column);
+}
+
+const RecordTableModel::Page* RecordTableModel::rowPage(const QModelIndex& index,
+                                                        std::size_t& at) const {
+  if (!index.isValid()) return nullptr;
+  int rows = RecordTableModel::rowCount();
+  if (index.row() >= rows) return nullptr;
   int asc = descending_ ? rows - 1 - index.row() : index.row();
   const Page& p = page(asc / kPageRows);
-  std::size_t at = static_cast<std::size_t>(asc % kPageRows);
-  if (at >= p.rows.size()) return {};
+  at = static_cast<std::size_t>(asc % kPageRows);
+  return at < p.rows.size() ? &p : nullptr;
+}
+
+QVariant RecordTableModel::data(const QModelIndex& index, int role) const {
+  std::size_t at = 0;
+  const Page* p = rowPage(index, at);
+  QVariant out;
+  if (p) roleData(*p, at, index.column(), role, out);
+  return out;
+}
+
+void RecordTableModel::multiData(const QModelIndex& index, QModelRoleDataSpan roleDataSpan) const {
+  std::size_t at = 0;
+  const Page* p = rowPage(index, at);
+  const int column = index.column();
+  for (QModelRoleData& d : roleDataSpan) {
+    // Most roles a delegate asks for hold nothing here: those cost no call.
+    bool set = p && served(d.role(), column) && roleData(*p, at, column, d.role(), d.data());
+    if (!set && d.data().isValid()) d.clearData();
+  }
+}
+
+inline bool RecordTableModel::served(int role, int column) const {
+  switch (role) {
+    case Qt::DisplayRole:
+    case Qt::ToolTipRole:
+    case Qt::EditRole:
+    case kIdRole:
+    case kRevisionRole:
+      return true;
+    case Qt::BackgroundRole:
+      return !flashes_.empty();
+    case Qt::TextAlignmentRole:
+      return column == 0;
+    default:
+      return false;
+  }
+}
+
+bool RecordTableModel::roleData(const Page& p, std::size_t at, int column, int role,
+                                QVariant& out) const {
+  if (!served(role, column)) return false;
   const Row& row = p.rows[at];
   switch (role) {
     case Qt::DisplayRole:
     case Qt::ToolTipRole:
-      return text(p, at, index.column(), false);
+      out = text(p, at, column, false);
+      return true;
     case Qt::EditRole:
-      return text(p, at, index.column(), true);
+      out = text(p, at, column, true);
+      return true;
     case Qt::BackgroundRole: {
-      if (flashes_.empty()) return {};
       auto flash = flashes_.find(row.key);
-      if (flash != flashes_.end() && nowMs() - flash->second < kFlashMs) {
-        return QColor(255, 226, 120);
-      }
-      return {};
+      if (flash == flashes_.end() || nowMs() - flash->second >= kFlashMs) return false;
+      out = QColor(255, 226, 120);
+      return true;
     }
-    case Qt::TextAlignmentRole:
-      if (index.column() == 0) return int(Qt::AlignRight | Qt::AlignVCenter);
-      return {};
+    case Qt::TextAlignmentRole:  // of the key's column
+      out = int(Qt::AlignRight | Qt::AlignVCenter);
+      return true;
     case kIdRole:
-      return QVariant::fromValue<qulonglong>(row.key.id);
+      out = QVariant::fromValue<qulonglong>(row.key.id);
+      return true;
     case kRevisionRole:
-      return QVariant::fromValue<uint>(row.key.revision);
+      out = QVariant::fromValue<uint>(row.key.revision);
+      return true;
     default:
-      return {};
+      return false;
   }
 }
 

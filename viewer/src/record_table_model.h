@@ -89,7 +89,11 @@ class RecordTableModel : public QAbstractTableModel {
 
   int rowCount(const QModelIndex& parent = {}) const override;
   int columnCount(const QModelIndex& parent = {}) const override;
+  QModelIndex index(int row, int column, const QModelIndex& parent = {}) const override;
   QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
+  // Every role a view asks of a cell at once (a QStyledItemDelegate asks
+  // seven to paint one), finding the cell's row once.
+  void multiData(const QModelIndex& index, QModelRoleDataSpan roleDataSpan) const override;
   QVariant headerData(int section, Qt::Orientation orientation,
                       int role = Qt::DisplayRole) const override;
   Qt::ItemFlags flags(const QModelIndex& index) const override;
@@ -136,6 +140,15 @@ class RecordTableModel : public QAbstractTableModel {
   void addRow(const StoredRecord& rec, Page& page) const;
   const OpenRow& open(const Page& page, std::size_t at) const;
   void forgetOpenRow() const;
+  // The page and place of the row `index` shows; nullptr when it has none.
+  const Page* rowPage(const QModelIndex& index, std::size_t& at) const;
+  // Sets `out` to what the cell shows in `role` and returns true, or
+  // returns false and leaves `out` alone when the role holds nothing here
+  // (most of those a delegate asks for: no QVariant is made for them).
+  bool roleData(const Page& page, std::size_t at, int column, int role, QVariant& out) const;
+  // Whether a cell of `column` may hold anything in `role`: the roles
+  // roleData serves, and the only place that lists them.
+  bool served(int role, int column) const;
   QVariant text(const Page& page, std::size_t at, int column, bool edit) const;
   // `text` as the column's QString, the one of the cell above when the
   // same; `text` is scratch, left holding something else.
