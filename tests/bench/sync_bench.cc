@@ -380,9 +380,13 @@ int runBench() {
       std::this_thread::sleep_for(100ms);  // each look opens the database
       return false;
     };
+    auto indexing = Clock::now();
     if (!hills::test::eventually(indexed, 600s)) {
       throw std::runtime_error("the server did not index its change log");
     }
+    std::printf("  server: indexed its log of %llu entries in %.1f s (at most)\n",
+                static_cast<unsigned long long>(records),
+                std::chrono::duration<double>(Clock::now() - indexing).count());
     auto start = Clock::now();
     hills::Client fresh(dir.sub("fresh"), clientOptions("fresh", server.address(), true));
     if (!hills::test::eventually(
