@@ -58,9 +58,9 @@ void run(const std::string& cmd) {
 }
 
 // Reads the first `columns` columns (every column: -1) of rows [first,
-// first + count) as a QTableView paints them: the index of each cell, then
-// the seven roles its QStyledItemDelegate asks for in one multiData call
-// (Qt 6.4), and the text shown.
+// first + count) as a QTableView paints them (Qt 6.4): the index of each
+// cell, its flags, then the seven roles its QStyledItemDelegate asks for in
+// one multiData call, and the text shown.
 std::size_t readRows(const RecordTableModel& model, int first, int count, int columns = -1) {
   std::size_t chars = 0;
   int shown = columns < 0 ? model.columnCount() : std::min(columns, model.columnCount());
@@ -70,13 +70,16 @@ std::size_t readRows(const RecordTableModel& model, int first, int count, int co
       QModelRoleData(Qt::DecorationRole), QModelRoleData(Qt::DisplayRole),
       QModelRoleData(Qt::BackgroundRole)};
   const QAbstractItemModel& view = model;  // called as a view calls it
+  Qt::ItemFlags flags;
   for (int r = first; r < first + count && r < model.rowCount(); ++r) {
     for (int c = 0; c < shown; ++c) {
-      view.multiData(view.index(r, c), roles);
+      QModelIndex cell = view.index(r, c);
+      flags |= view.flags(cell);
+      view.multiData(cell, roles);
       chars += static_cast<std::size_t>(roles[5].data().toString().size());
     }
   }
-  return chars;
+  return chars + (flags.testFlag(Qt::ItemIsEnabled) ? 0 : 1);
 }
 
 }  // namespace

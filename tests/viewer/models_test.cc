@@ -248,9 +248,11 @@ class ModelsTest : public QObject {
 
   void aViewGetsEveryRoleOfACellInOneCallAsDataGivesThem() {
     // multiData (what a delegate calls to paint a cell) fills each role as
-    // data() does, and empties the roles it holds nothing for, whatever a
-    // view left in them.
-    auto ws = Workspace::openLocal(path_, false);
+    // data() does, and empties the roles the cell holds nothing in,
+    // whatever a view left in them.
+    test::TempDir dir;
+    test::makePlmDatabase(dir.sub("db"), 5);
+    auto ws = Workspace::openLocal(dir.sub("db"), true);
     RecordTableModel model(*ws);
     model.setTree("parts");
     const int roles[] = {Qt::FontRole,       Qt::TextAlignmentRole,         Qt::ForegroundRole,
@@ -259,27 +261,55 @@ class ModelsTest : public QObject {
                          RecordTableModel::kIdRole, RecordTableModel::kRevisionRole};
     std::vector<QModelRoleData> asked;
     for (int role : roles) asked.emplace_back(role);
-    const QAbstractItemModel& view = model;
-    for (int row : {0, 1, 2, 299, 300}) {
+    auto ask = [&](const QModelIndex& index) {
+      for (auto& d : asked) d.setData(QStringLiteral("left by the view"));
+      static_cast<const QAbstractItemModel&>(model).multiData(index, asked);
+    };
+    auto got = [&](int role) {
+      for (const auto& d : asked) {
+        if (d.role() == role) return d.data();
+      }
+      return QVariant();
+    };
+    // An edit flashes its row: the background is set there and nowhere else.
+    int name = column(model, "name"), edited = model.rowOf({3, 0}).value();
+    QVERIFY(model.setData(model.index(edited, name), QString("part 3, edited")));
+    for (int row = 0; row < model.rowCount(); ++row) {
       for (int c = 0; c < model.columnCount(); ++c) {
-        for (auto& d : asked) d.setData(QStringLiteral("left by the view"));
-        view.multiData(view.index(row, c), asked);
+        ask(model.index(row, c));
         for (const auto& d : asked) {
           QCOMPARE(d.data(), model.data(model.index(row, c), d.role()));
         }
+        QCOMPARE(got(Qt::BackgroundRole).isValid(), row == edited);
+        QCOMPARE(got(Qt::TextAlignmentRole).isValid(), c == 0);
+        for (int none : {Qt::FontRole, Qt::ForegroundRole, Qt::CheckStateRole, Qt::DecorationRole}) {
+          QVERIFY(!got(none).isValid());
+        }
       }
     }
-    QCOMPARE(asked[5].data().toString(), cell(model, 300, model.columnCount() - 1));
-    QCOMPARE(asked[9].data().toULongLong(), 300ull);
+    ask(model.index(edited, name));
+    QCOMPARE(got(Qt::DisplayRole).toString(), QString("part 3, edited"));
+    QCOMPARE(got(Qt::EditRole).toString(), QString("part 3, edited"));
+    QCOMPARE(got(Qt::BackgroundRole).value<QColor>(), QColor(255, 226, 120));
+    ask(model.index(model.rowOf({2, 1}).value(), 0));
+    QCOMPARE(got(Qt::DisplayRole).toString(), QString("2/1"));
+    QCOMPARE(got(Qt::TextAlignmentRole).toInt(), int(Qt::AlignRight | Qt::AlignVCenter));
+    QCOMPARE(got(RecordTableModel::kIdRole).toULongLong(), 2ull);
+    QCOMPARE(got(RecordTableModel::kRevisionRole).toUInt(), 1u);
+    // Descending, the first row is the last key.
+    model.sort(0, Qt::DescendingOrder);
+    ask(model.index(0, 0));
+    QCOMPARE(got(Qt::DisplayRole).toString(), QString("5/0"));
+    QCOMPARE(got(RecordTableModel::kIdRole).toULongLong(), 5ull);
     // An index a view kept from before a filter left fewer rows: every
     // role empty.
-    QModelIndex stale = view.index(300, 0);
-    model.showOnly(std::make_shared<std::vector<RowKey>>(std::vector<RowKey>{{3, 0}, {7, 0}}));
-    for (auto& d : asked) d.setData(1);
-    view.multiData(stale, asked);
+    QModelIndex stale = model.index(5, 0);
+    QVERIFY(stale.isValid());
+    model.showOnly(std::make_shared<std::vector<RowKey>>(std::vector<RowKey>{{3, 0}, {4, 0}}));
+    ask(stale);
     for (const auto& d : asked) QVERIFY(!d.data().isValid());
-    QVERIFY(!view.index(model.rowCount(), 0).isValid());
-    QVERIFY(!view.index(0, model.columnCount()).isValid());
+    QVERIFY(!model.index(model.rowCount(), 0).isValid());
+    QVERIFY(!model.index(0, model.columnCount()).isValid());
   }
 
   void tableCellsReadAsTheRecordViewReadsThem() {

@@ -438,10 +438,45 @@ const RecordTableModel::Page* RecordTableModel::rowPage(const QModelIndex& index
   if (!index.isValid()) return nullptr;
   int rows = RecordTableModel::rowCount();
   if (index.row() >= rows) return nullptr;
-  int asc = descending_ ? rows - 1 - index.row() : index.row();
+  int asc = ascendingRow(index.row());
   const Page& p = page(asc / kPageRows);
   at = static_cast<std::size_t>(asc % kPageRows);
   return at < p.rows.size() ? &p : nullptr;
+}
+
+// Inlined into its two callers: a delegate asks for seven roles of each
+// cell, most hold nothing here, and each would otherwise cost a call.
+[[gnu::always_inline]] inline bool RecordTableModel::roleData(const Page& p, std::size_t at, int column, int role,
+                                       QVariant& out) const {
+  const Row& row = p.rows[at];
+  switch (role) {
+    case Qt::DisplayRole:
+    case Qt::ToolTipRole:
+      out = text(p, at, column, false);
+      return true;
+    case Qt::EditRole:
+      out = text(p, at, column, true);
+      return true;
+    case Qt::BackgroundRole: {
+      if (flashes_.empty()) return false;
+      auto flash = flashes_.find(row.key);
+      if (flash == flashes_.end() || nowMs() - flash->second >= kFlashMs) return false;
+      out = QColor(255, 226, 120);
+      return true;
+    }
+    case Qt::TextAlignmentRole:
+      if (column != 0) return false;
+      out = int(Qt::AlignRight | Qt::AlignVCenter);
+      return true;
+    case kIdRole:
+      out = QVariant::fromValue<qulonglong>(row.key.id);
+      return true;
+    case kRevisionRole:
+      out = QVariant::fromValue<uint>(row.key.revision);
+      return true;
+    default:
+      return false;
+  }
 }
 
 QVariant RecordTableModel::data(const QModelIndex& index, int role) const {
@@ -457,78 +492,26 @@ void RecordTableModel::multiData(const QModelIndex& index, QModelRoleDataSpan ro
   const Page* p = rowPage(index, at);
   const int column = index.column();
   for (QModelRoleData& d : roleDataSpan) {
-    // Most roles a delegate asks for hold nothing here: those cost no call.
-    bool set = p && served(d.role(), column) && roleData(*p, at, column, d.role(), d.data());
+    // A view reuses its spans: a role this cell holds nothing in is emptied.
+    bool set = p && roleData(*p, at, column, d.role(), d.data());
     if (!set && d.data().isValid()) d.clearData();
-  }
-}
-
-inline bool RecordTableModel::served(int role, int column) const {
-  switch (role) {
-    case Qt::DisplayRole:
-    case Qt::ToolTipRole:
-    case Qt::EditRole:
-    case kIdRole:
-    case kRevisionRole:
-      return true;
-    case Qt::BackgroundRole:
-      return !flashes_.empty();
-    case Qt::TextAlignmentRole:
-      return column == 0;
-    default:
-      return false;
-  }
-}
-
-bool RecordTableModel::roleData(const Page& p, std::size_t at, int column, int role,
-                                QVariant& out) const {
-  if (!served(role, column)) return false;
-  const Row& row = p.rows[at];
-  switch (role) {
-    case Qt::DisplayRole:
-    case Qt::ToolTipRole:
-      out = text(p, at, column, false);
-      return true;
-    case Qt::EditRole:
-      out = text(p, at, column, true);
-      return true;
-    case Qt::BackgroundRole: {
-      auto flash = flashes_.find(row.key);
-      if (flash == flashes_.end() || nowMs() - flash->second >= kFlashMs) return false;
-      out = QColor(255, 226, 120);
-      return true;
-    }
-    case Qt::TextAlignmentRole:  // of the key's column
-      out = int(Qt::AlignRight | Qt::AlignVCenter);
-      return true;
-    case kIdRole:
-      out = QVariant::fromValue<qulonglong>(row.key.id);
-      return true;
-    case kRevisionRole:
-      out = QVariant::fromValue<uint>(row.key.revision);
-      return true;
-    default:
-      return false;
   }
 }
 
 Qt::ItemFlags RecordTableModel::flags(const QModelIndex& index) const {
   auto f = QAbstractTableModel::flags(index);
-  if (!index.isValid() || index.row() >= rowCount() || ws_.readOnly()) return f;
-  int asc = ascendingRow(index.row());
-  const Page& p = page(asc / kPageRows);
-  std::size_t at = static_cast<std::size_t>(asc % kPageRows);
-  if (at < p.rows.size() && editable(p.rows[at], index.column())) f |= Qt::ItemIsEditable;
+  if (ws_.readOnly()) return f;
+  std::size_t at = 0;
+  const Page* p = rowPage(index, at);
+  if (p && editable(p->rows[at], index.column())) f |= Qt::ItemIsEditable;
   return f;
 }
 
 bool RecordTableModel::setData(const QModelIndex& index, const QVariant& value, int role) {
-  if (!index.isValid() || role != Qt::EditRole || index.row() >= rowCount()) return false;
-  int asc = ascendingRow(index.row());
-  const Page& p = page(asc / kPageRows);
-  std::size_t at = static_cast<std::size_t>(asc % kPageRows);
-  if (at >= p.rows.size()) return false;
-  const RowKey key = p.rows[at].key;
+  std::size_t at = 0;
+  const Page* p = role == Qt::EditRole ? rowPage(index, at) : nullptr;
+  if (!p) return false;
+  const RowKey key = p->rows[at].key;
   int column = index.column() - 1;
   if (column < 0 || column >= static_cast<int>(fields_.size()) ||
       !typedIn_[static_cast<std::size_t>(column)]) {

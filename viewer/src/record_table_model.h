@@ -145,10 +145,8 @@ class RecordTableModel : public QAbstractTableModel {
   // Sets `out` to what the cell shows in `role` and returns true, or
   // returns false and leaves `out` alone when the role holds nothing here
   // (most of those a delegate asks for: no QVariant is made for them).
+  // The one list of the roles the table serves.
   bool roleData(const Page& page, std::size_t at, int column, int role, QVariant& out) const;
-  // Whether a cell of `column` may hold anything in `role`: the roles
-  // roleData serves, and the only place that lists them.
-  bool served(int role, int column) const;
   QVariant text(const Page& page, std::size_t at, int column, bool edit) const;
   // `text` as the column's QString, the one of the cell above when the
   // same; `text` is scratch, left holding something else.
