@@ -2,6 +2,7 @@
 
 #include <capnp/message.h>
 
+#include <charconv>
 #include <chrono>
 
 #include <string_view>
@@ -58,7 +59,7 @@ void putHead(Table& table, std::string_view key, std::uint64_t sequence, std::ui
 std::uint64_t indexEntries(WriteTxn& txn, std::size_t limit, bool& more) {
   auto heads = txn.table(kHeads);
   auto superseded = txn.table(kSuperseded);
-  std::uint64_t through = std::stoull(txn.property(kIndexed).value_or("0"));
+  std::uint64_t through = logIndexed(txn);
   std::uint64_t last = txn.lastSequence();
   if (through >= last || limit == 0) return 0;
   std::uint64_t read = 0;
@@ -114,6 +115,18 @@ std::uint64_t dropSuperseded(WriteTxn& txn, std::int64_t cutoff, std::size_t lim
 
 std::vector<std::string> compactionTables() {
   return {std::string(kHeads), std::string(kSuperseded)};
+}
+
+std::uint64_t logIndexed(const ReadTxn& txn) {
+  auto text = txn.property(kIndexed);
+  if (!text) return 0;
+  std::uint64_t through = 0;
+  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), through);
+  if (ec != std::errc() || end != text->data() + text->size()) {
+    throw Error(ErrorCode::kCorrupt, "the property " + std::string(kIndexed) + " is '" + *text +
+                                         "', not a sequence number");
+  }
+  return through;
 }
 
 CompactionStep compactLog(WriteTxn& txn, std::int64_t cutoff, std::size_t limit) {

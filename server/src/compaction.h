@@ -28,6 +28,10 @@ namespace hills::server {
 // The tables compaction keeps (declared by the authority's hook).
 std::vector<std::string> compactionTables();
 
+// The sequence up to which the log has been read into those tables (0: not
+// yet). Throws Error(kCorrupt) when the property is not a number.
+std::uint64_t logIndexed(const ReadTxn& txn);
+
 // What one step did.
 struct CompactionStep {
   std::uint64_t indexed = 0;  // entries read into _logHeads

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "compaction.h"
 #include "hills/inspect.h"
 #include "server_impl.h"
 
@@ -146,6 +147,9 @@ std::string prometheusText(const ServerMetrics& m) {
   out.single("hills_log_dropped_total", "counter",
              "Change-log entries compaction dropped (superseded and past the retention).",
              m.logDropped);
+  out.single("hills_log_compaction_pending", "gauge",
+             "Change-log entries compaction has not read yet (0 with compaction off).",
+             m.logCompactionPending);
   out.single("hills_subscribers", "gauge", "Live subscriptions to the change log.", m.subscribers);
   out.single("hills_subscriber_lag_max", "gauge",
              "Change-log entries committed that the furthest-behind subscriber has not applied.",
@@ -162,6 +166,11 @@ std::string prometheusText(const ServerMetrics& m) {
   out.sample("hills_config_reloads_total", "result=\"applied\"", std::to_string(m.reloads));
   out.sample("hills_config_reloads_total", "result=\"failed\"", std::to_string(m.reloadFailures));
   return out.take();
+}
+
+std::uint64_t logCompactionPending(const ReadTxn& txn) {
+  std::uint64_t last = txn.lastSequence(), indexed = server::logIndexed(txn);
+  return last > indexed ? last - indexed : 0;
 }
 
 ServerMetrics SyncServer::metrics() const {
@@ -200,6 +209,7 @@ ServerMetrics SyncServer::metrics() const {
       m.logBytes = table.bytes;
     }
     m.borrows = txn.table(protocol::kBorrowTable).size();
+    if (s.config.compactLog) m.logCompactionPending = logCompactionPending(txn);
   });
   return m;
 }

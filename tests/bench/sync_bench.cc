@@ -172,16 +172,13 @@ std::map<std::string, hills::TableStat> tablesOf(const std::string& path) {
   return out;
 }
 
-// Whether the server serving `path` has indexed its whole change log for
-// compaction (its `logIndexed` property, 0 before it starts, has reached
-// the log's last entry).
+// Whether the server serving `path` has read its whole change log for
+// compaction.
 bool logIndexed(const std::string& path) {
   hills::Options o;
   o.readOnly = true;
   hills::Database db(path, o);
-  return db.read([](const hills::ReadTxn& txn) {
-    return std::stoull(txn.property("logIndexed").value_or("0")) >= txn.lastSequence();
-  });
+  return db.read([](const hills::ReadTxn& txn) { return hills::logCompactionPending(txn) == 0; });
 }
 
 // Seconds `mdb_copy` takes to copy the database in `path`: the median of

@@ -174,6 +174,44 @@ TEST_CASE("a server's metrics follow its sessions, writes, commits and borrows",
   CHECK(after.commits >= held.commits);
 }
 
+TEST_CASE("the metrics count down the log compaction has still to read after a start",
+          "[server][metrics][compaction]") {
+  TempDir dir;
+  constexpr std::uint64_t kEntries = 10000;  // three steps of compaction
+  {
+    // A log the server did not write: it reads it after it starts.
+    auto o = hills::serverDatabaseOptions();
+    o.trees = hills::treeTypes<plm::Part, plm::Bom, plm::StockItem>();
+    hills::Database db(dir.sub("server"), o);
+    db.write([&](hills::WriteTxn& txn) {
+      auto parts = txn.tree<plm::Part>();
+      for (std::uint64_t i = 0; i < kEntries; ++i) parts.create(makePart(static_cast<int>(i)));
+    });
+  }
+  {
+    auto off = plainConfig({"A"});
+    off.compactLog = false;
+    ServerThread server(dir.sub("server"), off);
+    CHECK(server.metrics().logSequence == kEntries);
+    CHECK(server.metrics().logCompactionPending == 0);  // nothing will read it
+  }
+  ServerThread server(dir.sub("server"), plainConfig({"A"}));
+  // Its first step waits a second after the start and reads 4,096 entries.
+  auto first = server.metrics();
+  CHECK(first.logCompactionPending > 0);
+  CHECK(first.logCompactionPending <= kEntries);
+  REQUIRE(eventually([&] { return server.metrics().logCompactionPending == 0; }, 30s));
+  std::map<std::string, std::string> types;
+  bool seen = false;
+  for (const auto& sample : parseExposition(hills::prometheusText(server.metrics()), types)) {
+    if (sample.name != "hills_log_compaction_pending") continue;
+    seen = true;
+    CHECK(sample.value == 0);
+  }
+  CHECK(seen);
+  CHECK(types["hills_log_compaction_pending"] == "gauge");
+}
+
 TEST_CASE("hellos refused are counted by their reason", "[server][metrics]") {
   TempDir dir;
   auto config = plainConfig({"A"}, {"reader"});

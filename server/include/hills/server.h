@@ -149,6 +149,11 @@ struct ServerMetrics {
   std::uint64_t logEntries = 0;              // entries in the change log (LMDB's count)
   std::uint64_t logBytes = 0;                // bytes of the change log's pages
   std::uint64_t logDropped = 0;              // entries compaction dropped
+  // Entries compaction has not read yet (0 with compactLog off): it reads
+  // new entries a second after their commit, and a log it did not write (a
+  // database from before compaction, or written by another program) in
+  // durable steps of 4,096 entries after the server starts.
+  std::uint64_t logCompactionPending = 0;
   std::uint64_t subscribers = 0;             // live subscriptions
   std::uint64_t subscriberLagMax = 0;        // entries committed and not yet applied, worst
   std::uint64_t subscriberLagSum = 0;        // the same, summed over subscribers
@@ -158,6 +163,12 @@ struct ServerMetrics {
   std::uint64_t reloads = 0;         // configurations applied by reload()
   std::uint64_t reloadFailures = 0;  // reloadFailed() calls
 };
+
+// Entries of a server database's change log that compaction has not read
+// yet, as of `txn` (what ServerMetrics::logCompactionPending reports while
+// compaction is on). Readable from another process, read-only. Throws
+// Error(kCorrupt) when the database's record of that is damaged.
+std::uint64_t logCompactionPending(const ReadTxn& txn);
 
 // `metrics` in Prometheus' text exposition format (version 0.0.4): a
 // "# HELP" and a "# TYPE" line per metric, then its samples.
