@@ -58,26 +58,33 @@ inline kj::Duration failureMemory(const ServerConfig& config) {
 struct Filled {
   std::uint64_t count = 0;    // entries in the list
   std::uint64_t through = 0;  // the list covers the log up to there
+  std::uint64_t words = 0;    // the entries' size, in words
+
+  // What a message holding the list and a few fields beside it takes: a
+  // size hint, so that its first segment fits it (without a hint, Cap'n
+  // Proto allocates and zeroes 8 KiB for each call and answer).
+  capnp::MessageSize messageSize() const { return {words + count + 16, 0}; }
 };
 
-// Fills `init(count)` with the change-log entries after `after` of the
+// Fills `init(filled)` with the change-log entries after `after` of the
 // trees `scope` follows: of at most `maxCount` entries read, and no more
 // than 16 MiB unless the first entry alone is larger. `through` is the
 // last entry read, or the log's last sequence when the log ended first, so
 // entries of other trees move a cursor on all the same. `init` makes the
-// list of that size.
+// list of `filled.count` entries, in a message of `filled.messageSize()`.
 template <class Init>
 Filled fillChanges(const ReadTxn& txn, std::uint64_t after, std::uint64_t maxCount,
                    const TreeScope& scope, Init&& init) {
   constexpr std::uint64_t kBatchWords = std::uint64_t{2} << 20;
-  std::uint64_t words = 0, read = 0;
-  Filled out{0, after};
+  std::uint64_t read = 0;
+  Filled out{0, after, 0};
   if (maxCount > 0) {
     bool stopped = false;
     txn.changes(after, [&](wire::Change::Reader change) {
       if (scope.follows(change.getTree().cStr())) {
-        words += change.totalSize().wordCount;
-        if (out.count > 0 && words > kBatchWords) return !(stopped = true);
+        std::uint64_t size = change.totalSize().wordCount;
+        if (out.count > 0 && out.words + size > kBatchWords) return !(stopped = true);
+        out.words += size;
         ++out.count;
       }
       out.through = change.getSequence();
@@ -85,7 +92,7 @@ Filled fillChanges(const ReadTxn& txn, std::uint64_t after, std::uint64_t maxCou
     });
     if (!stopped) out.through = std::max(out.through, txn.lastSequence());
   }
-  auto list = init(static_cast<unsigned>(out.count));
+  auto list = init(static_cast<const Filled&>(out));
   std::uint64_t filled = 0;
   if (out.count > 0) {
     txn.changes(after, [&](wire::Change::Reader change) {

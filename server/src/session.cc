@@ -137,11 +137,13 @@ class SessionImpl final : public sync::Session::Server {
       std::uint64_t limit = std::clamp<std::uint64_t>(params.getLimit(), 1, 8192);
       server_.db.read([&](const ReadTxn& txn) {
         std::uint64_t last = txn.lastSequence();
+        auto filled = server::fillChanges(
+            txn, after, after < last ? std::min(limit, last - after) : 0, scope_,
+            [&](const server::Filled& f) {
+              return context.getResults(f.messageSize()).initChanges(static_cast<unsigned>(f.count));
+            });
         auto results = context.getResults();
         results.setLast(last);
-        auto filled =
-            server::fillChanges(txn, after, after < last ? std::min(limit, last - after) : 0,
-                                scope_, [&](unsigned n) { return results.initChanges(n); });
         results.setThrough(filled.through);
       });
       return kj::Promise<void>(kj::READY_NOW);

@@ -227,22 +227,26 @@ void SyncServer::Impl::pump(const std::shared_ptr<server::Subscriber>& sub) {
   // Two batches in flight: the client applies one while the next travels.
   constexpr unsigned kWindow = 2;
   while (!sub->dead && sub->inFlight < kWindow && sub->sent < lastSequence) {
-    auto request = sub->listener.changesRequest();
+    std::optional<capnp::Request<sync::Listener::ChangesParams, sync::Listener::ChangesResults>>
+        request;
     std::uint64_t from = sub->sent;
     server::Filled filled;
     db.read([&](const ReadTxn& txn) {
       filled = server::fillChanges(
           txn, from, std::min<std::uint64_t>(config.batchChanges, lastSequence - from), sub->scope,
-          [&](unsigned n) { return request.initChanges(n); });
+          [&](const server::Filled& f) {
+            request.emplace(sub->listener.changesRequest(f.messageSize()));
+            return request->initChanges(static_cast<unsigned>(f.count));
+          });
     });
     // Compaction leaves gaps, and a partial session's batch leaves out other
     // trees: the batch covers the log up to `through` all the same.
     sub->sent = filled.through > from ? filled.through : lastSequence;
-    request.setAfter(from);
-    request.setLast(lastSequence);
-    request.setThrough(sub->sent);
+    request->setAfter(from);
+    request->setLast(lastSequence);
+    request->setThrough(sub->sent);
     ++sub->inFlight;
-    auto sent = request.send();
+    auto sent = request->send();
     // Letting an answer go sends its Finish to the replica. Let go only
     // now, the previous batch's Finish travels right behind this batch and
     // the replica reads both at one wake-up instead of waking for it alone.

@@ -233,9 +233,12 @@ void runScaleCase(Report& report, const std::string& dir) {
               static_cast<double>(anonBefore) / 1048576.0,
               static_cast<double>(anonAfter) / 1048576.0);
   Reach replicaReach = measureReach(a, replicas, server.pid(), changes);
-  std::printf("  scale: CPU per change: server %.1f ms, the %d hosts %.1f ms (%.0f us a replica)\n",
+  std::printf("  scale: CPU per change: server %.1f ms, the %d hosts %.1f ms (%.0f us a replica); "
+              "server VmRSS %.1f MiB, at its peak %.1f MiB\n",
               replicaReach.serverCpuMs, hosts, replicaReach.hostsCpuMs,
-              replicaReach.hostsCpuMs * 1e3 / subscribers);
+              replicaReach.hostsCpuMs * 1e3 / subscribers,
+              static_cast<double>(statusBytes(server.pid(), "VmRSS")) / 1048576.0,
+              static_cast<double>(statusBytes(server.pid(), "VmHWM")) / 1048576.0);
   for (auto& c : replicas) c->wait();
   replicas.clear();
 

@@ -4,6 +4,7 @@
 #include <capnp/message.h>
 
 #include <catch2/catch.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,13 @@ void fillLog(hills::Database& db) {
     txn.tree<plm::StockItem>().create(plm::StockItem{});
   });
   db.write([](hills::WriteTxn& txn) { txn.tree<plm::Bom>().create(plm::Bom{}); });
+}
+
+// fillChanges' `init` for a list in `results`.
+auto initIn(hills::sync::Session::PullResults::Builder results) {
+  return [results](const hills::server::Filled& f) mutable {
+    return results.initChanges(static_cast<unsigned>(f.count));
+  };
 }
 
 std::vector<std::string> treesOf(capnp::List<hills::wire::Change>::Reader changes) {
@@ -87,25 +95,48 @@ TEST_CASE("a partial session's batch leaves out other trees and still covers the
   capnp::MallocMessageBuilder msg;
   auto results = msg.initRoot<hills::sync::Session::PullResults>();
   db.read([&](const hills::ReadTxn& txn) {
-    auto all = hills::server::fillChanges(txn, 0, 10, TreeScope{},
-                                          [&](unsigned n) { return results.initChanges(n); });
+    auto all = hills::server::fillChanges(txn, 0, 10, TreeScope{}, initIn(results));
     CHECK(all.count == 4);
     CHECK(all.through == 4);
-    auto filled = hills::server::fillChanges(txn, 0, 10, scope,
-                                             [&](unsigned n) { return results.initChanges(n); });
+    auto filled = hills::server::fillChanges(txn, 0, 10, scope, initIn(results));
     CHECK(filled.count == 2);
     CHECK(filled.through == 4);  // the last entry, a bom's
     CHECK(treesOf(results.getChanges()) == std::vector<std::string>{"parts", "stock"});
     // Three entries read: the batch ends at the third.
-    auto some = hills::server::fillChanges(txn, 0, 3, scope,
-                                           [&](unsigned n) { return results.initChanges(n); });
+    auto some = hills::server::fillChanges(txn, 0, 3, scope, initIn(results));
     CHECK(some.count == 2);
     CHECK(some.through == 3);
     // Only other trees' entries: none sent, and the cursor moves all the same.
-    auto none = hills::server::fillChanges(txn, 3, 10, scope,
-                                           [&](unsigned n) { return results.initChanges(n); });
+    auto none = hills::server::fillChanges(txn, 3, 10, scope, initIn(results));
     CHECK(none.count == 0);
     CHECK(none.through == 4);
+  });
+}
+
+TEST_CASE("a batch of changes fits the first segment of a message of the size it gives",
+          "[server][sync]") {
+  TempDir dir;
+  hills::Database db(dir.path(), serverOptions());
+  fillLog(db);
+  db.read([&](const hills::ReadTxn& txn) {
+    for (std::uint64_t count : {1, 2, 4}) {
+      std::uint64_t hint = 0;
+      std::optional<capnp::MallocMessageBuilder> msg;
+      auto filled = hills::server::fillChanges(
+          txn, 0, count, TreeScope{}, [&](const hills::server::Filled& f) {
+            hint = f.messageSize().wordCount;
+            msg.emplace(static_cast<unsigned>(hint), capnp::AllocationStrategy::FIXED_SIZE);
+            auto results = msg->initRoot<hills::sync::Session::PullResults>();
+            results.setLast(4);
+            results.setThrough(4);
+            return results.initChanges(static_cast<unsigned>(f.count));
+          });
+      CHECK(filled.count == count);
+      CHECK(filled.words > 0);
+      auto segments = msg->getSegmentsForOutput();
+      CHECK(segments.size() == 1);  // a second one means the hint was short
+      CHECK(segments[0].size() <= hint);
+    }
   });
 }
 
