@@ -2,6 +2,11 @@
 // matches, and what a mistake is told as (and where).
 #include <QtTest>
 
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <random>
+
 #include "filter.h"
 #include "filter_run.h"
 #include "record_queries.h"
@@ -185,6 +190,55 @@ class FilterTest : public QObject {
       QCOMPARE(typeName(lines.getType()), std::string("List(Bom.Line)"));
       QVERIFY(cellText(b.get(lines), lines.getType(), {}, 30).size() <= 30 + 2);
     });
+  }
+
+  void floatsReadInPlainDecimalsThatReadBackAsTheValue() {
+    auto f64 = [](double v) {
+      return cellText(capnp::DynamicValue::Reader(v), capnp::Type(capnp::schema::Type::FLOAT64));
+    };
+    auto f32 = [](float v) {
+      return cellText(capnp::DynamicValue::Reader(v), capnp::Type(capnp::schema::Type::FLOAT32));
+    };
+    QCOMPARE(f64(100000), std::string("100000"));  // not 1e+05
+    QCOMPARE(f64(250000.5), std::string("250000.5"));
+    QCOMPARE(f64(0.1), std::string("0.1"));
+    QCOMPARE(f64(-2.5), std::string("-2.5"));
+    QCOMPARE(f64(0), std::string("0"));
+    QCOMPARE(f64(0.1 + 0.2), std::string("0.30000000000000004"));
+    QCOMPARE(f64(123456789012.25), std::string("123456789012.25"));
+    QCOMPARE(f64(1e20), std::string("1e+20"));
+    QCOMPARE(f64(0.00001), std::string("0.00001"));
+    QCOMPARE(f64(0.0000123), std::string("0.0000123"));
+    QCOMPARE(f64(1e-7), std::string("1e-07"));
+    QCOMPARE(f64(std::numeric_limits<double>::quiet_NaN()), std::string("nan"));
+    QCOMPARE(f64(-std::numeric_limits<double>::infinity()), std::string("-inf"));
+    QCOMPARE(f32(0.1f), std::string("0.1"));
+    QCOMPARE(f32(19.99f), std::string("19.99"));
+    QCOMPARE(f32(1e6f), std::string("1000000"));
+    QCOMPARE(f32(3.14159274f), std::string("3.1415927"));
+    // Whatever the value, the text reads back as it, with no digit to
+    // spare: what the shortest plain-decimal form of the library gives.
+    std::mt19937_64 random(7);
+    auto same = [](auto v, const std::string& text) {
+      decltype(v) back{};
+      std::from_chars(text.data(), text.data() + text.size(), back);
+      char shortest[400];
+      auto end = std::to_chars(shortest, shortest + sizeof(shortest), v, std::chars_format::fixed).ptr;
+      return back == v && text == std::string(shortest, end);
+    };
+    for (int i = 0; i < 20000; ++i) {
+      // Values with few decimals, as stored values mostly are, and any.
+      double few = static_cast<double>(static_cast<std::int64_t>(random() % 2000000000) - 1000000000) /
+                   std::pow(10.0, static_cast<double>(random() % 8));
+      double any = std::ldexp(static_cast<double>(random() >> 11), static_cast<int>(random() % 60) - 40 - 53);
+      for (double v : {few, any, -any}) {
+        if (std::abs(v) >= 1e-6 && std::abs(v) < 1e15) QVERIFY2(same(v, f64(v)), f64(v).c_str());
+        auto single = static_cast<float>(v);
+        if (std::abs(single) >= 1e-6f && std::abs(single) < 1e15f) {
+          QVERIFY2(same(single, f32(single)), f32(single).c_str());
+        }
+      }
+    }
   }
 
   void aDiffNamesTheFieldsThatChanged() {

@@ -41,15 +41,15 @@ QString localTime(qint64 ms) {
   return last;
 }
 
-// "42/1", or "42" for an unversioned tree.
-QString keyText(RowKey key, bool versioned) {
+// Appends "42/1", or "42" for an unversioned tree.
+void appendKey(std::string& out, RowKey key, bool versioned) {
   char buf[40];
   char* end = std::to_chars(buf, buf + 20, key.id).ptr;  // 20 digits at most
   if (versioned) {
     *end++ = '/';
     end = std::to_chars(end, buf + sizeof(buf), key.revision).ptr;
   }
-  return QString::fromLatin1(buf, end - buf);
+  out.append(buf, static_cast<std::size_t>(end - buf));
 }
 
 }  // namespace
@@ -143,14 +143,16 @@ std::size_t RecordTableModel::cachedRows() const {
 }
 
 int RecordTableModel::rowCount(const QModelIndex& parent) const {
-  if (parent.isValid() || tree_.empty()) return 0;
-  std::uint64_t n = keys_ ? keys_->size() : total_;
-  return static_cast<int>(std::min<std::uint64_t>(n, INT32_MAX));
+  return parent.isValid() ? 0 : rows();
+}
+
+inline int RecordTableModel::columns() const {
+  if (tree_.empty()) return 0;
+  return 1 + static_cast<int>(fields_.size()) + kMetaColumns - (showBorrows_ ? 0 : 1);
 }
 
 int RecordTableModel::columnCount(const QModelIndex& parent) const {
-  if (parent.isValid() || tree_.empty()) return 0;
-  return 1 + static_cast<int>(fields_.size()) + kMetaColumns - (showBorrows_ ? 0 : 1);
+  return parent.isValid() ? 0 : columns();
 }
 
 std::optional<capnp::StructSchema::Field> RecordTableModel::fieldOf(int column) const {
@@ -172,10 +174,6 @@ QVariant RecordTableModel::headerData(int section, Qt::Orientation orientation, 
   int meta = section - 1 - static_cast<int>(fields_.size());
   if (meta >= 0 && meta < kMetaColumns) return QString(kMetaNames[meta]);
   return {};
-}
-
-int RecordTableModel::ascendingRow(int row) const {
-  return descending_ ? rowCount() - 1 - row : row;
 }
 
 void RecordTableModel::sort(int column, Qt::SortOrder order) {
@@ -302,10 +300,7 @@ RecordTableModel::Page RecordTableModel::readPage(int number) const {
   return page;
 }
 
-const RecordTableModel::Page& RecordTableModel::page(int number) const {
-  // A view asks for the cells of one row after another: mostly the page of
-  // the last call.
-  if (last_ && lastNumber_ == number) return *last_;
+const RecordTableModel::Page& RecordTableModel::fetchPage(int number) const {
   auto it = pages_.find(number);
   if (it != pages_.end()) {
     lru_.splice(lru_.begin(), lru_, it->second.lru);
@@ -363,7 +358,16 @@ QString RecordTableModel::shared(int column, std::string& text) const {
     bool ascii = std::all_of(text.begin(), text.end(),
                              [](char c) { return static_cast<unsigned char>(c) < 0x80; });
     auto size = static_cast<qsizetype>(text.size());
-    string = ascii ? QString::fromLatin1(text.data(), size) : QString::fromUtf8(text.data(), size);
+    if (ascii && string.isDetached() && string.capacity() >= size) {
+      // Nobody holds the column's last text any more (a view lets a cell's
+      // text go once painted): written over, not allocated again.
+      string.resize(size);
+      auto* out = reinterpret_cast<char16_t*>(string.data());
+      std::transform(text.begin(), text.end(), out,
+                     [](char c) { return static_cast<char16_t>(static_cast<unsigned char>(c)); });
+    } else {
+      string = ascii ? QString::fromLatin1(text.data(), size) : QString::fromUtf8(text.data(), size);
+    }
     bytes.swap(text);  // `text` is the caller's scratch: no copy
   }
   return string;
@@ -371,7 +375,11 @@ QString RecordTableModel::shared(int column, std::string& text) const {
 
 QVariant RecordTableModel::text(const Page& page, std::size_t at, int column, bool edit) const {
   const Row& row = page.rows[at];
-  if (column == 0) return keyText(row.key, versioned_);
+  if (column == 0) {
+    buffer_.clear();
+    appendKey(buffer_, row.key, versioned_);
+    return shared(column, buffer_);
+  }
   int meta = column - 1 - static_cast<int>(fields_.size());
   if (row.missing) return meta == kState ? QStringLiteral("removed") : QString();
   if (meta < 0) {
@@ -426,8 +434,7 @@ QVariant RecordTableModel::text(const Page& page, std::size_t at, int column, bo
 QModelIndex RecordTableModel::index(int row, int column, const QModelIndex& parent) const {
   // What QAbstractTableModel::index does, without asking for the counts
   // through virtual calls: a view asks for the index of every cell it paints.
-  if (parent.isValid() || row < 0 || column < 0 || row >= RecordTableModel::rowCount() ||
-      column >= RecordTableModel::columnCount()) {
+  if (parent.isValid() || row < 0 || column < 0 || row >= rows() || column >= columns()) {
     return {};
   }
   return createIndex(row, column);
@@ -435,9 +442,7 @@ QModelIndex RecordTableModel::index(int row, int column, const QModelIndex& pare
 
 const RecordTableModel::Page* RecordTableModel::rowPage(const QModelIndex& index,
                                                         std::size_t& at) const {
-  if (!index.isValid()) return nullptr;
-  int rows = RecordTableModel::rowCount();
-  if (index.row() >= rows) return nullptr;
+  if (!index.isValid() || index.row() >= rows()) return nullptr;
   int asc = ascendingRow(index.row());
   const Page& p = page(asc / kPageRows);
   at = static_cast<std::size_t>(asc % kPageRows);
@@ -499,7 +504,10 @@ void RecordTableModel::multiData(const QModelIndex& index, QModelRoleDataSpan ro
 }
 
 Qt::ItemFlags RecordTableModel::flags(const QModelIndex& index) const {
-  auto f = QAbstractTableModel::flags(index);
+  // What QAbstractTableModel::flags gives a cell, without its two calls: a
+  // view asks for the flags of every cell it paints.
+  if (!index.isValid() || index.model() != this) return {};
+  Qt::ItemFlags f = Qt::ItemIsSelectable | Qt::ItemIsEnabled | Qt::ItemNeverHasChildren;
   if (ws_.readOnly()) return f;
   std::size_t at = 0;
   const Page* p = rowPage(index, at);

@@ -133,8 +133,22 @@ class RecordTableModel : public QAbstractTableModel {
   struct OpenRow;  // the last row whose value data() read
 
   void resetState();
-  int ascendingRow(int row) const;
-  const Page& page(int number) const;
+  // rowCount() and columnCount() of the table, without a virtual call: a
+  // view asks for the index, flags and data of every cell it paints.
+  int rows() const {
+    if (tree_.empty()) return 0;
+    std::uint64_t n = keys_ ? keys_->size() : total_;
+    return static_cast<int>(std::min<std::uint64_t>(n, INT32_MAX));
+  }
+  int columns() const;
+  int ascendingRow(int row) const { return descending_ ? rows() - 1 - row : row; }
+  // Page `number`: mostly the page of the last call, as a view asks for the
+  // cells of one row after another.
+  const Page& page(int number) const {
+    if (last_ && lastNumber_ == number) [[likely]] return *last_;
+    return fetchPage(number);
+  }
+  const Page& fetchPage(int number) const;
   Page readPage(int number) const;
   void extendAnchors(const ReadTxn& txn, int upToPage) const;
   void addRow(const StoredRecord& rec, Page& page) const;

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstring>
 #include <map>
+#include <type_traits>
 #include <unordered_map>
 
 #include "hills/ref.h"
@@ -16,7 +18,51 @@ template <class T>
 void appendNumber(std::string& out, T v) {
   char buf[64];
   auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
-  out.append(buf, ec == std::errc() ? end : buf);
+  // (pointer, length): the (first, last) overload builds a temporary string
+  if (ec == std::errc()) out.append(buf, static_cast<std::size_t>(end - buf));
+}
+
+// `v` in plain decimals when it holds at most `Digits` of them, or false.
+// Exact: below `limit`, two numbers of `Digits` decimals are further apart
+// than two neighbouring values of F, so the one that reads back as `v` is
+// the only one, and the shortest that does.
+template <class F, int Digits>
+bool appendFewDecimals(std::string& out, F v, double limit) {
+  constexpr std::int64_t kScale = Digits == 3 ? 1000 : 1000000;
+  double d = v;
+  if (!(std::abs(d) < limit)) return false;  // NaN too
+  std::int64_t n = std::llround(d * static_cast<double>(kScale));
+  if (static_cast<F>(static_cast<double>(n) / static_cast<double>(kScale)) != v) return false;
+  if (std::signbit(d)) out += '-';
+  std::uint64_t magnitude = static_cast<std::uint64_t>(n < 0 ? -n : n);
+  appendNumber(out, magnitude / kScale);
+  auto fraction = magnitude % kScale;
+  if (fraction == 0) return true;
+  char digits[Digits + 1] = {'.'};
+  for (int i = Digits; i > 0; --i, fraction /= 10) digits[i] = static_cast<char>('0' + fraction % 10);
+  int length = Digits + 1;
+  while (digits[length - 1] == '0') --length;
+  out.append(digits, static_cast<std::size_t>(length));
+  return true;
+}
+
+// A Float32 or Float64 as a person reads it: plain decimals (100000, not
+// 1e+05), the fewest digits that read back as the same value; scientific
+// notation only for magnitudes below 1e-6 or from 1e15 on.
+template <class F>
+void appendFloating(std::string& out, F v) {
+  // Most stored values (masses, prices, lengths) have few decimals.
+  if constexpr (std::is_same_v<F, float>) {
+    if (appendFewDecimals<F, 3>(out, v, 8192.0)) return;  // steps of at most 2^-11
+  } else {
+    if (appendFewDecimals<F, 6>(out, v, 2147483648.0)) return;  // steps of at most 2^-22
+  }
+  char buf[64];
+  double magnitude = std::abs(static_cast<double>(v));
+  bool plain = magnitude >= 1e-6 && magnitude < 1e15;
+  auto [end, ec] = plain ? std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed)
+                         : std::to_chars(buf, buf + sizeof(buf), v);
+  if (ec == std::errc()) out.append(buf, static_cast<std::size_t>(end - buf));
 }
 
 // The name after the file's: "Part.Dimensions" of "plm.capnp:Part.Dimensions".
@@ -117,9 +163,9 @@ void appendRef(std::string& out, std::string_view refTree, std::uint64_t id, std
 
 void appendFloat(std::string& out, double v, capnp::schema::Type::Which which) {
   if (which == capnp::schema::Type::FLOAT32) {
-    appendNumber(out, static_cast<float>(v));
+    appendFloating(out, static_cast<float>(v));
   } else {
-    appendNumber(out, v);
+    appendFloating(out, v);
   }
 }
 

@@ -18,8 +18,10 @@
 
 namespace hills::viewer {
 
-// The one-line text of a value in a table cell: numbers as C++ prints them
-// (floats shortest round-trip), Text as it is (line breaks shown as ⏎),
+// The one-line text of a value in a table cell: integers in digits,
+// Float32 and Float64 in plain decimals with the fewest digits that read
+// back as the same value (100000, 0.1; scientific only below 1e-6 or from
+// 1e15 on), Text as it is (line breaks shown as ⏎),
 // enums by name (a number the schema does not know as "#7"), Data as its
 // size and first bytes in hex, a reference as "tree 42/1" (null: "—"),
 // a list as its first elements ("[3] R1, C12, U4"), a struct as its first
