@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "connection.h"
@@ -92,7 +93,7 @@ Filled fillChanges(const ReadTxn& txn, std::uint64_t after, std::uint64_t maxCou
     });
     if (!stopped) out.through = std::max(out.through, txn.lastSequence());
   }
-  auto list = init(static_cast<const Filled&>(out));
+  auto list = init(std::as_const(out));
   std::uint64_t filled = 0;
   if (out.count > 0) {
     txn.changes(after, [&](wire::Change::Reader change) {
