@@ -7,6 +7,8 @@
 #include <limits>
 #include <random>
 
+#include <capnp/message.h>
+
 #include "filter.h"
 #include "filter_run.h"
 #include "record_queries.h"
@@ -190,6 +192,30 @@ class FilterTest : public QObject {
       QCOMPARE(typeName(lines.getType()), std::string("List(Bom.Line)"));
       QVERIFY(cellText(b.get(lines), lines.getType(), {}, 30).size() <= 30 + 2);
     });
+  }
+
+  void anUnsetStructReadsAsItsDefaultsAtEveryWidth() {
+    // A struct whose pointer is null reads as its fields' defaults. Its
+    // text is written once per type and then copied: at every width it is
+    // the dynamic API's text of the same value.
+    auto schema = db_->storedSchema("parts");
+    auto dimensions = schema.getFieldByName("dimensions");
+    capnp::MallocMessageBuilder message;
+    auto part = message.initRoot<capnp::DynamicStruct>(schema);
+    part.set("name", "bolt");
+    auto value = part.asReader();
+    QVERIFY(!value.has(dimensions));
+    CellText cells(schema);
+    for (std::size_t width : {std::size_t{80}, std::size_t{0}, std::size_t{200}}) {
+      for (std::size_t limit = width; limit < width + 60; ++limit) {
+        std::string planned;
+        cells.append(planned, value.as<capnp::AnyStruct>(), dimensions.getIndex(), limit);
+        QCOMPARE(planned, cellText(value.get(dimensions), dimensions.getType(), {}, limit));
+      }
+    }
+    std::string whole;
+    cells.append(whole, value.as<capnp::AnyStruct>(), dimensions.getIndex());
+    QCOMPARE(whole, std::string("{length: 0, width: 0, height: 0}"));
   }
 
   void floatsReadInPlainDecimalsThatReadBackAsTheValue() {

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <ctime>
 #include <optional>
 
@@ -39,6 +40,19 @@ QString localTime(qint64 ms) {
   lastSeconds = seconds;
   last = QString::fromLatin1(buf);
   return last;
+}
+
+// Whether `text` is all ASCII: eight bytes at a time.
+bool isAscii(std::string_view text) {
+  std::size_t i = 0;
+  std::uint64_t high = 0;
+  for (; i + 8 <= text.size(); i += 8) {
+    std::uint64_t word;
+    std::memcpy(&word, text.data() + i, sizeof(word));
+    high |= word;
+  }
+  for (; i < text.size(); ++i) high |= static_cast<unsigned char>(text[i]);
+  return (high & 0x8080808080808080u) == 0;
 }
 
 // Appends "42/1", or "42" for an unversioned tree.
@@ -354,26 +368,21 @@ QString RecordTableModel::shared(int column, std::string& text) const {
   if (static_cast<std::size_t>(column) >= lastCells_.size()) lastCells_.resize(column + 1);
   auto& [bytes, string] = lastCells_[static_cast<std::size_t>(column)];
   if (bytes != text || string.isNull()) {
-    // Most cells are ASCII, which Latin-1 widens without UTF-8's checks.
-    bool ascii = std::all_of(text.begin(), text.end(),
-                             [](char c) { return static_cast<unsigned char>(c) < 0x80; });
     auto size = static_cast<qsizetype>(text.size());
-    if (ascii && string.isDetached() && string.capacity() >= size) {
-      // Nobody holds the column's last text any more (a view lets a cell's
-      // text go once painted): written over, not allocated again.
-      string.resize(size);
-      auto* out = reinterpret_cast<char16_t*>(string.data());
-      std::transform(text.begin(), text.end(), out,
-                     [](char c) { return static_cast<char16_t>(static_cast<unsigned char>(c)); });
+    // Most cells are ASCII, which Latin-1 widens without UTF-8's checks;
+    // into the column's last string when nobody holds it any more (a view
+    // lets a cell's text go once painted), not a new one.
+    if (isAscii(text)) {
+      string = QLatin1StringView(text.data(), size);
     } else {
-      string = ascii ? QString::fromLatin1(text.data(), size) : QString::fromUtf8(text.data(), size);
+      string = QString::fromUtf8(text.data(), size);
     }
     bytes.swap(text);  // `text` is the caller's scratch: no copy
   }
   return string;
 }
 
-QVariant RecordTableModel::text(const Page& page, std::size_t at, int column, bool edit) const {
+QString RecordTableModel::text(const Page& page, std::size_t at, int column, bool edit) const {
   const Row& row = page.rows[at];
   if (column == 0) {
     buffer_.clear();
@@ -457,10 +466,12 @@ const RecordTableModel::Page* RecordTableModel::rowPage(const QModelIndex& index
   switch (role) {
     case Qt::DisplayRole:
     case Qt::ToolTipRole:
-      out = text(p, at, column, false);
+      // Into the QString the variant holds already (a view reuses its
+      // spans): no variant made and let go for each cell.
+      out.setValue(text(p, at, column, false));
       return true;
     case Qt::EditRole:
-      out = text(p, at, column, true);
+      out.setValue(text(p, at, column, true));
       return true;
     case Qt::BackgroundRole: {
       if (flashes_.empty()) return false;

@@ -161,7 +161,7 @@ class RecordTableModel : public QAbstractTableModel {
   // (most of those a delegate asks for: no QVariant is made for them).
   // The one list of the roles the table serves.
   bool roleData(const Page& page, std::size_t at, int column, int role, QVariant& out) const;
-  QVariant text(const Page& page, std::size_t at, int column, bool edit) const;
+  QString text(const Page& page, std::size_t at, int column, bool edit) const;
   // `text` as the column's QString, the one of the cell above when the
   // same; `text` is scratch, left holding something else.
   QString shared(int column, std::string& text) const;

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <type_traits>
 #include <unordered_map>
 
@@ -188,6 +189,9 @@ struct StructPlan {
   std::vector<bool> refs;                  // the field is a hills.Ref
   // The plans of struct and group fields, found at their first cell.
   mutable std::vector<const StructPlan*> nested;
+  // The text of a struct of this type whose pointer is null (its fields'
+  // defaults): the same every time, written at its first cell.
+  mutable std::optional<std::string> unsetText;
 };
 
 struct CellText::Plans {
@@ -216,6 +220,26 @@ void appendCell(std::string& out, const capnp::DynamicValue::Reader& value, capn
                 std::string_view refTree, std::size_t limit, Plans& plans);
 void appendValue(std::string& out, const StructPlan& plan, capnp::AnyStruct::Reader s,
                  std::size_t index, const FieldValue& v, std::size_t limit, Plans& plans);
+void appendStruct(std::string& out, const StructPlan& plan, capnp::AnyStruct::Reader s,
+                  std::size_t limit, Plans& plans);
+
+// A struct of `plan`'s type whose pointer is null, as appendStruct writes
+// it: its fields' defaults (its own pointers are null, and left out). The
+// text is kept in the plan; where all of it fits in `limit`, it is what
+// appendStruct would write, which cuts nothing short of the limit.
+void appendUnset(std::string& out, const StructPlan& plan, std::size_t limit, Plans& plans) {
+  constexpr std::size_t kUnsetLimit = 1024;  // longer (a struct of many fields): written each time
+  if (!plan.unsetText) {
+    std::string text;
+    appendStruct(text, plan, {}, kUnsetLimit, plans);
+    plan.unsetText = std::move(text);
+  }
+  if (plan.unsetText->size() <= kUnsetLimit && out.size() + plan.unsetText->size() <= limit) {
+    out += *plan.unsetText;
+  } else {
+    appendStruct(out, plan, {}, limit, plans);
+  }
+}
 
 // "{length: 10, width: 4, …}": the fields that hold a value (null pointers
 // and inactive union members left out).
@@ -265,7 +289,7 @@ void appendValue(std::string& out, const StructPlan& plan, capnp::AnyStruct::Rea
         case W::LIST: out += "[0]"; return;
         case W::STRUCT:
           if (plan.refs[index]) return appendRef(out, plan.refTrees[index], 0, 0);
-          return appendStruct(out, plans.of(plan, index), {}, limit, plans);
+          return appendUnset(out, plans.of(plan, index), limit, plans);
         default: out += "(pointer)"; return;
       }
     case K::kStruct:
