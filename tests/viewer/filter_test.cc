@@ -10,6 +10,7 @@
 #include <capnp/message.h>
 
 #include "filter.h"
+#include "hills/ref.h"
 #include "filter_run.h"
 #include "record_queries.h"
 #include "value_text.h"
@@ -216,6 +217,87 @@ class FilterTest : public QObject {
     std::string whole;
     cells.append(whole, value.as<capnp::AnyStruct>(), dimensions.getIndex());
     QCOMPARE(whole, std::string("{length: 0, width: 0, height: 0}"));
+  }
+
+  void aListReadsAsTheDynamicApiWritesItAtEveryWidth() {
+    // A table writes a list's elements through typed list readers; at every
+    // width the cell is the dynamic API's text of the same list, for lists
+    // of Text, numbers, enums, Bool, Data, structs, references and lists.
+    auto check = [&](const std::string& tree, capnp::DynamicStruct::Reader value, int expectedLists) {
+      auto schema = db_->storedSchema(tree);
+      CellText cells(schema);
+      int lists = 0;
+      for (auto field : schema.getFields()) {
+        if (!field.getType().isList()) continue;
+        ++lists;
+        QVERIFY2(value.has(field), field.getProto().getName().cStr());
+        for (std::size_t width : {std::size_t{0}, std::size_t{80}}) {
+          for (std::size_t limit = width; limit < width + 70; ++limit) {
+            std::string planned;
+            cells.append(planned, value.as<capnp::AnyStruct>(), field.getIndex(), limit);
+            QCOMPARE(planned, cellText(value.get(field), field.getType(), refTarget(field), limit));
+          }
+        }
+      }
+      QCOMPARE(lists, expectedLists);
+    };
+    capnp::MallocMessageBuilder parts;
+    auto part = parts.initRoot<capnp::DynamicStruct>(db_->storedSchema("parts"));
+    {
+      auto tags = part.init("tags", 3).as<capnp::DynamicList>();
+      tags.set(0, "fastener");
+      tags.set(1, "line\nbreak");
+      tags.set(2, "stainless steel, grade A4-80, for outdoor use in coastal air");
+      auto suppliers = part.init("supplierIds", 4).as<capnp::DynamicList>();
+      for (capnp::uint i = 0; i < 4; ++i) suppliers.set(i, 4000000000u - i * 1234567u);
+      auto compliance = part.init("compliance", 3).as<capnp::DynamicList>();
+      compliance.set(0, "rohs");
+      compliance.set(1, "ce");
+      compliance.set(2, capnp::DynamicEnum(compliance.getSchema().getElementType().asEnum(), 9));
+    }
+    check("parts", part.asReader(), 3);
+    std::string whole;
+    CellText(db_->storedSchema("parts"))
+        .append(whole, part.asReader().as<capnp::AnyStruct>(),
+                db_->storedSchema("parts").getFieldByName("compliance").getIndex());
+    QCOMPARE(whole, std::string("[3] rohs, ce, #9"));
+
+    capnp::MallocMessageBuilder boms;
+    auto bom = boms.initRoot<capnp::DynamicStruct>(db_->storedSchema("boms"));
+    auto lines = bom.init("lines", 2).as<capnp::DynamicList>();
+    for (capnp::uint i = 0; i < 2; ++i) {
+      auto line = lines[i].as<capnp::DynamicStruct>();
+      line.get("part").as<capnp::DynamicStruct>().set("id", 40 + i);
+      line.set("quantity", 2.5 * (i + 1));
+      auto designators = line.init("designators", 2).as<capnp::DynamicList>();
+      designators.set(0, "R1");
+      designators.set(1, "C12");
+    }
+    auto groups = bom.init("interchangeable", 2).as<capnp::DynamicList>();
+    for (capnp::uint g = 0; g < 2; ++g) {
+      auto group = groups.init(g, 2).as<capnp::DynamicList>();
+      group[0].as<capnp::DynamicStruct>().set("id", 7 + g);
+      group[1].as<capnp::DynamicStruct>().set("revision", 3);
+    }
+    check("boms", bom.asReader(), 2);
+
+    capnp::MallocMessageBuilder stock;
+    auto item = stock.initRoot<capnp::DynamicStruct>(db_->storedSchema("stock"));
+    auto serials = item.init("serials", 2).as<capnp::DynamicList>();
+    serials.set(0, "SN-0001");
+    serials.set(1, "SN-0002");
+    auto alternates = item.init("alternates", 3).as<capnp::DynamicList>();
+    alternates[0].as<capnp::DynamicStruct>().set("id", 12);
+    alternates[0].as<capnp::DynamicStruct>().set("revision", 2);
+    alternates[2].as<capnp::DynamicStruct>().set("id", 5);  // [1] is a null reference
+    auto inspection = item.init("inspection", 3).as<capnp::DynamicList>();
+    inspection.set(0, true);
+    inspection.set(2, true);
+    auto photos = item.init("photos", 2).as<capnp::DynamicList>();
+    const capnp::byte png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 1, 2};
+    photos.set(0, capnp::Data::Reader(png, sizeof(png)));
+    photos.set(1, capnp::Data::Reader());
+    check("stock", item.asReader(), 4);
   }
 
   void floatsReadInPlainDecimalsThatReadBackAsTheValue() {

@@ -116,6 +116,9 @@ void RecordTableModel::setTree(const std::string& tree) {
 }
 
 void RecordTableModel::resetState() {
+  rows_ = tree_.empty() ? 0
+                        : static_cast<int>(std::min<std::uint64_t>(keys_ ? keys_->size() : total_, INT32_MAX));
+  columns_ = tree_.empty() ? 0 : 1 + static_cast<int>(fields_.size()) + kMetaColumns - (showBorrows_ ? 0 : 1);
   anchors_.clear();
   lastCells_.clear();
   last_ = nullptr;
@@ -158,11 +161,6 @@ std::size_t RecordTableModel::cachedRows() const {
 
 int RecordTableModel::rowCount(const QModelIndex& parent) const {
   return parent.isValid() ? 0 : rows();
-}
-
-inline int RecordTableModel::columns() const {
-  if (tree_.empty()) return 0;
-  return 1 + static_cast<int>(fields_.size()) + kMetaColumns - (showBorrows_ ? 0 : 1);
 }
 
 int RecordTableModel::columnCount(const QModelIndex& parent) const {

@@ -135,12 +135,9 @@ class RecordTableModel : public QAbstractTableModel {
   void resetState();
   // rowCount() and columnCount() of the table, without a virtual call: a
   // view asks for the index, flags and data of every cell it paints.
-  int rows() const {
-    if (tree_.empty()) return 0;
-    std::uint64_t n = keys_ ? keys_->size() : total_;
-    return static_cast<int>(std::min<std::uint64_t>(n, INT32_MAX));
-  }
-  int columns() const;
+  // Counted again by resetState(), which every change of them goes through.
+  int rows() const { return rows_; }
+  int columns() const { return columns_; }
   int ascendingRow(int row) const { return descending_ ? rows() - 1 - row : row; }
   // Page `number`: mostly the page of the last call, as a view asks for the
   // cells of one row after another.
@@ -180,6 +177,7 @@ class RecordTableModel : public QAbstractTableModel {
   bool descending_ = false;
   std::uint64_t total_ = 0;
   std::shared_ptr<const std::vector<RowKey>> keys_;
+  int rows_ = 0, columns_ = 0;  // shown
   std::map<RowKey, std::string> holders_;
 
   mutable std::vector<RowKey> anchors_;  // the key of row k * kPageRows

@@ -180,6 +180,9 @@ struct StructPlan {
       names.emplace_back(field.getProto().getName().cStr());
       refTrees.push_back(refTarget(field));
       refs.push_back(isRefType(reader.type(i)));
+      std::string_view name = names.back();
+      if (name == "id") refId = i;
+      if (name == "revision") refRevision = i;
     }
     nested.resize(reader.size());
   }
@@ -187,6 +190,8 @@ struct StructPlan {
   std::vector<std::string> names;
   std::vector<std::string_view> refTrees;  // in the schema
   std::vector<bool> refs;                  // the field is a hills.Ref
+  // Of a hills.Ref's own plan (a list's element): its two fields.
+  std::size_t refId = 0, refRevision = 0;
   // The plans of struct and group fields, found at their first cell.
   mutable std::vector<const StructPlan*> nested;
   // The text of a struct of this type whose pointer is null (its fields'
@@ -222,6 +227,88 @@ void appendValue(std::string& out, const StructPlan& plan, capnp::AnyStruct::Rea
                  std::size_t index, const FieldValue& v, std::size_t limit, Plans& plans);
 void appendStruct(std::string& out, const StructPlan& plan, capnp::AnyStruct::Reader s,
                   std::size_t limit, Plans& plans);
+
+// "[3] R1, C12, U4": the count, then the elements while they fit.
+template <class List, class Element>
+void appendElements(std::string& out, List list, std::size_t limit, Element&& element) {
+  out += '[';
+  appendNumber(out, list.size());
+  out += ']';
+  for (capnp::uint i = 0; i < list.size(); ++i) {
+    if (out.size() > limit) {
+      out += " …";
+      break;
+    }
+    out += i == 0 ? " " : ", ";
+    element(list[i]);
+  }
+}
+
+template <class T>
+void appendNumbers(std::string& out, capnp::AnyPointer::Reader p, std::size_t limit) {
+  appendElements(out, p.getAs<capnp::List<T>>(), limit, [&](T v) {
+    if constexpr (std::is_floating_point_v<T>) {
+      appendFloating(out, v);
+    } else {
+      appendNumber(out, v);
+    }
+  });
+}
+
+// A list field's value through Cap'n Proto's typed list readers, as
+// appendCell writes it through the dynamic API (which checks the pointer
+// the same way: it reads the same element size). Lists of lists, and of
+// what a cell does not open, go through appendCell.
+void appendList(std::string& out, capnp::ListSchema schema, capnp::AnyPointer::Reader p,
+                std::string_view refTree, std::size_t limit, Plans& plans) {
+  using W = capnp::schema::Type;
+  auto element = schema.getElementType();
+  switch (element.which()) {
+    case W::VOID:
+      return appendElements(out, p.getAs<capnp::List<capnp::Void>>(), limit, [](capnp::Void) {});
+    case W::BOOL:
+      return appendElements(out, p.getAs<capnp::List<bool>>(), limit,
+                            [&](bool b) { out += b ? "true" : "false"; });
+    case W::INT8: return appendNumbers<std::int8_t>(out, p, limit);
+    case W::INT16: return appendNumbers<std::int16_t>(out, p, limit);
+    case W::INT32: return appendNumbers<std::int32_t>(out, p, limit);
+    case W::INT64: return appendNumbers<std::int64_t>(out, p, limit);
+    case W::UINT8: return appendNumbers<std::uint8_t>(out, p, limit);
+    case W::UINT16: return appendNumbers<std::uint16_t>(out, p, limit);
+    case W::UINT32: return appendNumbers<std::uint32_t>(out, p, limit);
+    case W::UINT64: return appendNumbers<std::uint64_t>(out, p, limit);
+    case W::FLOAT32: return appendNumbers<float>(out, p, limit);
+    case W::FLOAT64: return appendNumbers<double>(out, p, limit);
+    case W::TEXT:
+      return appendElements(out, p.getAs<capnp::List<capnp::Text>>(), limit, [&](capnp::Text::Reader t) {
+        appendText(out, std::string_view(t.cStr(), t.size()), limit);
+      });
+    case W::DATA:
+      return appendElements(out, p.getAs<capnp::List<capnp::Data>>(), limit,
+                            [&](capnp::Data::Reader d) { appendData(out, d); });
+    case W::ENUM: {
+      auto enumerants = element.asEnum().getEnumerants();
+      return appendElements(out, p.getAs<capnp::List<std::uint16_t>>(), limit, [&](std::uint16_t raw) {
+        if (raw >= enumerants.size()) return appendEnum(out, {}, raw);
+        auto name = enumerants[raw].getProto().getName();
+        appendEnum(out, std::string_view(name.cStr(), name.size()), raw);
+      });
+    }
+    case W::STRUCT: {
+      const StructPlan& plan = plans.of(element.asStruct());
+      bool ref = isRefType(element);
+      capnp::AnyList::Reader list = p.getAs<capnp::DynamicList>(schema);  // checked as a struct list
+      return appendElements(out, list.as<capnp::List<capnp::AnyStruct>>(), limit,
+                            [&](capnp::AnyStruct::Reader s) {
+        if (!ref) return appendStruct(out, plan, s, limit, plans);
+        appendRef(out, refTree, plan.reader.read(s, plan.refId).uinteger,
+                  static_cast<std::uint32_t>(plan.reader.read(s, plan.refRevision).uinteger));
+      });
+    }
+    default:
+      return appendCell(out, p.getAs<capnp::DynamicList>(schema), schema, refTree, limit, plans);
+  }
+}
 
 // A struct of `plan`'s type whose pointer is null, as appendStruct writes
 // it: its fields' defaults (its own pointers are null, and left out). The
@@ -298,8 +385,8 @@ void appendValue(std::string& out, const StructPlan& plan, capnp::AnyStruct::Rea
     case K::kGroup:
       return appendStruct(out, plans.of(plan, index), s, limit, plans);
     case K::kList:
-      return appendCell(out, plan.reader.dynamic(s, index), plan.reader.type(index),
-                        plan.refTrees[index], limit, plans);
+      return appendList(out, plan.reader.type(index).asList(), v.pointer, plan.refTrees[index], limit,
+                        plans);
     case K::kOther:
       out += "(pointer)";
       return;
