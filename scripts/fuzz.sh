@@ -15,7 +15,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
 jobs=${JOBS:-$(nproc)}
 seconds=60
-all_targets=(value change rpc json config)
+all_targets=(value change rpc json config cell)
 targets=()
 while [[ $# -gt 0 ]]; do
   case "$1" in

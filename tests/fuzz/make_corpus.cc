@@ -87,6 +87,9 @@ void values() {
         auto index = treeIndex(tree);
         std::string base = std::string(tree) + "-" + std::to_string(rec.id());
         write("value", base, withPrefix({index, 0}, rec.value()));
+        // The cells of the record, wide and narrow (byte 1 is their width).
+        write("cell", base + "-wide", withPrefix({index, 200}, rec.value()));
+        write("cell", base + "-narrow", withPrefix({index, 9}, rec.value()));
         // The same value as another record, and in the wrong tree.
         write("value", base + "-new", withPrefix({index, 3}, rec.value()));
         write("value", base + "-elsewhere",

@@ -10,6 +10,7 @@
 #include <capnp/message.h>
 
 #include "filter.h"
+#include "kinds.capnp.h"
 #include "hills/ref.h"
 #include "filter_run.h"
 #include "record_queries.h"
@@ -298,6 +299,32 @@ class FilterTest : public QObject {
     photos.set(0, capnp::Data::Reader(png, sizeof(png)));
     photos.set(1, capnp::Data::Reader());
     check("stock", item.asReader(), 4);
+  }
+
+  void aNullPointerReadsAsItsFieldsDefaultInEveryCell() {
+    // A pointer field whose schema gives it a default (Text = "say \"hi\"",
+    // a list of three) reads as that default while its pointer is null: a
+    // table's cell says what Cap'n Proto reads, as the record view does.
+    auto schema = capnp::Schema::from<kinds::capnp::Sample>();
+    capnp::MallocMessageBuilder message;
+    auto value = message.initRoot<capnp::DynamicStruct>(schema).asReader();
+    CellText cells(schema);
+    auto planned = [&](const char* name, std::size_t limit = 80) {
+      std::string out;
+      cells.append(out, value.as<capnp::AnyStruct>(), schema.getFieldByName(name).getIndex(), limit);
+      return out;
+    };
+    QCOMPARE(planned("label"), std::string("say \"hi\"⏎"));
+    QCOMPARE(planned("numbers"), std::string("[3] 1, -2, 3"));
+    QCOMPARE(planned("colours"), std::string("[2] green, red"));
+    QCOMPARE(planned("blob"), std::string("3 bytes: 01 02 ff"));
+    QCOMPARE(planned("flags"), std::string("[0]"));  // no default of its own
+    for (auto field : schema.getFields()) {
+      for (std::size_t limit : {std::size_t{4}, std::size_t{12}, std::size_t{80}}) {
+        QCOMPARE(planned(field.getProto().getName().cStr(), limit),
+                 cellText(value.get(field), field.getType(), refTarget(field), limit));
+      }
+    }
   }
 
   void floatsReadInPlainDecimalsThatReadBackAsTheValue() {

@@ -66,6 +66,23 @@ void appendFloating(std::string& out, F v) {
   if (ec == std::errc()) out.append(buf, static_cast<std::size_t>(end - buf));
 }
 
+// Whether `field` is a pointer whose schema gives it a default other than
+// the type's (an empty Text, Data or list, a struct of its fields' defaults).
+bool hasPointerDefault(capnp::StructSchema::Field field) {
+  auto proto = field.getProto();
+  if (!proto.isSlot()) return false;
+  auto value = proto.getSlot().getDefaultValue();
+  using V = capnp::schema::Value;
+  switch (value.which()) {
+    case V::TEXT: return value.hasText() && value.getText().size() > 0;
+    case V::DATA: return value.hasData() && value.getData().size() > 0;
+    case V::LIST: return value.hasList();
+    case V::STRUCT: return value.hasStruct();
+    case V::ANY_POINTER: return value.hasAnyPointer();
+    default: return false;
+  }
+}
+
 // The name after the file's: "Part.Dimensions" of "plm.capnp:Part.Dimensions".
 std::string shortName(capnp::Schema schema) {
   std::string name = schema.getProto().getDisplayName();
@@ -180,6 +197,7 @@ struct StructPlan {
       names.emplace_back(field.getProto().getName().cStr());
       refTrees.push_back(refTarget(field));
       refs.push_back(isRefType(reader.type(i)));
+      pointerDefaults.push_back(hasPointerDefault(field));
       std::string_view name = names.back();
       if (name == "id") refId = i;
       if (name == "revision") refRevision = i;
@@ -190,6 +208,9 @@ struct StructPlan {
   std::vector<std::string> names;
   std::vector<std::string_view> refTrees;  // in the schema
   std::vector<bool> refs;                  // the field is a hills.Ref
+  // The field is a pointer with a default of its own in the schema (Text =
+  // "n/a", a list of three): a null pointer reads as that default.
+  std::vector<bool> pointerDefaults;
   // Of a hills.Ref's own plan (a list's element): its two fields.
   std::size_t refId = 0, refRevision = 0;
   // The plans of struct and group fields, found at their first cell.
@@ -369,7 +390,12 @@ void appendValue(std::string& out, const StructPlan& plan, capnp::AnyStruct::Rea
     case K::kData: appendData(out, v.data); return;
     case K::kText: appendText(out, v.text, limit); return;
     case K::kNull:
-      // As the dynamic API reads a null pointer: the type's default.
+      // As the dynamic API reads a null pointer: the field's default, which
+      // is the type's unless the schema gives one.
+      if (plan.pointerDefaults[index]) {
+        return appendCell(out, s.as<capnp::DynamicStruct>(plan.reader.schema()).get(plan.reader.field(index)),
+                          plan.reader.type(index), plan.refTrees[index], limit, plans);
+      }
       switch (v.type) {
         case W::TEXT: return;
         case W::DATA: appendData(out, {}); return;
@@ -438,19 +464,9 @@ void appendCell(std::string& out, const capnp::DynamicValue::Reader& value, capn
       return;
     }
     case capnp::DynamicValue::LIST: {
-      auto list = value.as<capnp::DynamicList>();
       auto element = type.asList().getElementType();
-      out += '[';
-      appendNumber(out, list.size());
-      out += ']';
-      for (capnp::uint i = 0; i < list.size(); ++i) {
-        if (out.size() > limit) {
-          out += " …";
-          break;
-        }
-        out += i == 0 ? " " : ", ";
-        appendCell(out, list[i], element, refTree, limit, plans);
-      }
+      appendElements(out, value.as<capnp::DynamicList>(), limit,
+                     [&](const capnp::DynamicValue::Reader& e) { appendCell(out, e, element, refTree, limit, plans); });
       return;
     }
     default:
