@@ -5,6 +5,7 @@
 #include <string>
 
 #include "hills/error.h"
+#include "hills/hills.capnp.h"
 #include "hills/schema.h"
 
 namespace hills::detail {
@@ -254,6 +255,28 @@ bool checkTreeSchema(wire::TreeSchema::Reader stored, const TreeType& compiled) 
 
 void loadTreeSchema(capnp::SchemaLoader& loader, wire::TreeSchema::Reader stored) {
   for (auto node : stored.getNodes()) loader.load(node);
+  // Whatever reads a reference (forEachRef, FieldReader, the viewer) takes
+  // a struct of Hills.Ref's id for an id and a revision in their slots: a
+  // stored node under that id with another shape would have them read
+  // other bits, or a float as an id.
+  KJ_IF_MAYBE (ref, loader.tryGet(capnp::typeId<schema::Ref>())) {
+    auto slot = [&](const char* name, capnp::schema::Type::Which which) {
+      if (!ref->getProto().isStruct()) return false;
+      KJ_IF_MAYBE (field, ref->asStruct().findFieldByName(name)) {
+        auto proto = field->getProto();
+        return proto.isSlot() &&
+               proto.getDiscriminantValue() == capnp::schema::Field::NO_DISCRIMINANT &&
+               field->getType().which() == which;
+      }
+      return false;
+    };
+    if (!slot("id", capnp::schema::Type::UINT64) || !slot("revision", capnp::schema::Type::UINT32)) {
+      throw Error(ErrorCode::kSchemaMismatch,
+                  "the schema of tree '" + std::string(stored.getTree().cStr()) +
+                      "' holds a struct with the id of Hills.Ref that is not Hills.Ref "
+                      "(id :UInt64, revision :UInt32)");
+    }
+  }
 }
 
 }  // namespace hills::detail

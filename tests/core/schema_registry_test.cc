@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
@@ -136,6 +137,41 @@ TEST_CASE("readTreeSchema refuses a schema without its record struct", "[core][s
     CHECK(e.code() == ErrorCode::kSchemaMismatch);
     CHECK_THAT(e.what(), Catch::Contains("parts"));
   }
+}
+
+TEST_CASE("readTreeSchema refuses a struct that takes Hills.Ref's id with another shape",
+          "[core][schema]") {
+  // A damaged or forged stored schema: every reader of references would
+  // take its fields' bits for an id and a revision.
+  capnp::MallocMessageBuilder msg;
+  auto schema = msg.initRoot<hills::wire::TreeSchema>();
+  hills::writeTreeSchema(hills::treeType<plm::Bom>(), schema);  // assembly is a Hills.Ref
+  int forged = 0;
+  for (auto node : schema.getNodes()) {
+    if (node.getId() != capnp::typeId<hills::schema::Ref>()) continue;
+    for (auto field : node.getStruct().getFields()) {
+      if (std::string_view(field.getName().cStr()) == "id") {
+        field.getSlot().initType().setFloat64();
+        field.getSlot().initDefaultValue().setFloat64(0);
+        ++forged;
+      }
+    }
+  }
+  REQUIRE(forged == 1);
+  capnp::SchemaLoader loader;
+  try {
+    hills::readTreeSchema(schema.asReader(), loader);
+    FAIL("no error");
+  } catch (const hills::Error& e) {
+    CHECK(e.code() == ErrorCode::kSchemaMismatch);
+    CHECK_THAT(e.what(), Catch::Contains("boms") && Catch::Contains("Hills.Ref"));
+  }
+  // The same schema unforged reads.
+  capnp::MallocMessageBuilder good;
+  auto plain = good.initRoot<hills::wire::TreeSchema>();
+  hills::writeTreeSchema(hills::treeType<plm::Bom>(), plain);
+  capnp::SchemaLoader other;
+  CHECK(hills::readTreeSchema(plain.asReader(), other).tree == "boms");
 }
 
 TEST_CASE("declareTrees refuses an incompatible schema and changes nothing", "[core][schema]") {

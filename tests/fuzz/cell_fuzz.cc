@@ -1,7 +1,9 @@
 // Fuzz target: the text of hills-viewer's cells, on values a damaged or
 // hostile database file may hold (a viewer opens files it did not write).
-// The input is what the value target takes: byte 0 picks the tree, the rest
-// is a stored value (the envelope and its body); byte 1 is the cells' width.
+// The input is what the value target takes: byte 0 picks the tree (or,
+// past the trees, the schema of tests/viewer/schemas/cells.capnp: lists of
+// every element type, pointers with defaults of their own), the rest is a
+// stored value (the envelope and its body); byte 1 is the cells' width.
 // A record table writes each cell through the plans of CellText, the record
 // view through Cap'n Proto's dynamic API (cellText): for every field both
 // must write the same text, or both refuse the value with kj::Exception
@@ -13,6 +15,7 @@
 #include <vector>
 
 #include "fuzz_support.h"
+#include "cells.capnp.h"
 #include "fuzz_trees.h"
 #include "hills/record.capnp.h"
 #include "hills/ref.h"
@@ -24,11 +27,15 @@ struct Fixture {
   Fixture() : db(hills::fuzz::scratch().sub("cell"), hills::fuzz::withFuzzTrees(hills::test::plmOptions())) {
     for (const char* tree : hills::fuzz::kTrees) {
       schemas.push_back(db.storedSchema(tree));
-      cells.emplace_back(schemas.back());
+      names.emplace_back(tree);
     }
+    schemas.push_back(capnp::Schema::from<cells::Cells>());
+    names.emplace_back("Cells");
+    for (auto schema : schemas) cells.emplace_back(schema);
   }
   hills::Database db;
   std::vector<capnp::StructSchema> schemas;
+  std::vector<std::string> names;
   std::vector<hills::viewer::CellText> cells;  // kept across inputs, as a table keeps its own
 };
 
@@ -58,7 +65,7 @@ std::string said(const Outcome& o) { return o.refused ? "refused (" + o.why + ")
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static Fixture fixture;
   if (size < 2 || size > (std::size_t{1} << 20)) return 0;  // a value of at most a MiB
-  std::size_t tree = data[0] % hills::fuzz::kTreeCount;
+  std::size_t tree = data[0] % fixture.schemas.size();
   std::size_t width = data[1];
   auto words = hills::fuzz::wordsOf(data + 2, size - 2);
   if (words.empty()) return 0;
@@ -82,7 +89,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // A refusal may come after some of the text was written: only the
     // text of a cell both wrote is compared.
     if (planned.refused != dynamic.refused || (!planned.refused && planned.text != dynamic.text)) {
-      hills::fuzz::fail("the cell of " + std::string(hills::fuzz::kTrees[tree]) + "." +
+      hills::fuzz::fail("the cell of " + fixture.names[tree] + "." +
                         field.getProto().getName().cStr() + " at width " + std::to_string(width) +
                         ": the table " + said(planned) + ", the dynamic API " + said(dynamic));
     }

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "cells.capnp.h"
 #include "fuzz_trees.h"
 #include "hills/sync.capnp.h"
 #include "replication.h"
@@ -76,6 +77,44 @@ void fill(hills::WriteTxn& txn) {
   txn.tree<shared::Owner>().create({.name = "owner"});
 }
 
+// The cell target's schema of its own (after the trees): a value with every
+// list set, and one with every pointer null (their defaults).
+void cells() {
+  auto index = static_cast<std::uint8_t>(hills::fuzz::kTreeCount);
+  auto value = [&](const std::string& name, auto fill) {
+    capnp::MallocMessageBuilder msg;
+    auto envelope = msg.initRoot<hills::wire::Envelope>();
+    fill(envelope.getBody().initAs<cells::Cells>());
+    auto segments = msg.getSegmentsForOutput();
+    if (segments.size() != 1) throw std::logic_error("a stored value is one segment");
+    write("cell", name + "-wide", withPrefix({index, 200}, segments[0]));
+    write("cell", name + "-narrow", withPrefix({index, 9}, segments[0]));
+  };
+  value("cells-unset", [](cells::Cells::Builder) {});
+  value("cells-set", [](cells::Cells::Builder c) {
+    c.initVoids(2);
+    c.initBools(3).set(1, true);
+    c.initI8(1).set(0, -5);
+    c.initI16(1).set(0, -300);
+    c.initI32(1).set(0, 70000);
+    c.initI64(1).set(0, -5000000000);
+    c.initU8(1).set(0, 200);
+    c.initU16(1).set(0, 60000);
+    c.initU32(1).set(0, 4000000000u);
+    c.initU64(1).set(0, 10000000000000000000u);
+    c.initF32(2).set(1, 2.5f);
+    c.initF64(2).set(0, 0.1);
+    c.initTexts(2).set(0, "R1");
+    c.initDatas(1).set(0, capnp::Data::Reader(reinterpret_cast<const capnp::byte*>("\x89PNG"), 4));
+    c.initColours(2).set(1, cells::Cells::Colour::GREEN);
+    c.initInners(2)[1].setB("inner");
+    c.initRefs(2)[0].setId(5);
+    c.initGrid(2).init(1, 2).set(0, 3);
+    c.getGroup().initXs(1).set(0, 4.5f);
+    c.initPicked(2).set(1, 7);
+  });
+}
+
 void values() {
   hills::test::TempDir dir;
   hills::Database db(dir.sub("db"), hills::fuzz::withFuzzTrees(hills::test::plmOptions()));
@@ -101,6 +140,7 @@ void values() {
     }
   });
   write("value", "empty-removes", {0, 0});
+  cells();
 }
 
 void changes() {

@@ -358,7 +358,8 @@ void appendStruct(std::string& out, const StructPlan& plan, capnp::AnyStruct::Re
   bool first = true;
   for (std::size_t i = 0; i < plan.reader.size(); ++i) {
     auto v = plan.reader.read(s, i);
-    if (v.kind == K::kInactive || v.kind == K::kNull) continue;
+    // A null pointer is left out, unless it reads as a default of its own.
+    if (v.kind == K::kInactive || (v.kind == K::kNull && !plan.pointerDefaults[i])) continue;
     if (out.size() > limit) {
       out += ", …";
       break;
