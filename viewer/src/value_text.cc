@@ -332,9 +332,10 @@ void appendList(std::string& out, capnp::ListSchema schema, capnp::AnyPointer::R
 }
 
 // A struct of `plan`'s type whose pointer is null, as appendStruct writes
-// it: its fields' defaults (its own pointers are null, and left out). The
-// text is kept in the plan; where all of it fits in `limit`, it is what
-// appendStruct would write, which cuts nothing short of the limit.
+// it: its fields' defaults (its own pointers are null: left out, or shown
+// as the schema's defaults). The text is kept in the plan; where all of it
+// fits in `limit`, it is what appendStruct would write, which cuts nothing
+// short of the limit.
 void appendUnset(std::string& out, const StructPlan& plan, std::size_t limit, Plans& plans) {
   constexpr std::size_t kUnsetLimit = 1024;  // longer (a struct of many fields): written each time
   if (!plan.unsetText) {
