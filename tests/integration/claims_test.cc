@@ -185,9 +185,11 @@ TEST_CASE("many fresh replicas at once never use an id twice", "[integration][cl
     CHECK(c->conflicts().empty());
     renumbered += status.renumbered;
   }
-  // All of the loser's records moved, nobody else's.
+  // All of the loser's records moved, nobody else's. Each tree's claim is
+  // settled on its own, so c0 may lose the parts' block and c1 the boms':
+  // of each tree, one of the two moved its records.
   CHECK(renumbered == kRecords);
-  CHECK(std::min(clients[0]->status().renumbered, clients[1]->status().renumbered) == 0);
+  for (int i = 2; i < kClients; ++i) CHECK(clients[i]->status().renumbered == 0);
 
   // A third client sees every record once, and every reference names a
   // part of the record's own creator: the loser's moved with its records.
