@@ -297,6 +297,20 @@ bool Client::flush(std::chrono::milliseconds timeout) {
   }
 }
 
+std::uint64_t Client::reserveIds(std::string_view tree, std::uint64_t count) {
+  impl_->requireOtherThread("reserveIds");
+  if (count == 0 || count > kMaxReservedIds) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "Client::reserveIds of " + std::to_string(count) + " ids of tree '" +
+                    std::string(tree) + "': ask for 1 ... " + std::to_string(kMaxReservedIds));
+  }
+  std::string name(tree);
+  impl_->replica->requireReplicated(name, "an id");
+  std::uint64_t left = impl_->db.read([&](const ReadTxn& txn) { return txn.tree(name).idsLeft(); });
+  if (left >= count) return left;
+  return impl_->onSyncThread([&] { return impl_->engine->reserveIds(name, count); });
+}
+
 BorrowInfo Client::checkOut(const OpaqueKey& key) {
   impl_->requireOtherThread("checkOut");
   auto [borrow, sequence] = impl_->onSyncThread([&] { return impl_->engine->checkOut(key); });

@@ -108,6 +108,9 @@ class SyncEngine {
   kj::Promise<std::uint64_t> setLifecycle(OpaqueKey key, std::uint32_t lifecycle);
   kj::Promise<std::pair<BorrowInfo, std::uint64_t>> breakBorrow(OpaqueKey key);
   kj::Promise<std::uint64_t> lastSequence();
+  // Grants until `tree` has at least `count` ids left; resolves to the ids
+  // left (id_grants.cc).
+  kj::Promise<std::uint64_t> reserveIds(std::string tree, std::uint64_t count);
   // Reads a record from the server (Session.fetch); empty when it has none
   // (read_cache.cc).
   kj::Promise<std::optional<FetchedRecord>> fetch(OpaqueKey key, bool newest);
@@ -165,7 +168,11 @@ class SyncEngine {
   void settleAnswers();
   // After a commit that settled `settled` answered pushes.
   void answersSettled(std::size_t settled);
+  // Asks for idBlock more ids of each tree that has fewer than idLowWater.
   kj::Promise<void> topUp();
+  // One grant of at most `count` ids of `tree` (the server caps it at its
+  // idBlock), stored as a range.
+  kj::Promise<void> grantRange(std::string tree, std::uint64_t count);
   sync::Session::Client& session();
   template <class T>
   kj::Promise<T> timed(kj::Promise<T> promise);

@@ -98,19 +98,37 @@ kj::Promise<void> SyncEngine::topUp() {
   });
   kj::Promise<void> chain = kj::READY_NOW;
   for (auto& tree : low) {
-    chain = chain.then([this, tree]() {
-      auto request = session().grantIdsRequest();
-      request.setTree(tree);
-      request.setCount(client_.options.idBlock);
-      return timed(request.send().then([this, tree](auto&& response) {
-        std::uint64_t start = response.getStart(), end = response.getEnd();
-        protocol::translated([&] {
-          client_.db.write([&](WriteTxn& txn) { txn.tree(tree).addIdRange(start, end); });
-        });
-      }));
-    });
+    chain = chain.then([this, tree]() { return grantRange(tree, client_.options.idBlock); });
   }
   return chain;
+}
+
+kj::Promise<void> SyncEngine::grantRange(std::string tree, std::uint64_t count) {
+  auto request = session().grantIdsRequest();
+  request.setTree(tree);
+  request.setCount(count);
+  return timed(request.send().then([this, tree](auto&& response) {
+    std::uint64_t start = response.getStart(), end = response.getEnd();
+    protocol::translated([&] {
+      client_.db.write([&](WriteTxn& txn) { txn.tree(tree).addIdRange(start, end); });
+    });
+  }));
+}
+
+kj::Promise<std::uint64_t> SyncEngine::reserveIds(std::string tree, std::uint64_t count) {
+  session();  // kOffline first: a permission heard in an older session may be stale
+  if (!mayWrite_) {
+    throw Error(ErrorCode::kDenied, "client '" + client_.options.name +
+                                        "' may not write to its server, which grants it no ids");
+  }
+  std::uint64_t left =
+      client_.db.read([&](const ReadTxn& txn) { return txn.tree(tree).idsLeft(); });
+  if (left >= count) return left;
+  // Each grant adds at least one id (addIdRange refuses an empty range), so
+  // this ends; the server caps each at its idBlock.
+  return grantRange(tree, count - left).then([this, tree, count]() mutable {
+    return reserveIds(kj::mv(tree), count);
+  });
 }
 
 }  // namespace hills

@@ -51,7 +51,7 @@ std::vector<std::string> Replica::tables() const {
 
 void Replica::check(WriteTxn& txn, const Mutation& m) {
   if (m.applied) return;  // the server decided
-  if (!replicates(m.tree)) refuseTree(m.tree, describe(keyOf(m)));
+  requireReplicated(m.tree, describe(keyOf(m)));
   switch (m.kind) {
     case EventKind::kCreated:
       return;
@@ -71,7 +71,11 @@ void Replica::check(WriteTxn& txn, const Mutation& m) {
 }
 
 void Replica::checkCreate(WriteTxn& txn, std::string_view tree) {
-  if (!replicates(tree)) refuseTree(tree, "a record");
+  requireReplicated(tree, "a record");
+}
+
+void Replica::requireReplicated(std::string_view tree, const std::string& what) const {
+  if (!replicates(tree)) refuseTree(tree, what);
 }
 
 void Replica::refuseTree(std::string_view tree, const std::string& what) const {

@@ -52,6 +52,9 @@ class Replica final : public WriteHook {
   // Whether the replica follows `tree`: local writes to another tree are
   // refused (Error(kWrongTree) naming it).
   bool replicates(std::string_view tree) const;
+  // Throws Error(kWrongTree) when this replica does not follow `tree`:
+  // `what` ("a record", a key) of it cannot be written.
+  void requireReplicated(std::string_view tree, const std::string& what) const;
   // ClientOptions::replicate; empty: every tree.
   const std::vector<std::string>& replicated() const { return replicate_; }
 

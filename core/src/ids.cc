@@ -102,7 +102,13 @@ void addIdRange(TxnState& txn, const TreeState& tree, std::uint64_t start, std::
   // Unused ranges first, in the order they came; a used-up last range (the
   // high-water mark) goes away once a fresh range follows it.
   std::erase_if(ranges, [](const auto& r) { return r.first >= r.second; });
-  ranges.emplace_back(start, end);
+  // A range that follows the last one on (a server's grants one after the
+  // other) extends it: the stored list stays short however many come.
+  if (!ranges.empty() && ranges.back().second == start) {
+    ranges.back().second = end;
+  } else {
+    ranges.emplace_back(start, end);
+  }
   txn.writes[tree.ordinal].idsDirty = true;
 }
 
@@ -171,7 +177,11 @@ std::uint64_t allocateId(TxnState& txn, const TreeState& tree) {
       throw Error(ErrorCode::kNoIds, "tree '" + tree.name +
                                          "' has used every id of the ranges granted to it "
                                          "(database " +
-                                         txn.db->path + "); new records need a fresh range");
+                                         txn.db->path +
+                                         "); new records need a fresh range (a hills::Client "
+                                         "asks its server for ranges between transactions, or "
+                                         "with Client::reserveIds before one that creates "
+                                         "many records)");
     }
     // This database is its own id authority: extend past the high-water
     // mark, and past every id the tree holds, whatever put it there, but

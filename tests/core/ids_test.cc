@@ -74,6 +74,39 @@ TEST_CASE("an id range that overlaps unused ids or is empty is refused", "[core]
   });
 }
 
+TEST_CASE("ranges granted one after the other are used in order, whole, across a reopen",
+          "[core][ids]") {
+  TempDir dir;
+  {
+    hills::Database db(dir.path(), replica());
+    // Part of the first range used, then ranges that follow it end to end,
+    // and one elsewhere.
+    db.write([](hills::WriteTxn& txn) {
+      txn.tree("parts").addIdRange(100, 110);
+      for (int i = 0; i < 4; ++i) txn.tree<plm::Part>().create(makePart(i));
+    });
+    db.write([](hills::WriteTxn& txn) {
+      for (std::uint64_t start = 110; start < 1110; start += 10) {
+        txn.tree("parts").addIdRange(start, start + 10);
+      }
+      txn.tree("parts").addIdRange(5000, 5002);
+      CHECK(txn.tree("parts").idsLeft() == 6 + 1000 + 2);
+      // The joined ranges still refuse an overlap anywhere inside them.
+      CHECK_THROWS_AS(txn.tree("parts").addIdRange(555, 556), hills::Error);
+    });
+  }
+  hills::Database db(dir.path(), replica());
+  auto ids = db.write([](hills::WriteTxn& txn) {
+    std::vector<std::uint64_t> out;
+    for (int i = 0; i < 1008; ++i) out.push_back(txn.tree<plm::Part>().create(makePart(i)).id);
+    return out;
+  });
+  for (std::size_t i = 0; i < 1006; ++i) REQUIRE(ids[i] == 104 + i);
+  CHECK(ids[1006] == 5000);
+  CHECK(ids[1007] == 5001);
+  db.read([](const hills::ReadTxn& txn) { CHECK(txn.tree("parts").idsLeft() == 0); });
+}
+
 TEST_CASE("a database that owns its ids reports the ids left in its current range", "[core][ids]") {
   TempDir dir;
   hills::Database db(dir.path(), plmOptions());

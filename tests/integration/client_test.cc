@@ -356,3 +356,62 @@ TEST_CASE("a durable replica syncs the server's batches once and its own edits f
   REQUIRE(eventually([&] { return partIn(a.db(), key).has_value(); }));
   CHECK_FALSE(b.db().stats().metaSyncOff);
 }
+
+TEST_CASE("reserveIds gets ids for a transaction that creates more records than a client holds",
+          "[integration][client][ids]") {
+  TempDir dir;
+  auto config = writeServerConfig(dir.sub("server.json"));
+  ServerProcess server(dir.sub("server"), config);
+  hills::Client a(dir.sub("a"), clientOptions("A", server.address()));
+  REQUIRE(a.waitConnected(10s));
+  REQUIRE(hasIds(a));
+
+  // Without it, a transaction that outgrows the ranges on hand is refused
+  // whole, and the message says what to do.
+  const std::uint64_t held = a.status().idsLeft["parts"];
+  REQUIRE(held < 20'000);
+  auto createParts = [&](std::uint64_t count) {
+    a.db().write([&](hills::WriteTxn& txn) {
+      for (std::uint64_t i = 0; i < count; ++i) {
+        txn.tree<plm::Part>().create(makePart(static_cast<int>(i)));
+      }
+    });
+  };
+  auto refused = errorOf([&] { createParts(held + 1); });
+  CHECK(refused.code() == ErrorCode::kNoIds);
+  CHECK_THAT(refused.what(), Catch::Contains("reserveIds"));
+  CHECK(partCount(a.db()) == 0);
+
+  // With it: 20,000 parts in one transaction (the server grants 4,096 at a
+  // time), which reach the server and another client.
+  CHECK(a.reserveIds<plm::Part>(20'000) >= 20'000);
+  CHECK(a.status().idsLeft["parts"] >= 20'000);
+  CHECK(a.reserveIds("parts", 10) >= 20'000);  // enough on hand: nothing asked
+  createParts(20'000);
+  REQUIRE(a.sync(30s));
+  CHECK(a.status().outbox == 0);
+  CHECK(a.status().refused == 0);
+  hills::Client b(dir.sub("b"), clientOptions("B", server.address()));
+  REQUIRE(b.waitConnected(10s));
+  REQUIRE(b.sync(30s));
+  CHECK(partCount(b.db()) == 20'000);
+
+  // What it refuses, by name.
+  CHECK(errorOf([&] { a.reserveIds("parts", 0); }).code() == ErrorCode::kInvalidArgument);
+  CHECK(errorOf([&] { a.reserveIds("parts", hills::Client::kMaxReservedIds + 1); }).code() ==
+        ErrorCode::kInvalidArgument);
+  CHECK(errorOf([&] { a.reserveIds("no such tree", 1); }).code() == ErrorCode::kUnknownTree);
+  hills::Client reader(dir.sub("reader"), clientOptions("reader", server.address()));
+  REQUIRE(reader.waitConnected(10s));
+  auto denied = errorOf([&] { reader.reserveIds("parts", 1); });
+  CHECK(denied.code() == ErrorCode::kDenied);
+  CHECK_THAT(denied.what(), Catch::Contains("reader"));
+  auto partialOptions = clientOptions("C", server.address());
+  partialOptions.replicate = {"parts"};
+  hills::Client c(dir.sub("c"), partialOptions);
+  CHECK(errorOf([&] { c.reserveIds("boms", 1); }).code() == ErrorCode::kWrongTree);
+  REQUIRE(server.kill(SIGTERM) == 0);
+  REQUIRE(eventually([&] { return !a.status().connected; }));
+  auto offline = errorOf([&] { a.reserveIds("parts", 1'000'000); });
+  CHECK(offline.code() == ErrorCode::kOffline);
+}

@@ -299,6 +299,23 @@ class Client {
   // false at the timeout (or offline).
   bool sync(std::chrono::milliseconds timeout);
 
+  // Makes sure `tree` holds at least `count` ids for new records, asking
+  // the server for more ranges when it holds fewer (the server grants at
+  // most its idBlock at a time; several grants are asked for in turn).
+  // Call it before a transaction that creates more records than
+  // status().idsLeft holds, such as an import: ranges are otherwise topped
+  // up between transactions, and a create finding none left throws
+  // kNoIds. Returns the ids left. Throws kOffline when it must ask and the
+  // client is not connected, kDenied without the write permission, kWrongTree for a tree this
+  // replica does not follow, kUnknownTree, kInvalidArgument for a count
+  // of 0 or over kMaxReservedIds.
+  static constexpr std::uint64_t kMaxReservedIds = std::uint64_t{1} << 24;
+  std::uint64_t reserveIds(std::string_view tree, std::uint64_t count);
+  template <TreeRecord T>
+  std::uint64_t reserveIds(std::uint64_t count) {
+    return reserveIds(RecordTraits<T>::tree, count);
+  }
+
   // Borrows a record from the server. Returns the borrow when granted;
   // when the call returns, the local record is the server's newest. Throws
   // Error(kBorrowed) naming the holder, kOffline when not connected,
