@@ -76,8 +76,9 @@ struct Client::Impl {
   // The names of the trees the replica follows (ClientOptions::replicate).
   std::vector<std::string> treeNames() const;
 
-  // Client::fetch and fetchNewest (read_cache.cc).
-  std::optional<FetchedRecord> fetch(const OpaqueKey& key, bool newest);
+  // Client::fetch and fetchNewest (read_cache.cc): one answer per key.
+  std::vector<std::optional<FetchedRecord>> fetch(const std::vector<OpaqueKey>& keys,
+                                                  bool newest);
 
   // On a replica that never reached its server: claims a block of ids of
   // each tree that has none (ClientOptions::idBlock), so records can be
@@ -113,7 +114,8 @@ class SyncEngine {
   kj::Promise<std::uint64_t> reserveIds(std::string tree, std::uint64_t count);
   // Reads a record from the server (Session.fetch); empty when it has none
   // (read_cache.cc).
-  kj::Promise<std::optional<FetchedRecord>> fetch(OpaqueKey key, bool newest);
+  kj::Promise<std::vector<std::optional<FetchedRecord>>> fetch(std::vector<OpaqueKey> keys,
+                                                               bool newest);
 
   // Ends the session and connects again at once, to what Impl::target()
   // says now, forgetting a refusal.

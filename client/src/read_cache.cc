@@ -183,70 +183,115 @@ bool isReleased(const FetchedRecord& record) {
 
 }  // namespace client
 
-kj::Promise<std::optional<FetchedRecord>> SyncEngine::fetch(OpaqueKey key, bool newest) {
+kj::Promise<std::vector<std::optional<FetchedRecord>>> SyncEngine::fetch(
+    std::vector<OpaqueKey> keys, bool newest) {
   auto request = session().fetchRequest();
-  auto wanted = request.initWanted(1);
-  protocol::setKey(wanted[0].initKey(), key);
-  wanted[0].setNewest(newest);
-  return timed(request.send().then([key, newest](auto&& response) -> std::optional<FetchedRecord> {
+  auto wanted = request.initWanted(static_cast<unsigned>(keys.size()));
+  for (unsigned i = 0; i < keys.size(); ++i) {
+    protocol::setKey(wanted[i].initKey(), keys[i]);
+    wanted[i].setNewest(newest);
+  }
+  return timed(request.send().then([keys = kj::mv(keys), newest](auto&& response) {
     auto records = response.getRecords();
-    if (records.size() != 1) {
-      throw Error(ErrorCode::kProtocol, "the server answered a fetch of one record with " +
+    if (records.size() != keys.size()) {
+      throw Error(ErrorCode::kProtocol, "the server answered a fetch of " +
+                                            std::to_string(keys.size()) + " records with " +
                                             std::to_string(records.size()));
     }
-    auto record = records[0];
-    if (!record.getFound()) return std::nullopt;
-    OpaqueKey found = protocol::keyOf(record.getKey());
-    if (found.tree != key.tree || found.id != key.id || (!newest && found.revision != key.revision)) {
-      throw Error(ErrorCode::kProtocol, "the server answered a fetch of " + describe(key) +
-                                            " with " + describe(found));
+    std::vector<std::optional<FetchedRecord>> out(keys.size());
+    for (unsigned i = 0; i < records.size(); ++i) {
+      auto record = records[i];
+      if (!record.getFound()) continue;
+      const OpaqueKey& key = keys[i];
+      OpaqueKey found = protocol::keyOf(record.getKey());
+      if (found.tree != key.tree || found.id != key.id ||
+          (!newest && found.revision != key.revision)) {
+        throw Error(ErrorCode::kProtocol, "the server answered a fetch of " + describe(key) +
+                                              " with " + describe(found));
+      }
+      out[i] = FetchedRecord{found, client::wordsOf(record.getValue(), found),
+                             record.getOrigin().cStr(), false};
     }
-    return FetchedRecord{found, client::wordsOf(record.getValue(), found),
-                         record.getOrigin().cStr(), false};
+    return out;
   }));
 }
 
-std::optional<FetchedRecord> Client::Impl::fetch(const OpaqueKey& key, bool newest) {
+std::vector<std::optional<FetchedRecord>> Client::Impl::fetch(const std::vector<OpaqueKey>& keys,
+                                                              bool newest) {
   requireOtherThread("fetch");
-  if (replica->replicates(key.tree)) {
-    return db.read([&](const ReadTxn& txn) { return client::localRecord(txn, key, newest); });
-  }
-  auto cached =
-      db.read([&](const ReadTxn& txn) { return client::cachedRecord(txn, key, newest); });
-  // A released record never changes: the cached copy is the server's.
-  if (cached && !newest && client::isReleased(*cached)) return cached;
+  std::vector<std::optional<FetchedRecord>> out(keys.size());
+  std::vector<std::size_t> ask;  // of keys the server answers for
+  db.read([&](const ReadTxn& txn) {
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      const auto& key = keys[i];
+      if (replica->replicates(key.tree)) {
+        out[i] = client::localRecord(txn, key, newest);
+        continue;
+      }
+      out[i] = client::cachedRecord(txn, key, newest);
+      // A released record never changes: the cached copy is the server's.
+      if (!(out[i] && !newest && client::isReleased(*out[i]))) ask.push_back(i);
+    }
+  });
   bool online;
   {
     std::lock_guard lock(mutex);
     online = state.connected;
   }
+  std::size_t answered = 0;  // of `ask`, in order
   if (online) {
     try {
-      auto answer = onSyncThread([&] { return engine->fetch(key, newest); });
-      db.write([&](WriteTxn& txn) {
-        if (answer) {
-          client::cacheRecord(txn, *answer, options.readCacheRecords);
-        } else if (!newest) {
-          client::uncacheRecord(txn, key);
-        }
-      });
-      return answer;
+      // As many as one Session.fetch takes at a time, each batch cached in
+      // one commit.
+      while (answered < ask.size()) {
+        std::size_t count = std::min<std::size_t>(ask.size() - answered, sync::MAX_FETCH);
+        std::vector<OpaqueKey> wanted;
+        for (std::size_t j = 0; j < count; ++j) wanted.push_back(keys[ask[answered + j]]);
+        auto answers = onSyncThread([&] { return engine->fetch(wanted, newest); });
+        db.write([&](WriteTxn& txn) {
+          // As a batch of the log: what the server holds is fetched again
+          // should a crash lose it.
+          txn.setCommitSync(options.appliedChanges);
+          for (std::size_t j = 0; j < count; ++j) {
+            if (answers[j]) {
+              client::cacheRecord(txn, *answers[j], options.readCacheRecords);
+            } else if (!newest) {
+              client::uncacheRecord(txn, wanted[j]);
+            }
+          }
+        });
+        for (std::size_t j = 0; j < count; ++j) out[ask[answered + j]] = std::move(answers[j]);
+        answered += count;
+      }
+      return out;
     } catch (const Error& e) {
-      // Lost on the way, or no answer in time: the cache answers.
+      // Lost on the way, or no answer in time: the cache answers for the
+      // rest, if it holds every one of them.
       if (e.code() != ErrorCode::kOffline && e.code() != ErrorCode::kProtocol) throw;
-      if (e.code() == ErrorCode::kProtocol && !cached) throw;
+      for (std::size_t j = answered; j < ask.size(); ++j) {
+        if (!out[ask[j]] && e.code() == ErrorCode::kProtocol) throw;
+      }
     }
   }
-  if (cached) return cached;
-  throw Error(ErrorCode::kOffline, describe(key) + " is not in the read cache of client '" +
-                                       options.name + "', and the client is not connected to " +
-                                       "its server");
+  for (std::size_t j = answered; j < ask.size(); ++j) {
+    if (out[ask[j]]) continue;
+    throw Error(ErrorCode::kOffline,
+                describe(keys[ask[j]]) + " is not in the read cache of client '" + options.name +
+                    "', and the client is not connected to its server");
+  }
+  return out;
 }
 
-std::optional<FetchedRecord> Client::fetch(const OpaqueKey& key) { return impl_->fetch(key, false); }
+std::optional<FetchedRecord> Client::fetch(const OpaqueKey& key) {
+  return std::move(impl_->fetch({key}, false).front());
+}
+
+std::vector<std::optional<FetchedRecord>> Client::fetch(const std::vector<OpaqueKey>& keys) {
+  return impl_->fetch(keys, false);
+}
 
 std::optional<FetchedRecord> Client::fetchNewest(std::string_view tree, std::uint64_t id) {
-  return impl_->fetch(OpaqueKey{std::string(tree), id, 0}, true);
+  return std::move(impl_->fetch({OpaqueKey{std::string(tree), id, 0}}, true).front());
 }
 
 }  // namespace hills

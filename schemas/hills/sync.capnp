@@ -187,8 +187,10 @@ interface Session {
   # into a tree it does not hold. One Fetched per Wanted, in order; `last`
   # is the server's sequence when it read them. Refused as a whole (denied)
   # when a tree is one the client may not read, unknownTree when the server
-  # has no such tree, invalidArgument past 1024 keys. Needs read.
+  # has no such tree, invalidArgument past maxFetch keys. Needs read.
 }
+
+const maxFetch :UInt32 = 1024;  # the most records one Session.fetch asks for
 
 struct Wanted {
   key @0 :Key;

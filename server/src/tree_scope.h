@@ -59,7 +59,7 @@ class TreeScope {
 };
 
 // Most records one fetch may ask for.
-inline constexpr unsigned kMaxFetch = 1024;
+inline constexpr unsigned kMaxFetch = sync::MAX_FETCH;
 
 // Session.fetch: reads the records `wanted` names, of any tree `account`
 // may read, in one read transaction of `db`, into `results`. Throws

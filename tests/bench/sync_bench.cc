@@ -8,7 +8,7 @@
 //   sync_bench [--records N] [--seconds S] [--clients K] [--samples N]
 //              [--log-records N] [--subscribers N] [--hosts H]
 //              [--scale-changes N] [--subscriber-durable 0|1]
-//              [--only sessions|checkins|scale|initial|log]
+//              [--only sessions|fetch|checkins|scale|initial|log]
 //
 // The program runs itself in other roles (--role=...) for the processes it
 // needs: an echo server, an event listener, check-in clients and hosts of
@@ -255,7 +255,9 @@ SessionFigures measureSessions(const hills::test::TempDir& dir, const std::strin
   if (!a.waitConnected(30s)) throw std::runtime_error("client A did not connect");
   hills::test::eventually([&] { return a.status().idsLeft["parts"] > 0; }, 30s);
 
-  // Check-out round trips (granted, and the borrow applied here).
+  // Check-out round trips (granted, and the borrow applied here), of
+  // records made in one transaction: ids for all of them first.
+  if (samples > 0) a.reserveIds<plm::Part>(static_cast<std::uint64_t>(samples));
   std::vector<hills::Key<plm::Part>> keys = a.db().write([&](hills::WriteTxn& txn) {
     std::vector<hills::Key<plm::Part>> made;
     for (int i = 0; i < samples; ++i)
@@ -300,6 +302,49 @@ SessionFigures measureSessions(const hills::test::TempDir& dir, const std::strin
   // How well the server grouped concurrent writes into commits.
   stopAndCountRequestsPerCommit(server, "server" + suffix);
   return out;
+}
+
+// A partial replica reading `count` boms it does not replicate from the
+// server: one fetch call a record, then one call for all of them, taking
+// turns `rounds` times. Each answer is stored in the replica's read cache
+// (a durable commit a call, or a batch). Median nanoseconds a record of each.
+std::pair<double, double> fetchNsPerRecord(const hills::test::TempDir& dir,
+                                           const std::string& config, int count, int rounds) {
+  hills::test::ServerProcess server(dir.sub("server-fetch"), config);
+  hills::Client a(dir.sub("a-fetch"), clientOptions("A", server.address(), true, ""));
+  if (!a.waitConnected(30s)) throw std::runtime_error("client A did not connect");
+  a.reserveIds<plm::Bom>(static_cast<std::uint64_t>(count));
+  std::vector<hills::OpaqueKey> keys = a.db().write([&](hills::WriteTxn& txn) {
+    std::vector<hills::OpaqueKey> made;
+    for (int i = 0; i < count; ++i) {
+      plm::Bom bom{};
+      bom.notes = "bom " + std::to_string(i);
+      made.push_back(hills::opaque(txn.tree<plm::Bom>().create(bom)));
+    }
+    return made;
+  });
+  if (!a.sync(60s)) throw std::runtime_error("client A did not sync");
+  auto options = clientOptions("fresh", server.address(), true, "");
+  options.replicate = {"parts"};
+  hills::Client reader(dir.sub("fresh-fetch"), options);
+  if (!reader.sync(60s)) throw std::runtime_error("the partial replica did not sync");
+  std::vector<double> single, batch;
+  for (int round = 0; round < rounds; ++round) {
+    auto start = Clock::now();
+    for (const auto& key : keys) {
+      if (!reader.fetch(key)) throw std::runtime_error("a bom was not fetched");
+    }
+    single.push_back(std::chrono::duration<double, std::nano>(Clock::now() - start).count() /
+                     count);
+    start = Clock::now();
+    auto records = reader.fetch(keys);
+    batch.push_back(std::chrono::duration<double, std::nano>(Clock::now() - start).count() /
+                    count);
+    for (const auto& r : records) {
+      if (!r) throw std::runtime_error("a bom was not fetched in the batch");
+    }
+  }
+  return {percentile(single, 0.5), percentile(batch, 0.5)};
 }
 
 int runBench() {
@@ -360,6 +405,16 @@ int runBench() {
                  "(reported)");
     report.ratio("tls_vs_plain_checkins_" + k + "_clients", tls.checkIns / plain.checkIns,
                  "(reported)");
+  }
+
+  // 7. A partial replica following references into a tree it does not hold.
+  if (only.empty() || only == "fetch") {
+    auto [single, batch] = fetchNsPerRecord(dir, config, samples, 3);
+    std::string n = std::to_string(samples);
+    report.add("fetch", n + " boms not replicated, a call each (per record)", single);
+    report.add("fetch", n + " boms not replicated, in one call (per record)", batch);
+    report.ratio("fetch_one_call_vs_a_call_each", batch / single, "(reported)");
+    report.ratio("fetch_a_call_each_vs_raw_rtt", single / rawRtt, "(reported)");
   }
 
   if (only.empty() || only == "checkins") runCheckInsCase(report, dir.path(), clients, seconds);

@@ -247,6 +247,81 @@ TEST_CASE("a partial replica fetches a bom from the server, caches it and reads 
   CHECK(missing.code() == ErrorCode::kOffline);
 }
 
+TEST_CASE("a partial replica fetches many records in one call, in order, and reads them offline",
+          "[integration][partial][fetch]") {
+  TempDir dir;
+  ServerProcess server(dir.path() + "/server", writeConfig(dir.path() + "/server.json"));
+  hills::Client a(dir.path() + "/a", clientOptions("A", server.address()));
+  REQUIRE(a.waitConnected(10s));
+  REQUIRE(hasIds(a));
+  // More boms than one Session.fetch takes.
+  constexpr int kBoms = 1500;
+  static_assert(kBoms > hills::sync::MAX_FETCH);
+  auto made = makeRecords(a, 2, "first");
+  std::vector<Key<plm::Bom>> boms = a.db().write([&](hills::WriteTxn& txn) {
+    std::vector<Key<plm::Bom>> out;
+    for (int i = 0; i < kBoms; ++i) {
+      plm::Bom bom{};
+      bom.assembly = made.parts[0];
+      bom.notes = "bom " + std::to_string(i);
+      out.push_back(txn.tree<plm::Bom>().create(bom));
+    }
+    return out;
+  });
+  REQUIRE(a.sync(20s));
+  hills::Client shelf(dir.path() + "/shelf",
+                      partialOptions("shelf", server.address(), {"parts", "stock"}));
+  REQUIRE(shelf.sync(20s));
+
+  // Every bom, one that does not exist, and a part of a tree it follows,
+  // in one call: one answer per key, in the order asked.
+  std::vector<hills::OpaqueKey> keys;
+  for (auto& key : boms) keys.push_back(hills::opaque(key));
+  keys.insert(keys.begin() + 700, hills::OpaqueKey{"boms", boms.back().id + 1000, 0});
+  keys.push_back(hills::opaque(made.parts[1]));
+  auto records = shelf.fetch(keys);
+  REQUIRE(records.size() == keys.size());
+  CHECK_FALSE(records[700]);
+  for (std::size_t i = 0; i < keys.size() - 1; ++i) {
+    if (i == 700) continue;
+    INFO(i);
+    REQUIRE(records[i]);
+    CHECK(records[i]->key == keys[i]);
+    CHECK_FALSE(records[i]->fromCache);
+    CHECK(records[i]->origin == "A");
+  }
+  REQUIRE(records.back());
+  CHECK(records.back()->key == hills::opaque(made.parts[1]));
+  CHECK(countOf<plm::Bom>(shelf.db()) == 0);
+
+  // Typed, the same records decoded.
+  auto typed = shelf.fetch(std::vector<Key<plm::Bom>>{boms[0], boms[kBoms - 1]});
+  REQUIRE(typed.size() == 2);
+  REQUIRE(typed[0]);
+  CHECK(typed[0]->notes == "bom 0");
+  REQUIRE(typed[1]);
+  CHECK(typed[1]->notes == "bom " + std::to_string(kBoms - 1));
+
+  // Offline: all of them from the cache; one it never held names itself.
+  REQUIRE(server.kill(SIGTERM) == 0);
+  REQUIRE(eventually([&] { return !shelf.status().connected; }));
+  keys.erase(keys.begin() + 700);
+  auto cached = shelf.fetch(keys);
+  REQUIRE(cached.size() == keys.size());
+  for (std::size_t i = 0; i < kBoms; ++i) {
+    INFO(i);
+    REQUIRE(cached[i]);
+    CHECK(cached[i]->fromCache);
+    CHECK(cached[i]->key == keys[i]);
+  }
+  CHECK_FALSE(cached.back()->fromCache);  // the part: the replica's own
+  keys.push_back(hills::opaque(made.bom));  // never fetched
+  auto missing = errorOf([&] { shelf.fetch(keys); });
+  CHECK(missing.code() == ErrorCode::kOffline);
+  CHECK_THAT(missing.what(), Catch::Contains(std::to_string(made.bom.id)));
+  CHECK(shelf.fetch(std::vector<hills::OpaqueKey>{}).empty());
+}
+
 TEST_CASE("the read cache of a partial replica refuses local edits", "[integration][partial]") {
   TempDir dir;
   ServerProcess server(dir.path() + "/server", writeConfig(dir.path() + "/server.json"));

@@ -399,6 +399,13 @@ class Client {
   // of another type, kCorrupt for a value that does not read as a record
   // of the tree. Not on the sync thread (kInvalidArgument).
   std::optional<FetchedRecord> fetch(const OpaqueKey& key);
+  // The same for many records at once, one answer per key in order: what
+  // the server is asked for goes in one round trip and one commit of the
+  // cache per sync::MAX_FETCH (1,024) keys, as when following every line
+  // of a bom into a tree this replica does not hold. Offline, or without
+  // an answer in time, the cache answers, and kOffline names the first
+  // record it does not hold.
+  std::vector<std::optional<FetchedRecord>> fetch(const std::vector<OpaqueKey>& keys);
   // The same for the newest revision of `id` in `tree` (a reference that
   // names an id), from the server when connected (a newer revision may
   // have been made), else the newest in the cache.
@@ -410,6 +417,19 @@ class Client {
     auto record = fetch(opaque(key));
     if (!record) return std::nullopt;
     return decodeFetched<T>(*record);
+  }
+  template <TreeRecord T>
+  std::vector<std::optional<T>> fetch(const std::vector<Key<T>>& keys) {
+    std::vector<OpaqueKey> opaqueKeys;
+    opaqueKeys.reserve(keys.size());
+    for (const auto& key : keys) opaqueKeys.push_back(opaque(key));
+    auto records = fetch(opaqueKeys);
+    std::vector<std::optional<T>> out;
+    out.reserve(records.size());
+    for (const auto& record : records) {
+      out.push_back(record ? std::optional<T>(decodeFetched<T>(*record)) : std::nullopt);
+    }
+    return out;
   }
   template <TreeRecord T>
   std::optional<std::pair<Key<T>, T>> fetchNewest(std::uint64_t id) {
