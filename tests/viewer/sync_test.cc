@@ -5,9 +5,12 @@
 #include <QSignalSpy>
 #include <QtTest>
 
+#include <fstream>
+
 #include "main_window.h"
 #include "record_fields_model.h"
 #include "record_table_model.h"
+#include "trees_model.h"
 #include "sync_fixtures.h"
 #include "temp_dir.h"
 
@@ -105,11 +108,83 @@ class SyncTest : public QObject {
         model.data(model.index(*model.rowOf({held_.id, 0}), holder)).toString(), QString(), 10000);
   }
 
+  void aClientOfSomeTreesShowsTheOthersAsNotReplicatedAndFetchesTheirRecords() {
+    // An account limited to parts and stock, and one that may read every tree.
+    std::string config = dir_.sub("limited.json");
+    {
+      std::ofstream out(config);
+      out << R"({"clients": [
+        {"name": "A", "token": "A-token", "write": true},
+        {"name": "floor", "token": "floor-token", "write": true, "trees": ["parts", "stock"]},
+        {"name": "shelf", "token": "shelf-token", "write": true}
+      ], "plaintext": true, "helloTimeoutMs": 1000})";
+    }
+    test::ServerProcess server(dir_.sub("limited-db"), config);
+    Client a(dir_.sub("limited-a"), test::clientOptions("A", server.address()));
+    QVERIFY(a.waitConnected(10s));
+    QVERIFY(test::hasIds(a));
+    auto part = test::createPart(a, 1);
+    auto bom = a.db().write([&](WriteTxn& txn) {
+      plm::Bom b{};
+      b.assembly = part;
+      b.notes = "read through the viewer";
+      return txn.tree<plm::Bom>().create(b);
+    });
+    QVERIFY(a.sync(10s));
+
+    // Every tree, as the viewer asked before --trees: refused, naming one
+    // the account may not read.
+    auto all = Workspace::openClient(dir_.sub("floor-all"), server.address(), "floor",
+                                     "floor-token", true);
+    QTRY_VERIFY_WITH_TIMEOUT(all->client()->status().refusedBy.has_value(), 10000);
+    QVERIFY(*all->client()->status().refusedBy == ErrorCode::kDenied);
+    QVERIFY2(all->client()->status().lastError.find("boms") != std::string::npos,
+             all->client()->status().lastError.c_str());
+
+    // The trees it may read: it follows them.
+    auto floor = Workspace::openClient(dir_.sub("floor"), server.address(), "floor", "floor-token",
+                                       true, {}, {"parts", "stock"});
+    QVERIFY(floor->client()->sync(10s));
+    QVERIFY(floor->holds("parts"));
+    QVERIFY(!floor->holds("boms"));
+    RecordTableModel parts(*floor);
+    parts.setTree("parts");
+    QCOMPARE(parts.rowCount(), 1);
+    // A reference into boms is fetched, and the server refuses it by name.
+    MainWindow floorWindow(std::move(floor));
+    floorWindow.openRecord({"boms", bom.id, 0});
+    QVERIFY2(floorWindow.lastError().contains("boms"), qPrintable(floorWindow.lastError()));
+    QVERIFY(floorWindow.lastFetched().isEmpty());
+
+    // An account that may read boms but does not replicate them: the tree is
+    // listed as not replicated, and its record is fetched and shown as JSON.
+    auto shelf = Workspace::openClient(dir_.sub("shelf"), server.address(), "shelf", "shelf-token",
+                                       true, {}, {"parts", "stock"});
+    QVERIFY(shelf->client()->sync(10s));
+    TreesModel trees(*shelf);
+    int boms = trees.rowOf("boms");
+    QVERIFY(boms >= 0);
+    QCOMPARE(trees.data(trees.index(boms, TreesModel::kRecords)).toString(),
+             QString("not replicated"));
+    QCOMPARE(trees.data(trees.index(trees.rowOf("parts"), TreesModel::kRecords)).toString(),
+             QString("1"));
+    auto json = shelf->fetchJson({"boms", bom.id, 0});
+    QVERIFY(json);
+    QVERIFY2(json->find("read through the viewer") != std::string::npos, json->c_str());
+    QVERIFY(!shelf->fetchJson({"boms", bom.id + 1000, 0}));
+    MainWindow shelfWindow(std::move(shelf));
+    shelfWindow.openRecord({"boms", bom.id, 0});
+    QVERIFY2(shelfWindow.lastError().isEmpty(), qPrintable(shelfWindow.lastError()));
+    QVERIFY(shelfWindow.lastFetched().contains("read through the viewer"));
+    shelfWindow.openRecord({"boms", bom.id + 1000, 0});
+    QVERIFY2(shelfWindow.lastError().contains("no record"), qPrintable(shelfWindow.lastError()));
+  }
+
   void cleanupTestCase() {
     b_.reset();
     if (server_) QCOMPARE(server_->kill(SIGTERM), 0);
   }
 };
 
-QTEST_GUILESS_MAIN(SyncTest)
+QTEST_MAIN(SyncTest)
 #include "sync_test.moc"

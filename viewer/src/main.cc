@@ -1,10 +1,13 @@
 // hills-viewer DIR [--write] [--server HOST:PORT --name NAME --token TOKEN
+//                    [--trees T1,T2...]
 //                    [--plaintext | --fingerprint F | --ca-file F --server-name N]]
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QMessageBox>
 
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "main_window.h"
 
@@ -39,7 +42,13 @@ int main(int argc, char** argv) {
   QCommandLineOption serverName(QStringLiteral("server-name"),
                                 QStringLiteral("the host name the server's certificate must hold"),
                                 QStringLiteral("NAME"));
-  parser.addOptions({write, server, name, token, plaintext, fingerprint, caFile, serverName});
+  QCommandLineOption trees(
+      QStringLiteral("trees"),
+      QStringLiteral("replicate these trees only (comma-separated), as an account limited to "
+                     "some trees must; records of the others are fetched from the server"),
+      QStringLiteral("T1,T2"));
+  parser.addOptions(
+      {write, server, name, token, trees, plaintext, fingerprint, caFile, serverName});
   parser.process(app);
   if (parser.positionalArguments().size() != 1) {
     std::fprintf(stderr, "hills-viewer: name one database directory (see --help)\n");
@@ -49,6 +58,14 @@ int main(int argc, char** argv) {
   if (parser.isSet(server) && (!parser.isSet(name) || !parser.isSet(token))) {
     std::fprintf(stderr, "hills-viewer: --server needs --name and --token\n");
     return 2;
+  }
+  if (parser.isSet(trees) && !parser.isSet(server)) {
+    std::fprintf(stderr, "hills-viewer: --trees is for a sync client (--server)\n");
+    return 2;
+  }
+  std::vector<std::string> replicated;
+  for (const auto& tree : parser.value(trees).split(QLatin1Char(','), Qt::SkipEmptyParts)) {
+    replicated.push_back(tree.trimmed().toStdString());
   }
   std::unique_ptr<hills::viewer::Workspace> ws;
   try {
@@ -60,7 +77,8 @@ int main(int argc, char** argv) {
                                                     hills::ClientTls{
                                                         parser.value(caFile).toStdString(),
                                                         parser.value(serverName).toStdString(),
-                                                        parser.value(fingerprint).toStdString()})
+                                                        parser.value(fingerprint).toStdString()},
+                                                    replicated)
              : hills::viewer::Workspace::openLocal(dir, parser.isSet(write));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "hills-viewer: %s\n", e.what());

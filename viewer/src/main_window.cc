@@ -358,6 +358,10 @@ void MainWindow::applyFilter() {
 }
 
 void MainWindow::openRecord(const OpaqueKey& key) {
+  if (!ws_->holds(key.tree)) {
+    showFetched(key);
+    return;
+  }
   if (!selectTree(key.tree)) {
     showError(tr("This database has no tree '%1'.").arg(QString::fromStdString(key.tree)));
     return;
@@ -378,6 +382,34 @@ void MainWindow::openRecord(const OpaqueKey& key) {
   recordView_->selectionModel()->setCurrentIndex(
       index, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
   recordView_->scrollTo(index, QAbstractItemView::PositionAtCenter);
+}
+
+void MainWindow::showFetched(const OpaqueKey& key) {
+  QString name = QStringLiteral("%1 %2/%3")
+                     .arg(QString::fromStdString(key.tree))
+                     .arg(key.id)
+                     .arg(key.revision);
+  std::optional<std::string> json;
+  try {
+    json = ws_->fetchJson(key);
+  } catch (const Error& e) {
+    showError(tr("Fetching %1 from the server failed: %2").arg(name, QString::fromUtf8(e.what())));
+    return;
+  }
+  if (!json) {
+    showError(tr("The server has no record %1.").arg(name));
+    return;
+  }
+  lastFetched_ = QString::fromStdString(*json);
+  statusBar()->showMessage(tr("%1 fetched from the server").arg(name), 10000);
+  if (!isVisible()) return;
+  QMessageBox box(QMessageBox::Information, name,
+                  tr("This viewer does not replicate tree '%1' (--trees): %2 was read from the "
+                     "server, and is shown read-only.")
+                      .arg(QString::fromStdString(key.tree), name),
+                  QMessageBox::Close, this);
+  box.setDetailedText(lastFetched_);
+  box.exec();
 }
 
 void MainWindow::exportTo(const QString& path) {

@@ -46,7 +46,9 @@ class MainWindow : public QMainWindow {
   // Runs the filter in the filter bar over the selected tree.
   void applyFilter();
   // Opens a record: selects its tree and row (clearing a filter that hides
-  // it) and shows it on the right.
+  // it) and shows it on the right. A record of a tree this sync client
+  // does not replicate is fetched from the server and shown read-only, as
+  // JSON (showFetched).
   void openRecord(const OpaqueKey& key);
   // Writes the shown rows to `path` (.csv: CSV, else NDJSON).
   void exportTo(const QString& path);
@@ -55,10 +57,13 @@ class MainWindow : public QMainWindow {
   void copySelection();
   // The last error an action met, as the window showed it.
   const QString& lastError() const { return lastError_; }
+  // The JSON of the record last fetched from the server.
+  const QString& lastFetched() const { return lastFetched_; }
 
  private:
   void buildActions();
   void showError(const QString& message);
+  void showFetched(const OpaqueKey& key);
   void currentRowChanged();
   std::optional<OpaqueKey> currentKey() const;
   // Runs an action on the selected record, showing hills' refusal if any.
@@ -83,6 +88,7 @@ class MainWindow : public QMainWindow {
   QTimer progressTimer_;
   std::unique_ptr<FilterRun> run_;
   QString lastError_;
+  QString lastFetched_;
 };
 
 }  // namespace hills::viewer

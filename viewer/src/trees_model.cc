@@ -62,7 +62,10 @@ QVariant TreesModel::data(const QModelIndex& index, int role) const {
   if (role != Qt::DisplayRole && role != Qt::ToolTipRole) return {};
   switch (index.column()) {
     case kName: return QString::fromStdString(t.name);
-    case kRecords: return QLocale().toString(static_cast<qulonglong>(t.records));
+    case kRecords:
+      // A tree a sync client does not replicate holds nothing here.
+      if (!ws_.holds(t.name)) return QStringLiteral("not replicated");
+      return QLocale().toString(static_cast<qulonglong>(t.records));
     case kVersioned: return t.versioned ? QStringLiteral("versioned") : QStringLiteral("unversioned");
     case kType: return QString::fromStdString(types_[static_cast<std::size_t>(index.row())]);
     default: return {};

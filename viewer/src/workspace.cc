@@ -1,7 +1,9 @@
 #include "workspace.h"
 
+#include <algorithm>
 #include <filesystem>
 
+#include "hills/generic.h"
 #include "hills/inspect.h"
 #include "value_text.h"
 
@@ -60,7 +62,7 @@ std::unique_ptr<Workspace> Workspace::openLocal(const std::string& dir, bool wri
 std::unique_ptr<Workspace> Workspace::openClient(const std::string& dir, const std::string& server,
                                                  const std::string& name,
                                                  const std::string& token, bool plaintext,
-                                                 ClientTls tls) {
+                                                 ClientTls tls, std::vector<std::string> trees) {
   std::unique_ptr<Workspace> ws(new Workspace);
   ws->dir_ = dir;
   ClientOptions o;
@@ -69,6 +71,8 @@ std::unique_ptr<Workspace> Workspace::openClient(const std::string& dir, const s
   o.server = server;
   o.plaintext = plaintext;
   o.tls = std::move(tls);
+  o.replicate = trees;
+  ws->trees_ = std::move(trees);
   o.database.maxTables = 4096;
   ws->client_ = std::make_unique<Client>(dir, std::move(o));
   ws->role_ = Role::kSyncClient;
@@ -103,6 +107,23 @@ std::optional<BorrowInfo> Workspace::borrowOf(const OpaqueKey& key) const {
     if (b.key.id == key.id && b.key.revision == key.revision && b.key.tree == key.tree) return b;
   }
   return std::nullopt;
+}
+
+bool Workspace::holds(std::string_view tree) const {
+  if (!client_) return true;
+  return trees_.empty() || std::find(trees_.begin(), trees_.end(), tree) != trees_.end();
+}
+
+std::optional<std::string> Workspace::fetchJson(const OpaqueKey& key) {
+  auto record = client_->fetch(key);
+  if (!record) return std::nullopt;
+  // Checked against the tree's schema before the client handed it over.
+  detail::ValueReader message(kj::arrayPtr(record->value.data(), record->value.size()));
+  auto schema = db().storedSchema(key.tree);
+  std::string out;
+  JsonWriter(schema).append(
+      out, message.getRoot<wire::Envelope>().getBody().getAs<capnp::DynamicStruct>(schema));
+  return out;
 }
 
 void Workspace::poll() {

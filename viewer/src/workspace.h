@@ -35,11 +35,14 @@ class Workspace : public QObject {
 
   // Opens (creating) the replica in `dir` as the sync client `name` of
   // `server` ("host:port"), and starts syncing: over TLS verified as `tls`
-  // says, or plain TCP with `plaintext` (ClientOptions). Throws what
-  // Client's constructor throws.
+  // says, or plain TCP with `plaintext` (ClientOptions). It replicates
+  // `trees` only (ClientOptions::replicate; empty: every tree), as an
+  // account limited to some trees must. Throws what Client's constructor
+  // throws.
   static std::unique_ptr<Workspace> openClient(const std::string& dir, const std::string& server,
                                                const std::string& name, const std::string& token,
-                                               bool plaintext = false, ClientTls tls = {});
+                                               bool plaintext = false, ClientTls tls = {},
+                                               std::vector<std::string> trees = {});
 
   ~Workspace() override;
 
@@ -57,6 +60,14 @@ class Workspace : public QObject {
   // elsewhere. Refreshed on every change.
   const std::vector<BorrowInfo>& borrows() const { return borrows_; }
   std::optional<BorrowInfo> borrowOf(const OpaqueKey& key) const;
+
+  // Whether the records of `tree` are here: false for a tree a sync
+  // client does not replicate (its records are fetched from the server).
+  bool holds(std::string_view tree) const;
+  // A record of a tree this replica does not hold, from the server (or
+  // its read cache, offline) as JSON; empty when the server has none.
+  // Throws what Client::fetch throws (kOffline, kDenied).
+  std::optional<std::string> fetchJson(const OpaqueKey& key);
 
   // A line for the status bar: the connection, the last change applied,
   // the outbox, the ids left.
@@ -90,6 +101,7 @@ class Workspace : public QObject {
   bool readOnly_ = true;
   std::unique_ptr<Database> db_;
   std::unique_ptr<Client> client_;
+  std::vector<std::string> trees_;  // a sync client's replicated trees; empty: every tree
   std::uint64_t version_ = 0;
   std::vector<BorrowInfo> borrows_;
   QTimer timer_;
