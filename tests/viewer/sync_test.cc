@@ -176,6 +176,11 @@ class SyncTest : public QObject {
     shelfWindow.openRecord({"boms", bom.id, 0});
     QVERIFY2(shelfWindow.lastError().isEmpty(), qPrintable(shelfWindow.lastError()));
     QVERIFY(shelfWindow.lastFetched().contains("read through the viewer"));
+    QVERIFY(shelfWindow.fetchedWindow());
+    if (const char* shots = std::getenv("HILLS_SCREENSHOTS")) {
+      QDir().mkpath(shots);
+      QVERIFY(shelfWindow.fetchedWindow()->grab().save(QString(shots) + "/fetched-record.png"));
+    }
     shelfWindow.openRecord({"boms", bom.id + 1000, 0});
     QVERIFY2(shelfWindow.lastError().contains("no record"), qPrintable(shelfWindow.lastError()));
   }

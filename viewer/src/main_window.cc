@@ -2,6 +2,8 @@
 
 #include <QApplication>
 #include <QClipboard>
+#include <QDialog>
+#include <QFontDatabase>
 #include <QLocale>
 #include <QFileDialog>
 #include <QHBoxLayout>
@@ -9,6 +11,7 @@
 #include <QInputDialog>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QPlainTextEdit>
 #include <QProgressDialog>
 #include <QSplitter>
 #include <QStatusBar>
@@ -402,14 +405,35 @@ void MainWindow::showFetched(const OpaqueKey& key) {
   }
   lastFetched_ = QString::fromStdString(*json);
   statusBar()->showMessage(tr("%1 fetched from the server").arg(name), 10000);
-  if (!isVisible()) return;
-  QMessageBox box(QMessageBox::Information, name,
-                  tr("This viewer does not replicate tree '%1' (--trees): %2 was read from the "
-                     "server, and is shown read-only.")
-                      .arg(QString::fromStdString(key.tree), name),
-                  QMessageBox::Close, this);
-  box.setDetailedText(lastFetched_);
-  box.exec();
+  // One window for fetched records, not modal: the table stays usable.
+  if (!fetched_) {
+    fetched_ = new QDialog(this);
+    fetched_->setObjectName(QStringLiteral("fetchedRecord"));
+    auto* layout = new QVBoxLayout(fetched_);
+    fetchedNote_ = new QLabel(fetched_);
+    fetchedNote_->setWordWrap(true);
+    fetchedText_ = new QPlainTextEdit(fetched_);
+    fetchedText_->setReadOnly(true);
+    fetchedText_->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
+    auto* close = new QPushButton(tr("Close"), fetched_);
+    connect(close, &QPushButton::clicked, fetched_, &QDialog::close);
+    layout->addWidget(fetchedNote_);
+    layout->addWidget(fetchedText_);
+    layout->addWidget(close, 0, Qt::AlignRight);
+    fetched_->resize(640, 360);
+  }
+  fetched_->setWindowTitle(tr("%1, read-only").arg(name));
+  fetchedNote_->setText(tr("This viewer does not replicate tree '%1' (--trees): %2 was read from "
+                           "the server%3, and cannot be edited here.")
+                            .arg(QString::fromStdString(key.tree), name,
+                                 ws_->client()->status().connected
+                                     ? QString()
+                                     : tr(" (offline: from the read cache)")));
+  fetchedText_->setPlainText(lastFetched_);
+  if (isVisible()) {
+    fetched_->show();
+    fetched_->raise();
+  }
 }
 
 void MainWindow::exportTo(const QString& path) {

@@ -4,9 +4,11 @@
 // database (and the sync client's connection).
 #pragma once
 
+#include <QDialog>
 #include <QLabel>
 #include <QLineEdit>
 #include <QMainWindow>
+#include <QPlainTextEdit>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QStandardItemModel>
@@ -57,8 +59,10 @@ class MainWindow : public QMainWindow {
   void copySelection();
   // The last error an action met, as the window showed it.
   const QString& lastError() const { return lastError_; }
-  // The JSON of the record last fetched from the server.
+  // The JSON of the record last fetched from the server, and the window
+  // that shows it (null before the first).
   const QString& lastFetched() const { return lastFetched_; }
+  QWidget* fetchedWindow() const { return fetched_; }
 
  private:
   void buildActions();
@@ -89,6 +93,9 @@ class MainWindow : public QMainWindow {
   std::unique_ptr<FilterRun> run_;
   QString lastError_;
   QString lastFetched_;
+  QDialog* fetched_ = nullptr;  // children of the window
+  QLabel* fetchedNote_ = nullptr;
+  QPlainTextEdit* fetchedText_ = nullptr;
 };
 
 }  // namespace hills::viewer
