@@ -206,6 +206,15 @@ struct DatabaseImpl {
   std::size_t mapSize() const;
 };
 
+// database.cc: how many transactions of `db` this thread is inside of, and
+// an LMDB transaction begun, adopting a map another process grew (`lock`:
+// this thread's shared hold on the map, released while adopting).
+std::size_t transactionsOf(const DatabaseImpl& db);
+MDB_txn* beginTxn(DatabaseImpl& db, unsigned flags, std::shared_lock<std::shared_mutex>* lock);
+
+// open.cc: this process no longer has the database of `fileId` open.
+void forgetOpen(std::pair<std::uint64_t, std::uint64_t> fileId);
+
 }  // namespace hills::detail
 
 namespace hills::detail {
