@@ -305,7 +305,7 @@ std::uint64_t Client::reserveIds(std::string_view tree, std::uint64_t count) {
                     std::string(tree) + "': ask for 1 ... " + std::to_string(kMaxReservedIds));
   }
   std::string name(tree);
-  impl_->replica->requireReplicated(name, "an id");
+  impl_->replica->requireReplicated(name, "ids");
   std::uint64_t left = impl_->db.read([&](const ReadTxn& txn) { return txn.tree(name).idsLeft(); });
   if (left >= count) return left;
   return impl_->onSyncThread([&] { return impl_->engine->reserveIds(name, count); });

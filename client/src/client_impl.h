@@ -195,8 +195,19 @@ class SyncEngine {
 
 template <class T>
 kj::Promise<T> SyncEngine::timed(kj::Promise<T> promise) {
-  return io_.provider->getTimer().timeoutAfter(
-      client_.options.callTimeout.count() * kj::MILLISECONDS, kj::mv(promise));
+  // A server that does not answer in time is as good as none: kOffline,
+  // as the calls that wait for it say (and the read cache answers then).
+  auto limit = client_.options.callTimeout.count();
+  return io_.provider->getTimer()
+      .afterDelay(limit * kj::MILLISECONDS)
+      .then([this, limit]() -> T {
+        kj::throwFatalException(protocol::toException(
+            Error(ErrorCode::kOffline, "client '" + client_.options.name +
+                                           "': the server did not answer within " +
+                                           std::to_string(limit) +
+                                           " ms (ClientOptions::callTimeout)")));
+      })
+      .exclusiveJoin(kj::mv(promise));
 }
 
 template <class F>

@@ -116,18 +116,31 @@ kj::Promise<void> SyncEngine::grantRange(std::string tree, std::uint64_t count) 
 }
 
 kj::Promise<std::uint64_t> SyncEngine::reserveIds(std::string tree, std::uint64_t count) {
-  session();  // kOffline first: a permission heard in an older session may be stale
-  if (!mayWrite_) {
-    throw Error(ErrorCode::kDenied, "client '" + client_.options.name +
-                                        "' may not write to its server, which grants it no ids");
-  }
-  std::uint64_t left =
-      client_.db.read([&](const ReadTxn& txn) { return txn.tree(tree).idsLeft(); });
-  if (left >= count) return left;
-  // Each grant adds at least one id (addIdRange refuses an empty range), so
-  // this ends; the server caps each at its idBlock.
-  return grantRange(tree, count - left).then([this, tree, count]() mutable {
-    return reserveIds(kj::mv(tree), count);
+  return protocol::translated([&]() -> kj::Promise<std::uint64_t> {
+    auto asking = [&] {
+      return "client '" + client_.options.name + "' cannot reserve " + std::to_string(count) +
+             " ids of tree '" + tree + "': ";
+    };
+    // Connected means the claims of this session are settled: the ids of a
+    // claim the server may still refuse are not counted.
+    bool connected;
+    {
+      std::lock_guard lock(client_.mutex);
+      connected = client_.state.connected && session_ != nullptr;
+    }
+    if (!connected) throw Error(ErrorCode::kOffline, asking() + "it is not connected to its server");
+    if (!mayWrite_) {
+      throw Error(ErrorCode::kDenied,
+                  asking() + "its server does not let it write, and grants it no ids");
+    }
+    std::uint64_t left =
+        client_.db.read([&](const ReadTxn& txn) { return txn.tree(tree).idsLeft(); });
+    if (left >= count) return left;
+    // Each grant adds at least one id (addIdRange refuses an empty range),
+    // so this ends; the server caps each at its idBlock.
+    return grantRange(tree, count - left).then([this, tree, count]() mutable {
+      return reserveIds(kj::mv(tree), count);
+    });
   });
 }
 

@@ -72,6 +72,13 @@ void Replica::check(WriteTxn& txn, const Mutation& m) {
 
 void Replica::checkCreate(WriteTxn& txn, std::string_view tree) {
   requireReplicated(tree, "a record");
+  if (txn.tree(tree).idsLeft() == 0) {
+    throw Error(ErrorCode::kNoIds,
+                "client '" + name_ + "' has no ids of tree '" + std::string(tree) +
+                    "' left for a new record: its server grants them between transactions "
+                    "while it is connected; before a transaction that creates more records "
+                    "than status().idsLeft holds, call Client::reserveIds");
+  }
 }
 
 void Replica::requireReplicated(std::string_view tree, const std::string& what) const {

@@ -104,7 +104,9 @@ void addIdRange(TxnState& txn, const TreeState& tree, std::uint64_t start, std::
   std::erase_if(ranges, [](const auto& r) { return r.first >= r.second; });
   // A range that follows the last one on (a server's grants one after the
   // other) extends it: the stored list stays short however many come.
-  if (!ranges.empty() && ranges.back().second == start) {
+  // Never across kClaimableIds: a database that owns its ids reads its
+  // high-water mark from the ends below it.
+  if (!ranges.empty() && ranges.back().second == start && start != kClaimableIds) {
     ranges.back().second = end;
   } else {
     ranges.emplace_back(start, end);
@@ -159,10 +161,13 @@ std::pair<std::uint64_t, std::uint64_t> grantIds(TxnState& txn, const TreeState&
 }
 
 std::uint64_t idsLeft(TxnState& txn, const TreeState& tree) {
-  auto ranges = txn.writable ? rangesOf(txn, tree) : loadRanges(txn, tree);
-  std::uint64_t left = 0;
-  for (const auto& [next, end] : ranges) left += next < end ? end - next : 0;
-  return left;
+  auto count = [](const std::vector<std::pair<std::uint64_t, std::uint64_t>>& ranges) {
+    std::uint64_t left = 0;
+    for (const auto& [next, end] : ranges) left += next < end ? end - next : 0;
+    return left;
+  };
+  // A writer asks before each create (a sync client's write hook): no copy.
+  return txn.writable ? count(rangesOf(txn, tree)) : count(loadRanges(txn, tree));
 }
 
 std::uint64_t allocateId(TxnState& txn, const TreeState& tree) {
@@ -177,11 +182,7 @@ std::uint64_t allocateId(TxnState& txn, const TreeState& tree) {
       throw Error(ErrorCode::kNoIds, "tree '" + tree.name +
                                          "' has used every id of the ranges granted to it "
                                          "(database " +
-                                         txn.db->path +
-                                         "); new records need a fresh range (a hills::Client "
-                                         "asks its server for ranges between transactions, or "
-                                         "with Client::reserveIds before one that creates "
-                                         "many records)");
+                                         txn.db->path + "); new records need a fresh range");
     }
     // This database is its own id authority: extend past the high-water
     // mark, and past every id the tree holds, whatever put it there, but

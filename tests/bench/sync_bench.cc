@@ -408,7 +408,7 @@ int runBench() {
   }
 
   // 7. A partial replica following references into a tree it does not hold.
-  if (only.empty() || only == "fetch") {
+  if ((only.empty() || only == "fetch") && samples > 0) {
     auto [single, batch] = fetchNsPerRecord(dir, config, samples, 3);
     std::string n = std::to_string(samples);
     report.add("fetch", n + " boms not replicated, a call each (per record)", single);

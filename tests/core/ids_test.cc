@@ -1,7 +1,12 @@
+#include <capnp/serialize.h>
+#include <lmdb.h>
+
 #include <catch2/catch.hpp>
+#include <cstring>
 #include <set>
 
 #include "error_of.h"
+#include "hills/meta.capnp.h"
 #include "plm_fixtures.h"
 #include "temp_dir.h"
 
@@ -13,6 +18,35 @@ using hills::test::plmOptions;
 using hills::test::TempDir;
 
 namespace {
+
+// The id ranges of `tree` as the closed database in `dir` stores them in
+// its _meta table, read through LMDB itself: (next, end) pairs.
+std::vector<std::pair<std::uint64_t, std::uint64_t>> storedRanges(const std::string& dir,
+                                                                  const std::string& tree) {
+  MDB_env* env;
+  REQUIRE(mdb_env_create(&env) == 0);
+  mdb_env_set_maxdbs(env, 64);
+  REQUIRE(mdb_env_open(env, dir.c_str(), MDB_RDONLY, 0664) == 0);
+  MDB_txn* txn;
+  REQUIRE(mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn) == 0);
+  MDB_dbi dbi;
+  REQUIRE(mdb_dbi_open(txn, "_meta", 0, &dbi) == 0);
+  std::string key = "ids:" + tree;
+  MDB_val k{key.size(), key.data()}, v;
+  REQUIRE(mdb_get(txn, dbi, &k, &v) == 0);
+  // A single segment without a segment table, as hills stores values.
+  std::vector<capnp::word> words(v.mv_size / sizeof(capnp::word));
+  std::memcpy(words.data(), v.mv_data, words.size() * sizeof(capnp::word));
+  mdb_txn_abort(txn);
+  mdb_env_close(env);
+  kj::ArrayPtr<const capnp::word> segments[1] = {kj::arrayPtr(words.data(), words.size())};
+  capnp::SegmentArrayMessageReader message(kj::arrayPtr(segments, 1));
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> out;
+  for (auto r : message.getRoot<hills::wire::IdRanges>().getRanges()) {
+    out.emplace_back(r.getNext(), r.getEnd());
+  }
+  return out;
+}
 
 hills::Options replica() {
   auto o = plmOptions();
@@ -95,6 +129,9 @@ TEST_CASE("ranges granted one after the other are used in order, whole, across a
       CHECK_THROWS_AS(txn.tree("parts").addIdRange(555, 556), hills::Error);
     });
   }
+  // A hundred grants end to end are stored as the one range they make.
+  using Ranges = std::vector<std::pair<std::uint64_t, std::uint64_t>>;
+  CHECK(storedRanges(dir.path(), "parts") == Ranges{{104, 1110}, {5000, 5002}});
   hills::Database db(dir.path(), replica());
   auto ids = db.write([](hills::WriteTxn& txn) {
     std::vector<std::uint64_t> out;

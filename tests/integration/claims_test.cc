@@ -190,6 +190,11 @@ TEST_CASE("many fresh replicas at once never use an id twice", "[integration][cl
   // of each tree, one of the two moved its records.
   CHECK(renumbered == kRecords);
   for (int i = 2; i < kClients; ++i) CHECK(clients[i]->status().renumbered == 0);
+  // What each of the two moved is whole trees: the parts (20), the bom
+  // (1), the stock item (1), in any split.
+  const std::set<std::uint64_t> wholeTrees{0, 1, 2, kParts, kParts + 1, kParts + 2};
+  CHECK(wholeTrees.count(clients[0]->status().renumbered) == 1);
+  CHECK(wholeTrees.count(clients[1]->status().renumbered) == 1);
 
   // A third client sees every record once, and every reference names a
   // part of the record's own creator: the loser's moved with its records.

@@ -384,9 +384,11 @@ TEST_CASE("reserveIds gets ids for a transaction that creates more records than 
 
   // With it: 20,000 parts in one transaction (the server grants 4,096 at a
   // time), which reach the server and another client.
-  CHECK(a.reserveIds<plm::Part>(20'000) >= 20'000);
-  CHECK(a.status().idsLeft["parts"] >= 20'000);
-  CHECK(a.reserveIds("parts", 10) >= 20'000);  // enough on hand: nothing asked
+  const std::uint64_t reserved = a.reserveIds<plm::Part>(20'000);
+  CHECK(reserved >= 20'000);
+  CHECK(reserved < 20'000 + 4096);  // grants of the server's idBlock until enough
+  CHECK(a.status().idsLeft["parts"] == reserved);
+  CHECK(a.reserveIds("parts", 10) == reserved);  // enough on hand: nothing asked
   createParts(20'000);
   REQUIRE(a.sync(30s));
   CHECK(a.status().outbox == 0);
@@ -406,6 +408,7 @@ TEST_CASE("reserveIds gets ids for a transaction that creates more records than 
   auto denied = errorOf([&] { reader.reserveIds("parts", 1); });
   CHECK(denied.code() == ErrorCode::kDenied);
   CHECK_THAT(denied.what(), Catch::Contains("reader"));
+  CHECK_THAT(denied.what(), Catch::Contains("parts"));
   auto partialOptions = clientOptions("C", server.address());
   partialOptions.replicate = {"parts"};
   hills::Client c(dir.sub("c"), partialOptions);
@@ -414,4 +417,5 @@ TEST_CASE("reserveIds gets ids for a transaction that creates more records than 
   REQUIRE(eventually([&] { return !a.status().connected; }));
   auto offline = errorOf([&] { a.reserveIds("parts", 1'000'000); });
   CHECK(offline.code() == ErrorCode::kOffline);
+  CHECK_THAT(offline.what(), Catch::Contains("1000000 ids of tree 'parts'"));
 }

@@ -170,7 +170,8 @@ class SyncTest : public QObject {
              QString("1"));
     auto json = shelf->fetchJson({"boms", bom.id, 0});
     QVERIFY(json);
-    QVERIFY2(json->find("read through the viewer") != std::string::npos, json->c_str());
+    QVERIFY(!json->fromCache);
+    QVERIFY2(json->json.find("read through the viewer") != std::string::npos, json->json.c_str());
     QVERIFY(!shelf->fetchJson({"boms", bom.id + 1000, 0}));
     MainWindow shelfWindow(std::move(shelf));
     shelfWindow.openRecord({"boms", bom.id, 0});

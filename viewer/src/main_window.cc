@@ -392,7 +392,7 @@ void MainWindow::showFetched(const OpaqueKey& key) {
                      .arg(QString::fromStdString(key.tree))
                      .arg(key.id)
                      .arg(key.revision);
-  std::optional<std::string> json;
+  std::optional<Workspace::FetchedJson> json;
   try {
     json = ws_->fetchJson(key);
   } catch (const Error& e) {
@@ -403,8 +403,9 @@ void MainWindow::showFetched(const OpaqueKey& key) {
     showError(tr("The server has no record %1.").arg(name));
     return;
   }
-  lastFetched_ = QString::fromStdString(*json);
-  statusBar()->showMessage(tr("%1 fetched from the server").arg(name), 10000);
+  lastFetched_ = QString::fromStdString(json->json);
+  QString from = json->fromCache ? tr("the read cache") : tr("the server");
+  statusBar()->showMessage(tr("%1 read from %2").arg(name, from), 10000);
   // One window for fetched records, not modal: the table stays usable.
   if (!fetched_) {
     fetched_ = new QDialog(this);
@@ -424,11 +425,12 @@ void MainWindow::showFetched(const OpaqueKey& key) {
   }
   fetched_->setWindowTitle(tr("%1, read-only").arg(name));
   fetchedNote_->setText(tr("This viewer does not replicate tree '%1' (--trees): %2 was read from "
-                           "the server%3, and cannot be edited here.")
+                           "%3, and cannot be edited here.")
                             .arg(QString::fromStdString(key.tree), name,
-                                 ws_->client()->status().connected
-                                     ? QString()
-                                     : tr(" (offline: from the read cache)")));
+                                 json->fromCache
+                                     ? tr("the read cache (a released record, or the server "
+                                          "out of reach)")
+                                     : tr("the server")));
   fetchedText_->setPlainText(lastFetched_);
   if (isVisible()) {
     fetched_->show();

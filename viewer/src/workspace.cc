@@ -114,15 +114,16 @@ bool Workspace::holds(std::string_view tree) const {
   return trees_.empty() || std::find(trees_.begin(), trees_.end(), tree) != trees_.end();
 }
 
-std::optional<std::string> Workspace::fetchJson(const OpaqueKey& key) {
+std::optional<Workspace::FetchedJson> Workspace::fetchJson(const OpaqueKey& key) {
   auto record = client_->fetch(key);
   if (!record) return std::nullopt;
   // Checked against the tree's schema before the client handed it over.
   detail::ValueReader message(kj::arrayPtr(record->value.data(), record->value.size()));
   auto schema = db().storedSchema(key.tree);
-  std::string out;
+  FetchedJson out;
+  out.fromCache = record->fromCache;
   JsonWriter(schema).append(
-      out, message.getRoot<wire::Envelope>().getBody().getAs<capnp::DynamicStruct>(schema));
+      out.json, message.getRoot<wire::Envelope>().getBody().getAs<capnp::DynamicStruct>(schema));
   return out;
 }
 

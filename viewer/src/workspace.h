@@ -65,9 +65,14 @@ class Workspace : public QObject {
   // client does not replicate (its records are fetched from the server).
   bool holds(std::string_view tree) const;
   // A record of a tree this replica does not hold, from the server (or
-  // its read cache, offline) as JSON; empty when the server has none.
-  // Throws what Client::fetch throws (kOffline, kDenied).
-  std::optional<std::string> fetchJson(const OpaqueKey& key);
+  // its read cache: offline, or a released record it holds) as JSON; empty
+  // when the server has none. Throws what Client::fetch throws (kOffline,
+  // kDenied).
+  struct FetchedJson {
+    std::string json;
+    bool fromCache = false;
+  };
+  std::optional<FetchedJson> fetchJson(const OpaqueKey& key);
 
   // A line for the status bar: the connection, the last change applied,
   // the outbox, the ids left.

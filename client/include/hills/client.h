@@ -404,7 +404,9 @@ class Client {
   // cache per sync::MAX_FETCH (1,024) keys, as when following every line
   // of a bom into a tree this replica does not hold. Offline, or without
   // an answer in time, the cache answers, and kOffline names the first
-  // record it does not hold.
+  // record it does not hold. A refusal is the whole call's: kDenied or
+  // kUnknownTree when one key's tree may not be read, kCorrupt for one
+  // value that does not check (what earlier batches brought stays cached).
   std::vector<std::optional<FetchedRecord>> fetch(const std::vector<OpaqueKey>& keys);
   // The same for the newest revision of `id` in `tree` (a reference that
   // names an id), from the server when connected (a newer revision may
