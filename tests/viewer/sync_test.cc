@@ -153,6 +153,7 @@ class SyncTest : public QObject {
     // A reference into boms is fetched, and the server refuses it by name.
     MainWindow floorWindow(std::move(floor));
     floorWindow.openRecord({"boms", bom.id, 0});
+    QTRY_VERIFY_WITH_TIMEOUT(!floorWindow.lastError().isEmpty(), 10000);
     QVERIFY2(floorWindow.lastError().contains("boms"), qPrintable(floorWindow.lastError()));
     QVERIFY(floorWindow.lastFetched().isEmpty());
 
@@ -175,6 +176,7 @@ class SyncTest : public QObject {
     QVERIFY(!shelf->fetchJson({"boms", bom.id + 1000, 0}));
     MainWindow shelfWindow(std::move(shelf));
     shelfWindow.openRecord({"boms", bom.id, 0});
+    QTRY_VERIFY_WITH_TIMEOUT(!shelfWindow.lastFetched().isEmpty(), 10000);
     QVERIFY2(shelfWindow.lastError().isEmpty(), qPrintable(shelfWindow.lastError()));
     QVERIFY(shelfWindow.lastFetched().contains("read through the viewer"));
     QVERIFY(shelfWindow.fetchedWindow());
@@ -183,6 +185,7 @@ class SyncTest : public QObject {
       QVERIFY(shelfWindow.fetchedWindow()->grab().save(QString(shots) + "/fetched-record.png"));
     }
     shelfWindow.openRecord({"boms", bom.id + 1000, 0});
+    QTRY_VERIFY_WITH_TIMEOUT(!shelfWindow.lastError().isEmpty(), 10000);
     QVERIFY2(shelfWindow.lastError().contains("no record"), qPrintable(shelfWindow.lastError()));
   }
 

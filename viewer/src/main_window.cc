@@ -146,7 +146,9 @@ MainWindow::MainWindow(std::unique_ptr<Workspace> workspace, QWidget* parent)
   resize(1400, 820);
 }
 
-MainWindow::~MainWindow() = default;
+MainWindow::~MainWindow() {
+  if (fetchThread_.joinable()) fetchThread_.join();
+}
 
 void MainWindow::buildActions() {
   auto* tools = addToolBar(tr("Record"));
@@ -387,16 +389,50 @@ void MainWindow::openRecord(const OpaqueKey& key) {
   recordView_->scrollTo(index, QAbstractItemView::PositionAtCenter);
 }
 
+namespace {
+
+// "boms 12/0": a record as the fetched record's window names it.
+QString recordName(const OpaqueKey& key) {
+  return QStringLiteral("%1 %2/%3")
+      .arg(QString::fromStdString(key.tree))
+      .arg(key.id)
+      .arg(key.revision);
+}
+
+}  // namespace
+
 void MainWindow::showFetched(const OpaqueKey& key) {
-  QString name = QStringLiteral("%1 %2/%3")
-                     .arg(QString::fromStdString(key.tree))
-                     .arg(key.id)
-                     .arg(key.revision);
-  std::optional<Workspace::FetchedJson> json;
-  try {
-    json = ws_->fetchJson(key);
-  } catch (const Error& e) {
-    showError(tr("Fetching %1 from the server failed: %2").arg(name, QString::fromUtf8(e.what())));
+  QString name = recordName(key);
+  if (fetching_) {
+    statusBar()->showMessage(tr("Still reading a record from the server; %1 waits").arg(name),
+                             10000);
+    return;
+  }
+  // On a thread of its own: a server that does not answer would hold the
+  // window for up to the client's call timeout.
+  if (fetchThread_.joinable()) fetchThread_.join();
+  fetching_ = true;
+  statusBar()->showMessage(tr("Reading %1 from the server…").arg(name));
+  fetchThread_ = std::thread([this, key] {
+    std::optional<Workspace::FetchedJson> json;
+    QString error;
+    try {
+      json = ws_->fetchJson(key);
+    } catch (const std::exception& e) {
+      error = QString::fromUtf8(e.what());
+    }
+    QMetaObject::invokeMethod(
+        this, [this, key, json = std::move(json), error] { fetched(key, json, error); },
+        Qt::QueuedConnection);
+  });
+}
+
+void MainWindow::fetched(const OpaqueKey& key, const std::optional<Workspace::FetchedJson>& json,
+                         const QString& error) {
+  fetching_ = false;
+  QString name = recordName(key);
+  if (!error.isEmpty()) {
+    showError(tr("Fetching %1 from the server failed: %2").arg(name, error));
     return;
   }
   if (!json) {

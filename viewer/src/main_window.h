@@ -17,6 +17,8 @@
 #include <QTreeView>
 
 #include <memory>
+#include <optional>
+#include <thread>
 
 #include "filter_run.h"
 #include "record_panel.h"
@@ -59,15 +61,19 @@ class MainWindow : public QMainWindow {
   void copySelection();
   // The last error an action met, as the window showed it.
   const QString& lastError() const { return lastError_; }
-  // The JSON of the record last fetched from the server, and the window
-  // that shows it (null before the first).
+  // The JSON of the record last fetched from the server (read on a thread
+  // of its own after openRecord), and the window that shows it (null
+  // before the first).
   const QString& lastFetched() const { return lastFetched_; }
   QWidget* fetchedWindow() const { return fetched_; }
 
  private:
   void buildActions();
   void showError(const QString& message);
+  // Reads `key` from the server on a thread of its own; fetched() shows it.
   void showFetched(const OpaqueKey& key);
+  void fetched(const OpaqueKey& key, const std::optional<Workspace::FetchedJson>& json,
+               const QString& error);
   void currentRowChanged();
   std::optional<OpaqueKey> currentKey() const;
   // Runs an action on the selected record, showing hills' refusal if any.
@@ -96,6 +102,8 @@ class MainWindow : public QMainWindow {
   QDialog* fetched_ = nullptr;  // children of the window
   QLabel* fetchedNote_ = nullptr;
   QPlainTextEdit* fetchedText_ = nullptr;
+  bool fetching_ = false;
+  std::thread fetchThread_;  // joined before the workspace goes
 };
 
 }  // namespace hills::viewer
