@@ -1,5 +1,6 @@
 #include "read_cache.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -268,9 +269,9 @@ std::vector<std::optional<FetchedRecord>> Client::Impl::fetch(const std::vector<
       // Lost on the way, or no answer in time: the cache answers for the
       // rest, if it holds every one of them.
       if (e.code() != ErrorCode::kOffline && e.code() != ErrorCode::kProtocol) throw;
-      for (std::size_t j = answered; j < ask.size(); ++j) {
-        if (!out[ask[j]] && e.code() == ErrorCode::kProtocol) throw;
-      }
+      bool allCached = std::all_of(ask.begin() + static_cast<std::ptrdiff_t>(answered), ask.end(),
+                                   [&](std::size_t i) { return out[i].has_value(); });
+      if (e.code() == ErrorCode::kProtocol && !allCached) throw;
     }
   }
   for (std::size_t j = answered; j < ask.size(); ++j) {
