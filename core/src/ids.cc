@@ -65,16 +65,21 @@ std::vector<std::pair<std::uint64_t, std::uint64_t>>& rangesOf(TxnState& txn,
   return w.ranges;
 }
 
-// Where a database that owns its ids goes on: past the high-water mark (the
-// largest end of its ranges below the claimable region; used-up ranges are
-// kept for it) and past every id the tree holds below that region.
+// The high-water mark of a database that owns its ids: the largest end of
+// its ranges below the claimable region (used-up ranges are kept for it).
+std::uint64_t highWaterMark(const std::vector<std::pair<std::uint64_t, std::uint64_t>>& ranges) {
+  std::uint64_t mark = 1;
+  for (const auto& r : ranges) {
+    if (r.second <= kClaimableIds) mark = std::max(mark, r.second);
+  }
+  return mark;
+}
+
+// Where a database that owns its ids goes on: past the high-water mark and
+// past every id the tree holds below the claimable region.
 std::uint64_t nextOwnId(TxnState& txn, const TreeState& tree,
                         const std::vector<std::pair<std::uint64_t, std::uint64_t>>& ranges) {
-  std::uint64_t from = 1;
-  for (const auto& r : ranges) {
-    if (r.second <= kClaimableIds) from = std::max(from, r.second);
-  }
-  return std::max(from, lastOwnableId(txn, tree) + 1);
+  return std::max(highWaterMark(ranges), lastOwnableId(txn, tree) + 1);
 }
 
 Error noIdsLeft(const TxnState& txn, const TreeState& tree, std::uint64_t count) {
@@ -99,8 +104,21 @@ void addIdRange(TxnState& txn, const TreeState& tree, std::uint64_t start, std::
                                                    txn.db->path + ")");
     }
   }
-  // Unused ranges first, in the order they came; a used-up last range (the
-  // high-water mark) goes away once a fresh range follows it.
+  // A database that owns its ids may have granted or used any id below
+  // where it goes on: a range there would hand them out again.
+  const std::uint64_t mark = txn.db->rangesOnly ? 0 : highWaterMark(ranges);
+  if (!txn.db->rangesOnly && start < kClaimableIds) {
+    std::uint64_t own = nextOwnId(txn, tree, ranges);
+    if (start < own) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "the id range [" + std::to_string(start) + ", " + std::to_string(end) +
+                      ") for tree '" + tree.name + "' starts below id " + std::to_string(own) +
+                      ", and the database " + txn.db->path +
+                      " owns its ids: it may have granted or used the ids below it");
+    }
+  }
+  // Unused ranges first, in the order they came; used-up ranges go, and the
+  // high-water mark of a database that owns its ids is kept after them.
   std::erase_if(ranges, [](const auto& r) { return r.first >= r.second; });
   // A range that follows the last one on (a server's grants one after the
   // other) extends it: the stored list stays short however many come.
@@ -111,6 +129,7 @@ void addIdRange(TxnState& txn, const TreeState& tree, std::uint64_t start, std::
   } else {
     ranges.emplace_back(start, end);
   }
+  if (mark > highWaterMark(ranges)) ranges.emplace_back(mark, mark);
   txn.writes[tree.ordinal].idsDirty = true;
 }
 

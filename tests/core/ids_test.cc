@@ -320,3 +320,35 @@ TEST_CASE("dropping an id range gives up only the ids not used yet", "[core][ids
   CHECK(keys == std::vector<std::uint64_t>{200, 201, 202, 207, 208, 209});
   db.read([](const hills::ReadTxn& txn) { CHECK(txn.tree("parts").contains(100, 0)); });
 }
+
+TEST_CASE("a database that owns its ids never grants an id twice when it takes a range as well",
+          "[core][ids][regression]") {
+  TempDir dir;
+  std::pair<std::uint64_t, std::uint64_t> granted;
+  {
+    hills::Database db(dir.sub("db"), plmOptions());
+    granted = db.write([](hills::WriteTxn& txn) { return txn.tree("parts").grantIds(50); });
+    // A range among the ids it has granted would hand them out again.
+    auto below = errorOf([&] {
+      db.write([&](hills::WriteTxn& txn) {
+        txn.tree("parts").addIdRange(granted.first + 10, granted.first + 20);
+      });
+    });
+    CHECK(below.code() == ErrorCode::kInvalidArgument);
+    CHECK_THAT(below.what(), Catch::Contains("parts") && Catch::Contains("owns its ids"));
+    // A range of claimable ids is taken, and used up by creates.
+    db.write([](hills::WriteTxn& txn) {
+      txn.tree("parts").addIdRange(hills::kClaimableIds + 100, hills::kClaimableIds + 102);
+      CHECK(txn.tree<plm::Part>().create(makePart(1)).id == hills::kClaimableIds + 100);
+      CHECK(txn.tree<plm::Part>().create(makePart(2)).id == hills::kClaimableIds + 101);
+    });
+    auto next = db.write([](hills::WriteTxn& txn) { return txn.tree("parts").grantIds(50); });
+    CHECK(next.first >= granted.second);
+  }
+  // Nothing below the claimable ids is stored: only the kept high-water
+  // mark stops the grants from starting at 1 again after a reopen.
+  hills::Database db(dir.sub("db"), plmOptions());
+  auto again = db.write([](hills::WriteTxn& txn) { return txn.tree("parts").grantIds(50); });
+  CHECK(again.first >= granted.second + 50);
+  CHECK(createPart(db, 3).id >= again.second);
+}
