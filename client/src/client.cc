@@ -3,7 +3,7 @@
 #include <random>
 
 #include "client_impl.h"
-#include "discovery.h"
+#include "hills/discovery.h"
 #include "quarantine.h"
 #include "tls.h"
 
@@ -28,7 +28,7 @@ std::shared_ptr<client::Replica> makeReplica(const ClientOptions& options, Clien
                     ") leaves the claimable ids, or a block of idBlock ids would");
   }
   client::checkTls(options);
-  client::discoveryTarget(options.server);  // a malformed "discover:" is refused here
+  protocol::discoveryTarget(options.server);  // a malformed "discover:" is refused here
   auto replica = std::make_shared<client::Replica>(options.name, options.replicate);
   replica->setOnOutbox([impl] { impl->wake(); });
   return replica;
@@ -230,7 +230,7 @@ bool Client::waitConnected(std::chrono::milliseconds timeout) {
 
 void Client::connectTo(const std::string& server, const std::string& token) {
   impl_->requireOtherThread("connectTo");
-  client::discoveryTarget(server);
+  protocol::discoveryTarget(server);
   {
     std::lock_guard lock(impl_->mutex);
     impl_->options.server = server;

@@ -131,7 +131,7 @@ class SyncEngine {
  private:
   struct Session;
   // The "host:port" to connect to: `server` itself, or the address
-  // discovery finds for a "discover:NAME" (client/src/discovery.h).
+  // discovery finds for a "discover:NAME" (hills/discovery.h).
   kj::Promise<std::string> locate(std::string server);
   kj::Promise<void> connectOnce(std::string server, std::string token);
   kj::Promise<void> idle();  // until restart()

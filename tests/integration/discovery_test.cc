@@ -15,9 +15,8 @@
 #include <vector>
 
 #include "certificates.h"
-#include "net_namespace.h"
+#include "own_network.h"
 #include "plm_fixtures.h"
-#include "sanitizers.h"
 #include "server_process.h"
 #include "sync_fixtures.h"
 #include "temp_dir.h"
@@ -26,18 +25,6 @@ using namespace hills::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-// Whether this process has a network of its own. As root (CI) it must:
-// the case fails otherwise; as another user without user namespaces it
-// skips, saying so.
-bool isolated() {
-  const std::string& why = isolateNetwork();
-  if (why.empty()) return true;
-  if (::geteuid() == 0) FAIL("as root, the test must get a network of its own: " << why);
-  WARN(kSkippedMarker << "no network namespace of the test's own (" << why
-                      << "): discovery is not tested, so that no multicast leaves the machine");
-  return false;
-}
 
 std::string discoveryConfig(TempDir& dir, const std::string& file, const std::string& name) {
   return writeServerConfig(dir.sub(file), std::nullopt,
@@ -107,7 +94,7 @@ constexpr std::uint16_t kPort = hills::protocol::kDiscoveryPort;
 
 TEST_CASE("clients find their server by name on the LAN and sync through it",
           "[integration][discovery]") {
-  if (!isolated()) return;
+  if (!ownNetwork()) return;
   TempDir dir;
   ServerProcess server(dir.sub("server"), discoveryConfig(dir, "server.json", "plm"));
   REQUIRE(eventually(
@@ -131,7 +118,7 @@ TEST_CASE("clients find their server by name on the LAN and sync through it",
 
 TEST_CASE("a server of another name is not chosen, and the client finds its own once it answers",
           "[integration][discovery]") {
-  if (!isolated()) return;
+  if (!ownNetwork()) return;
   TempDir dir;
   ServerProcess other(dir.sub("other"), discoveryConfig(dir, "other.json", "warehouse"));
   REQUIRE(eventually([&] {
@@ -160,7 +147,7 @@ TEST_CASE(
     "a pinned replica ignores another server answering its server's name, and follows "
     "its own to a new address",
     "[integration][discovery]") {
-  if (!isolated()) return;
+  if (!ownNetwork()) return;
   TempDir dir;
   std::string pinned;
   {
@@ -198,7 +185,7 @@ TEST_CASE(
     "garbage on the discovery port does not stop the server, and a flood of queries is "
     "answered within the limit",
     "[integration][discovery]") {
-  if (!isolated()) return;
+  if (!ownNetwork()) return;
   TempDir dir;
   ServerProcess server(dir.sub("server"), discoveryConfig(dir, "server.json", "plm"));
   REQUIRE(eventually(
@@ -257,7 +244,7 @@ TEST_CASE(
 
 TEST_CASE("over TLS a reply advertises the certificate, and one not expected is ignored",
           "[integration][discovery][tls]") {
-  if (!isolated()) return;
+  if (!ownNetwork()) return;
   TempDir dir;
   auto certificate = selfSigned(dir.path(), "server");
   auto other = selfSigned(dir.path(), "other");

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "own_network.h"
 #include "sync_fixtures.h"
 #include "tools_fixtures.h"
 
@@ -70,4 +71,41 @@ TEST_CASE("borrows reaches a TLS server by its fingerprint and refuses another c
                           "reader-token"});
   CHECK(unsaid.status == 1);
   CHECK(unsaid.err.find("--fingerprint") != std::string::npos);
+}
+
+TEST_CASE("borrows finds a server by name on the LAN, and says when none answers as asked",
+          "[tools][remote][discovery]") {
+  if (!ownNetwork()) return;
+  TempDir dir;
+  auto certificate = selfSigned(dir.path(), "server");
+  auto other = selfSigned(dir.path(), "other");
+  ServerProcess server(dir.sub("server"), writeServerConfig(dir.sub("config.json"), certificate,
+                                                            R"("discovery": {"name": "plm"})"));
+  REQUIRE(eventually(
+      [&] { return server.log().find("answering discovery for 'plm'") != std::string::npos; }));
+  auto borrows = [&](const std::string& at, const std::string& fingerprint) {
+    return runHills({"borrows", "--fingerprint", fingerprint, "--server", at, "--name", "reader",
+                     "--token", "reader-token"});
+  };
+
+  auto found = borrows("discover:plm", certificate.fingerprint);
+  INFO(found.err);
+  CHECK(found.status == 0);
+  CHECK(found.out.find("0 borrows") != std::string::npos);
+
+  auto nobody = borrows("discover:warehouse", certificate.fingerprint);
+  CHECK(nobody.status == 1);
+  CHECK(nobody.err.find("no hills-server named \"warehouse\" answered on 239.255.74.20:7420") !=
+        std::string::npos);
+
+  // The server answers with its certificate, which is not the one given:
+  // it is not taken, and the error says what answered.
+  auto another = borrows("discover:plm", other.fingerprint);
+  CHECK(another.status == 1);
+  CHECK(another.err.find("answered from") != std::string::npos);
+  CHECK(another.err.find(certificate.fingerprint) != std::string::npos);
+
+  auto malformed = borrows("discover:plm@10.0.0.5:7420", certificate.fingerprint);
+  CHECK(malformed.status == 1);
+  CHECK(malformed.err.find("'10.0.0.5' is not a multicast address") != std::string::npos);
 }

@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "hills/discovery.h"
 #include "hills/protocol.h"
 #include "hills/tls.h"
 
@@ -22,18 +23,23 @@ struct RemoteArgs {
   KeyArg key;
 };
 
+// How long a "discover:NAME" waits for its server's reply, as a Client
+// does (ClientOptions::discoveryTimeout).
+constexpr kj::Duration kDiscoveryTimeout = 1 * kj::SECONDS;
+
+// The server as the user named it, and where it was found.
+std::string where(const std::string& named, const std::string& found) {
+  return named == found ? named : named + " (" + found + ")";
+}
+
 // Connects, says hello (no schemas: the tool declares no trees) and runs
 // fn(session) to completion, at most 10 seconds in all.
 template <class F>
 void withSession(const RemoteArgs& args, F&& fn) {
   if (args.server.empty() || args.name.empty()) {
-    throw Error(ErrorCode::kInvalidArgument, "--server HOST:PORT and --name are needed");
+    throw Error(ErrorCode::kInvalidArgument,
+                "--server HOST:PORT (or discover:NAME) and --name are needed");
   }
-  auto io = kj::setupAsyncIo();
-  auto& timer = io.provider->getTimer();
-  auto address = timer.timeoutAfter(10 * kj::SECONDS,
-                                    io.provider->getNetwork().parseAddress(args.server, 7420))
-                     .wait(io.waitScope);
   // No replica to pin a certificate in: the server is verified against a
   // fingerprint or a CA, or spoken to in plain text, as the user says.
   if (!args.plaintext && args.trust.fingerprint.empty() && args.trust.caFile.empty()) {
@@ -42,17 +48,31 @@ void withSession(const RemoteArgs& args, F&& fn) {
                 "it at start) or --ca-file FILE; or --plaintext for a server configured "
                 "\"plaintext\": true");
   }
+  auto target = protocol::discoveryTarget(args.server);  // refuses a malformed "discover:"
+  auto io = kj::setupAsyncIo();
+  auto& timer = io.provider->getTimer();
+  std::string server = args.server;  // "host:port" once discovered
   kj::Own<kj::AsyncIoStream> stream;
   try {
+    if (target) {
+      // What the reply must show: the certificate the user trusts, or none
+      // at all over plain TCP; the connection checks it again.
+      protocol::DiscoveryPins pins;
+      if (!args.plaintext) pins.fingerprint = args.trust.fingerprint;
+      server = protocol::discover(io, *target, pins, kDiscoveryTimeout).wait(io.waitScope).address;
+    }
+    auto address = timer.timeoutAfter(10 * kj::SECONDS,
+                                      io.provider->getNetwork().parseAddress(server, 7420))
+                       .wait(io.waitScope);
     stream = args.plaintext
                  ? timer.timeoutAfter(10 * kj::SECONDS, address->connect()).wait(io.waitScope)
                  : timer.timeoutAfter(10 * kj::SECONDS,
-                                      protocol::connectTls(*address, args.server, args.trust))
+                                      protocol::connectTls(*address, server, args.trust))
                        .wait(io.waitScope)
                        .stream;
   } catch (const kj::Exception& e) {
     Error error = protocol::toError(e);
-    throw Error(error.code(), "server " + args.server + ": " + error.what());
+    throw Error(error.code(), "server " + where(args.server, server) + ": " + error.what());
   }
   capnp::TwoPartyClient client(*stream);
   auto gate = client.bootstrap().castAs<sync::Gate>();
@@ -67,7 +87,7 @@ void withSession(const RemoteArgs& args, F&& fn) {
     fn(session, timer, io.waitScope);
   } catch (const kj::Exception& e) {
     Error error = protocol::toError(e);
-    throw Error(error.code(), "server " + args.server + ": " + error.what());
+    throw Error(error.code(), "server " + where(args.server, server) + ": " + error.what());
   }
 }
 
@@ -104,7 +124,9 @@ void breakBorrow(const RemoteArgs& args) {
 kj::MainBuilder& serverOptions(kj::MainBuilder& b, std::shared_ptr<RemoteArgs> args) {
   return b
       .addOptionWithArg({"server"}, [args](kj::StringPtr v) { args->server = v; return true; },
-                        "<HOST:PORT>", "The sync server (port 7420 when left out).")
+                        "<HOST:PORT>", "The sync server (port 7420 when left out), or "
+                        "discover:NAME[@GROUP:PORT] for the server the LAN's discovery finds "
+                        "by that name.")
       .addOptionWithArg({"name"}, [args](kj::StringPtr v) { args->name = v; return true; },
                         "<NAME>", "A client name the server's configuration lists.")
       .addOptionWithArg({"token"}, [args](kj::StringPtr v) { args->token = v; return true; },

@@ -1,8 +1,10 @@
 // LAN discovery of hills-server over UDP multicast: the datagrams of
-// schemas/hills/discovery.capnp, read and written, and the sockets both
-// sides send them on. A reply tells where a server is; it proves nothing
-// (anyone on the LAN can send one): the client verifies the server it then
-// connects to as it verifies any other (TLS, pinned uuid).
+// schemas/hills/discovery.capnp, read and written, the sockets both sides
+// send them on, and the search for the server "discover:NAME" names (a
+// Client's server, the `hills` command's --server). A reply tells where a
+// server is; it proves nothing (anyone on the LAN can send one): the
+// client verifies the server it then connects to as it verifies any other
+// (TLS, pinned uuid).
 #pragma once
 
 #include <kj/async-io.h>
@@ -102,5 +104,44 @@ DiscoverySocket openDiscoveryPort(kj::LowLevelAsyncIoProvider& io, const Discove
 // group when the kernel refuses it (no route to the group).
 void sendToGroup(const DiscoverySocket& socket, const DiscoveryGroup& where,
                  const std::vector<std::byte>& datagram);
+
+// --- finding a server: what "discover:NAME" asks -------------------------
+
+// What "discover:NAME" or "discover:NAME@GROUP:PORT" names.
+struct DiscoveryTarget {
+  std::string name;
+  DiscoveryGroup where;  // the default group and port unless given
+};
+
+// The target `server` names; nullopt when it does not start with
+// "discover:" (a "host:port"). Throws Error(kInvalidArgument) for one that
+// does and is malformed: no name, a name whyNotName refuses, a group that
+// is not IPv4 multicast, a port that is not 1 to 65535.
+std::optional<DiscoveryTarget> discoveryTarget(const std::string& server);
+
+// What a discovery reply must show to be taken: the pinned uuid, the
+// fingerprint the caller expects (empty: any).
+struct DiscoveryPins {
+  std::string uuid;
+  std::string fingerprint;
+};
+
+// The server a discovery found.
+struct Discovered {
+  std::string address;      // "host:port" to connect to
+  std::string uuid;         // as it claims: verified by the hello, not here
+  std::string fingerprint;  // as it advertises: verified by TLS, not here
+};
+
+// Sends the query at once and again every timeout / 4 (a datagram may be
+// lost), and resolves with the first reply to it that names target.name
+// and matches `pins`; replies of other servers, to older queries, or
+// showing another uuid or fingerprint are ignored. Rejects with a hills
+// error (toException) kOffline at the timeout: 'no hills-server named
+// "NAME" answered on GROUP:PORT within N ms', followed by what was ignored
+// and why; kIo when the query cannot be sent (no multicast route). Runs on
+// the event loop of `io`, which must outlive the promise.
+kj::Promise<Discovered> discover(kj::AsyncIoContext& io, DiscoveryTarget target, DiscoveryPins pins,
+                                 kj::Duration timeout);
 
 }  // namespace hills::protocol

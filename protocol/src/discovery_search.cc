@@ -1,17 +1,13 @@
-// How a client finds its server on the LAN (client/src/discovery.h), and
-// where the sync engine connects (SyncEngine::locate).
-#include "discovery.h"
-
+// The search for the server "discover:NAME" names (hills/discovery.h).
 #include <charconv>
 #include <random>
 #include <vector>
 
-#include "client_impl.h"
+#include "hills/discovery.h"
 #include "hills/error.h"
 #include "hills/protocol.h"
-#include "hills/tls.h"
 
-namespace hills::client {
+namespace hills::protocol {
 
 namespace {
 
@@ -22,7 +18,7 @@ constexpr std::size_t kReasonsKept = 3;
 
 // One discovery in progress: its socket, its query, what it ignored.
 struct Search {
-  protocol::DiscoverySocket socket;
+  DiscoverySocket socket;
   kj::Own<kj::DatagramReceiver> receiver;
   DiscoveryTarget target;
   DiscoveryPins pins;
@@ -48,7 +44,7 @@ std::uint64_t randomNonce() {
 
 // The query, sent `left` more times, timeout / 4 apart.
 kj::Promise<void> sendQueries(Search& s, kj::Timer& timer, kj::Duration every, unsigned left) {
-  protocol::translated([&] { protocol::sendToGroup(s.socket, s.target.where, s.query); });
+  translated([&] { sendToGroup(s.socket, s.target.where, s.query); });
   if (left <= 1) return kj::NEVER_DONE;
   return timer.afterDelay(every).then(
       [&s, &timer, every, left] { return sendQueries(s, timer, every, left - 1); });
@@ -57,7 +53,7 @@ kj::Promise<void> sendQueries(Search& s, kj::Timer& timer, kj::Duration every, u
 // Why `reply`, from `from`, is not the server looked for: empty when it
 // is; "-" when it is no answer to this query (another nonce or name), to
 // drop without a word.
-std::string whyNot(const Search& s, const protocol::DiscoveryReply& reply,
+std::string whyNot(const Search& s, const DiscoveryReply& reply,
                    const std::string& from) {
   if (reply.nonce != s.nonce || reply.name != s.target.name) return "-";  // not an answer to us
   if (!s.pins.uuid.empty() && reply.uuid != s.pins.uuid) {
@@ -78,7 +74,7 @@ kj::Promise<Discovered> receiveReplies(Search& s) {
     auto content = s.receiver->getContent();
     std::string from = s.receiver->getSource().toString().cStr();
     std::string host = from.substr(0, from.rfind(':'));
-    auto reply = content.isTruncated ? std::nullopt : protocol::decodeReply(content.value);
+    auto reply = content.isTruncated ? std::nullopt : decodeReply(content.value);
     if (reply) {
       std::string why = whyNot(s, *reply, from);
       if (why.empty()) {
@@ -115,13 +111,13 @@ std::optional<DiscoveryTarget> discoveryTarget(const std::string& server) {
   DiscoveryTarget out;
   auto at = rest.rfind('@');
   out.name = rest.substr(0, at);
-  if (auto why = protocol::whyNotName(out.name); !why.empty()) refuse(why);
+  if (auto why = whyNotName(out.name); !why.empty()) refuse(why);
   if (at == std::string::npos) return out;
   std::string where = rest.substr(at + 1);
   auto colon = where.rfind(':');
   if (colon == std::string::npos) refuse("'" + where + "' has no port");
   out.where.group = where.substr(0, colon);
-  if (auto why = protocol::whyNotGroup(out.where.group); !why.empty()) refuse(why);
+  if (auto why = whyNotGroup(out.where.group); !why.empty()) refuse(why);
   std::string port = where.substr(colon + 1);
   unsigned value = 0;
   auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), value);
@@ -138,15 +134,15 @@ kj::Promise<Discovered> discover(kj::AsyncIoContext& io, DiscoveryTarget target,
     auto s = kj::heap<Search>();
     s->target = std::move(target);
     s->pins = std::move(pins);
-    s->socket = protocol::openDiscoveryPort(*io.lowLevelProvider, s->target.where, {}, false);
-    s->receiver = s->socket.port->makeReceiver({protocol::kMaxDatagram, 0});
+    s->socket = openDiscoveryPort(*io.lowLevelProvider, s->target.where, {}, false);
+    s->receiver = s->socket.port->makeReceiver({kMaxDatagram, 0});
     s->nonce = randomNonce();
-    s->query = protocol::encodeQuery({s->target.name, s->nonce});
+    s->query = encodeQuery({s->target.name, s->nonce});
     Search& ref = *s;
     kj::Timer& timer = io.provider->getTimer();
     auto late = timer.afterDelay(timeout).then([&ref, timeout]() -> Discovered {
       kj::throwFatalException(
-          protocol::toException(Error(ErrorCode::kOffline, noAnswer(ref, timeout))));
+          toException(Error(ErrorCode::kOffline, noAnswer(ref, timeout))));
     });
     auto sending =
         sendQueries(ref, timer, timeout / kQueries, kQueries).then([]() -> kj::Promise<Discovered> {
@@ -159,38 +155,4 @@ kj::Promise<Discovered> discover(kj::AsyncIoContext& io, DiscoveryTarget target,
   });
 }
 
-}  // namespace hills::client
-
-namespace hills {
-
-kj::Promise<std::string> SyncEngine::locate(std::string server) {
-  return kj::evalNow([&]() -> kj::Promise<std::string> {
-    auto target = client::discoveryTarget(server);
-    if (!target) {
-      std::lock_guard lock(client_.mutex);
-      client_.state.serverAddress = server;
-      return server;
-    }
-    // A reply proves nothing: it only spares connecting to a server the
-    // hello or TLS would refuse anyway.
-    client::DiscoveryPins pins;
-    client_.db.read([&](const ReadTxn& txn) {
-      pins.uuid = client_.replica->pinnedServer(txn);
-      if (!client_.options.plaintext && client_.options.tls.caFile.empty()) {
-        pins.fingerprint = client_.replica->pinnedFingerprint(txn);
-      }
-    });
-    if (!client_.options.tls.fingerprint.empty()) {
-      pins.fingerprint = protocol::normalFingerprint(client_.options.tls.fingerprint);
-    }
-    return client::discover(io_, *target, std::move(pins),
-                            client_.options.discoveryTimeout.count() * kj::MILLISECONDS)
-        .then([this](client::Discovered found) {
-          std::lock_guard lock(client_.mutex);
-          client_.state.serverAddress = found.address;
-          return found.address;
-        });
-  });
-}
-
-}  // namespace hills
+}  // namespace hills::protocol

@@ -1,16 +1,18 @@
-// What a client's "discover:" server names (client/src/discovery.cc).
-#include "discovery.h"
+// What a "discover:" server names (protocol/src/discovery_search.cc);
+// the search itself runs in tests/integration/discovery_test.cc and
+// tests/tools/remote_test.cc, in a network of their own.
+#include "hills/discovery.h"
 
 #include <catch2/catch.hpp>
 
 #include "error_of.h"
 
 using hills::ErrorCode;
-using hills::client::discoveryTarget;
+using hills::protocol::discoveryTarget;
 using namespace hills::test;
 
 TEST_CASE("discover:NAME names a server on the default group, and a group may be given",
-          "[client][discovery]") {
+          "[protocol][discovery]") {
   CHECK_FALSE(discoveryTarget("10.0.0.5:7420"));
   CHECK_FALSE(discoveryTarget("plm-server"));
 
@@ -27,7 +29,7 @@ TEST_CASE("discover:NAME names a server on the default group, and a group may be
   CHECK(given->where.port == 9999);
 }
 
-TEST_CASE("a malformed discover: server is refused, saying what is wrong", "[client][discovery]") {
+TEST_CASE("a malformed discover: server is refused, saying what is wrong", "[protocol][discovery]") {
   auto refusal = [](const std::string& server) {
     return errorOf([&] { discoveryTarget(server); });
   };
