@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "field_paths.h"
 #include "value_text.h"
 #include "workspace.h"
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "hills/key.h"
+#include "field_paths.h"
 #include "value_text.h"
 #include "workspace.h"
 

@@ -10,6 +10,7 @@
 
 #include "hills/database.h"
 #include "hills/key.h"
+#include "field_paths.h"
 #include "value_text.h"
 
 namespace hills::viewer {

@@ -1,6 +1,6 @@
 // How the viewer shows stored values without compiled types: the text of a
 // table cell or of one field, type names, references and pictures in Data
-// fields. Works on Cap'n Proto's dynamic readers (or a FieldReader) over a
+// fields (a record's fields as paths and leaves: field_paths.h). Works on Cap'n Proto's dynamic readers (or a FieldReader) over a
 // tree's stored schema; no Qt, so the rules are tested on their own.
 #pragma once
 
@@ -83,36 +83,5 @@ DataKind dataKind(capnp::Data::Reader bytes);
 // Bytes as hex pairs, 16 to a line with the offset first, at most
 // `maxBytes` of them ("… 1,204 bytes more" after).
 std::string hexDump(capnp::Data::Reader bytes, std::size_t maxBytes = 4096);
-
-// One field of a record on the way to a leaf: its name and, for an element
-// of a list, its index.
-struct PathStep {
-  std::string name;  // a field's name, or empty for a list element
-  std::uint32_t index = 0;
-};
-
-// "lines[2].designators[0]".
-std::string pathText(const std::vector<PathStep>& path);
-
-// Every leaf of a record as (path, text), depth first in schema order:
-// what a field-by-field comparison of two revisions compares. Unset
-// pointer fields and inactive union members are left out; a reference is a
-// leaf ("parts 42/1"), so is Data (its hex).
-struct Leaf {
-  std::string path;
-  std::string text;
-};
-std::vector<Leaf> leaves(capnp::DynamicStruct::Reader record);
-
-// One line of a field-by-field comparison.
-struct FieldDiff {
-  std::string path;
-  std::string before;  // empty when only `after` has the field
-  std::string after;   // empty when only `before` has it
-};
-// The fields whose text differs between two records of one tree, in the
-// order of `after`'s leaves then those only `before` has.
-std::vector<FieldDiff> diff(capnp::DynamicStruct::Reader before,
-                            capnp::DynamicStruct::Reader after);
 
 }  // namespace hills::viewer
