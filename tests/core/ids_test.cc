@@ -1,5 +1,4 @@
 #include <capnp/serialize.h>
-#include <lmdb.h>
 
 #include <catch2/catch.hpp>
 #include <cstring>
@@ -8,6 +7,7 @@
 #include "error_of.h"
 #include "hills/meta.capnp.h"
 #include "plm_fixtures.h"
+#include "raw_lmdb.h"
 #include "temp_dir.h"
 
 using hills::ErrorCode;
@@ -16,6 +16,7 @@ using hills::test::errorOf;
 using hills::test::makePart;
 using hills::test::plmOptions;
 using hills::test::TempDir;
+using hills::test::withRawTable;
 
 namespace {
 
@@ -23,22 +24,15 @@ namespace {
 // its _meta table, read through LMDB itself: (next, end) pairs.
 std::vector<std::pair<std::uint64_t, std::uint64_t>> storedRanges(const std::string& dir,
                                                                   const std::string& tree) {
-  MDB_env* env;
-  REQUIRE(mdb_env_create(&env) == 0);
-  mdb_env_set_maxdbs(env, 64);
-  REQUIRE(mdb_env_open(env, dir.c_str(), MDB_RDONLY, 0664) == 0);
-  MDB_txn* txn;
-  REQUIRE(mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn) == 0);
-  MDB_dbi dbi;
-  REQUIRE(mdb_dbi_open(txn, "_meta", 0, &dbi) == 0);
   std::string key = "ids:" + tree;
-  MDB_val k{key.size(), key.data()}, v;
-  REQUIRE(mdb_get(txn, dbi, &k, &v) == 0);
   // A single segment without a segment table, as hills stores values.
-  std::vector<capnp::word> words(v.mv_size / sizeof(capnp::word));
-  std::memcpy(words.data(), v.mv_data, words.size() * sizeof(capnp::word));
-  mdb_txn_abort(txn);
-  mdb_env_close(env);
+  auto words = withRawTable(dir, "_meta", false, [&](MDB_txn* txn, MDB_dbi dbi) {
+    MDB_val k{key.size(), key.data()}, v;
+    REQUIRE(mdb_get(txn, dbi, &k, &v) == 0);
+    std::vector<capnp::word> out(v.mv_size / sizeof(capnp::word));
+    std::memcpy(out.data(), v.mv_data, out.size() * sizeof(capnp::word));
+    return out;
+  });
   kj::ArrayPtr<const capnp::word> segments[1] = {kj::arrayPtr(words.data(), words.size())};
   capnp::SegmentArrayMessageReader message(kj::arrayPtr(segments, 1));
   std::vector<std::pair<std::uint64_t, std::uint64_t>> out;

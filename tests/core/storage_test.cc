@@ -1,5 +1,4 @@
 #include <capnp/serialize.h>
-#include <lmdb.h>
 
 #include <catch2/catch.hpp>
 #include <cstring>
@@ -7,6 +6,7 @@
 #include <random>
 
 #include "plm_fixtures.h"
+#include "raw_lmdb.h"
 #include "state.h"
 #include "temp_dir.h"
 
@@ -15,6 +15,7 @@ using hills::Key;
 using hills::test::makePart;
 using hills::test::plmOptions;
 using hills::test::TempDir;
+using hills::test::withRawTable;
 
 namespace {
 
@@ -37,19 +38,11 @@ std::pair<std::uintptr_t, std::uintptr_t> mappingOf(const std::string& file) {
 
 // Overwrites the stored value of parts(id, 0) with `bytes`, through LMDB itself.
 void overwriteValue(const std::string& dir, std::uint64_t id, const std::string& bytes) {
-  MDB_env* env;
-  REQUIRE(mdb_env_create(&env) == 0);
-  mdb_env_set_maxdbs(env, 16);
-  REQUIRE(mdb_env_open(env, dir.c_str(), 0, 0664) == 0);
-  MDB_txn* txn;
-  REQUIRE(mdb_txn_begin(env, nullptr, 0, &txn) == 0);
-  MDB_dbi dbi;
-  REQUIRE(mdb_dbi_open(txn, "parts", 0, &dbi) == 0);
-  auto key = hills::detail::encodeKey(id, 0);
-  MDB_val k{key.size(), key.data()}, v{bytes.size(), const_cast<char*>(bytes.data())};
-  REQUIRE(mdb_put(txn, dbi, &k, &v, 0) == 0);
-  REQUIRE(mdb_txn_commit(txn) == 0);
-  mdb_env_close(env);
+  withRawTable(dir, "parts", true, [&](MDB_txn* txn, MDB_dbi dbi) {
+    auto key = hills::detail::encodeKey(id, 0);
+    MDB_val k{key.size(), key.data()}, v{bytes.size(), const_cast<char*>(bytes.data())};
+    REQUIRE(mdb_put(txn, dbi, &k, &v, 0) == 0);
+  });
 }
 
 }  // namespace

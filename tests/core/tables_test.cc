@@ -1,7 +1,6 @@
 // What write hooks keep beside the trees (core/src/tables.cc): their
 // internal tables, properties, and the callbacks of a transaction's end.
 #include <capnp/message.h>
-#include <lmdb.h>
 
 #include <catch2/catch.hpp>
 #include <memory>
@@ -12,6 +11,7 @@
 #include "error_of.h"
 #include "hills/write_hook.h"
 #include "plm_fixtures.h"
+#include "raw_lmdb.h"
 #include "temp_dir.h"
 
 using hills::ErrorCode;
@@ -19,6 +19,7 @@ using hills::test::errorOf;
 using hills::test::makePart;
 using hills::test::plmOptions;
 using hills::test::TempDir;
+using hills::test::rawHasTable;
 
 namespace {
 
@@ -198,29 +199,14 @@ TEST_CASE("a plain database opens none of the tables of sync", "[core][tables]")
     db.write([](hills::WriteTxn& txn) { txn.tree<plm::Part>().create(makePart(1)); });
     hills::Database hooked(dir.sub("hooked"), withTables({"_borrows"}));
   }
-  // Whether LMDB knows a table of that name, asked without creating it.
-  auto lmdbHas = [](const std::string& path, const char* name) {
-    MDB_env* env;
-    REQUIRE(mdb_env_create(&env) == 0);
-    mdb_env_set_maxdbs(env, 64);
-    REQUIRE(mdb_env_open(env, path.c_str(), MDB_RDONLY, 0664) == 0);
-    MDB_txn* txn;
-    REQUIRE(mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn) == 0);
-    MDB_dbi dbi;
-    int rc = mdb_dbi_open(txn, name, 0, &dbi);
-    mdb_txn_abort(txn);
-    mdb_env_close(env);
-    REQUIRE((rc == 0 || rc == MDB_NOTFOUND));
-    return rc == 0;
-  };
   for (const char* name : sync) {
     CAPTURE(name);
-    CHECK_FALSE(lmdbHas(dir.sub("plain"), name));
+    CHECK_FALSE(rawHasTable(dir.sub("plain"), name));
   }
   // The check can tell: a hook's table is there, and so are hills' own.
-  CHECK(lmdbHas(dir.sub("hooked"), "_borrows"));
-  CHECK(lmdbHas(dir.sub("plain"), "parts"));
-  CHECK(lmdbHas(dir.sub("plain"), "_log"));
+  CHECK(rawHasTable(dir.sub("hooked"), "_borrows"));
+  CHECK(rawHasTable(dir.sub("plain"), "parts"));
+  CHECK(rawHasTable(dir.sub("plain"), "_log"));
 }
 
 TEST_CASE("properties round-trip and hills' own keys are refused", "[core][properties]") {

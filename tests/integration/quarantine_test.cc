@@ -3,7 +3,6 @@
 // against real hills-server processes on 127.0.0.1.
 #include <capnp/any.h>
 #include <capnp/message.h>
-#include <lmdb.h>
 
 #include <catch2/catch.hpp>
 #include <memory>
@@ -15,6 +14,7 @@
 #include "hills/indexes.h"
 #include "hills/record.capnp.h"
 #include "plm_fixtures.h"
+#include "raw_lmdb.h"
 #include "server_process.h"
 #include "sync_fixtures.h"
 #include "temp_dir.h"
@@ -200,39 +200,31 @@ TEST_CASE("a change whose value does not decode as a record waits in the quarant
         .getPointerSection()[0]
         .initAsAnyStruct(1, 0);
     auto words = value.getSegmentsForOutput()[0];
-    MDB_env* env = nullptr;
-    REQUIRE(mdb_env_create(&env) == 0);
-    mdb_env_set_maxdbs(env, 64);
-    REQUIRE(mdb_env_open(env, dir.sub("server").c_str(), 0, 0664) == 0);
-    MDB_txn* txn = nullptr;
-    REQUIRE(mdb_txn_begin(env, nullptr, 0, &txn) == 0);
-    MDB_dbi log;
-    REQUIRE(mdb_dbi_open(txn, "_log", 0, &log) == 0);
-    MDB_cursor* cursor;
-    REQUIRE(mdb_cursor_open(txn, log, &cursor) == 0);
-    MDB_val k, v;
-    REQUIRE(mdb_cursor_get(cursor, &k, &v, MDB_LAST) == 0);
-    for (std::size_t i = 0; i < 8; ++i) {
-      poisonedSequence = (poisonedSequence << 8) | static_cast<unsigned char*>(k.mv_data)[i];
-    }
-    mdb_cursor_close(cursor);
-    ++poisonedSequence;
-    capnp::MallocMessageBuilder entry;
-    auto change = entry.initRoot<hills::wire::Change>();
-    change.setSequence(poisonedSequence);
-    change.setKind(hills::wire::ChangeKind::CREATED);
-    change.setTree("parts");
-    change.setId(1ull << 40);
-    change.setOrigin("old-server");
-    change.setValue(kj::arrayPtr(words.begin(), words.size()).asBytes());
-    auto segment = entry.getSegmentsForOutput();
-    REQUIRE(segment.size() == 1);
-    unsigned char key[8];
-    for (int i = 0; i < 8; ++i) key[i] = static_cast<unsigned char>(poisonedSequence >> (56 - 8 * i));
-    MDB_val kk{8, key}, vv{segment[0].asBytes().size(), const_cast<kj::byte*>(segment[0].asBytes().begin())};
-    REQUIRE(mdb_put(txn, log, &kk, &vv, 0) == 0);
-    REQUIRE(mdb_txn_commit(txn) == 0);
-    mdb_env_close(env);
+    withRawTable(dir.sub("server"), "_log", true, [&](MDB_txn* txn, MDB_dbi log) {
+      MDB_cursor* cursor;
+      REQUIRE(mdb_cursor_open(txn, log, &cursor) == 0);
+      MDB_val k, v;
+      REQUIRE(mdb_cursor_get(cursor, &k, &v, MDB_LAST) == 0);
+      for (std::size_t i = 0; i < 8; ++i) {
+        poisonedSequence = (poisonedSequence << 8) | static_cast<unsigned char*>(k.mv_data)[i];
+      }
+      mdb_cursor_close(cursor);
+      ++poisonedSequence;
+      capnp::MallocMessageBuilder entry;
+      auto change = entry.initRoot<hills::wire::Change>();
+      change.setSequence(poisonedSequence);
+      change.setKind(hills::wire::ChangeKind::CREATED);
+      change.setTree("parts");
+      change.setId(1ull << 40);
+      change.setOrigin("old-server");
+      change.setValue(kj::arrayPtr(words.begin(), words.size()).asBytes());
+      auto segment = entry.getSegmentsForOutput();
+      REQUIRE(segment.size() == 1);
+      unsigned char key[8];
+      for (int i = 0; i < 8; ++i) key[i] = static_cast<unsigned char>(poisonedSequence >> (56 - 8 * i));
+      MDB_val kk{8, key}, vv{segment[0].asBytes().size(), const_cast<kj::byte*>(segment[0].asBytes().begin())};
+      REQUIRE(mdb_put(txn, log, &kk, &vv, 0) == 0);
+    });
   }
   ServerProcess server(dir.sub("server"), config, port);
   hills::Client a(dir.sub("A"), clientOptions("A", server.address()));

@@ -1,32 +1,12 @@
-#include <lmdb.h>
 
 #include <catch2/catch.hpp>
 
 #include <cstring>
 
+#include "raw_lmdb.h"
 #include "tools_fixtures.h"
 
 using namespace hills::test;
-
-namespace {
-
-// Runs fn on the raw LMDB table `table` of the database in `dir` (closed).
-template <class F>
-void withRawTable(const std::string& dir, const char* table, unsigned flags, F&& fn) {
-  MDB_env* env = nullptr;
-  REQUIRE(mdb_env_create(&env) == 0);
-  mdb_env_set_maxdbs(env, 64);
-  REQUIRE(mdb_env_open(env, dir.c_str(), 0, 0664) == 0);
-  MDB_txn* txn = nullptr;
-  REQUIRE(mdb_txn_begin(env, nullptr, 0, &txn) == 0);
-  MDB_dbi dbi;
-  REQUIRE(mdb_dbi_open(txn, table, flags, &dbi) == 0);
-  fn(txn, dbi);
-  REQUIRE(mdb_txn_commit(txn) == 0);
-  mdb_env_close(env);
-}
-
-}  // namespace
 
 TEST_CASE("verify passes a sound database and says what it checked", "[tools][verify]") {
   TempDir dir;
@@ -47,7 +27,7 @@ TEST_CASE("verify passes a sound database and says what it checked", "[tools][ve
 TEST_CASE("verify names a record whose bytes were flipped", "[tools][verify]") {
   TempDir dir;
   makePlmDatabase(dir.sub("db"), 10);
-  withRawTable(dir.sub("db"), "parts", 0, [](MDB_txn* txn, MDB_dbi dbi) {
+  withRawTable(dir.sub("db"), "parts", true, [](MDB_txn* txn, MDB_dbi dbi) {
     unsigned char key[16] = {0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0};
     MDB_val k{sizeof(key), key}, v;
     REQUIRE(mdb_get(txn, dbi, &k, &v) == 0);
@@ -65,14 +45,15 @@ TEST_CASE("verify names a record whose bytes were flipped", "[tools][verify]") {
 TEST_CASE("verify names an index entry that was deleted", "[tools][verify]") {
   TempDir dir;
   makePlmDatabase(dir.sub("db"), 30);
-  withRawTable(dir.sub("db"), "_index:bomRefs", MDB_DUPSORT, [](MDB_txn* txn, MDB_dbi dbi) {
+  auto deleteFirst = [](MDB_txn* txn, MDB_dbi dbi) {
     MDB_cursor* c;
     REQUIRE(mdb_cursor_open(txn, dbi, &c) == 0);
     MDB_val k, v;
     REQUIRE(mdb_cursor_get(c, &k, &v, MDB_FIRST) == 0);
     REQUIRE(mdb_cursor_del(c, 0) == 0);
     mdb_cursor_close(c);
-  });
+  };
+  withRawTable(dir.sub("db"), "_index:bomRefs", true, deleteFirst, MDB_DUPSORT);
   auto r = runHills({"verify", dir.sub("db")});
   CHECK(r.status == 1);
   CHECK(r.out.find("FINDING index 'bomRefs' (tree boms): a rebuild has the entry") !=
@@ -84,7 +65,7 @@ TEST_CASE("verify names a change log entry that no longer matches its record", "
   TempDir dir;
   makePlmDatabase(dir.sub("db"), 5);
   // A change that bypassed the log: the record differs from its newest entry.
-  withRawTable(dir.sub("db"), "parts", 0, [](MDB_txn* txn, MDB_dbi dbi) {
+  withRawTable(dir.sub("db"), "parts", true, [](MDB_txn* txn, MDB_dbi dbi) {
     unsigned char key[16] = {0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0};
     MDB_val k{sizeof(key), key}, v;
     REQUIRE(mdb_get(txn, dbi, &k, &v) == 0);
@@ -102,7 +83,7 @@ TEST_CASE("verify names a change log entry that no longer matches its record", "
 TEST_CASE("verify names a gap in the change log", "[tools][verify]") {
   TempDir dir;
   makePlmDatabase(dir.sub("db"), 5);
-  withRawTable(dir.sub("db"), "_log", 0, [](MDB_txn* txn, MDB_dbi dbi) {
+  withRawTable(dir.sub("db"), "_log", true, [](MDB_txn* txn, MDB_dbi dbi) {
     unsigned char key[8] = {0, 0, 0, 0, 0, 0, 0, 3};
     MDB_val k{sizeof(key), key};
     REQUIRE(mdb_del(txn, dbi, &k, nullptr) == 0);
