@@ -7,7 +7,6 @@
 #include <chrono>
 #include <csignal>
 #include <cstdint>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -28,18 +27,6 @@ using namespace hills::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-// A writes everything; "floor" (a pick-and-place machine) may read and
-// write parts and stock only; "shelf" may read every tree.
-std::string writeConfig(const std::string& path) {
-  std::ofstream out(path);
-  out << R"({"clients": [
-    {"name": "A", "token": "A-token", "write": true},
-    {"name": "floor", "token": "floor-token", "write": true, "trees": ["parts", "stock"]},
-    {"name": "shelf", "token": "shelf-token", "write": true}
-  ], "plaintext": true, "helloTimeoutMs": 1000})";
-  return path;
-}
 
 // Options of a replica of `trees` only.
 hills::ClientOptions partialOptions(const std::string& name, const std::string& server,
@@ -115,7 +102,7 @@ std::uint64_t countOf(const hills::Database& db) {
 TEST_CASE("a replica of parts and stock receives their changes and none of the boms",
           "[integration][partial]") {
   TempDir dir;
-  ServerProcess server(dir.path() + "/server", writeConfig(dir.path() + "/server.json"));
+  ServerProcess server(dir.path() + "/server", writeTreeLimitedConfig(dir.path() + "/server.json"));
   hills::Client a(dir.path() + "/a", clientOptions("A", server.address()));
   hills::Client floor(dir.path() + "/floor",
                       partialOptions("floor", server.address(), {"parts", "stock"}));
@@ -152,7 +139,7 @@ TEST_CASE("a replica of parts and stock receives their changes and none of the b
 TEST_CASE("a fresh partial replica starts from a snapshot of its trees only",
           "[integration][partial][snapshot]") {
   TempDir dir;
-  ServerProcess server(dir.path() + "/server", writeConfig(dir.path() + "/server.json"));
+  ServerProcess server(dir.path() + "/server", writeTreeLimitedConfig(dir.path() + "/server.json"));
   hills::Client a(dir.path() + "/a", clientOptions("A", server.address()));
   REQUIRE(a.waitConnected(10s));
   REQUIRE(hasIds(a));
@@ -192,7 +179,7 @@ TEST_CASE("a fresh partial replica starts from a snapshot of its trees only",
 TEST_CASE("a partial replica fetches a bom from the server, caches it and reads it offline",
           "[integration][partial][fetch]") {
   TempDir dir;
-  ServerProcess server(dir.path() + "/server", writeConfig(dir.path() + "/server.json"));
+  ServerProcess server(dir.path() + "/server", writeTreeLimitedConfig(dir.path() + "/server.json"));
   hills::Client a(dir.path() + "/a", clientOptions("A", server.address()));
   REQUIRE(a.waitConnected(10s));
   REQUIRE(hasIds(a));
@@ -250,7 +237,7 @@ TEST_CASE("a partial replica fetches a bom from the server, caches it and reads 
 TEST_CASE("a partial replica fetches many records in one call, in order, and reads them offline",
           "[integration][partial][fetch]") {
   TempDir dir;
-  ServerProcess server(dir.path() + "/server", writeConfig(dir.path() + "/server.json"));
+  ServerProcess server(dir.path() + "/server", writeTreeLimitedConfig(dir.path() + "/server.json"));
   hills::Client a(dir.path() + "/a", clientOptions("A", server.address()));
   REQUIRE(a.waitConnected(10s));
   REQUIRE(hasIds(a));
@@ -324,7 +311,7 @@ TEST_CASE("a partial replica fetches many records in one call, in order, and rea
 
 TEST_CASE("the read cache of a partial replica refuses local edits", "[integration][partial]") {
   TempDir dir;
-  ServerProcess server(dir.path() + "/server", writeConfig(dir.path() + "/server.json"));
+  ServerProcess server(dir.path() + "/server", writeTreeLimitedConfig(dir.path() + "/server.json"));
   hills::Client a(dir.path() + "/a", clientOptions("A", server.address()));
   REQUIRE(a.waitConnected(10s));
   REQUIRE(hasIds(a));
@@ -357,7 +344,7 @@ TEST_CASE("the read cache of a partial replica refuses local edits", "[integrati
 TEST_CASE("a client is refused clearly when it asks for a tree its configuration forbids",
           "[integration][partial][denied]") {
   TempDir dir;
-  ServerProcess server(dir.path() + "/server", writeConfig(dir.path() + "/server.json"));
+  ServerProcess server(dir.path() + "/server", writeTreeLimitedConfig(dir.path() + "/server.json"));
   hills::Client a(dir.path() + "/a", clientOptions("A", server.address()));
   REQUIRE(a.waitConnected(10s));
   REQUIRE(hasIds(a));
@@ -403,7 +390,7 @@ TEST_CASE("a client is refused clearly when it asks for a tree its configuration
 TEST_CASE("creating and checking out work for replicated trees and are refused for others",
           "[integration][partial]") {
   TempDir dir;
-  ServerProcess server(dir.path() + "/server", writeConfig(dir.path() + "/server.json"));
+  ServerProcess server(dir.path() + "/server", writeTreeLimitedConfig(dir.path() + "/server.json"));
   hills::Client a(dir.path() + "/a", clientOptions("A", server.address()));
   // shelf may read and write every tree, and follows parts and stock.
   hills::Client floor(dir.path() + "/shelf",
@@ -452,7 +439,7 @@ TEST_CASE("creating and checking out work for replicated trees and are refused f
 TEST_CASE("a replica opened again with more trees takes a snapshot of the added ones",
           "[integration][partial][snapshot]") {
   TempDir dir;
-  ServerProcess server(dir.path() + "/server", writeConfig(dir.path() + "/server.json"));
+  ServerProcess server(dir.path() + "/server", writeTreeLimitedConfig(dir.path() + "/server.json"));
   hills::Client a(dir.path() + "/a", clientOptions("A", server.address()));
   REQUIRE(a.waitConnected(10s));
   REQUIRE(hasIds(a));
@@ -517,7 +504,7 @@ TEST_CASE("a replica opened again with more trees takes a snapshot of the added 
 TEST_CASE("a client of protocol 3 is still served every tree, and one of protocol 2 is refused",
           "[integration][partial][protocol]") {
   TempDir dir;
-  ServerProcess server(dir.path() + "/server", writeConfig(dir.path() + "/server.json"));
+  ServerProcess server(dir.path() + "/server", writeTreeLimitedConfig(dir.path() + "/server.json"));
   hills::Client a(dir.path() + "/a", clientOptions("A", server.address()));
   REQUIRE(a.waitConnected(10s));
   REQUIRE(hasIds(a));

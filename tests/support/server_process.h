@@ -44,6 +44,19 @@ inline std::string writeServerConfig(const std::string& path,
   return path;
 }
 
+// Writes a configuration whose accounts are limited to trees: A writes
+// everything; "floor" (a pick-and-place machine) may read and write parts
+// and stock only; "shelf" may read and write every tree. Plain TCP.
+inline std::string writeTreeLimitedConfig(const std::string& path) {
+  std::ofstream out(path);
+  out << R"({"clients": [
+    {"name": "A", "token": "A-token", "write": true},
+    {"name": "floor", "token": "floor-token", "write": true, "trees": ["parts", "stock"]},
+    {"name": "shelf", "token": "shelf-token", "write": true}
+  ], "plaintext": true, "helloTimeoutMs": 1000})";
+  return path;
+}
+
 class ServerProcess {
  public:
   // Starts hills-server on `db` and waits (at most 10 s) for the line that

@@ -5,7 +5,6 @@
 #include <QSignalSpy>
 #include <QtTest>
 
-#include <fstream>
 
 #include "main_window.h"
 #include "record_fields_model.h"
@@ -110,15 +109,7 @@ class SyncTest : public QObject {
 
   void aClientOfSomeTreesShowsTheOthersAsNotReplicatedAndFetchesTheirRecords() {
     // An account limited to parts and stock, and one that may read every tree.
-    std::string config = dir_.sub("limited.json");
-    {
-      std::ofstream out(config);
-      out << R"({"clients": [
-        {"name": "A", "token": "A-token", "write": true},
-        {"name": "floor", "token": "floor-token", "write": true, "trees": ["parts", "stock"]},
-        {"name": "shelf", "token": "shelf-token", "write": true}
-      ], "plaintext": true, "helloTimeoutMs": 1000})";
-    }
+    std::string config = test::writeTreeLimitedConfig(dir_.sub("limited.json"));
     test::ServerProcess server(dir_.sub("limited-db"), config);
     Client a(dir_.sub("limited-a"), test::clientOptions("A", server.address()));
     QVERIFY(a.waitConnected(10s));
