@@ -57,12 +57,16 @@ void quarantine(WriteTxn& txn, wire::Change::Reader change, const Error& refusal
   put(txn, change, refusal, protocol::toNanos(std::chrono::system_clock::now()), 1);
 }
 
-void dropOvertaken(WriteTxn& txn, const OpaqueKey& key, std::uint64_t sequence) {
+void dropOvertaken(WriteTxn& txn, const OpaqueKey& key, std::uint64_t sequence,
+                   std::uint16_t kind) {
   auto table = txn.table(kQuarantine);
   if (table.size() == 0) return;
   std::vector<std::string> older;
-  table.scan(recordKey(key), [&](std::string_view k, capnp::MessageReader&) {
-    if (k.size() == recordKey(key).size() + 8 && sequenceOf(k) < sequence) older.emplace_back(k);
+  const std::string prefix = recordKey(key);
+  table.scan(prefix, [&](std::string_view k, capnp::MessageReader& msg) {
+    if (k.size() != prefix.size() + 8 || sequenceOf(k) >= sequence) return true;
+    auto waiting = msg.getRoot<sync::Quarantined>().getChange().getKind();
+    if (sync::supersedes(kind, static_cast<std::uint16_t>(waiting))) older.emplace_back(k);
     return true;
   });
   for (const auto& k : older) table.remove(k);
@@ -99,9 +103,10 @@ std::size_t retryQuarantined(Database& db) {
         auto msg = txn.table(kQuarantine).get(key);
         if (!msg) return;  // overtaken by a later change retried before it
         auto change = msg->getRoot<sync::Quarantined>().getChange();
+        auto kind = static_cast<std::uint16_t>(change.getKind());
         txn.tree(change.getTree().cStr()).applyChange(change, change.getOrigin().cStr());
         txn.table(kQuarantine).remove(key);
-        dropOvertaken(txn, q.key, q.sequence);
+        dropOvertaken(txn, q.key, q.sequence, kind);
       });
     } catch (const Error& e) {
       if (!quarantinable(e.code())) throw;

@@ -23,9 +23,12 @@ bool quarantinable(ErrorCode code);
 // Keeps `change` in the quarantine with the reason it was refused.
 void quarantine(WriteTxn& txn, wire::Change::Reader change, const Error& refusal);
 
-// Drops the quarantined changes of `key` older than `sequence`: the change
-// `sequence` of the same record was applied and overtook them.
-void dropOvertaken(WriteTxn& txn, const OpaqueKey& key, std::uint64_t sequence);
+// Drops the quarantined changes of `key` older than `sequence` that a
+// change of kind `kind` supersedes (sync::supersedes: of the same history,
+// data or borrow): the change `sequence` of the same record was applied
+// and overtook them. A borrow entry waits on through a later value.
+void dropOvertaken(WriteTxn& txn, const OpaqueKey& key, std::uint64_t sequence,
+                   std::uint16_t kind);
 
 // The quarantine in the order of the server's log.
 std::vector<QuarantinedChange> quarantined(const ReadTxn& txn);

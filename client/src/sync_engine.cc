@@ -344,7 +344,7 @@ void SyncEngine::apply(capnp::List<wire::Change>::Reader changes, std::uint64_t 
             }
             if (quarantining) {
               client::dropOvertaken(txn, {change.getTree(), change.getId(), change.getRevision()},
-                                    sequence);
+                                    sequence, static_cast<std::uint16_t>(change.getKind()));
             }
           }
           cursor = sequence;

@@ -13,6 +13,20 @@ std::string_view kindName(EventKind kind) {
   return toString(kind);
 }
 
+History historyOf(std::uint16_t kind) {
+  if (kind <= static_cast<std::uint16_t>(wire::ChangeKind::LIFECYCLE_CHANGED)) return History::kData;
+  if (kind == BORROWED_KIND || kind == CHECKED_IN_KIND || kind == BORROW_BROKEN_KIND) {
+    return History::kBorrow;
+  }
+  return History::kNone;
+}
+
+bool supersedes(std::uint16_t later, std::uint16_t earlier) {
+  History history = historyOf(earlier);
+  return history != History::kNone && history == historyOf(later) &&
+         earlier != BORROW_BROKEN_KIND;
+}
+
 }  // namespace sync
 
 namespace protocol {

@@ -20,17 +20,6 @@ constexpr std::string_view kHeads = "_logHeads";
 constexpr std::string_view kSuperseded = "_superseded";
 constexpr std::string_view kIndexed = "logIndexed";  // property: entries up to it are read
 
-// Which of a record's two histories an entry belongs to; 0: none (a kind
-// this server does not know), never dropped.
-char streamOf(std::uint16_t kind) {
-  if (kind <= static_cast<std::uint16_t>(wire::ChangeKind::LIFECYCLE_CHANGED)) return 'd';
-  if (kind == sync::BORROWED_KIND || kind == sync::CHECKED_IN_KIND ||
-      kind == sync::BORROW_BROKEN_KIND) {
-    return 'b';
-  }
-  return 0;
-}
-
 std::string sequenceKey(std::uint64_t sequence) {
   std::string key(8, '\0');
   for (int i = 7; i >= 0; --i, sequence >>= 8) key[i] = static_cast<char>(sequence & 0xff);
@@ -66,12 +55,14 @@ std::uint64_t indexEntries(WriteTxn& txn, std::size_t limit, bool& more) {
   txn.changes(through, [&](wire::Change::Reader change) {
     through = change.getSequence();
     auto kind = static_cast<std::uint16_t>(change.getKind());
-    if (char stream = streamOf(kind)) {
-      std::string key(1, stream);
+    // One head per record and history; a kind this server does not know
+    // is never dropped.
+    if (auto history = sync::historyOf(kind); history != sync::History::kNone) {
+      std::string key(1, static_cast<char>(history));
       key += recordKey(change.getTree().cStr(), change.getId(), change.getRevision());
       if (auto previous = heads.get(key)) {
         auto head = previous->getRoot<sync::LogHead>();
-        if (head.getKind() != sync::BORROW_BROKEN_KIND) {
+        if (sync::supersedes(kind, head.getKind())) {
           putHead(superseded, sequenceKey(head.getSequence()), through, kind);
         }
       }

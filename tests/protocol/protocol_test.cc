@@ -114,3 +114,30 @@ TEST_CASE("keys and borrows cross the wire unchanged", "[protocol][keys]") {
   CHECK(back.fencing == 17);
   CHECK(protocol::toNanos(back.since) == 1700000000123456789LL);
 }
+
+TEST_CASE("an entry supersedes the earlier entries of its record's history, never a broken borrow",
+          "[protocol][log]") {
+  using hills::sync::History;
+  using hills::wire::ChangeKind;
+  auto kind = [](auto k) { return static_cast<std::uint16_t>(k); };
+  const std::uint16_t borrowed = hills::sync::BORROWED_KIND,
+                      checkedIn = hills::sync::CHECKED_IN_KIND,
+                      broken = hills::sync::BORROW_BROKEN_KIND;
+  for (auto k : {ChangeKind::CREATED, ChangeKind::UPDATED, ChangeKind::RELEASED,
+                 ChangeKind::NEW_REVISION, ChangeKind::LIFECYCLE_CHANGED, ChangeKind::REMOVED}) {
+    CHECK(hills::sync::historyOf(kind(k)) == History::kData);
+  }
+  for (auto k : {borrowed, checkedIn, broken}) CHECK(hills::sync::historyOf(k) == History::kBorrow);
+  CHECK(hills::sync::historyOf(900) == History::kNone);
+
+  CHECK(hills::sync::supersedes(kind(ChangeKind::UPDATED), kind(ChangeKind::CREATED)));
+  CHECK(hills::sync::supersedes(kind(ChangeKind::REMOVED), kind(ChangeKind::LIFECYCLE_CHANGED)));
+  CHECK(hills::sync::supersedes(checkedIn, borrowed));
+  CHECK(hills::sync::supersedes(borrowed, checkedIn));
+  CHECK_FALSE(hills::sync::supersedes(kind(ChangeKind::UPDATED), borrowed));
+  CHECK_FALSE(hills::sync::supersedes(borrowed, kind(ChangeKind::UPDATED)));
+  CHECK_FALSE(hills::sync::supersedes(borrowed, broken));
+  CHECK_FALSE(hills::sync::supersedes(kind(ChangeKind::UPDATED), broken));
+  CHECK_FALSE(hills::sync::supersedes(900, 900));
+  CHECK_FALSE(hills::sync::supersedes(kind(ChangeKind::UPDATED), 900));
+}

@@ -45,6 +45,22 @@ inline constexpr EventKind kBorrowBroken{BORROW_BROKEN_KIND};  // an administrat
 // Names every kind an event of a sync database can have ("borrowed"...).
 std::string_view kindName(EventKind kind);
 
+// Which of a record's two histories a change-log entry of `kind` (its
+// wire::ChangeKind, or one of the borrow kinds above) sets: its data
+// (created, updated, released, new revision, lifecycle, removed: each
+// carries the stored value after it, or none) or its borrow (borrowed,
+// checked in, broken). kNone: a kind this build does not know.
+enum class History : char { kNone = 0, kData = 'd', kBorrow = 'b' };
+History historyOf(std::uint16_t kind);
+
+// Whether an entry of kind `later` makes an earlier entry of kind
+// `earlier`, of the same record, useless to any replica: applying the
+// later one alone gives the same record or borrow. True for the same
+// history, except an earlier broken borrow, from which the old holder's
+// replica keeps its edit as a conflict copy. The server's log compaction
+// and a replica's quarantine drop entries by this one rule.
+bool supersedes(std::uint16_t later, std::uint16_t earlier);
+
 }  // namespace sync
 
 namespace protocol {
