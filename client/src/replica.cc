@@ -293,6 +293,22 @@ std::size_t Replica::settleAnswered(WriteTxn& txn) {
   return settled;
 }
 
+bool Replica::settleReturned(WriteTxn& txn, wire::Change::Reader change) {
+  if (change.getKind() != wire::ChangeKind::CREATED || change.getOrigin() != name_) return false;
+  OutboxItem item;
+  item.key = OpaqueKey{change.getTree(), change.getId(), change.getRevision()};
+  {
+    auto entry = txn.table(kOutbox).get(recordKey(item.key));
+    if (!entry) return false;  // settled by its answer, as a rule
+    auto e = entry->getRoot<sync::OutboxEntry>();
+    if (e.getKind() != sync::OutboxEntry::Kind::CREATE) return false;
+    item.serial = e.getSerial();
+  }
+  auto rec = txn.tree(item.key.tree).find(item.key.id, item.key.revision);
+  if (!rec || !rec.holds(change.getValue())) return false;
+  return settle(txn, item);
+}
+
 bool Replica::settle(WriteTxn& txn, const OutboxItem& item, std::string_view refusal) {
   std::string rk = recordKey(item.key);
   auto table = txn.table(kOutbox);

@@ -143,6 +143,13 @@ class Replica final : public WriteHook {
   std::size_t settleAnswered(WriteTxn& txn);
   // Whether answers wait for settleAnswered().
   bool hasAnswers() const;
+  // Settles the create entry of the record `change` names when `change`,
+  // a server change applied in `txn`, is that very create come back (made
+  // here, this value): the server holds it, answer or not. Without this an
+  // answer lost with a restart would leave the create editable, and
+  // removable, here as if never pushed. A create edited here since still
+  // waits for its answer or its push. Returns whether an entry was dropped.
+  bool settleReturned(WriteTxn& txn, wire::Change::Reader change);
 
   // Drops the conflict copies of one record.
   void dropConflict(WriteTxn& txn, const OpaqueKey& key);

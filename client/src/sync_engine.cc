@@ -342,6 +342,7 @@ void SyncEngine::apply(capnp::List<wire::Change>::Reader changes, std::uint64_t 
               }
               throw;
             }
+            if (client_.replica->settleReturned(txn, change)) ++settled;
             if (quarantining) {
               client::dropOvertaken(txn, {change.getTree(), change.getId(), change.getRevision()},
                                     sequence, static_cast<std::uint16_t>(change.getKind()));

@@ -435,3 +435,67 @@ TEST_CASE_METHOD(LentToA,
   CHECK(settle(a, returned));
   CHECK(outboxOf(a).empty());
 }
+
+namespace {
+
+// Applies the server's changes after `after` to the replica as its sync
+// engine does: each change, then the settle of a create come back.
+std::size_t followReturning(hills::Database& server, ReplicaDatabase& replica,
+                            std::uint64_t after) {
+  std::vector<Words> batch;
+  server.read([&](const hills::ReadTxn& txn) {
+    txn.changes(after, [&](hills::wire::Change::Reader c) {
+      capnp::MallocMessageBuilder copy;
+      copy.setRoot(c);
+      auto words = capnp::messageToFlatArray(copy);
+      batch.emplace_back(words.begin(), words.end());
+      return true;
+    });
+  });
+  return replica.write([&](hills::WriteTxn& txn) {
+    std::size_t settled = 0;
+    for (auto& w : batch) {
+      applyMessage(txn, w);
+      capnp::FlatArrayMessageReader msg(kj::arrayPtr(w.data(), w.size()));
+      if (replica.replica().settleReturned(txn, msg.getRoot<hills::wire::Change>())) ++settled;
+    }
+    return settled;
+  });
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(GrantedToA,
+                 "a create that comes back from the server leaves the outbox though its answer "
+                 "was lost with a restart",
+                 "[client][replica][answers][regression]") {
+  auto p = createPart(a, 1);
+  auto q = createPart(a, 2);
+  std::uint64_t cursor = server.read([](const hills::ReadTxn& txn) { return txn.lastSequence(); });
+  // Both were pushed and the server took them; their answers, and the
+  // marks that they were pushed (markSent), went with a restart: to this
+  // replica they are creates not pushed yet. A edits q before the server's
+  // change of it comes back.
+  for (auto key : {p, q}) {
+    Words value = valueOf(a, key);
+    server.write([&](hills::WriteTxn& txn) {
+      hills::server::acceptCreate(txn, hills::opaque(key), bytesOf(value), "A");
+    });
+  }
+  a.write([&](hills::WriteTxn& txn) {
+    auto edited = makePart(2);
+    edited.name = "edited before the server's change came";
+    txn.tree<plm::Part>().update(q, edited);
+  });
+  CHECK(followReturning(server, a, cursor) == 1);
+  auto left = outboxOf(a);
+  REQUIRE(left.size() == 1);
+  CHECK(left[0].key == hills::opaque(q));  // its edit is still to push
+  // p is the server's now: removing it here needs a borrow, as after an answer.
+  auto removal = errorOf([&] {
+    a.write([&](hills::WriteTxn& txn) { txn.tree<plm::Part>().remove(p); });
+  });
+  CHECK(removal.code() == ErrorCode::kNotBorrowed);
+  // The same change again settles nothing more.
+  CHECK(followReturning(server, a, cursor) == 0);
+}
