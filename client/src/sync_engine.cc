@@ -177,7 +177,7 @@ void SyncEngine::drop(const std::string& why) {
 kj::Promise<void> SyncEngine::connectOnce(std::string server, std::string token) {
   std::string pinned =
       client_.db.read([&](const ReadTxn& txn) { return client_.replica->pinnedFingerprint(txn); });
-  return timed(client::connectServer(io_.provider->getNetwork(), client_.options, server, pinned)
+  return timed(client::connectServer(*io_.provider, client_.options, server, pinned)
                    .then([this, token, server](client::ServerConnection connection) {
                      auto s = kj::heap<Session>(kj::mv(connection.stream));
                      auto request = s->gate.helloRequest();

@@ -16,10 +16,11 @@ void checkTls(const ClientOptions& options) {
   if (!tls.fingerprint.empty()) protocol::normalFingerprint(tls.fingerprint);
 }
 
-kj::Promise<ServerConnection> connectServer(kj::Network& network, const ClientOptions& options,
+kj::Promise<ServerConnection> connectServer(kj::AsyncIoProvider& io, const ClientOptions& options,
                                             std::string server, std::string pinnedFingerprint) {
-  return network.parseAddress(server, 7420)
-      .then([&options, server, pinned = std::move(pinnedFingerprint)](
+  return io.getNetwork()
+      .parseAddress(server, 7420)
+      .then([&options, &io, server, pinned = std::move(pinnedFingerprint)](
                 kj::Own<kj::NetworkAddress> address) -> kj::Promise<ServerConnection> {
         auto& ref = *address;
         if (options.plaintext) {
@@ -37,7 +38,7 @@ kj::Promise<ServerConnection> connectServer(kj::Network& network, const ClientOp
         }
         trust.pinnedFingerprint = pinned;
         bool pin = trust.caFile.empty();
-        return protocol::connectTls(ref, server, std::move(trust))
+        return protocol::connectTls(ref, server, std::move(trust), io.getTimer())
             .then([pin](protocol::TlsStream tls) {
               ServerConnection out{kj::mv(tls.stream), {}, {}};
               if (pin) {

@@ -25,10 +25,12 @@ struct ServerConnection {
 // (plaintext with tls set, a tls.fingerprint that is not one).
 void checkTls(const ClientOptions& options);
 
-// Connects to `server` ("host:port"). `pinnedFingerprint` is the replica's
-// pin (empty before first contact). Breaks as protocol::connectTls does;
+// Connects to `server` ("host:port") through `io`'s network (its timer
+// bounds what TLS's probe leaves behind). `pinnedFingerprint` is the
+// replica's pin (empty before first contact). Breaks as
+// protocol::connectTls does;
 // every failure is a hills error (protocol::toException) naming the server.
-kj::Promise<ServerConnection> connectServer(kj::Network& network, const ClientOptions& options,
+kj::Promise<ServerConnection> connectServer(kj::AsyncIoProvider& io, const ClientOptions& options,
                                             std::string server, std::string pinnedFingerprint);
 
 // A hello that failed before the server answered it, told for people: over

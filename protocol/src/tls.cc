@@ -135,6 +135,9 @@ std::string readFile(const std::string& path, const char* what) {
   kj::throwFatalException(toException(Error(ErrorCode::kWrongServer, text)));
 }
 
+// How long a probe's close may wait for the server to close its side.
+constexpr kj::Duration kProbeClose = 5 * kj::SECONDS;
+
 // A TLS handshake driven over a kj stream through memory BIOs, verifying
 // nothing: it only learns the certificate the server presents.
 class Probe {
@@ -178,6 +181,19 @@ class Probe {
 
   X509Ptr certificate() { return X509Ptr(SSL_get1_peer_certificate(ssl_.get())); }
 
+  // Ends the probe as TLS ends a connection: a close_notify, the write side
+  // shut, then what the server still sends (session tickets) read until it
+  // closes too. Dropped with data unread, the socket would reset the
+  // connection, which the server counts and logs as one that failed.
+  kj::Promise<void> close() {
+    ERR_clear_error();
+    SSL_shutdown(ssl_.get());  // queues the close_notify; the server's is not waited for
+    return flush().then([this] {
+      stream_->shutdownWrite();
+      return drain();
+    });
+  }
+
  private:
   kj::Promise<void> flush() {
     auto pending = BIO_ctrl_pending(out_);
@@ -186,6 +202,12 @@ class Probe {
     BIO_read(out_, bytes.begin(), static_cast<int>(pending));
     auto& ref = bytes;
     return stream_->write(ref.begin(), ref.size()).attach(kj::mv(bytes));
+  }
+
+  kj::Promise<void> drain() {
+    return stream_->tryRead(buffer_, 1, sizeof(buffer_)).then([this](std::size_t n) {
+      return n == 0 ? kj::Promise<void>(kj::READY_NOW) : drain();
+    });
   }
 
   // TLS records start with a content type from 20 to 23 and version 3.x.
@@ -352,13 +374,24 @@ std::string normalFingerprint(std::string_view text) {
   return hex;
 }
 
-kj::Promise<TlsStream> connectTls(kj::NetworkAddress& address, std::string server, TlsTrust trust) {
+kj::Promise<TlsStream> connectTls(kj::NetworkAddress& address, std::string server, TlsTrust trust,
+                                  kj::Timer& timer) {
   std::string sni = trust.serverName.empty() ? hostOf(server) : trust.serverName;
   return address.connect()
-      .then([server, sni](kj::Own<kj::AsyncIoStream> stream) {
+      .then([server, sni, &timer](kj::Own<kj::AsyncIoStream> stream) {
         auto probe = kj::heap<Probe>(kj::mv(stream), server, sni);
         auto& ref = *probe;
-        return ref.run().then([&ref] { return ref.certificate(); }).attach(kj::mv(probe));
+        // kj drops run()'s promise before this continuation, which owns the probe.
+        return ref.run().then([probe = kj::mv(probe), &timer]() mutable {
+          X509Ptr certificate = probe->certificate();
+          // The probe closes on its own while the real connection is made.
+          Probe& closing = *probe;
+          closing.close()
+              .exclusiveJoin(timer.afterDelay(kProbeClose))
+              .attach(kj::mv(probe))
+              .detach([](kj::Exception&&) {});
+          return certificate;
+        });
       })
       .then([&address, server, trust = std::move(trust)](X509Ptr cert) {
         if (!cert) wrongServer("the server at " + server + " presented no certificate");

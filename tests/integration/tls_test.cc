@@ -191,3 +191,33 @@ TEST_CASE("a TLS client gets a clear error from a plain server and sends it noth
   CHECK_FALSE(a.status().refusedBy.has_value());  // tried again: the server may turn to TLS
   CHECK(occurrences(server.log(), "client 'A' connected") == 0);
 }
+
+TEST_CASE("a TLS client's certificate probe closes cleanly: the server counts no failed connection",
+          "[integration][tls][regression]") {
+  TempDir dir;
+  auto certificate = selfSigned(dir.path(), "server");
+  ServerProcess server(dir.sub("server"), writeServerConfig(dir.sub("server.json"), certificate));
+  // Each session is a probe that reads the certificate, then the real
+  // connection; a probe dropped with the server's session tickets unread
+  // reset its connection, which the server logged as one that failed.
+  for (int i = 0; i < 5; ++i) {
+    auto o = tlsOptions("A", server.address());
+    o.tls.fingerprint = certificate.fingerprint;
+    hills::Client a(dir.sub("a"), o);
+    REQUIRE(a.waitConnected(10s));
+    REQUIRE(hasIds(a));
+  }
+  REQUIRE(eventually([&] {
+    std::string log = server.log();
+    std::size_t sessions = 0;
+    for (auto at = log.find("client 'A' disconnected"); at != std::string::npos;
+         at = log.find("client 'A' disconnected", at + 1)) {
+      ++sessions;
+    }
+    return sessions == 5;
+  }));
+  std::string log = server.log();
+  INFO(log);
+  CHECK(log.find("closed the connection") == std::string::npos);
+  CHECK(log.find("TLS handshake failed") == std::string::npos);
+}

@@ -67,7 +67,7 @@ void withSession(const RemoteArgs& args, F&& fn) {
     stream = args.plaintext
                  ? timer.timeoutAfter(10 * kj::SECONDS, address->connect()).wait(io.waitScope)
                  : timer.timeoutAfter(10 * kj::SECONDS,
-                                      protocol::connectTls(*address, server, args.trust))
+                                      protocol::connectTls(*address, server, args.trust, timer))
                        .wait(io.waitScope)
                        .stream;
   } catch (const kj::Exception& e) {

@@ -58,7 +58,9 @@ struct TlsStream {
 // (kj-tls), which trusts the caFile's authorities or exactly that
 // certificate. Nothing of the application crosses an unverified
 // connection. `server` ("host:port") is for the host name and messages.
-// `address` must outlive the promise. The promise breaks with:
+// `address` must outlive the promise; `timer` (of the same event loop)
+// bounds the probe's close, which goes on in the background (at most 5 s)
+// after the promise resolves. The promise breaks with:
 // - protocol::toException(Error(kWrongServer)) when the certificate is not
 //   the one pinned or expected (naming both fingerprints), or the caFile
 //   does not vouch for it, or it is not self-signed and there is no caFile;
@@ -66,6 +68,7 @@ struct TlsStream {
 //   TLS, when it answered the handshake with something else or by closing,
 //   or why the handshake failed;
 // - others (kInvalidArgument: an unreadable caFile; lost connections).
-kj::Promise<TlsStream> connectTls(kj::NetworkAddress& address, std::string server, TlsTrust trust);
+kj::Promise<TlsStream> connectTls(kj::NetworkAddress& address, std::string server, TlsTrust trust,
+                                  kj::Timer& timer);
 
 }  // namespace hills::protocol
