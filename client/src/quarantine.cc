@@ -62,14 +62,29 @@ void dropOvertaken(WriteTxn& txn, const OpaqueKey& key, std::uint64_t sequence,
   auto table = txn.table(kQuarantine);
   if (table.size() == 0) return;
   std::vector<std::string> older;
+  std::vector<std::uint64_t> brokenBorrows;  // their fencing numbers
   const std::string prefix = recordKey(key);
+  const bool value = sync::historyOf(kind) == sync::History::kData;
   table.scan(prefix, [&](std::string_view k, capnp::MessageReader& msg) {
     if (k.size() != prefix.size() + 8 || sequenceOf(k) >= sequence) return true;
-    auto waiting = msg.getRoot<sync::Quarantined>().getChange().getKind();
-    if (sync::supersedes(kind, static_cast<std::uint16_t>(waiting))) older.emplace_back(k);
+    auto change = msg.getRoot<sync::Quarantined>().getChange();
+    auto waiting = static_cast<std::uint16_t>(change.getKind());
+    if (sync::supersedes(kind, waiting)) {
+      older.emplace_back(k);
+    } else if (value && waiting == sync::BORROW_BROKEN_KIND) {
+      // The server's value it restores came before the one just applied
+      // (which met any edit here as applyChange meets one): retried later
+      // it would roll the record back. Only its end of the borrow is left.
+      older.emplace_back(k);
+      brokenBorrows.push_back(change.getNumber());
+    }
     return true;
   });
   for (const auto& k : older) table.remove(k);
+  for (std::uint64_t fencing : brokenBorrows) {
+    auto held = protocol::findBorrow(txn, key);
+    if (held && held->fencing == fencing) protocol::dropBorrow(txn, key);
+  }
 }
 
 std::vector<QuarantinedChange> quarantined(const ReadTxn& txn) {

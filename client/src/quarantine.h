@@ -26,7 +26,9 @@ void quarantine(WriteTxn& txn, wire::Change::Reader change, const Error& refusal
 // Drops the quarantined changes of `key` older than `sequence` that a
 // change of kind `kind` supersedes (sync::supersedes: of the same history,
 // data or borrow): the change `sequence` of the same record was applied
-// and overtook them. A borrow entry waits on through a later value.
+// and overtook them. A borrow entry waits on through a later value, but a
+// broken borrow does not: its value is overtaken, and the borrow it names
+// ends now.
 void dropOvertaken(WriteTxn& txn, const OpaqueKey& key, std::uint64_t sequence,
                    std::uint16_t kind);
 

@@ -294,7 +294,13 @@ std::size_t Replica::settleAnswered(WriteTxn& txn) {
 }
 
 bool Replica::settleReturned(WriteTxn& txn, wire::Change::Reader change) {
-  if (change.getKind() != wire::ChangeKind::CREATED || change.getOrigin() != name_) return false;
+  // A create pushed again with later edits comes back as an update (and
+  // compaction may have dropped the create's own entry since).
+  auto kind = change.getKind();
+  if ((kind != wire::ChangeKind::CREATED && kind != wire::ChangeKind::UPDATED) ||
+      change.getOrigin() != name_) {
+    return false;
+  }
   OutboxItem item;
   item.key = OpaqueKey{change.getTree(), change.getId(), change.getRevision()};
   {

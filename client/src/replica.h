@@ -144,8 +144,9 @@ class Replica final : public WriteHook {
   // Whether answers wait for settleAnswered().
   bool hasAnswers() const;
   // Settles the create entry of the record `change` names when `change`,
-  // a server change applied in `txn`, is that very create come back (made
-  // here, this value): the server holds it, answer or not. Without this an
+  // a server change applied in `txn`, is that very create come back (a
+  // create, or the update a create pushed again with later edits makes,
+  // made here, of this value): the server holds it, answer or not. Without this an
   // answer lost with a restart would leave the create editable, and
   // removable, here as if never pushed. A create edited here since still
   // waits for its answer or its push. Returns whether an entry was dropped.

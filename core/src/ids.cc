@@ -75,6 +75,13 @@ std::uint64_t highWaterMark(const std::vector<std::pair<std::uint64_t, std::uint
   return mark;
 }
 
+// Keeps the high-water mark `mark` of a database that owns its ids (0:
+// none) as an empty range at the end of `ranges` when no range there ends
+// at it any more: a used-up range that held it may just have gone.
+void keepMark(std::vector<std::pair<std::uint64_t, std::uint64_t>>& ranges, std::uint64_t mark) {
+  if (mark > highWaterMark(ranges)) ranges.emplace_back(mark, mark);
+}
+
 // Where a database that owns its ids goes on: past the high-water mark and
 // past every id the tree holds below the claimable region.
 std::uint64_t nextOwnId(TxnState& txn, const TreeState& tree,
@@ -94,6 +101,13 @@ void addIdRange(TxnState& txn, const TreeState& tree, std::uint64_t start, std::
     throw Error(ErrorCode::kInvalidArgument, "an id range [" + std::to_string(start) + ", " +
                                                  std::to_string(end) + ") for tree '" + tree.name +
                                                  "' is empty or starts at 0");
+  }
+  if (start < kClaimableIds && end > kClaimableIds) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "the id range [" + std::to_string(start) + ", " + std::to_string(end) +
+                    ") for tree '" + tree.name + "' crosses kClaimableIds (" +
+                    std::to_string(kClaimableIds) +
+                    "): a range lies below the claimable ids or among them");
   }
   auto& ranges = rangesOf(txn, tree);
   for (const auto& [next, stop] : ranges) {
@@ -129,7 +143,7 @@ void addIdRange(TxnState& txn, const TreeState& tree, std::uint64_t start, std::
   } else {
     ranges.emplace_back(start, end);
   }
-  if (mark > highWaterMark(ranges)) ranges.emplace_back(mark, mark);
+  keepMark(ranges, mark);
   txn.writes[tree.ordinal].idsDirty = true;
 }
 
@@ -192,10 +206,14 @@ std::uint64_t idsLeft(TxnState& txn, const TreeState& tree) {
 std::uint64_t allocateId(TxnState& txn, const TreeState& tree) {
   TreeWrite& w = txn.writes[tree.ordinal];
   rangesOf(txn, tree);
-  // Drop used-up ranges, but keep the last: its end is the high-water mark.
+  // Drop used-up ranges in front, but keep the high-water mark: the last
+  // range's end, or for a database that owns its ids and holds claimable
+  // ranges too, the largest end below them.
+  const std::uint64_t mark = txn.db->rangesOnly ? 0 : highWaterMark(w.ranges);
   while (w.ranges.size() > 1 && w.ranges.front().first >= w.ranges.front().second) {
     w.ranges.erase(w.ranges.begin());
   }
+  keepMark(w.ranges, mark);
   if (w.ranges.empty() || w.ranges.front().first >= w.ranges.front().second) {
     if (txn.db->rangesOnly) {
       throw Error(ErrorCode::kNoIds, "tree '" + tree.name +

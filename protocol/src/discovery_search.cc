@@ -134,10 +134,11 @@ kj::Promise<Discovered> discover(kj::AsyncIoContext& io, DiscoveryTarget target,
     auto s = kj::heap<Search>();
     s->target = std::move(target);
     s->pins = std::move(pins);
-    s->socket = openDiscoveryPort(*io.lowLevelProvider, s->target.where, {}, false);
+    s->socket = translated(
+        [&] { return openDiscoveryPort(*io.lowLevelProvider, s->target.where, {}, false); });
     s->receiver = s->socket.port->makeReceiver({kMaxDatagram, 0});
     s->nonce = randomNonce();
-    s->query = encodeQuery({s->target.name, s->nonce});
+    s->query = translated([&] { return encodeQuery({s->target.name, s->nonce}); });
     Search& ref = *s;
     kj::Timer& timer = io.provider->getTimer();
     auto late = timer.afterDelay(timeout).then([&ref, timeout]() -> Discovered {

@@ -499,3 +499,28 @@ TEST_CASE_METHOD(GrantedToA,
   // The same change again settles nothing more.
   CHECK(followReturning(server, a, cursor) == 0);
 }
+
+TEST_CASE_METHOD(GrantedToA,
+                 "a create pushed again with later edits settles when its update comes back",
+                 "[client][replica][answers][regression]") {
+  auto r = createPart(a, 1);
+  std::uint64_t cursor = server.read([](const hills::ReadTxn& txn) { return txn.lastSequence(); });
+  auto accept = [&] {
+    Words value = valueOf(a, r);
+    server.write([&](hills::WriteTxn& txn) {
+      hills::server::acceptCreate(txn, hills::opaque(r), bytesOf(value), "A");
+    });
+  };
+  // Pushed, its answer lost with a restart, edited here, pushed again:
+  // the server takes the edit as an update of the create it holds.
+  accept();
+  a.write([&](hills::WriteTxn& txn) {
+    auto edited = makePart(1);
+    edited.name = "edited after a lost answer";
+    txn.tree<plm::Part>().update(r, edited);
+  });
+  accept();
+  // The create comes back with the older value, then the update with this one.
+  CHECK(followReturning(server, a, cursor) == 1);
+  CHECK(outboxOf(a).empty());
+}

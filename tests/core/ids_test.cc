@@ -346,3 +346,36 @@ TEST_CASE("a database that owns its ids never grants an id twice when it takes a
   CHECK(again.first >= granted.second + 50);
   CHECK(createPart(db, 3).id >= again.second);
 }
+
+TEST_CASE("a database that owns its ids keeps its high-water mark while it uses claimable ids",
+          "[core][ids][regression]") {
+  TempDir dir;
+  hills::Database db(dir.sub("db"), plmOptions());
+  // Its own range of 65,536 ids, all but one used, then a claimable range.
+  std::uint64_t lastOwn = db.write([](hills::WriteTxn& txn) {
+    std::uint64_t id = 0;
+    for (int i = 0; i < 65535; ++i) id = txn.tree<plm::Part>().create(makePart(i)).id;
+    txn.tree("parts").addIdRange(hills::kClaimableIds + 100, hills::kClaimableIds + 101);
+    return id;
+  });
+  auto fromOwn = createPart(db, 1);
+  CHECK(fromOwn.id == lastOwn + 1);
+  CHECK(createPart(db, 2).id == hills::kClaimableIds + 100);
+  // With the highest own id gone, only the kept mark says it was handed out.
+  db.write([&](hills::WriteTxn& txn) { txn.tree<plm::Part>().remove(fromOwn); });
+  CHECK(createPart(db, 3).id > fromOwn.id);
+  auto granted = db.write([](hills::WriteTxn& txn) { return txn.tree("parts").grantIds(10); });
+  CHECK(granted.first > fromOwn.id);
+}
+
+TEST_CASE("an id range that crosses the claimable ids is refused", "[core][ids][claims]") {
+  TempDir dir;
+  hills::Database db(dir.sub("db"), plmOptions());
+  auto crossing = errorOf([&] {
+    db.write([](hills::WriteTxn& txn) {
+      txn.tree("parts").addIdRange(hills::kClaimableIds - 10, hills::kClaimableIds + 10);
+    });
+  });
+  CHECK(crossing.code() == ErrorCode::kInvalidArgument);
+  CHECK_THAT(crossing.what(), Catch::Contains("crosses kClaimableIds"));
+}

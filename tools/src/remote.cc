@@ -148,7 +148,8 @@ kj::MainBuilder& serverOptions(kj::MainBuilder& b, std::shared_ptr<RemoteArgs> a
       .addOptionWithArg({"server-name"},
                         [args](kj::StringPtr v) { args->trust.serverName = v; return true; },
                         "<NAME>", "The host name the server's certificate must hold (default: "
-                        "the host of --server).")
+                        "the host of --server, or the address discovery found: give the name "
+                        "a CA-issued certificate holds).")
       .addOption({"plaintext"}, [args]() { args->plaintext = true; return true; },
                  "Plain TCP, for a server configured \"plaintext\": true.");
 }

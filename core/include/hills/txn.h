@@ -260,9 +260,9 @@ class GenericTree : public GenericTreeView {
   // Adds the id range [start, end) that another database (the one that owns
   // the ids) granted this one for the tree; creates use ranges in the order
   // they were added. Throws kInvalidArgument for an empty range, one
-  // overlapping ids not used yet, or, on a database that owns its ids, one
-  // below kClaimableIds that starts below the ids it has not handed out
-  // (granted or used) yet.
+  // overlapping ids not used yet, one that crosses kClaimableIds, or, on a
+  // database that owns its ids, one below kClaimableIds that starts below
+  // the ids it has not handed out (granted or used) yet.
   void addIdRange(std::uint64_t start, std::uint64_t end);
 
   // Gives up the ids of [start, end) that this database's ranges for the
