@@ -442,16 +442,7 @@ namespace {
 // engine does: each change, then the settle of a create come back.
 std::size_t followReturning(hills::Database& server, ReplicaDatabase& replica,
                             std::uint64_t after) {
-  std::vector<Words> batch;
-  server.read([&](const hills::ReadTxn& txn) {
-    txn.changes(after, [&](hills::wire::Change::Reader c) {
-      capnp::MallocMessageBuilder copy;
-      copy.setRoot(c);
-      auto words = capnp::messageToFlatArray(copy);
-      batch.emplace_back(words.begin(), words.end());
-      return true;
-    });
-  });
+  auto batch = logMessages(server, after).first;
   return replica.write([&](hills::WriteTxn& txn) {
     std::size_t settled = 0;
     for (auto& w : batch) {

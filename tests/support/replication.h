@@ -76,24 +76,32 @@ inline void applyMessage(hills::WriteTxn& txn, const Words& change) {
   txn.tree(c.getTree().cStr()).applyChange(c, c.getOrigin().cStr());
 }
 
-// Applies the server's change-log entries in (after, upto] to the replica,
-// in order, and returns the sequence number of the last one applied.
-inline std::uint64_t replicate(hills::Database& server, hills::Database& replica,
-                               std::uint64_t after,
-                               std::uint64_t upto = std::numeric_limits<std::uint64_t>::max()) {
-  std::vector<Words> batch;
-  std::uint64_t last = after;
+// The server's change-log entries in (after, upto], each a message
+// (applyMessage), and the sequence number of the last (`after` if none).
+inline std::pair<std::vector<Words>, std::uint64_t> logMessages(
+    hills::Database& server, std::uint64_t after,
+    std::uint64_t upto = std::numeric_limits<std::uint64_t>::max()) {
+  std::pair<std::vector<Words>, std::uint64_t> out{{}, after};
   server.read([&](const hills::ReadTxn& txn) {
     txn.changes(after, [&](hills::wire::Change::Reader c) {
       if (c.getSequence() > upto) return false;
       capnp::MallocMessageBuilder copy;
       copy.setRoot(c);
       auto words = capnp::messageToFlatArray(copy);
-      batch.emplace_back(words.begin(), words.end());
-      last = c.getSequence();
+      out.first.emplace_back(words.begin(), words.end());
+      out.second = c.getSequence();
       return true;
     });
   });
+  return out;
+}
+
+// Applies the server's change-log entries in (after, upto] to the replica,
+// in order, and returns the sequence number of the last one applied.
+inline std::uint64_t replicate(hills::Database& server, hills::Database& replica,
+                               std::uint64_t after,
+                               std::uint64_t upto = std::numeric_limits<std::uint64_t>::max()) {
+  auto [batch, last] = logMessages(server, after, upto);
   replica.write([&](hills::WriteTxn& txn) {
     for (auto& w : batch) applyMessage(txn, w);
   });
