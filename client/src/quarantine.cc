@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <string>
 
 #include "hills/protocol.h"
@@ -62,29 +63,35 @@ void dropOvertaken(WriteTxn& txn, const OpaqueKey& key, std::uint64_t sequence,
   auto table = txn.table(kQuarantine);
   if (table.size() == 0) return;
   std::vector<std::string> older;
-  std::vector<std::uint64_t> brokenBorrows;  // their fencing numbers
   const std::string prefix = recordKey(key);
-  const bool value = sync::historyOf(kind) == sync::History::kData;
   table.scan(prefix, [&](std::string_view k, capnp::MessageReader& msg) {
     if (k.size() != prefix.size() + 8 || sequenceOf(k) >= sequence) return true;
-    auto change = msg.getRoot<sync::Quarantined>().getChange();
-    auto waiting = static_cast<std::uint16_t>(change.getKind());
-    if (sync::supersedes(kind, waiting)) {
-      older.emplace_back(k);
-    } else if (value && waiting == sync::BORROW_BROKEN_KIND) {
-      // The server's value it restores came before the one just applied
-      // (which met any edit here as applyChange meets one): retried later
-      // it would roll the record back. Only its end of the borrow is left.
-      older.emplace_back(k);
-      brokenBorrows.push_back(change.getNumber());
-    }
+    auto waiting = msg.getRoot<sync::Quarantined>().getChange().getKind();
+    if (sync::supersedes(kind, static_cast<std::uint16_t>(waiting))) older.emplace_back(k);
     return true;
   });
   for (const auto& k : older) table.remove(k);
-  for (std::uint64_t fencing : brokenBorrows) {
-    auto held = protocol::findBorrow(txn, key);
-    if (held && held->fencing == fencing) protocol::dropBorrow(txn, key);
-  }
+}
+
+std::optional<Error> behindBrokenBorrow(const ReadTxn& txn, const OpaqueKey& key,
+                                        std::uint64_t sequence) {
+  auto table = txn.table(kQuarantine);
+  if (table.size() == 0) return std::nullopt;
+  std::optional<Error> out;
+  const std::string prefix = recordKey(key);
+  table.scan(prefix, [&](std::string_view k, capnp::MessageReader& msg) {
+    if (k.size() != prefix.size() + 8 || sequenceOf(k) >= sequence) return true;
+    auto entry = msg.getRoot<sync::Quarantined>();
+    if (entry.getChange().getKind() != static_cast<wire::ChangeKind>(sync::BORROW_BROKEN_KIND)) {
+      return true;
+    }
+    out.emplace(static_cast<ErrorCode>(entry.getCode()),
+                "waits behind the broken borrow of its record (change " +
+                    std::to_string(sequenceOf(k)) + "), which waits in the quarantine: " +
+                    entry.getReason().cStr());
+    return false;
+  });
+  return out;
 }
 
 std::vector<QuarantinedChange> quarantined(const ReadTxn& txn) {
@@ -117,6 +124,9 @@ std::size_t retryQuarantined(Database& db) {
       db.write([&](WriteTxn& txn) {
         auto msg = txn.table(kQuarantine).get(key);
         if (!msg) return;  // overtaken by a later change retried before it
+        // Applied after the broken borrow before it, or not at all: the
+        // borrow's end puts the server's value back first.
+        if (behindBrokenBorrow(txn, q.key, q.sequence)) return;
         auto change = msg->getRoot<sync::Quarantined>().getChange();
         auto kind = static_cast<std::uint16_t>(change.getKind());
         txn.tree(change.getTree().cStr()).applyChange(change, change.getOrigin().cStr());

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "hills/client.h"
@@ -25,12 +26,21 @@ void quarantine(WriteTxn& txn, wire::Change::Reader change, const Error& refusal
 
 // Drops the quarantined changes of `key` older than `sequence` that a
 // change of kind `kind` supersedes (sync::supersedes: of the same history,
-// data or borrow): the change `sequence` of the same record was applied
-// and overtook them. A borrow entry waits on through a later value, but a
-// broken borrow does not: its value is overtaken, and the borrow it names
-// ends now.
+// data or borrow, never a broken borrow): the change `sequence` of the
+// same record was applied and overtook them. A borrow entry waits on
+// through a later value.
 void dropOvertaken(WriteTxn& txn, const OpaqueKey& key, std::uint64_t sequence,
                    std::uint16_t kind);
+
+// Why the change `sequence` of `key` must wait in the quarantine too: a
+// broken borrow of the same record, older, waits there. Applied, a broken
+// borrow of this replica's own borrow keeps the edit made here as a
+// conflict copy and puts the server's value back; a later change of the
+// record applied before it would meet that edit instead, or be rolled
+// back by it. The error names that change and carries its code; nullopt
+// when there is none.
+std::optional<Error> behindBrokenBorrow(const ReadTxn& txn, const OpaqueKey& key,
+                                        std::uint64_t sequence);
 
 // The quarantine in the order of the server's log.
 std::vector<QuarantinedChange> quarantined(const ReadTxn& txn);

@@ -331,8 +331,13 @@ void SyncEngine::apply(capnp::List<wire::Change>::Reader changes, std::uint64_t 
             cursor = sequence;  // a tree added since: its snapshot holds this
             continue;
           }
+          OpaqueKey record{change.getTree(), change.getId(), change.getRevision()};
+          std::optional<Error> behind;
+          if (quarantining) behind = client::behindBrokenBorrow(txn, record, sequence);
           if (auto it = refused.find(sequence); it != refused.end()) {
             client::quarantine(txn, change, it->second);
+          } else if (behind) {
+            client::quarantine(txn, change, *behind);
           } else {
             try {
               txn.tree(change.getTree().cStr()).applyChange(change, change.getOrigin().cStr());
@@ -344,8 +349,8 @@ void SyncEngine::apply(capnp::List<wire::Change>::Reader changes, std::uint64_t 
             }
             if (client_.replica->settleReturned(txn, change)) ++settled;
             if (quarantining) {
-              client::dropOvertaken(txn, {change.getTree(), change.getId(), change.getRevision()},
-                                    sequence, static_cast<std::uint16_t>(change.getKind()));
+              client::dropOvertaken(txn, record, sequence,
+                                    static_cast<std::uint16_t>(change.getKind()));
             }
           }
           cursor = sequence;

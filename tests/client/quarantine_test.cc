@@ -83,23 +83,39 @@ TEST_CASE("a later change overtakes the quarantined changes of its record's hist
   CHECK(waiting(a) == std::vector<std::uint64_t>{4});
 }
 
-TEST_CASE("a broken borrow in the quarantine ends its borrow when a later value overtakes it",
+TEST_CASE("a change of a record whose broken borrow waits in the quarantine waits behind it",
           "[client][quarantine][regression]") {
   TempDir dir;
   hills::Database server(dir.sub("server"), serverOptions());
   ReplicaDatabase a(dir.sub("a"), "A");
   auto p = createPart(server, 1);
+  auto other = createPart(server, 2);
   auto key = hills::opaque(p);
   a.write([&](hills::WriteTxn& txn) {
     hills::protocol::putBorrow(txn, hills::BorrowInfo{key, "A", 7, {}, false});
   });
-  hold(a, borrowKind(hills::sync::kBorrowBroken), p, valueOf(server, p), 20, 7);
-  // A later borrow leaves it waiting: what it restores is still to come.
-  overtake(a, p, 21, borrowKind(hills::sync::kBorrowed));
-  CHECK(waiting(a) == std::vector<std::uint64_t>{20});
-  // A later value overtakes what it restores, and a retry would roll the
-  // record back to it: it goes, and the borrow it broke ends.
+  Words atBreak = valueOf(server, p);
+  hold(a, borrowKind(hills::sync::kBorrowBroken), p, atBreak, 20, 7);
+  auto behind = [&](hills::Key<plm::Part> k, std::uint64_t sequence) {
+    return a.read([&](const hills::ReadTxn& txn) {
+      return hills::client::behindBrokenBorrow(txn, hills::opaque(k), sequence);
+    });
+  };
+  auto later = behind(p, 21);
+  REQUIRE(later);
+  CHECK(later->code() == ErrorCode::kInvalidArgument);  // the broken borrow's own
+  CHECK_THAT(later->what(), Catch::Contains("broken borrow") && Catch::Contains("change 20"));
+  CHECK_FALSE(behind(p, 19));
+  CHECK_FALSE(behind(other, 21));
+  // Nothing overtakes it; what came after waits behind it.
   overtake(a, p, 22, ChangeKind::RELEASED);
-  CHECK(waiting(a).empty());
+  overtake(a, p, 22, borrowKind(hills::sync::kBorrowed));
+  rename(server, p, 0, "renamed after the break");
+  hold(a, ChangeKind::UPDATED, p, valueOf(server, p), 22);
+  CHECK(waiting(a) == std::vector<std::uint64_t>{20, 22});
+  // Retried in the log's order: the borrow ends and the server's value is
+  // put back, then the later value applies over it.
+  CHECK(hills::client::retryQuarantined(a) == 0);
   a.read([&](const hills::ReadTxn& txn) { CHECK_FALSE(hills::protocol::findBorrow(txn, key)); });
+  CHECK(hex(valueOf(a, p)) == hex(valueOf(server, p)));
 }
