@@ -101,11 +101,11 @@ inline std::pair<std::vector<Words>, std::uint64_t> logMessages(
 inline std::uint64_t replicate(hills::Database& server, hills::Database& replica,
                                std::uint64_t after,
                                std::uint64_t upto = std::numeric_limits<std::uint64_t>::max()) {
-  auto [batch, last] = logMessages(server, after, upto);
+  auto messages = logMessages(server, after, upto);
   replica.write([&](hills::WriteTxn& txn) {
-    for (auto& w : batch) applyMessage(txn, w);
+    for (auto& w : messages.first) applyMessage(txn, w);
   });
-  return last;
+  return messages.second;
 }
 
 // The stored value of a record; empty when there is no record.
