@@ -55,15 +55,21 @@ void overtake(ReplicaDatabase& db, hills::Key<plm::Part> key, std::uint64_t sequ
   });
 }
 
+// A server with two parts, p and other, and the replica of client A,
+// which has applied none of them.
+struct TwoParts {
+  TempDir dir;
+  hills::Database server{dir.sub("server"), serverOptions()};
+  ReplicaDatabase a{dir.sub("a"), "A"};
+  hills::Key<plm::Part> p = createPart(server, 1);
+  hills::Key<plm::Part> other = createPart(server, 2);
+};
+
 }  // namespace
 
-TEST_CASE("a later change overtakes the quarantined changes of its record's history only",
-          "[client][quarantine][regression]") {
-  TempDir dir;
-  hills::Database server(dir.sub("server"), serverOptions());
-  ReplicaDatabase a(dir.sub("a"), "A");
-  auto p = createPart(server, 1);
-  auto other = createPart(server, 2);
+TEST_CASE_METHOD(TwoParts,
+                 "a later change overtakes the quarantined changes of its record's history only",
+                 "[client][quarantine][regression]") {
   Words value = valueOf(server, p);
   hold(a, ChangeKind::UPDATED, p, value, 5);
   hold(a, borrowKind(hills::sync::kBorrowed), p, {}, 6, 3);
@@ -83,13 +89,9 @@ TEST_CASE("a later change overtakes the quarantined changes of its record's hist
   CHECK(waiting(a) == std::vector<std::uint64_t>{4});
 }
 
-TEST_CASE("a change of a record whose broken borrow waits in the quarantine waits behind it",
-          "[client][quarantine][regression]") {
-  TempDir dir;
-  hills::Database server(dir.sub("server"), serverOptions());
-  ReplicaDatabase a(dir.sub("a"), "A");
-  auto p = createPart(server, 1);
-  auto other = createPart(server, 2);
+TEST_CASE_METHOD(TwoParts,
+                 "a change of a record whose broken borrow waits in the quarantine waits behind it",
+                 "[client][quarantine][regression]") {
   auto key = hills::opaque(p);
   a.write([&](hills::WriteTxn& txn) {
     hills::protocol::putBorrow(txn, hills::BorrowInfo{key, "A", 7, {}, false});
