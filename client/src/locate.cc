@@ -18,6 +18,8 @@ kj::Promise<std::string> SyncEngine::locate(std::string server) {
     // A reply proves nothing: it only spares connecting to a server the
     // hello or TLS would refuse anyway.
     protocol::DiscoveryPins pins;
+    pins.transport = client_.options.plaintext ? protocol::DiscoveryTransport::kPlainTcp
+                                               : protocol::DiscoveryTransport::kTls;
     client_.db.read([&](const ReadTxn& txn) {
       pins.uuid = client_.replica->pinnedServer(txn);
       if (!client_.options.plaintext && client_.options.tls.caFile.empty()) {

@@ -38,8 +38,13 @@ struct Search {
 };
 
 std::uint64_t randomNonce() {
-  std::random_device device;
-  return (std::uint64_t{device()} << 32) ^ device();
+  try {
+    std::random_device device;
+    return (std::uint64_t{device()} << 32) ^ device();
+  } catch (const std::exception& e) {
+    throw Error(ErrorCode::kIo,
+                std::string("no random number for the discovery query: ") + e.what());
+  }
 }
 
 // The query, sent `left` more times, timeout / 4 apart.
@@ -64,6 +69,14 @@ std::string whyNot(const Search& s, const DiscoveryReply& reply,
     return s.named() + " answered from " + from + " with the certificate " +
            (reply.fingerprint.empty() ? std::string("none (plain TCP)") : reply.fingerprint) +
            ", not " + s.pins.fingerprint;
+  }
+  if (s.pins.transport == DiscoveryTransport::kPlainTcp && !reply.fingerprint.empty()) {
+    return s.named() + " answered from " + from + " over TLS (certificate " + reply.fingerprint +
+           "), and this client is set to plain TCP";
+  }
+  if (s.pins.transport == DiscoveryTransport::kTls && reply.fingerprint.empty()) {
+    return s.named() + " answered from " + from +
+           " over plain TCP, and this client is set to TLS";
   }
   if (reply.port == 0) return s.named() + " answered from " + from + " without a port";
   return {};
@@ -137,7 +150,7 @@ kj::Promise<Discovered> discover(kj::AsyncIoContext& io, DiscoveryTarget target,
     s->socket = translated(
         [&] { return openDiscoveryPort(*io.lowLevelProvider, s->target.where, {}, false); });
     s->receiver = s->socket.port->makeReceiver({kMaxDatagram, 0});
-    s->nonce = randomNonce();
+    s->nonce = translated(randomNonce);
     s->query = translated([&] { return encodeQuery({s->target.name, s->nonce}); });
     Search& ref = *s;
     kj::Timer& timer = io.provider->getTimer();

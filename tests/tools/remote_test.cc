@@ -105,6 +105,14 @@ TEST_CASE("borrows finds a server by name on the LAN, and says when none answers
   CHECK(another.err.find("answered from") != std::string::npos);
   CHECK(another.err.find(certificate.fingerprint) != std::string::npos);
 
+  // A client set to plain TCP does not take a server that answers with a
+  // certificate: it could not talk to it, and the error says why.
+  auto plain = runHills({"borrows", "--plaintext", "--server", "discover:plm", "--name", "reader",
+                         "--token", "reader-token"});
+  CHECK(plain.status == 1);
+  CHECK(plain.err.find("over TLS (certificate " + certificate.fingerprint +
+                       "), and this client is set to plain TCP") != std::string::npos);
+
   auto malformed = borrows("discover:plm@10.0.0.5:7420", certificate.fingerprint);
   CHECK(malformed.status == 1);
   CHECK(malformed.err.find("'10.0.0.5' is not a multicast address") != std::string::npos);

@@ -58,6 +58,8 @@ void withSession(const RemoteArgs& args, F&& fn) {
       // What the reply must show: the certificate the user trusts, or none
       // at all over plain TCP; the connection checks it again.
       protocol::DiscoveryPins pins;
+      pins.transport = args.plaintext ? protocol::DiscoveryTransport::kPlainTcp
+                                      : protocol::DiscoveryTransport::kTls;
       if (!args.plaintext) pins.fingerprint = args.trust.fingerprint;
       server = protocol::discover(io, *target, pins, kDiscoveryTimeout).wait(io.waitScope).address;
     }

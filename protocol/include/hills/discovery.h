@@ -119,11 +119,17 @@ struct DiscoveryTarget {
 // is not IPv4 multicast, a port that is not 1 to 65535.
 std::optional<DiscoveryTarget> discoveryTarget(const std::string& server);
 
+// How the caller will speak to the server it finds.
+enum class DiscoveryTransport { kAny, kPlainTcp, kTls };
+
 // What a discovery reply must show to be taken: the pinned uuid, the
-// fingerprint the caller expects (empty: any).
+// fingerprint the caller expects (empty: any), and the transport the
+// caller speaks: a server that advertises a certificate is not one a
+// plain-TCP caller can talk to, nor one that advertises none a TLS caller.
 struct DiscoveryPins {
   std::string uuid;
   std::string fingerprint;
+  DiscoveryTransport transport = DiscoveryTransport::kAny;
 };
 
 // The server a discovery found.
