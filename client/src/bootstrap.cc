@@ -209,6 +209,7 @@ void SyncEngine::applyParts(
           std::string tree = part.getTree();
           if (!adding(tree)) continue;  // followed already: the log keeps it
           auto records = part.getRecords();
+          std::optional<GenericTree> stored;  // a part holds one tree's records
           for (unsigned i = 0; i < records.size(); ++i) {
             auto record = records[i];
             if (auto it = refused.find({p, i}); it != refused.end()) {
@@ -216,8 +217,9 @@ void SyncEngine::applyParts(
               continue;
             }
             try {
-              txn.tree(tree).adopt(record.getId(), record.getRevision(), record.getValue(),
-                                   originOf(record));
+              if (!stored) stored.emplace(txn.tree(tree));
+              stored->adopt(record.getId(), record.getRevision(), record.getValue(),
+                            originOf(record));
             } catch (const Error& e) {
               if (client::quarantinable(e.code()) && attempt < kMaxRefused) {
                 failed.emplace(std::pair(p, i), e);
