@@ -7,10 +7,14 @@
 //                a view paints them (every role its delegate asks for):
 //                every column, and the first --columns (10: what a window
 //                1,400 pixels wide shows of a part)
+//                and the same calls answered by a model that reads nothing
+//                (each cell's text made already): what the view's calls
+//                alone cost, the floor of any model
 //   memory       anonymous resident memory after opening, after scrolling
 //                10,000 rows, and after visiting rows all through the tree
 // --db DIR keeps the database in DIR (written when DIR does not exist, used
 // as it is when it does), so that runs need not write it again.
+#include <QAbstractTableModel>
 #include <QCoreApplication>
 #include <QModelRoleDataSpan>
 
@@ -22,6 +26,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "bench_util.h"
 #include "hills/hills.h"
@@ -57,11 +62,54 @@ void run(const std::string& cmd) {
   }
 }
 
+// A table of `rows` x `columns` cells that holds one text a column and reads
+// nothing: it answers a view's calls as RecordTableModel does (the index
+// made directly, fixed flags, the displayed text put into the variant the
+// view passes, every other role emptied), so scrolling it costs what the
+// view's calls cost and no more.
+class ViewCallsOnly final : public QAbstractTableModel {
+ public:
+  ViewCallsOnly(int rows, int columns) : rows_(rows) {
+    for (int c = 0; c < columns; ++c) texts_.push_back(QStringLiteral("cell text %1").arg(c));
+  }
+  int rowCount(const QModelIndex& parent = {}) const override { return parent.isValid() ? 0 : rows_; }
+  int columnCount(const QModelIndex& parent = {}) const override {
+    return parent.isValid() ? 0 : static_cast<int>(texts_.size());
+  }
+  QModelIndex index(int row, int column, const QModelIndex& parent = {}) const override {
+    if (parent.isValid() || row < 0 || column < 0 || row >= rows_ || column >= columnCount()) {
+      return {};
+    }
+    return createIndex(row, column);
+  }
+  Qt::ItemFlags flags(const QModelIndex& index) const override {
+    if (!index.isValid()) return {};
+    return Qt::ItemIsSelectable | Qt::ItemIsEnabled | Qt::ItemNeverHasChildren;
+  }
+  QVariant data(const QModelIndex& index, int role) const override {
+    return role == Qt::DisplayRole ? QVariant(texts_[static_cast<std::size_t>(index.column())])
+                                   : QVariant();
+  }
+  void multiData(const QModelIndex& index, QModelRoleDataSpan roleDataSpan) const override {
+    for (QModelRoleData& d : roleDataSpan) {
+      if (d.role() == Qt::DisplayRole) {
+        d.data().setValue(texts_[static_cast<std::size_t>(index.column())]);
+      } else if (d.data().isValid()) {
+        d.clearData();
+      }
+    }
+  }
+
+ private:
+  int rows_;
+  std::vector<QString> texts_;
+};
+
 // Reads the first `columns` columns (every column: -1) of rows [first,
 // first + count) as a QTableView paints them (Qt 6.4): the index of each
 // cell, its flags, then the seven roles its QStyledItemDelegate asks for in
 // one multiData call, and the text shown.
-std::size_t readRows(const RecordTableModel& model, int first, int count, int columns = -1) {
+std::size_t readRows(const QAbstractItemModel& model, int first, int count, int columns = -1) {
   std::size_t chars = 0;
   int shown = columns < 0 ? model.columnCount() : std::min(columns, model.columnCount());
   std::array<QModelRoleData, 7> roles{
@@ -144,6 +192,23 @@ int main(int argc, char** argv) {
     sink += readRows(model, 0, kScroll, columns);
   });
   std::printf("RATIO scroll_ns_per_row_%d_columns %.0f (target <= 2000)\n", columns, shownNs);
+  {
+    // The view's calls alone, on a model of as many rows and columns.
+    RecordTableModel shape(*ws);
+    shape.setTree("parts");
+    ViewCallsOnly floor(shape.rowCount(), shape.columnCount());
+    auto floorNs = hills::bench::medianNsPerOp(rounds, kScroll, [&](int) {
+      sink += readRows(floor, 0, kScroll);
+    });
+    auto floorShownNs = hills::bench::medianNsPerOp(rounds, kScroll, [&](int) {
+      sink += readRows(floor, 0, kScroll, columns);
+    });
+    std::printf("the view's calls alone: %.0f ns a row of %d columns, %.0f ns of %d\n", floorNs,
+                shape.columnCount(), floorShownNs, columns);
+    std::printf("RATIO scroll_vs_view_calls_alone %.2f (reported)\n", scrollNs / floorNs);
+    std::printf("RATIO scroll_vs_view_calls_alone_%d_columns %.2f (reported)\n", columns,
+                shownNs / floorShownNs);
+  }
 
   RecordTableModel model(*ws);
   model.setTree("parts");
