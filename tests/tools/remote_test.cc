@@ -113,6 +113,19 @@ TEST_CASE("borrows finds a server by name on the LAN, and says when none answers
   CHECK(plain.err.find("over TLS (certificate " + certificate.fingerprint +
                        "), and this client is set to plain TCP") != std::string::npos);
 
+  // Nor does a TLS client take a server that answers without one.
+  ServerProcess plainServer(
+      dir.sub("plain"),
+      writeServerConfig(dir.sub("plain.json"), std::nullopt, R"("discovery": {"name": "plm-plain"})"));
+  REQUIRE(eventually([&] {
+    return plainServer.log().find("answering discovery for 'plm-plain'") != std::string::npos;
+  }));
+  auto tls = runHills({"borrows", "--ca-file", certificate.certificateFile, "--server-name",
+                       "server", "--server", "discover:plm-plain", "--name", "reader", "--token",
+                       "reader-token"});
+  CHECK(tls.status == 1);
+  CHECK(tls.err.find("over plain TCP, and this client is set to TLS") != std::string::npos);
+
   auto malformed = borrows("discover:plm@10.0.0.5:7420", certificate.fingerprint);
   CHECK(malformed.status == 1);
   CHECK(malformed.err.find("'10.0.0.5' is not a multicast address") != std::string::npos);
