@@ -48,6 +48,19 @@ void put(WriteTxn& txn, wire::Change::Reader change, const Error& refusal, std::
   txn.table(kQuarantine).put(entryKey(keyOf(change), change.getSequence()), msg);
 }
 
+// Calls fn(entry key, entry) for the quarantined changes of `key` older
+// than `sequence`, in the log's order, while fn returns true.
+template <class F>
+void scanEarlier(const ReadTxn& txn, const OpaqueKey& key, std::uint64_t sequence, F&& fn) {
+  auto table = txn.table(kQuarantine);
+  if (table.size() == 0) return;
+  const std::string prefix = recordKey(key);
+  table.scan(prefix, [&](std::string_view k, capnp::MessageReader& msg) {
+    if (k.size() != prefix.size() + 8 || sequenceOf(k) >= sequence) return true;
+    return fn(k, msg.getRoot<sync::Quarantined>());
+  });
+}
+
 }  // namespace
 
 bool quarantinable(ErrorCode code) {
@@ -60,28 +73,20 @@ void quarantine(WriteTxn& txn, wire::Change::Reader change, const Error& refusal
 
 void dropOvertaken(WriteTxn& txn, const OpaqueKey& key, std::uint64_t sequence,
                    std::uint16_t kind) {
-  auto table = txn.table(kQuarantine);
-  if (table.size() == 0) return;
   std::vector<std::string> older;
-  const std::string prefix = recordKey(key);
-  table.scan(prefix, [&](std::string_view k, capnp::MessageReader& msg) {
-    if (k.size() != prefix.size() + 8 || sequenceOf(k) >= sequence) return true;
-    auto waiting = msg.getRoot<sync::Quarantined>().getChange().getKind();
-    if (sync::supersedes(kind, static_cast<std::uint16_t>(waiting))) older.emplace_back(k);
+  scanEarlier(txn, key, sequence, [&](std::string_view k, sync::Quarantined::Reader entry) {
+    auto waiting = static_cast<std::uint16_t>(entry.getChange().getKind());
+    if (sync::supersedes(kind, waiting)) older.emplace_back(k);
     return true;
   });
+  auto table = txn.table(kQuarantine);
   for (const auto& k : older) table.remove(k);
 }
 
 std::optional<Error> behindBrokenBorrow(const ReadTxn& txn, const OpaqueKey& key,
                                         std::uint64_t sequence) {
-  auto table = txn.table(kQuarantine);
-  if (table.size() == 0) return std::nullopt;
   std::optional<Error> out;
-  const std::string prefix = recordKey(key);
-  table.scan(prefix, [&](std::string_view k, capnp::MessageReader& msg) {
-    if (k.size() != prefix.size() + 8 || sequenceOf(k) >= sequence) return true;
-    auto entry = msg.getRoot<sync::Quarantined>();
+  scanEarlier(txn, key, sequence, [&](std::string_view k, sync::Quarantined::Reader entry) {
     if (entry.getChange().getKind() != static_cast<wire::ChangeKind>(sync::BORROW_BROKEN_KIND)) {
       return true;
     }

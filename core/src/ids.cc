@@ -208,12 +208,16 @@ std::uint64_t allocateId(TxnState& txn, const TreeState& tree) {
   rangesOf(txn, tree);
   // Drop used-up ranges in front, but keep the high-water mark: the last
   // range's end, or for a database that owns its ids and holds claimable
-  // ranges too, the largest end below them.
-  const std::uint64_t mark = txn.db->rangesOnly ? 0 : highWaterMark(w.ranges);
-  while (w.ranges.size() > 1 && w.ranges.front().first >= w.ranges.front().second) {
-    w.ranges.erase(w.ranges.begin());
+  // ranges too, the largest end below them. Most ids are handed out with
+  // nothing to drop.
+  auto usedUp = [&] {
+    return w.ranges.size() > 1 && w.ranges.front().first >= w.ranges.front().second;
+  };
+  if (usedUp()) {
+    const std::uint64_t mark = txn.db->rangesOnly ? 0 : highWaterMark(w.ranges);
+    while (usedUp()) w.ranges.erase(w.ranges.begin());
+    keepMark(w.ranges, mark);
   }
-  keepMark(w.ranges, mark);
   if (w.ranges.empty() || w.ranges.front().first >= w.ranges.front().second) {
     if (txn.db->rangesOnly) {
       throw Error(ErrorCode::kNoIds, "tree '" + tree.name +
