@@ -64,7 +64,7 @@ class LargeTest : public QObject {
       qInfo("memory not checked under %s", sanitizer);
       return;
     }
-    // Bounded by the page cache (8,192 rows of formatted cells, a few MiB),
+    // Bounded by the page cache (2,048 rows' stored values, under a MiB),
     // not by the tree: a model that held every row would need gigabytes.
     qInfo("anonymous memory: opened %.1f MiB, after 10,000 rows %.1f MiB, after the tree %.1f MiB",
           opened, scrolled, visited);

@@ -8,6 +8,7 @@
 
 #include <sys/wait.h>
 
+#include <array>
 #include <fstream>
 #include <sstream>
 
@@ -336,19 +337,43 @@ class ModelsTest : public QObject {
     }
   }
 
-  void aCellsTextACallerKeepsStaysAsItWasWhenLaterRowsAreRead() {
-    // The table writes a column's next text over its last one when nobody
-    // holds that any more (tableCellsReadAsTheRecordViewReadsThem reads
-    // them so): never over a text a caller kept.
+  void aCellsTextIsWrittenIntoTheViewsStringWhenNobodyElseHoldsIt() {
+    auto held = [](const QVariant& v) { return static_cast<const QString*>(v.constData())->constData(); };
+    QVariant v;
+    RecordTableModel::setText(v, "a first, longer text");
+    const QChar* buffer = held(v);
+    RecordTableModel::setText(v, "shorter");
+    QCOMPARE(v.toString(), QString("shorter"));
+    QCOMPARE(held(v), buffer);  // written over: no new string
+    QString kept = v.toString();
+    RecordTableModel::setText(v, "next");
+    QCOMPARE(kept, QString("shorter"));  // a string someone holds is never written over
+    QCOMPARE(v.toString(), QString("next"));
+    RecordTableModel::setText(v, "20 \xc2\xb5m, \xe2\x8f\x8e");
+    QCOMPARE(v.toString(), QString::fromUtf8("20 \xc2\xb5m, \xe2\x8f\x8e"));
+    v = 42;  // a variant that holds no string
+    RecordTableModel::setText(v, "7");
+    QCOMPARE(v.toString(), QString("7"));
+    RecordTableModel::setText(v, "");
+    QVERIFY(v.toString().isEmpty());
+  }
+
+  void aCellsTextAViewKeepsStaysAsItWasWhenLaterCellsAreRead() {
+    // A delegate passes the same variants for every cell: the table writes
+    // each text over the last one when the view let it go, never over a
+    // text the view kept.
     auto ws = Workspace::openLocal(path_, false);
     RecordTableModel model(*ws);
     model.setTree("parts");
     QVERIFY(model.rowCount() > 2);
+    std::array<QModelRoleData, 1> asked{QModelRoleData(Qt::DisplayRole)};
     std::vector<QString> kept, copies;
     for (int row = 0; row < model.rowCount(); ++row) {
       for (int c = 0; c < model.columnCount(); ++c) {
-        QString text = model.data(model.index(row, c)).toString();
-        if (row % 2 == 1) continue;  // let go: the next row may write over it
+        static_cast<const QAbstractItemModel&>(model).multiData(model.index(row, c), asked);
+        QString text = asked[0].data().toString();
+        QCOMPARE(text, model.data(model.index(row, c)).toString());
+        if (row % 2 == 1) continue;  // let go: the next cell may be written over it
         kept.push_back(text);
         copies.emplace_back(text.constData(), text.size());  // a deep copy
       }

@@ -25,21 +25,21 @@ const char* const kMetaNames[] = {"state", "lifecycle", "author", "modified", "b
 
 qint64 nowMs() { return QDateTime::currentMSecsSinceEpoch(); }
 
-// "2026-12-01 17:02:08" in local time. localtime_r rather than QDateTime,
-// which looks the time zone up again on every call.
-// Records written together share their second: the last one is kept.
-QString localTime(qint64 ms) {
+// Appends "2026-12-01 17:02:08" in local time. localtime_r rather than
+// QDateTime, which looks the time zone up again on every call. Records
+// written together share their second: the last one is kept.
+void appendLocalTime(std::string& out, qint64 ms) {
   thread_local std::time_t lastSeconds = -1;
-  thread_local QString last;
+  thread_local char last[32];
+  thread_local std::size_t lastSize = 0;
   std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  if (seconds == lastSeconds) return last;
-  std::tm tm{};
-  localtime_r(&seconds, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
-  lastSeconds = seconds;
-  last = QString::fromLatin1(buf);
-  return last;
+  if (seconds != lastSeconds) {
+    std::tm tm{};
+    localtime_r(&seconds, &tm);
+    lastSize = std::strftime(last, sizeof(last), "%Y-%m-%d %H:%M:%S", &tm);
+    lastSeconds = seconds;
+  }
+  out.append(last, lastSize);
 }
 
 // Whether `text` is all ASCII: eight bytes at a time.
@@ -66,7 +66,23 @@ void appendKey(std::string& out, RowKey key, bool versioned) {
   out.append(buf, static_cast<std::size_t>(end - buf));
 }
 
+void appendUndecodable(std::string& out, const kj::Exception& e) {
+  out.append("(does not decode: ").append(e.getDescription().cStr()).append(")");
+}
+
 }  // namespace
+
+void RecordTableModel::setText(QVariant& out, std::string_view text) {
+  auto size = static_cast<qsizetype>(text.size());
+  // Most cells are ASCII, which Latin-1 widens without UTF-8's checks.
+  if (!isAscii(text)) {
+    out.setValue(QString::fromUtf8(text.data(), size));
+  } else if (out.metaType() == QMetaType::fromType<QString>()) {
+    *static_cast<QString*>(out.data()) = QLatin1StringView(text.data(), size);
+  } else {
+    out.setValue(QString(QLatin1StringView(text.data(), size)));
+  }
+}
 
 // The stored value of one row, opened as a message: data() asks for the
 // cells of one row after another, so one row stays open until another is
@@ -78,7 +94,7 @@ struct RecordTableModel::OpenRow {
   std::optional<capnp::SegmentArrayMessageReader> message;
   wire::Envelope::Reader envelope;
   capnp::AnyStruct::Reader body;
-  QString error;  // why the value does not decode, if it does not
+  std::string error;  // why the value does not decode, if it does not
 };
 
 RecordTableModel::RecordTableModel(Workspace& workspace, QObject* parent)
@@ -120,7 +136,6 @@ void RecordTableModel::resetState() {
                         : static_cast<int>(std::min<std::uint64_t>(keys_ ? keys_->size() : total_, INT32_MAX));
   columns_ = tree_.empty() ? 0 : 1 + static_cast<int>(fields_.size()) + kMetaColumns - (showBorrows_ ? 0 : 1);
   anchors_.clear();
-  lastCells_.clear();
   last_ = nullptr;
   forgetOpenRow();
   pages_.clear();
@@ -204,7 +219,7 @@ const RecordTableModel::OpenRow& RecordTableModel::open(const Page& page, std::s
     o.envelope = o.message->getRoot<wire::Envelope>();
     o.body = o.envelope.getBody().getAs<capnp::AnyStruct>();
   } catch (const kj::Exception& e) {
-    o.error = QStringLiteral("(does not decode: %1)").arg(e.getDescription().cStr());
+    appendUndecodable(o.error, e);
   }
   return o;
 }
@@ -215,81 +230,71 @@ bool RecordTableModel::editable(const Row& row, int column) const {
          !row.missing && !ws_.readOnly() && (!versioned_ || row.state == State::kDraft);
 }
 
-QString RecordTableModel::shared(int column, std::string& text) const {
-  // Cells of a column often repeat the one above (a kind, a unit, 0, an
-  // author): the same text shares the string made for it.
-  if (static_cast<std::size_t>(column) >= lastCells_.size()) lastCells_.resize(column + 1);
-  auto& [bytes, string] = lastCells_[static_cast<std::size_t>(column)];
-  if (bytes != text || string.isNull()) {
-    auto size = static_cast<qsizetype>(text.size());
-    // Most cells are ASCII, which Latin-1 widens without UTF-8's checks;
-    // into the column's last string when nobody holds it any more (a view
-    // lets a cell's text go once painted), not a new one.
-    if (isAscii(text)) {
-      string = QLatin1StringView(text.data(), size);
-    } else {
-      string = QString::fromUtf8(text.data(), size);
-    }
-    bytes.swap(text);  // `text` is the caller's scratch: no copy
-  }
-  return string;
-}
-
-QString RecordTableModel::text(const Page& page, std::size_t at, int column, bool edit) const {
+void RecordTableModel::writeCell(const Page& page, std::size_t at, int column, bool edit) const {
   const Row& row = page.rows[at];
+  buffer_.clear();
   if (column == 0) {
-    buffer_.clear();
     appendKey(buffer_, row.key, versioned_);
-    return shared(column, buffer_);
+    return;
   }
   int meta = column - 1 - static_cast<int>(fields_.size());
-  if (row.missing) return meta == kState ? QStringLiteral("removed") : QString();
+  if (row.missing) {
+    if (meta == kState) buffer_ = "removed";
+    return;
+  }
   if (meta < 0) {
     const OpenRow& o = open(page, at);
-    if (!o.error.isEmpty()) return o.error;
+    if (!o.error.empty()) {
+      buffer_ = o.error;
+      return;
+    }
     auto field = static_cast<std::size_t>(column - 1);
-    buffer_.clear();
     try {
       if (edit && typedIn_[field]) {
         // The whole value, as one types it: Text uncut, with its line breaks.
         auto v = cells_->reader().read(o.body, field);
-        if (v.kind == FieldValue::Kind::kText) return QString::fromUtf8(v.text.data(), static_cast<qsizetype>(v.text.size()));
+        if (v.kind == FieldValue::Kind::kText) {
+          buffer_.assign(v.text.data(), v.text.size());
+          return;
+        }
       }
       cells_->append(buffer_, o.body, field);
     } catch (const kj::Exception& e) {
-      return QStringLiteral("(does not decode: %1)").arg(e.getDescription().cStr());
+      buffer_.clear();
+      appendUndecodable(buffer_, e);
     }
-    return shared(column, buffer_);
+    return;
   }
   switch (meta) {
-    case kState: {
-      static const QString kDraft = QStringLiteral("draft"), kReleased = QStringLiteral("released"),
-                           kUnversioned = QStringLiteral("unversioned");
-      return !versioned_ ? kUnversioned : row.state == State::kReleased ? kReleased : kDraft;
+    case kState:
+      buffer_ = !versioned_ ? "unversioned" : row.state == State::kReleased ? "released" : "draft";
+      return;
+    case kLifecycle: {
+      char digits[12];
+      buffer_.append(digits, std::to_chars(digits, digits + sizeof(digits), row.lifecycle).ptr);
+      return;
     }
-    case kLifecycle:
-      buffer_.clear();
-      buffer_ += std::to_string(row.lifecycle);
-      return shared(column, buffer_);
     case kAuthor: {
       const OpenRow& o = open(page, at);
-      if (!o.error.isEmpty()) return QString();
+      if (!o.error.empty()) return;
       try {
         auto author = o.envelope.getAuthor();
         buffer_.assign(author.cStr(), author.size());
-        return shared(column, buffer_);
       } catch (const kj::Exception& e) {
-        return QStringLiteral("(does not decode: %1)").arg(e.getDescription().cStr());
+        appendUndecodable(buffer_, e);
       }
+      return;
     }
     case kModified:
-      return localTime(row.modifiedMs);
+      appendLocalTime(buffer_, row.modifiedMs);
+      return;
     case kBorrowedBy: {
       auto holder = holders_.find(row.key);
-      return holder == holders_.end() ? QString() : QString::fromStdString(holder->second);
+      if (holder != holders_.end()) buffer_ = holder->second;
+      return;
     }
     default:
-      return {};
+      return;
   }
 }
 
@@ -319,12 +324,9 @@ const RecordTableModel::Page* RecordTableModel::rowPage(const QModelIndex& index
   switch (role) {
     case Qt::DisplayRole:
     case Qt::ToolTipRole:
-      // Into the QString the variant holds already (a view reuses its
-      // spans): no variant made and let go for each cell.
-      out.setValue(text(p, at, column, false));
-      return true;
     case Qt::EditRole:
-      out.setValue(text(p, at, column, true));
+      writeCell(p, at, column, role == Qt::EditRole);
+      setText(out, buffer_);
       return true;
     case Qt::BackgroundRole: {
       if (flashes_.empty()) return false;
@@ -428,8 +430,9 @@ void RecordTableModel::refresh() {
   forgetOpenRow();
   qint64 now = nowMs();
   int firstChanged = INT32_MAX, lastChanged = -1;
+  Page fresh;  // each page read again into the buffers of the one before
   for (auto& [number, p] : pages_) {
-    auto fresh = readPage(number);
+    readPage(number, fresh);
     for (std::size_t i = 0; i < fresh.rows.size(); ++i) {
       const Row& f = fresh.rows[i];
       bool changed = i >= p.rows.size() || f.key != p.rows[i].key ||
@@ -442,8 +445,8 @@ void RecordTableModel::refresh() {
       firstChanged = std::min(firstChanged, asc);
       lastChanged = std::max(lastChanged, asc);
     }
-    p.rows = std::move(fresh.rows);
-    p.words = std::move(fresh.words);
+    p.rows.swap(fresh.rows);
+    p.words.swap(fresh.words);
   }
   if (lastChanged < 0) return;
   int a = descending_ ? rowCount() - 1 - lastChanged : firstChanged;

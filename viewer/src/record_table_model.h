@@ -31,6 +31,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -50,7 +51,12 @@ class RecordTableModel : public QAbstractTableModel {
 
  public:
   static constexpr int kPageRows = 256;
-  static constexpr std::size_t kMaxPages = 32;
+  // 2,048 rows: dozens of screens. A page let go lends its buffers to the
+  // next one read, so scrolling on touches no fresh memory; a larger cache
+  // would fault in more first (each 4 KiB page a fault, which cost more
+  // than reading the rows on a virtual machine) for rows read again in
+  // under 0.1 ms a page.
+  static constexpr std::size_t kMaxPages = 8;
   // How long a changed row stays highlighted.
   static constexpr int kFlashMs = 1500;
   // The id of the row's record, under Qt::UserRole (as qulonglong), and its
@@ -74,6 +80,13 @@ class RecordTableModel : public QAbstractTableModel {
   bool filtered() const { return keys_ != nullptr; }
 
   bool descending() const { return descending_; }
+
+  // Sets `out` to the UTF-8 `text`, as the table does for every cell: into
+  // the QString `out` holds already when nobody else holds it. A view passes
+  // the same variants for every cell it paints and lets each text go once
+  // painted, so a cell costs neither an allocation nor the atomic steps of
+  // a shared string's count.
+  static void setText(QVariant& out, std::string_view text);
 
   // The key of a row, and the row of a key (empty when it is not shown).
   RowKey keyAt(int row) const;
@@ -146,7 +159,8 @@ class RecordTableModel : public QAbstractTableModel {
     return fetchPage(number);
   }
   const Page& fetchPage(int number) const;
-  Page readPage(int number) const;
+  // Reads page `number` into `page`, whose buffers it reuses.
+  void readPage(int number, Page& page) const;
   void extendAnchors(const ReadTxn& txn, int upToPage) const;
   void addRow(const StoredRecord& rec, Page& page) const;
   const OpenRow& open(const Page& page, std::size_t at) const;
@@ -158,10 +172,9 @@ class RecordTableModel : public QAbstractTableModel {
   // (most of those a delegate asks for: no QVariant is made for them).
   // The one list of the roles the table serves.
   bool roleData(const Page& page, std::size_t at, int column, int role, QVariant& out) const;
-  QString text(const Page& page, std::size_t at, int column, bool edit) const;
-  // `text` as the column's QString, the one of the cell above when the
-  // same; `text` is scratch, left holding something else.
-  QString shared(int column, std::string& text) const;
+  // Writes what a cell shows into buffer_ as UTF-8; `edit`: as one types
+  // it (Text uncut).
+  void writeCell(const Page& page, std::size_t at, int column, bool edit) const;
   bool editable(const Row& row, int column) const;
   std::map<RowKey, std::string> currentHolders() const;
   void clearFlashes();
@@ -187,7 +200,6 @@ class RecordTableModel : public QAbstractTableModel {
   mutable int lastNumber_ = -1;
   mutable std::unique_ptr<OpenRow> open_;
   mutable std::string buffer_;  // a cell's text on its way to a QString
-  mutable std::vector<std::pair<std::string, QString>> lastCells_;  // by column: the last text made
   mutable std::uint64_t recordsRead_ = 0;
   std::map<RowKey, qint64> flashes_;  // when each changed row was seen changing
 };

@@ -89,8 +89,9 @@ void RecordTableModel::addRow(const StoredRecord& rec, Page& page) const {
   ++recordsRead_;
 }
 
-RecordTableModel::Page RecordTableModel::readPage(int number) const {
-  Page page;
+void RecordTableModel::readPage(int number, Page& page) const {
+  page.rows.clear();
+  page.words.clear();
   page.rows.reserve(kPageRows);
   ws_.db().read([&](const ReadTxn& txn) {
     auto tree = txn.tree(tree_);
@@ -126,7 +127,6 @@ RecordTableModel::Page RecordTableModel::readPage(int number) const {
       return true;
     });
   });
-  return page;
 }
 
 const RecordTableModel::Page& RecordTableModel::fetchPage(int number) const {
@@ -138,12 +138,18 @@ const RecordTableModel::Page& RecordTableModel::fetchPage(int number) const {
     return it->second;
   }
   forgetOpenRow();
+  Page fresh;
   while (pages_.size() >= kMaxPages) {
-    pages_.erase(lru_.back());
+    auto evicted = pages_.find(lru_.back());
+    // The page let go lends its buffers to the one read next: memory
+    // already touched, not fresh pages of the heap to fault in.
+    fresh.rows.swap(evicted->second.rows);
+    fresh.words.swap(evicted->second.words);
+    pages_.erase(evicted);
     lru_.pop_back();
   }
   last_ = nullptr;
-  auto fresh = readPage(number);
+  readPage(number, fresh);
   lru_.push_front(number);
   Page& p = pages_[number];
   p = std::move(fresh);
