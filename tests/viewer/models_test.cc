@@ -338,7 +338,9 @@ class ModelsTest : public QObject {
   }
 
   void aCellsTextIsWrittenIntoTheViewsStringWhenNobodyElseHoldsIt() {
-    auto held = [](const QVariant& v) { return static_cast<const QString*>(v.constData())->constData(); };
+    auto held = [](const QVariant& v) {
+      return static_cast<const QString*>(v.constData())->constData();
+    };
     QVariant v;
     RecordTableModel::setText(v, "a first, longer text");
     const QChar* buffer = held(v);
