@@ -23,10 +23,6 @@ struct RemoteArgs {
   KeyArg key;
 };
 
-// How long a "discover:NAME" waits for its server's reply, as a Client
-// does (ClientOptions::discoveryTimeout).
-constexpr kj::Duration kDiscoveryTimeout = 1 * kj::SECONDS;
-
 // The server as the user named it, and where it was found.
 std::string where(const std::string& named, const std::string& found) {
   return named == found ? named : named + " (" + found + ")";
@@ -61,7 +57,10 @@ void withSession(const RemoteArgs& args, F&& fn) {
       pins.transport = args.plaintext ? protocol::DiscoveryTransport::kPlainTcp
                                       : protocol::DiscoveryTransport::kTls;
       if (!args.plaintext) pins.fingerprint = args.trust.fingerprint;
-      server = protocol::discover(io, *target, pins, kDiscoveryTimeout).wait(io.waitScope).address;
+      server = protocol::discover(io, *target, pins,
+                                  protocol::kDiscoveryTimeout.count() * kj::MILLISECONDS)
+                   .wait(io.waitScope)
+                   .address;
     }
     auto address = timer.timeoutAfter(10 * kj::SECONDS,
                                       io.provider->getNetwork().parseAddress(server, 7420))

@@ -134,7 +134,8 @@ struct ClientOptions {
   // not IPv4 multicast, a bad port). Queries do not leave the link
   // (TTL 1): the server must be on the client's network segment.
   std::string server;
-  std::chrono::milliseconds discoveryTimeout{1000};  // how long a discovery waits for its reply
+  // How long a discovery waits for its reply.
+  std::chrono::milliseconds discoveryTimeout = protocol::kDiscoveryTimeout;
 
   // The connection is TLS, verified as `tls` says, unless plaintext is set:
   // then it is plain TCP, neither encrypted nor verified, for a server

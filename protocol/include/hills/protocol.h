@@ -120,6 +120,11 @@ BorrowInfo borrowOf(sync::Borrow::Reader borrow);
 std::int64_t toNanos(std::chrono::system_clock::time_point time);
 std::chrono::system_clock::time_point fromNanos(std::int64_t nanos);
 
+// How long a "discover:NAME" (hills/discovery.h) waits for its server's
+// reply unless told otherwise: ClientOptions::discoveryTimeout's default,
+// and the `hills` command's wait.
+inline constexpr std::chrono::milliseconds kDiscoveryTimeout{1000};
+
 // --- the _borrows table ----------------------------------------------------------
 
 // Its name; a database that keeps it declares it through its write hook.
