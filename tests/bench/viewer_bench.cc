@@ -90,14 +90,15 @@ class ViewCallsOnly final : public QAbstractTableModel {
   QVariant data(const QModelIndex& index, int role) const override {
     QVariant out;
     if (role == Qt::DisplayRole) {
-      RecordTableModel::setText(out, texts_[static_cast<std::size_t>(index.column())]);
+      RecordTableModel::setText(out, texts_[static_cast<std::size_t>(index.column())], spare_);
     }
     return out;
   }
   void multiData(const QModelIndex& index, QModelRoleDataSpan roleDataSpan) const override {
     for (QModelRoleData& d : roleDataSpan) {
       if (d.role() == Qt::DisplayRole) {
-        RecordTableModel::setText(d.data(), texts_[static_cast<std::size_t>(index.column())]);
+        RecordTableModel::setText(d.data(), texts_[static_cast<std::size_t>(index.column())],
+                                  spare_);
       } else if (d.data().isValid()) {
         d.clearData();
       }
@@ -107,14 +108,17 @@ class ViewCallsOnly final : public QAbstractTableModel {
  private:
   int rows_;
   std::vector<std::string> texts_;
+  mutable QString spare_;
 };
 
 // Reads the first `columns` columns (every column: -1) of rows [first,
 // first + count) as a QTableView paints them (Qt 6.4): the index of each
 // cell, its flags, then the seven roles its QStyledItemDelegate asks for in
-// one multiData call, and the text shown.
+// one multiData call, and the text shown, kept until the next cell's (as
+// QCommonStyle's layout cache keeps the last item it laid out).
 std::size_t readRows(const QAbstractItemModel& model, int first, int count, int columns = -1) {
   std::size_t chars = 0;
+  QString text;
   int shown = columns < 0 ? model.columnCount() : std::min(columns, model.columnCount());
   std::array<QModelRoleData, 7> roles{
       QModelRoleData(Qt::FontRole),       QModelRoleData(Qt::TextAlignmentRole),
@@ -128,7 +132,8 @@ std::size_t readRows(const QAbstractItemModel& model, int first, int count, int 
       QModelIndex cell = view.index(r, c);
       flags |= view.flags(cell);
       view.multiData(cell, roles);
-      chars += static_cast<std::size_t>(roles[5].data().toString().size());
+      text = roles[5].data().toString();
+      chars += static_cast<std::size_t>(text.size());
     }
   }
   return chars + (flags.testFlag(Qt::ItemIsEnabled) ? 0 : 1);

@@ -337,26 +337,37 @@ class ModelsTest : public QObject {
     }
   }
 
-  void aCellsTextIsWrittenIntoTheViewsStringWhenNobodyElseHoldsIt() {
+  void aCellsTextIsWrittenIntoAStringNobodyElseHolds() {
     auto held = [](const QVariant& v) {
       return static_cast<const QString*>(v.constData())->constData();
     };
     QVariant v;
-    RecordTableModel::setText(v, "a first, longer text");
-    const QChar* buffer = held(v);
-    RecordTableModel::setText(v, "shorter");
+    QString spare;
+    RecordTableModel::setText(v, "a first, longer text", spare);
+    const QChar* first = held(v);
+    RecordTableModel::setText(v, "shorter", spare);
     QCOMPARE(v.toString(), QString("shorter"));
-    QCOMPARE(held(v), buffer);  // written over: no new string
+    QCOMPARE(held(v), first);  // written over: no new string
+    // A style keeps the last text it laid out: the next goes into the
+    // spare, and the two change places.
     QString kept = v.toString();
-    RecordTableModel::setText(v, "next");
+    RecordTableModel::setText(v, "next", spare);
     QCOMPARE(kept, QString("shorter"));  // a string someone holds is never written over
     QCOMPARE(v.toString(), QString("next"));
-    RecordTableModel::setText(v, "20 \xc2\xb5m, \xe2\x8f\x8e");
+    QCOMPARE(spare.constData(), first);
+    const QChar* second = held(v);
+    kept = v.toString();  // the first string is let go
+    RecordTableModel::setText(v, "then", spare);
+    QCOMPARE(kept, QString("next"));
+    QCOMPARE(v.toString(), QString("then"));
+    QCOMPARE(held(v), first);  // two strings serve every cell
+    QCOMPARE(spare.constData(), second);
+    RecordTableModel::setText(v, "20 \xc2\xb5m, \xe2\x8f\x8e", spare);
     QCOMPARE(v.toString(), QString::fromUtf8("20 \xc2\xb5m, \xe2\x8f\x8e"));
     v = 42;  // a variant that holds no string
-    RecordTableModel::setText(v, "7");
+    RecordTableModel::setText(v, "7", spare);
     QCOMPARE(v.toString(), QString("7"));
-    RecordTableModel::setText(v, "");
+    RecordTableModel::setText(v, "", spare);
     QVERIFY(v.toString().isEmpty());
   }
 

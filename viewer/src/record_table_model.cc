@@ -72,13 +72,15 @@ void appendUndecodable(std::string& out, const kj::Exception& e) {
 
 }  // namespace
 
-void RecordTableModel::setText(QVariant& out, std::string_view text) {
+void RecordTableModel::setText(QVariant& out, std::string_view text, QString& spare) {
   auto size = static_cast<qsizetype>(text.size());
   // Most cells are ASCII, which Latin-1 widens without UTF-8's checks.
   if (!isAscii(text)) {
     out.setValue(QString::fromUtf8(text.data(), size));
   } else if (out.metaType() == QMetaType::fromType<QString>()) {
-    *static_cast<QString*>(out.data()) = QLatin1StringView(text.data(), size);
+    auto& held = *static_cast<QString*>(out.data());
+    if (!held.isDetached()) held.swap(spare);
+    held = QLatin1StringView(text.data(), size);  // in place when detached and large enough
   } else {
     out.setValue(QString(QLatin1StringView(text.data(), size)));
   }
@@ -326,7 +328,7 @@ const RecordTableModel::Page* RecordTableModel::rowPage(const QModelIndex& index
     case Qt::ToolTipRole:
     case Qt::EditRole:
       writeCell(p, at, column, role == Qt::EditRole);
-      setText(out, buffer_);
+      setText(out, buffer_, spare_);
       return true;
     case Qt::BackgroundRole: {
       if (flashes_.empty()) return false;

@@ -82,11 +82,14 @@ class RecordTableModel : public QAbstractTableModel {
   bool descending() const { return descending_; }
 
   // Sets `out` to the UTF-8 `text`, as the table does for every cell: into
-  // the QString `out` holds already when nobody else holds it. A view passes
-  // the same variants for every cell it paints and lets each text go once
-  // painted, so a cell costs neither an allocation nor the atomic steps of
-  // a shared string's count.
-  static void setText(QVariant& out, std::string_view text);
+  // the QString `out` holds already when nobody else holds it, else into
+  // `spare` (a string the caller keeps from call to call), which then
+  // changes places with it. A delegate passes the same variants for every
+  // cell it paints, and at most the style's layout cache keeps the last
+  // cell's text, so two strings serve every cell: no allocation, no atomic
+  // step of a shared string's count. A string someone holds is never
+  // written over.
+  static void setText(QVariant& out, std::string_view text, QString& spare);
 
   // The key of a row, and the row of a key (empty when it is not shown).
   RowKey keyAt(int row) const;
@@ -200,6 +203,7 @@ class RecordTableModel : public QAbstractTableModel {
   mutable int lastNumber_ = -1;
   mutable std::unique_ptr<OpenRow> open_;
   mutable std::string buffer_;  // a cell's text on its way to a QString
+  mutable QString spare_;       // setText's second string
   mutable std::uint64_t recordsRead_ = 0;
   std::map<RowKey, qint64> flashes_;  // when each changed row was seen changing
 };
