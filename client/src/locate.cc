@@ -30,7 +30,7 @@ kj::Promise<std::string> SyncEngine::locate(std::string server) {
       pins.fingerprint = protocol::normalFingerprint(client_.options.tls.fingerprint);
     }
     return protocol::discover(io_, *target, std::move(pins),
-                            client_.options.discoveryTimeout.count() * kj::MILLISECONDS)
+                            protocol::toKj(client_.options.discoveryTimeout))
         .then([this](protocol::Discovered found) {
           std::lock_guard lock(client_.mutex);
           client_.state.serverAddress = found.address;

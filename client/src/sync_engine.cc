@@ -136,7 +136,7 @@ kj::Promise<void> SyncEngine::run() {
         auto wait = backoff_;
         backoff_ = std::min(backoff_ * 2, client_.options.maxBackoff);
         return io_.provider->getTimer()
-            .afterDelay(wait.count() * kj::MILLISECONDS)
+            .afterDelay(protocol::toKj(wait))
             .exclusiveJoin(idle())
             .then([this]() { return run(); });
       });

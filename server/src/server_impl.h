@@ -47,7 +47,7 @@ struct Subscriber {
 
 using protocol::translated;
 
-inline kj::Duration toKj(std::chrono::milliseconds ms) { return ms.count() * kj::MILLISECONDS; }
+using protocol::toKj;
 
 // A source's failed hellos are forgotten after a quiet minute, or after
 // twice the longest delay when that is longer.

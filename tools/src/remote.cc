@@ -57,8 +57,7 @@ void withSession(const RemoteArgs& args, F&& fn) {
       pins.transport = args.plaintext ? protocol::DiscoveryTransport::kPlainTcp
                                       : protocol::DiscoveryTransport::kTls;
       if (!args.plaintext) pins.fingerprint = args.trust.fingerprint;
-      server = protocol::discover(io, *target, pins,
-                                  protocol::kDiscoveryTimeout.count() * kj::MILLISECONDS)
+      server = protocol::discover(io, *target, pins, protocol::toKj(protocol::kDiscoveryTimeout))
                    .wait(io.waitScope)
                    .address;
     }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <kj/exception.h>
+#include <kj/time.h>
 
 #include <chrono>
 #include <cstdint>
@@ -119,6 +120,9 @@ BorrowInfo borrowOf(sync::Borrow::Reader borrow);
 // Nanoseconds since the Unix epoch, as the protocol and tables keep time.
 std::int64_t toNanos(std::chrono::system_clock::time_point time);
 std::chrono::system_clock::time_point fromNanos(std::int64_t nanos);
+
+// A duration as kj's timers take it.
+constexpr kj::Duration toKj(std::chrono::milliseconds ms) { return ms.count() * kj::MILLISECONDS; }
 
 // How long a "discover:NAME" (hills/discovery.h) waits for its server's
 // reply unless told otherwise: ClientOptions::discoveryTimeout's default,
